@@ -1,0 +1,73 @@
+/* core/lp_tensor.h: tensor files. safetensors read and write, .npy read.
+ *
+ * Files are mapped read-only, never slurped: a tensor's data pointer points into the mapping and
+ * may be unaligned (read elements with memcpy, e.g. lp_load_f64). Every size is checked for
+ * overflow and every offset against the mapping before it is used. A malformed file gives one
+ * error line naming the file, the tensor (when known) and the offending value. */
+#ifndef LP_TENSOR_H
+#define LP_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lpcert.h"
+
+typedef enum lp_dtype {
+    LP_DT_F64 = 0, LP_DT_F32, LP_DT_F16, LP_DT_BF16, LP_DT_I64, LP_DT_I32, LP_DT_U8, LP_DT_BOOL,
+    LP_DT_U16 /* only from .npy '<u2' (a bf16 bit pattern when the user says --dtype bf16) */
+} lp_dtype;
+
+#define LP_MAX_DIMS 8
+
+typedef struct lp_tensor {
+    const char *name;          /* owned by the file; "" for a .npy file */
+    lp_dtype dtype;
+    int ndim;
+    int64_t dims[LP_MAX_DIMS];
+    int64_t numel;             /* product of dims (1 for ndim 0) */
+    const void *data;          /* numel elements, inside the mapping, possibly unaligned */
+    size_t nbytes;
+} lp_tensor;
+
+typedef struct lp_tfile lp_tfile;  /* opaque: owns a mapping (or borrows a buffer) and the header */
+
+int lp_dtype_size(lp_dtype dt);                         /* bytes per element */
+const char *lp_dtype_name(lp_dtype dt);                 /* safetensors spelling: "F64", "BF16", ... */
+/* The storage format of a floating dtype: 1 and *out set for F64/F32/F16/BF16, else 0. */
+int lp_dtype_format(lp_format *out, lp_dtype dt);
+lp_dtype lp_dtype_of_format(lp_format f);
+
+/* Opens a safetensors or .npy file (told apart by the .npy magic "\x93NUMPY"). */
+lp_status lp_tfile_open(lp_tfile **out, const char *path, lp_error *err);
+/* Parses a file held in memory (the fuzzers' entry); buf is borrowed and must outlive the file.
+ * label names the buffer in error messages. */
+lp_status lp_tfile_parse(lp_tfile **out, const void *buf, size_t n, const char *label,
+                         lp_error *err);
+void lp_tfile_close(lp_tfile *f);                       /* NULL is a no-op */
+
+size_t lp_tfile_count(const lp_tfile *f);
+const lp_tensor *lp_tfile_at(const lp_tfile *f, size_t i);            /* in file order */
+const lp_tensor *lp_tfile_find(const lp_tfile *f, const char *name);  /* NULL if absent */
+/* A string value of the safetensors "__metadata__" object, or NULL. */
+const char *lp_tfile_meta(const lp_tfile *f, const char *key);
+size_t lp_tfile_meta_count(const lp_tfile *f);
+const char *lp_tfile_meta_key(const lp_tfile *f, size_t i);
+
+/* "path" or "path:tensor" (the part after the last ':' names a tensor when the whole string is not
+ * an existing file). Opens the file into *file and points *t at the tensor: the named one, or the
+ * only one when no name is given (an error if the file holds several and none is named). */
+lp_status lp_tensor_open_spec(lp_tfile **file, const lp_tensor **t, const char *spec,
+                              lp_error *err);
+
+/* Writer. Tensors are written in the order added, contiguously, header padded with spaces to a
+ * multiple of 8 bytes. Data is borrowed until lp_twriter_finish. Output goes to "<path>.tmp" and
+ * is renamed onto path only on success; abort (or a failed finish) removes it. */
+typedef struct lp_twriter lp_twriter;
+lp_status lp_twriter_new(lp_twriter **out, const char *path, lp_error *err);
+lp_status lp_twriter_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
+                         const int64_t *dims, const void *data, lp_error *err);
+lp_status lp_twriter_meta(lp_twriter *w, const char *key, const char *value, lp_error *err);
+lp_status lp_twriter_finish(lp_twriter *w, lp_error *err);  /* frees w in every case */
+void lp_twriter_abort(lp_twriter *w);                       /* NULL is a no-op */
+
+#endif

@@ -1,0 +1,113 @@
+/* tests/lpt.c: the test kit (see lpt.h). */
+#include "lpt.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <mpfr.h>
+
+static const char *test_name = "?";
+static uint64_t seed = 0x5eed0001u;
+static int64_t n_checks, n_fail;
+static mpfr_exp_t emin0, emax0;
+static mpfr_flags_t flags0;
+
+void lpt_begin(const char *name)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    test_name = name;
+    const char *s = getenv("LPCERT_SEED");
+    if (s && strcmp(s, "random") == 0) {
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (!f || fread(&seed, sizeof seed, 1, f) != 1) seed = 0x5eed0002u;
+        if (f) fclose(f);
+    } else if (s && *s) {
+        seed = strtoull(s, NULL, 0);
+    }
+    emin0 = mpfr_get_emin();
+    emax0 = mpfr_get_emax();
+    flags0 = mpfr_flags_save();
+    printf("%s: seed 0x%llx level %d\n", name, (unsigned long long)seed, lpt_level());
+}
+
+uint64_t lpt_seed(void) { return seed; }
+
+int lpt_level(void)
+{
+    const char *s = getenv("LPCERT_LEVEL");
+    return s && *s ? atoi(s) : 1;
+}
+
+int64_t lpt_failures(void) { return n_fail; }
+
+int lpt_check(int ok, const char *fmt, ...)
+{
+    n_checks++;
+    if (ok) return 1;
+    n_fail++;
+    if (n_fail <= 20) {
+        va_list ap;
+        va_start(ap, fmt);
+        printf("FAIL %s ", test_name);
+        vprintf(fmt, ap);
+        printf("\n");
+        va_end(ap);
+    }
+    return 0;
+}
+
+void lpt_note(const char *fmt, ...)
+{
+    if (n_fail > 20) return;
+    va_list ap;
+    va_start(ap, fmt);
+    printf("  ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+}
+
+int lpt_end(void)
+{
+    int leak = mpfr_get_emin() != emin0 || mpfr_get_emax() != emax0 ||
+               mpfr_flags_save() != flags0;
+    if (leak) {
+        n_fail++;
+        printf("FAIL %s MPFR global state leaked: emin %ld->%ld emax %ld->%ld flags %x->%x\n",
+               test_name, (long)emin0, (long)mpfr_get_emin(), (long)emax0, (long)mpfr_get_emax(),
+               (unsigned)flags0, (unsigned)mpfr_flags_save());
+    }
+    printf("%s: %lld checks, %lld failure%s (seed 0x%llx, level %d)\n", test_name,
+           (long long)n_checks, (long long)n_fail, n_fail == 1 ? "" : "s",
+           (unsigned long long)seed, lpt_level());
+    return n_fail ? 1 : 0;
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+void lpt_rng_init(lpt_rng *r, uint64_t sd)
+{
+    for (int i = 0; i < 4; i++) {     /* splitmix64 expansion of the seed */
+        sd += 0x9e3779b97f4a7c15u;
+        uint64_t z = sd;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        r->s[i] = z ^ (z >> 31);
+    }
+}
+
+uint64_t lpt_rng_next(lpt_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45);
+    return out;
+}
+
+double lpt_rng_unif(lpt_rng *r) { return (double)(lpt_rng_next(r) >> 11) * 0x1p-53; }
+
+double lpt_rng_normal(lpt_rng *r)
+{
+    double u1 = lpt_rng_unif(r), u2 = lpt_rng_unif(r);
+    if (u1 < 0x1p-60) u1 = 0x1p-60;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
