@@ -1,15 +1,34 @@
 /* cli/main.c: the lpcert command: dispatch to one file per subcommand. */
-#include <stdio.h>
 #include <string.h>
 
-#include "lpcert.h"
+#include "cli.h"
+
+static const char usage[] =
+    "usage: lpcert <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  ref    exact (correctly rounded) log-probs, sums and means of logits from a file\n"
+    "  demo   exact results of a small embedded example\n"
+    "\n"
+    "lpcert <command> --help for the options of each. Exit status: 0 success, 1 failure,\n"
+    "2 usage or input error.\n";
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        printf("usage: lpcert <command> [options]\n");
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return LP_EXIT_USAGE;
     }
-    fprintf(stderr, "lpcert: unknown command '%s'\n", argv[1]);
-    return 2;
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        fputs(usage, stdout);
+        return LP_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        puts("lpcert 0.1.0");
+        return LP_EXIT_OK;
+    }
+    if (strcmp(argv[1], "ref") == 0) return lp_cmd_ref(argc - 1, argv + 1);
+    if (strcmp(argv[1], "demo") == 0) return lp_cmd_demo(argc - 1, argv + 1);
+    fprintf(stderr, "lpcert: unknown command '%s' (see lpcert --help)\n", argv[1]);
+    return LP_EXIT_USAGE;
 }

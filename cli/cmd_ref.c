@@ -1,0 +1,328 @@
+/* cli/cmd_ref.c: `lpcert ref`: exact results for logits and labels from files (DESIGN B5). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <time.h>
+
+#include "cli.h"
+#include "lp_format.h"
+#include "lp_problem.h"
+#include "lp_tensor.h"
+
+static const char usage[] =
+    "usage: lpcert ref --logits L.npy|L.safetensors[:tensor] --labels Y.npy|Y.safetensors[:tensor]\n"
+    "                  [--mask M] [--dtype f64|f32|f16|bf16] [--shift next|none]\n"
+    "                  [--ignore-index N] [--temperature T] [--empty-mean nan|zero]\n"
+    "                  --out OUT.safetensors [--json]\n"
+    "\n"
+    "Exact log-probabilities: per scored token the correctly rounded logp in f64, f32, f16 and bf16\n"
+    "and a double-double (hi, lo); per sequence the exact sum and mean and the count; the batch\n"
+    "token mean. logits are [B, T, V] (or [T, V]) in F64/F32/F16/BF16 (a .npy '<u2' array is read as\n"
+    "bf16 bit patterns with --dtype bf16); labels [B, T] (or [T]) I64/I32; mask [B, T] U8/BOOL/I64/I32\n"
+    "of 0 and 1, indexed like labels. With --shift next (default) logits row t scores labels[t+1].\n"
+    "\n"
+    "OUT tensors ([B, T_s], T_s = T-1 with --shift next, else T): logp.f64 logp.f32 logp.f16\n"
+    "logp.bf16 (NaN where not counted), logp.hi logp.lo, counted (U8); per sequence ([B]) sum.<fmt>\n"
+    "mean.<fmt> sum.hi sum.lo mean.hi mean.lo count (I64); token_mean.<fmt> token_mean.hi\n"
+    "token_mean.lo ([1]). --json prints the same to stdout with hex bit patterns (small inputs).\n"
+    "Exit 0 on success, 2 on a usage or input error (no output file is left behind).\n";
+
+typedef struct ref_opts {
+    const char *logits, *labels, *mask, *out;
+    int have_dtype, json;
+    lp_format dtype;
+    lp_problem pb;
+} ref_opts;
+
+static int parse_opts(ref_opts *o, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            exit(LP_EXIT_OK);
+        }
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) return lp_cli_usage("ref", "unexpected argument '%s'", a);
+        if (i + 1 >= argc) return lp_cli_usage("ref", "option %s needs a value", a);
+        const char *v = argv[++i];
+        if (strcmp(a, "--logits") == 0) o->logits = v;
+        else if (strcmp(a, "--labels") == 0) o->labels = v;
+        else if (strcmp(a, "--mask") == 0) o->mask = v;
+        else if (strcmp(a, "--out") == 0) o->out = v;
+        else if (strcmp(a, "--dtype") == 0) {
+            if (!lp_format_parse(&o->dtype, v))
+                return lp_cli_usage("ref", "--dtype: '%s' is not one of f64, f32, f16, bf16", v);
+            o->have_dtype = 1;
+        } else if (strcmp(a, "--shift") == 0) {
+            if (strcmp(v, "next") == 0) o->pb.shift = LP_SHIFT_NEXT;
+            else if (strcmp(v, "none") == 0) o->pb.shift = LP_SHIFT_NONE;
+            else return lp_cli_usage("ref", "--shift: '%s' is not next or none", v);
+        } else if (strcmp(a, "--ignore-index") == 0) {
+            if (!lp_cli_int64(&o->pb.ignore_index, v))
+                return lp_cli_usage("ref", "--ignore-index: '%s' is not an integer", v);
+        } else if (strcmp(a, "--temperature") == 0) {
+            if (!lp_cli_double(&o->pb.temperature, v) || !(o->pb.temperature > 0))
+                return lp_cli_usage("ref", "--temperature: '%s' is not a positive finite number", v);
+        } else if (strcmp(a, "--empty-mean") == 0) {
+            if (strcmp(v, "nan") == 0) o->pb.empty_mean = LP_EMPTY_NAN;
+            else if (strcmp(v, "zero") == 0) o->pb.empty_mean = LP_EMPTY_ZERO;
+            else return lp_cli_usage("ref", "--empty-mean: '%s' is not nan or zero", v);
+        } else {
+            return lp_cli_usage("ref", "unknown option '%s'", a);
+        }
+    }
+    if (!o->logits) return lp_cli_usage("ref", "--logits is required");
+    if (!o->labels) return lp_cli_usage("ref", "--labels is required");
+    if (!o->out && !o->json) return lp_cli_usage("ref", "--out (or --json) is required");
+    return LP_EXIT_OK;
+}
+
+/* Shapes: logits [B,T,V] or [T,V]; labels and mask [B,T] or [T] to match. */
+static lp_status bind_inputs(ref_opts *o, const lp_tensor *lt, const lp_tensor *yt,
+                             const lp_tensor *mt, uint8_t **mask_copy, lp_error *err)
+{
+    lp_problem *pb = &o->pb;
+    lp_format fmt;
+    if (lt->dtype == LP_DT_U16) {
+        if (!(o->have_dtype && o->dtype == LP_BF16))
+            return lp_fail(err, LP_ERR_INPUT, "%s: '<u2' logits are read only as bf16 bit patterns: "
+                           "pass --dtype bf16", o->logits);
+        fmt = LP_BF16;
+    } else if (!lp_dtype_format(&fmt, lt->dtype)) {
+        return lp_fail(err, LP_ERR_INPUT, "%s: logits dtype %s is not F64, F32, F16 or BF16",
+                       o->logits, lp_dtype_name(lt->dtype));
+    } else if (o->have_dtype && o->dtype != fmt) {
+        return lp_fail(err, LP_ERR_INPUT, "%s: logits are %s but --dtype says %s", o->logits,
+                       lp_dtype_name(lt->dtype), lp_format_name(o->dtype));
+    }
+    if (lt->ndim == 3) pb->shape = (lp_shape){lt->dims[0], lt->dims[1], lt->dims[2]};
+    else if (lt->ndim == 2) pb->shape = (lp_shape){1, lt->dims[0], lt->dims[1]};
+    else
+        return lp_fail(err, LP_ERR_INPUT, "%s: logits have %d dimensions; expected [B, T, V] or [T, V]",
+                       o->logits, lt->ndim);
+    int want_nd = lt->ndim - 1;
+    if (yt->ndim != want_nd || yt->dims[0] != (want_nd == 2 ? pb->shape.B : pb->shape.T) ||
+        (want_nd == 2 && yt->dims[1] != pb->shape.T))
+        return lp_fail(err, LP_ERR_INPUT, "%s: labels shape does not match logits [B=%lld, T=%lld, V=%lld]",
+                       o->labels, (long long)pb->shape.B, (long long)pb->shape.T, (long long)pb->shape.V);
+    if (yt->dtype == LP_DT_I64) pb->label_type = LP_I64;
+    else if (yt->dtype == LP_DT_I32) pb->label_type = LP_I32;
+    else
+        return lp_fail(err, LP_ERR_INPUT, "%s: labels dtype %s is not I64 or I32", o->labels,
+                       lp_dtype_name(yt->dtype));
+    pb->fmt = fmt;
+    pb->logits = lt->data;
+    pb->labels = yt->data;
+    if (mt) {
+        if (mt->ndim != yt->ndim || mt->numel != yt->numel ||
+            memcmp(mt->dims, yt->dims, sizeof(int64_t) * (size_t)yt->ndim) != 0)
+            return lp_fail(err, LP_ERR_INPUT, "%s: mask shape does not match labels", o->mask);
+        int esz = lp_dtype_size(mt->dtype);
+        if (mt->dtype != LP_DT_U8 && mt->dtype != LP_DT_BOOL && mt->dtype != LP_DT_I64 &&
+            mt->dtype != LP_DT_I32)
+            return lp_fail(err, LP_ERR_INPUT, "%s: mask dtype %s is not U8, BOOL, I64 or I32", o->mask,
+                           lp_dtype_name(mt->dtype));
+        uint8_t *m = malloc(mt->numel ? (size_t)mt->numel : 1);
+        if (!m) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", o->mask);
+        for (int64_t i = 0; i < mt->numel; i++) {
+            int64_t v = 0;
+            const char *p = (const char *)mt->data + (size_t)i * (size_t)esz;
+            if (esz == 8) memcpy(&v, p, 8);
+            else if (esz == 4) { int32_t v32; memcpy(&v32, p, 4); v = v32; }
+            else v = *(const uint8_t *)p;
+            if (v != 0 && v != 1) {
+                free(m);
+                return lp_fail(err, LP_ERR_INPUT, "%s: mask[b=%lld,t=%lld] is %lld, not 0 or 1", o->mask,
+                               (long long)(i / pb->shape.T), (long long)(i % pb->shape.T), (long long)v);
+            }
+            m[i] = (uint8_t)v;
+        }
+        *mask_copy = m;
+        pb->mask = m;
+    }
+    return lp_problem_check(pb, err);
+}
+
+/* Column arrays of one group of values (tokens, sums, ...) in the output file's layout. */
+typedef struct cols {
+    double *f64, *hi, *lo;
+    float *f32;
+    uint16_t *f16, *bf16;
+} cols;
+
+static int cols_fill(cols *c, const lp_value *v, size_t n)
+{
+    size_t k = n ? n : 1;
+    c->f64 = malloc(k * 8); c->hi = malloc(k * 8); c->lo = malloc(k * 8);
+    c->f32 = malloc(k * 4); c->f16 = malloc(k * 2); c->bf16 = malloc(k * 2);
+    if (!c->f64 || !c->hi || !c->lo || !c->f32 || !c->f16 || !c->bf16) return 0;
+    for (size_t i = 0; i < n; i++) {
+        c->f64[i] = v[i].f64; c->f32[i] = v[i].f32; c->f16[i] = v[i].f16; c->bf16[i] = v[i].bf16;
+        c->hi[i] = v[i].dd.hi; c->lo[i] = v[i].dd.lo;
+    }
+    return 1;
+}
+
+static void cols_free(cols *c)
+{
+    free(c->f64); free(c->hi); free(c->lo); free(c->f32); free(c->f16); free(c->bf16);
+}
+
+static lp_status cols_add(lp_twriter *w, const char *stem, const cols *c, int nd, const int64_t *dims,
+                          lp_error *err)
+{
+    char name[64];
+    lp_status s = LP_OK;
+    struct { const char *suf; lp_dtype dt; const void *p; } t[] = {
+        {"f64", LP_DT_F64, c->f64}, {"f32", LP_DT_F32, c->f32}, {"f16", LP_DT_F16, c->f16},
+        {"bf16", LP_DT_BF16, c->bf16}, {"hi", LP_DT_F64, c->hi}, {"lo", LP_DT_F64, c->lo}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0] && s == LP_OK; i++) {
+        snprintf(name, sizeof name, "%s.%s", stem, t[i].suf);
+        s = lp_twriter_add(w, name, t[i].dt, nd, dims, t[i].p, err);
+    }
+    return s;
+}
+
+static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *err)
+{
+    const lp_problem *pb = &o->pb;
+    size_t ntok = (size_t)(r->B * r->Ts);
+    cols tok = {0}, sum = {0}, mean = {0}, tm = {0};
+    lp_status s = LP_OK;
+    if (!cols_fill(&tok, r->logp, ntok) || !cols_fill(&sum, r->sum, (size_t)r->B) ||
+        !cols_fill(&mean, r->mean, (size_t)r->B) || !cols_fill(&tm, &r->token_mean, 1))
+        s = lp_fail(err, LP_ERR_NOMEM, "ref: out of memory for the output columns");
+    lp_twriter *w = NULL;
+    if (s == LP_OK) s = lp_twriter_new(&w, o->out, err);
+    int64_t d2[2] = {r->B, r->Ts}, d1[1] = {r->B}, one[1] = {1};
+    if (s == LP_OK) s = cols_add(w, "logp", &tok, 2, d2, err);
+    if (s == LP_OK) s = lp_twriter_add(w, "counted", LP_DT_U8, 2, d2, r->counted, err);
+    if (s == LP_OK) s = cols_add(w, "sum", &sum, 1, d1, err);
+    if (s == LP_OK) s = cols_add(w, "mean", &mean, 1, d1, err);
+    if (s == LP_OK) s = lp_twriter_add(w, "count", LP_DT_I64, 1, d1, r->count, err);
+    if (s == LP_OK) s = cols_add(w, "token_mean", &tm, 1, one, err);
+    char buf[64];
+    struct { const char *k; const char *v; } meta[] = {
+        {"generator", "lpcert ref 0.1.0"},
+        {"logits", o->logits},
+        {"labels", o->labels},
+        {"mask", o->mask ? o->mask : ""},
+        {"dtype", lp_format_name(pb->fmt)},
+        {"shift", pb->shift == LP_SHIFT_NEXT ? "next" : "none"},
+        {"empty_mean", pb->empty_mean == LP_EMPTY_NAN ? "nan" : "zero"},
+    };
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0] && s == LP_OK; i++)
+        s = lp_twriter_meta(w, meta[i].k, meta[i].v, err);
+    snprintf(buf, sizeof buf, "%lld", (long long)pb->ignore_index);
+    if (s == LP_OK) s = lp_twriter_meta(w, "ignore_index", buf, err);
+    snprintf(buf, sizeof buf, "%a", pb->temperature);
+    if (s == LP_OK) s = lp_twriter_meta(w, "temperature", buf, err);
+    if (s == LP_OK) {
+        s = lp_twriter_finish(w, err);
+    } else {
+        lp_twriter_abort(w);
+    }
+    cols_free(&tok); cols_free(&sum); cols_free(&mean); cols_free(&tm);
+    return s;
+}
+
+static cJSON *json_value(const lp_value *v)
+{
+    cJSON *o = cJSON_CreateObject();
+    char hex[32];
+    for (int f = 0; f < LP_NFORMATS; f++) {
+        lp_cli_hex(hex, sizeof hex, v, (lp_format)f);
+        cJSON_AddStringToObject(o, lp_format_name((lp_format)f), hex);
+    }
+    snprintf(hex, sizeof hex, "0x%016llx", (unsigned long long)lp_bits_f64(v->dd.hi));
+    cJSON_AddStringToObject(o, "hi", hex);
+    snprintf(hex, sizeof hex, "0x%016llx", (unsigned long long)lp_bits_f64(v->dd.lo));
+    cJSON_AddStringToObject(o, "lo", hex);
+    char dec[40];
+    snprintf(dec, sizeof dec, "%.17g", v->f64);  /* NaN and inf are not JSON numbers: a string */
+    cJSON_AddStringToObject(o, "decimal", dec);
+    return o;
+}
+
+static lp_status print_json(const ref_opts *o, const lp_ref_result *r, lp_error *err)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "B", (double)r->B);
+    cJSON_AddNumberToObject(root, "T_s", (double)r->Ts);
+    cJSON_AddNumberToObject(root, "V", (double)o->pb.shape.V);
+    cJSON_AddStringToObject(root, "dtype", lp_format_name(o->pb.fmt));
+    cJSON_AddStringToObject(root, "shift", o->pb.shift == LP_SHIFT_NEXT ? "next" : "none");
+    cJSON_AddStringToObject(root, "empty_mean", o->pb.empty_mean == LP_EMPTY_NAN ? "nan" : "zero");
+    cJSON *toks = cJSON_AddArrayToObject(root, "tokens");
+    for (int64_t b = 0; b < r->B; b++)
+        for (int64_t t = 0; t < r->Ts; t++) {
+            size_t i = (size_t)(b * r->Ts + t);
+            cJSON *e = json_value(&r->logp[i]);
+            cJSON_AddNumberToObject(e, "b", (double)b);
+            cJSON_AddNumberToObject(e, "t", (double)t);
+            cJSON_AddBoolToObject(e, "counted", r->counted[i]);
+            cJSON_AddItemToArray(toks, e);
+        }
+    cJSON *seqs = cJSON_AddArrayToObject(root, "sequences");
+    for (int64_t b = 0; b < r->B; b++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "b", (double)b);
+        cJSON_AddNumberToObject(e, "count", (double)r->count[b]);
+        cJSON_AddItemToObject(e, "sum", json_value(&r->sum[b]));
+        cJSON_AddItemToObject(e, "mean", json_value(&r->mean[b]));
+        cJSON_AddItemToArray(seqs, e);
+    }
+    cJSON_AddItemToObject(root, "token_mean", json_value(&r->token_mean));
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return lp_fail(err, LP_ERR_NOMEM, "ref: out of memory printing JSON");
+    puts(text);
+    free(text);
+    return LP_OK;
+}
+
+int lp_cmd_ref(int argc, char **argv)
+{
+    ref_opts o;
+    memset(&o, 0, sizeof o);
+    o.pb = (lp_problem)LP_PROBLEM_INIT;
+    int rc = parse_opts(&o, argc, argv);
+    if (rc != LP_EXIT_OK) return rc;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lp_error err = {LP_OK, ""};
+    lp_tfile *fl = NULL, *fy = NULL, *fm = NULL;
+    const lp_tensor *lt = NULL, *yt = NULL, *mt = NULL;
+    uint8_t *mask = NULL;
+    lp_ref_result res;
+    memset(&res, 0, sizeof res);
+    lp_status s = lp_tensor_open_spec(&fl, &lt, o.logits, &err);
+    if (s == LP_OK) s = lp_tensor_open_spec(&fy, &yt, o.labels, &err);
+    if (s == LP_OK && o.mask) s = lp_tensor_open_spec(&fm, &mt, o.mask, &err);
+    if (s == LP_OK) s = bind_inputs(&o, lt, yt, mt, &mask, &err);
+    if (s == LP_OK) s = lp_ref_compute(&res, &o.pb, &err);
+    if (s == LP_OK && o.out) s = write_out(&o, &res, &err);
+    if (s == LP_OK && o.json) s = print_json(&o, &res, &err);
+    if (s == LP_OK) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        int64_t counted = 0;
+        for (int64_t b = 0; b < res.B; b++) counted += res.count[b];
+        fprintf(stderr,
+                "lpcert ref: B=%lld T=%lld V=%lld %s shift=%s: %lld scored, %lld counted, "
+                "%lld Ziv retries, max %ld bits, %.3f s%s%s\n",
+                (long long)o.pb.shape.B, (long long)o.pb.shape.T, (long long)o.pb.shape.V,
+                lp_format_name(o.pb.fmt), o.pb.shift == LP_SHIFT_NEXT ? "next" : "none",
+                (long long)(res.B * res.Ts), (long long)counted, (long long)res.stats.retries,
+                res.stats.max_prec, secs, o.out ? " -> " : "", o.out ? o.out : "");
+    }
+    lp_ref_result_free(&res);
+    free(mask);
+    lp_tfile_close(fl);
+    lp_tfile_close(fy);
+    lp_tfile_close(fm);
+    return s == LP_OK ? LP_EXIT_OK : lp_cli_fail("ref", &err);
+}

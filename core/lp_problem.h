@@ -1,0 +1,25 @@
+/* core/lp_problem.h: addressing and validation of an lp_problem (DESIGN A1, A3). */
+#ifndef LP_PROBLEM_H
+#define LP_PROBLEM_H
+
+#include "lpcert.h"
+
+/* Scored positions per sequence: T-1 with shift next (0 when T < 2), T with shift none. */
+int64_t lp_problem_ts(const lp_problem *pb);
+
+/* The label index (in labels' own [B, T] coordinates) scored by logits row (b, ts). */
+static inline int64_t lp_problem_label_t(const lp_problem *pb, int64_t ts)
+{
+    return pb->shift == LP_SHIFT_NEXT ? ts + 1 : ts;
+}
+
+int64_t lp_problem_label(const lp_problem *pb, int64_t b, int64_t t);  /* labels[b, t] */
+int lp_problem_mask(const lp_problem *pb, int64_t b, int64_t t);       /* mask[b, t], 1 if none */
+
+/* The logits row (b, ts) and its element size. */
+const void *lp_problem_row(const lp_problem *pb, int64_t b, int64_t ts);
+
+/* 1 if the scored token (b, ts) counts: label != ignore_index and mask == 1. */
+int lp_problem_counted(const lp_problem *pb, int64_t b, int64_t ts);
+
+#endif

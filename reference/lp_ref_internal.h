@@ -1,0 +1,38 @@
+/* reference/lp_ref_internal.h: the pieces of the exact engine shared by its files and tests. */
+#ifndef LP_REF_INTERNAL_H
+#define LP_REF_INTERNAL_H
+
+#include <mpfr.h>
+
+#include "lpcert.h"
+
+typedef enum lp_tok_class {
+    LP_TOK_NUM = 0,   /* a finite irrational value: needs the Ziv loop */
+    LP_TOK_ZERO,      /* exactly +0: the only finite logit is at the label (DESIGN A2) */
+    LP_TOK_NEGINF,    /* the label's logit is -inf (A3 rule 3) */
+    LP_TOK_NAN        /* NaN or +inf in the row, or no finite logit (A3 rules 1, 2) */
+} lp_tok_class;
+
+typedef struct lp_row {
+    const void *data;   /* V elements of fmt */
+    lp_format fmt;
+    int64_t V, label;
+    double tau;
+    double m, xy;       /* set by lp_row_scan: the max finite logit and the label's logit */
+    int64_t j;          /* the first index of the max */
+} lp_row;
+
+typedef struct lp_mpfr_state { mpfr_exp_t emin, emax; mpfr_flags_t flags; } lp_mpfr_state;
+void lp_mpfr_enter(lp_mpfr_state *st);   /* saves state, widens the exponent range to the max */
+void lp_mpfr_leave(const lp_mpfr_state *st);
+
+lp_tok_class lp_row_scan(lp_row *r);
+void lp_row_enclose(mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t prec);
+lp_status lp_row_decide(lp_value *out, mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t *prec,
+                        lp_ref_stats *stats, lp_error *err);
+int lp_decide(lp_value *out, const mpfr_t lo, const mpfr_t hi);
+void lp_value_special(lp_value *out, lp_tok_class cls);
+mpfr_prec_t lp_ziv_prec0(void);
+mpfr_prec_t lp_ziv_max_prec(void);
+
+#endif

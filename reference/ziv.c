@@ -1,0 +1,318 @@
+/* reference/ziv.c: the exact reference. Correctly rounded logp, sums, means and token mean by
+ * MPFR enclosures and a Ziv loop (DESIGN A2, B2).
+ *
+ * CONTRACT  For every scored token, sequence and batch: the RNE rounding of the exact real value
+ *           to f64, f32, f16 and bf16 (IEEE gradual underflow, overflow to infinity), and the
+ *           canonical double-double (hi, lo) = (RN(x), RN(x - RN(x))), all decided exactly.
+ *           Special values as DESIGN A3. Never a wrong bit: an undecided value after
+ *           LP_ZIV_MAX_PREC bits is an LP_ERR_INTERNAL error, not a guess.
+ *
+ * METHOD    For a row x[0..V-1] with label y, m = max x, j = the first index of m, tau > 0:
+ *               logp = D - log1p(T),   D = (x_y - m)/tau <= 0,   T = sum_{i != j} exp((x_i - m)/tau).
+ *           The split keeps relative accuracy where logp is close to 0 (p close to 1): log1p(T) is
+ *           computed from T itself, never from 1 + T, and D - log1p(T) adds two non-positive terms,
+ *           so no cancellation anywhere. Every step is done twice at working precision w with MPFR's
+ *           directed roundings (RNDD for the lower end, RNDU for the upper end):
+ *             d_i  = x_i - m, then / tau           (exact when the ternary says so: one exp below)
+ *             e_i  = exp(d_i)                      RNDD; the upper end is nextabove(e_i) if inexact
+ *             T    = sum e_i                       RNDD / RNDU accumulations (all terms positive)
+ *             L    = log1p(T)                      RNDD / RNDU (log1p is increasing)
+ *             logp = D - L                         RNDD with (D_lo, L_hi), RNDU with (D_hi, L_lo)
+ *           Each operation is monotone in its inputs over the domain used (exp, log1p increasing;
+ *           division by tau > 0 keeps order; subtraction of L reverses it, hence the pairing), so
+ *           [lo, hi] contains the exact value. The width is about (V + 4) 2^-w relative: w = prec +
+ *           ceil(log2(V + 1)) + 8 bits makes it below 2^-prec.
+ *
+ * STRICTNESS Outside the exact cases the exact value lies strictly inside (lo, hi): L_lo < L
+ *           because log1p of a non-zero dyadic is transcendental, so RNDD is inexact, or T_lo = 0
+ *           while T > 0; likewise L_hi > L. This matters when exp(d_i) underflows MPFR's own
+ *           exponent range (|d_i| > 3e18, possible with f32/f64/bf16 logits): then T_lo = 0 and
+ *           L_lo = 0 for every precision, and a D that is a rounding boundary (a midpoint, or 0 for
+ *           a tiny negative logp that must round to -0) could never be decided by closed bounds.
+ *           The ends are therefore rounded as open bounds (round_open): lo + eps and hi - eps.
+ *
+ * DECISION  For each format, round_open(lo, +) and round_open(hi, -) must give the same bits; then
+ *           every real in (lo, hi) rounds to them (rounding is monotone). The dd low part is decided
+ *           the same way on (lo - hi64, hi - hi64). Otherwise prec doubles, from LP_ZIV_PREC0 up to
+ *           LP_ZIV_MAX_PREC.
+ *
+ * TERMINATION (DESIGN A2) The only dyadic logp is 0, from a row whose only finite logit is at the
+ *           label; it is detected before the loop. Every other logp, sum, mean and token mean is
+ *           irrational (Lindemann-Weierstrass: e^L = 1 + T is a sum of exponentials of distinct
+ *           rationals with positive coefficients, so L is irrational; a product of such sums is
+ *           again one, so sums are too), hence not a rounding boundary, and the loop ends. The cap
+ *           turns an adversarially hard case into an error, never an endless loop.
+ *
+ * SUMS      A sequence sum is the sum of the counted token values: its enclosure is the correctly
+ *           rounded (mpfr_sum, one rounding) sum of the token lower ends, RNDD, and of the upper
+ *           ends, RNDU; the mean divides both by n > 0 outward; the token mean sums the sequence
+ *           enclosures and divides by the total count. Strictness carries over. When a sum or mean
+ *           is undecided every token of the sequence (or batch) is recomputed at doubled precision.
+ */
+#include <math.h>
+#include <mpfr.h>
+
+#include "lp_core.h"
+#include "lp_format.h"
+#include "lp_problem.h"
+#include "lp_ref_internal.h"
+
+#define LP_ZIV_PREC0 128            /* enclosure width 2^-128: decides f64 and its dd almost always */
+#define LP_ZIV_MAX_PREC (1L << 16)  /* 10 doublings; reached only by adversarial cases */
+
+/* ---------------------------------------------------------------------------------------------
+ * MPFR global state: saved and restored at every entry point. */
+
+void lp_mpfr_enter(lp_mpfr_state *st)
+{
+    st->emin = mpfr_get_emin();
+    st->emax = mpfr_get_emax();
+    st->flags = mpfr_flags_save();
+    mpfr_set_emin(mpfr_get_emin_min());
+    mpfr_set_emax(mpfr_get_emax_max());
+}
+
+void lp_mpfr_leave(const lp_mpfr_state *st)
+{
+    mpfr_set_emin(st->emin);
+    mpfr_set_emax(st->emax);
+    mpfr_flags_restore(st->flags, MPFR_FLAGS_ALL);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Rounding into a format by emulating it in MPFR: precision p, then the format's exponent range
+ * (MPFR's convention, significand in [1/2, 1): emin_mpfr = emin_ieee - p + 2, emax_mpfr =
+ * emax_ieee + 1), mpfr_check_range and mpfr_subnormalize fed the ternary value, which avoids
+ * double rounding in the subnormal range. The result is a value of the format, returned as a
+ * double (exact: every format is a subset of f64). */
+
+static double round_fmt(const mpfr_t x, lp_format f)
+{
+    const lp_format_info *fi = lp_format_get(f);
+    mpfr_t r;
+    mpfr_init2(r, fi->prec);
+    int inex = mpfr_set(r, x, MPFR_RNDN);
+    mpfr_exp_t emin = mpfr_get_emin(), emax = mpfr_get_emax();
+    mpfr_set_emin(fi->emin - fi->prec + 2);
+    mpfr_set_emax(fi->emax + 1);
+    inex = mpfr_check_range(r, inex, MPFR_RNDN);
+    mpfr_subnormalize(r, inex, MPFR_RNDN);
+    mpfr_set_emin(emin);
+    mpfr_set_emax(emax);
+    double v = mpfr_get_d(r, MPFR_RNDN);
+    mpfr_clear(r);
+    return v;
+}
+
+/* The rounding of x + dir*eps, eps > 0 infinitesimal (an open end of an enclosure).
+ * Proof that one step at precision P = prec(x) + 2 >= 56 gives it: every rounding boundary of the
+ * four formats (a value, a midpoint, the overflow threshold) has at most 54 significant bits, so
+ * boundaries near x (exponent >= E - 1, E the exponent of x) are multiples of 2^(E - 55), and so
+ * is x (P > 55). The neighbour t of x at precision P is at distance 2^(E - P) or 2^(E - 1 - P),
+ * less than 2^(E - 55): no boundary lies in (x, t] or [t, x), so t rounds as x + dir*eps. */
+static double round_open(const mpfr_t x, int dir, lp_format f)
+{
+    if (mpfr_zero_p(x)) return dir > 0 ? 0.0 : -0.0;
+    mpfr_t t;
+    mpfr_init2(t, mpfr_get_prec(x) + 2 > 56 ? mpfr_get_prec(x) + 2 : 56);
+    mpfr_set(t, x, MPFR_RNDN); /* exact: more precision */
+    if (dir > 0)
+        mpfr_nextabove(t);
+    else
+        mpfr_nextbelow(t);
+    double v = round_fmt(t, f);
+    mpfr_clear(t);
+    return v;
+}
+
+static double nan_f64(void) { return lp_f64_bits(0x7ff8000000000000u); }
+
+static void value_from_f64(lp_value *out, double v)
+{
+    out->f64 = v;
+    out->f32 = lp_f32_from_f64(v);
+    out->f16 = lp_f16_from_f64(v);
+    out->bf16 = lp_bf16_from_f64(v);
+    out->dd.hi = v;
+    out->dd.lo = isnan(v) ? v : 0.0;
+}
+
+void lp_value_special(lp_value *out, lp_tok_class cls)
+{
+    switch (cls) {
+    case LP_TOK_NAN: value_from_f64(out, nan_f64()); break;
+    case LP_TOK_NEGINF: value_from_f64(out, -HUGE_VAL); break;
+    default: value_from_f64(out, 0.0); break; /* exact zero */
+    }
+}
+
+/* Decides every rounding of the real strictly inside (lo, hi). Returns 1 if all are decided. */
+int lp_decide(lp_value *out, const mpfr_t lo, const mpfr_t hi)
+{
+    double v[LP_NFORMATS];
+    for (int f = 0; f < LP_NFORMATS; f++) {
+        double a = round_open(lo, +1, (lp_format)f), b = round_open(hi, -1, (lp_format)f);
+        if (lp_bits_f64(a) != lp_bits_f64(b)) return 0;
+        v[f] = a;
+    }
+    out->f64 = v[LP_F64];
+    out->f32 = (float)v[LP_F32];
+    out->f16 = lp_f16_from_f64(v[LP_F16]);
+    out->bf16 = lp_bf16_from_f64(v[LP_BF16]);
+    out->dd.hi = v[LP_F64];
+    out->dd.lo = 0.0;
+    if (isinf(v[LP_F64])) return 1;
+    /* dd.lo = RN(x - hi64): x - hi64 lies strictly inside (lo - hi64, hi - hi64), rounded outward. */
+    mpfr_prec_t p = mpfr_get_prec(lo) > mpfr_get_prec(hi) ? mpfr_get_prec(lo) : mpfr_get_prec(hi);
+    mpfr_t dlo, dhi;
+    mpfr_inits2(p + 64, dlo, dhi, (mpfr_ptr)0);
+    mpfr_sub_d(dlo, lo, v[LP_F64], MPFR_RNDD);
+    mpfr_sub_d(dhi, hi, v[LP_F64], MPFR_RNDU);
+    double a = round_open(dlo, +1, LP_F64), b = round_open(dhi, -1, LP_F64);
+    mpfr_clears(dlo, dhi, (mpfr_ptr)0);
+    if (lp_bits_f64(a) != lp_bits_f64(b)) return 0;
+    out->dd.lo = a;
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * One row. */
+
+lp_tok_class lp_row_scan(lp_row *r)
+{
+    int any_finite = 0, n_finite = 0;
+    double m = -HUGE_VAL;
+    int64_t j = -1;
+    for (int64_t i = 0; i < r->V; i++) {
+        double x = lp_load_f64(r->data, r->fmt, (size_t)i);
+        if (isnan(x) || x == HUGE_VAL) return LP_TOK_NAN;   /* A3 rule 1 */
+        if (x == -HUGE_VAL) continue;
+        any_finite = 1;
+        n_finite++;
+        if (x > m) {
+            m = x;
+            j = i;
+        }
+    }
+    if (!any_finite) return LP_TOK_NAN;                        /* A3 rule 2 */
+    double xy = lp_load_f64(r->data, r->fmt, (size_t)r->label);
+    if (xy == -HUGE_VAL) return LP_TOK_NEGINF;                 /* A3 rule 3 */
+    r->m = m;
+    r->j = j;
+    r->xy = xy;
+    if (n_finite == 1) return LP_TOK_ZERO;                    /* A2: the only finite logit */
+    return LP_TOK_NUM;
+}
+
+static mpfr_prec_t working_prec(mpfr_prec_t prec, int64_t V)
+{
+    mpfr_prec_t w = prec + 8;
+    for (int64_t v = V + 1; v > 1; v = (v + 1) / 2) w++;
+    return w;
+}
+
+/* lo, hi (any precision; reset here) enclose logp of a LP_TOK_NUM row with width < 2^-prec |logp|. */
+void lp_row_enclose(mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t prec)
+{
+    const mpfr_prec_t w = working_prec(prec, r->V);
+    const double tau = r->tau;
+    mpfr_t tlo, thi, dlo, dhi, e, m;
+    mpfr_inits2(w, tlo, thi, dlo, dhi, e, (mpfr_ptr)0);
+    mpfr_init2(m, 64);
+    mpfr_set_d(m, r->m, MPFR_RNDN); /* exact */
+    mpfr_set_zero(tlo, 1);
+    mpfr_set_zero(thi, 1);
+    for (int64_t i = 0; i < r->V; i++) {
+        if (i == r->j) continue;
+        double x = lp_load_f64(r->data, r->fmt, (size_t)i);
+        if (x == -HUGE_VAL) continue; /* exp(-inf) = 0: vocabulary masking */
+        if (x == r->m) {              /* a tie for the max: exp(0) = 1 exactly */
+            mpfr_add_ui(tlo, tlo, 1, MPFR_RNDD);
+            mpfr_add_ui(thi, thi, 1, MPFR_RNDU);
+            continue;
+        }
+        int exact = mpfr_d_sub(dlo, x, m, MPFR_RNDD) == 0;
+        if (tau != 1.0) exact = (mpfr_div_d(dlo, dlo, tau, MPFR_RNDD) == 0) && exact;
+        if (exact) {
+            int inex = mpfr_exp(e, dlo, MPFR_RNDD);
+            mpfr_add(tlo, tlo, e, MPFR_RNDD);
+            if (inex) mpfr_nextabove(e);
+            mpfr_add(thi, thi, e, MPFR_RNDU);
+        } else {
+            mpfr_d_sub(dhi, x, m, MPFR_RNDU);
+            if (tau != 1.0) mpfr_div_d(dhi, dhi, tau, MPFR_RNDU);
+            mpfr_exp(e, dlo, MPFR_RNDD);
+            mpfr_add(tlo, tlo, e, MPFR_RNDD);
+            mpfr_exp(e, dhi, MPFR_RNDU);
+            mpfr_add(thi, thi, e, MPFR_RNDU);
+        }
+    }
+    /* L = log1p(T); reuse tlo/thi. */
+    mpfr_log1p(tlo, tlo, MPFR_RNDD);
+    mpfr_log1p(thi, thi, MPFR_RNDU);
+    /* D = (x_y - m) / tau. */
+    if (r->xy == r->m) {
+        mpfr_set_zero(dlo, 1);
+        mpfr_set_zero(dhi, 1);
+    } else {
+        mpfr_d_sub(dlo, r->xy, m, MPFR_RNDD);
+        mpfr_d_sub(dhi, r->xy, m, MPFR_RNDU);
+        if (tau != 1.0) {
+            mpfr_div_d(dlo, dlo, tau, MPFR_RNDD);
+            mpfr_div_d(dhi, dhi, tau, MPFR_RNDU);
+        }
+    }
+    mpfr_set_prec(lo, w);
+    mpfr_set_prec(hi, w);
+    mpfr_sub(lo, dlo, thi, MPFR_RNDD);
+    mpfr_sub(hi, dhi, tlo, MPFR_RNDU);
+    mpfr_clears(tlo, thi, dlo, dhi, e, m, (mpfr_ptr)0);
+}
+
+/* The Ziv loop on one LP_TOK_NUM row from precision *prec; on success *prec is the precision
+ * whose enclosure (left in lo, hi) decided every rounding. */
+lp_status lp_row_decide(lp_value *out, mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t *prec,
+                        lp_ref_stats *stats, lp_error *err)
+{
+    for (;;) {
+        lp_row_enclose(lo, hi, r, *prec);
+        if (*prec > stats->max_prec) stats->max_prec = *prec;
+        if (lp_decide(out, lo, hi)) return LP_OK;
+        if (*prec >= LP_ZIV_MAX_PREC)
+            return lp_fail(err, LP_ERR_INTERNAL,
+                           "ziv: logp undecided at %ld bits (V=%lld, label %lld): please report",
+                           (long)*prec, (long long)r->V, (long long)r->label);
+        *prec *= 2;
+        stats->retries++;
+    }
+}
+
+mpfr_prec_t lp_ziv_prec0(void) { return LP_ZIV_PREC0; }
+mpfr_prec_t lp_ziv_max_prec(void) { return LP_ZIV_MAX_PREC; }
+
+lp_status lp_ref_row(lp_value *out, const void *row, lp_format fmt, int64_t V, int64_t label,
+                     double temperature, lp_error *err)
+{
+    if ((unsigned)fmt >= LP_NFORMATS || V < 1 || label < 0 || label >= V || !row)
+        return lp_fail(err, LP_ERR_USAGE, "lp_ref_row: bad arguments (format %d, V %lld, label %lld)",
+                       (int)fmt, (long long)V, (long long)label);
+    if (!(temperature > 0) || isinf(temperature))
+        return lp_fail(err, LP_ERR_USAGE, "lp_ref_row: temperature %g is not positive and finite",
+                       temperature);
+    lp_row r = {row, fmt, V, label, temperature, 0, 0, 0};
+    lp_tok_class cls = lp_row_scan(&r);
+    if (cls != LP_TOK_NUM) {
+        lp_value_special(out, cls);
+        return LP_OK;
+    }
+    lp_mpfr_state st;
+    lp_mpfr_enter(&st);
+    lp_ref_stats stats = {0, 0, 0, 0};
+    mpfr_t lo, hi;
+    mpfr_inits2(64, lo, hi, (mpfr_ptr)0);
+    mpfr_prec_t prec = LP_ZIV_PREC0;
+    lp_status s = lp_row_decide(out, lo, hi, &r, &prec, &stats, err);
+    mpfr_clears(lo, hi, (mpfr_ptr)0);
+    lp_mpfr_leave(&st);
+    return s;
+}
