@@ -61,9 +61,10 @@ typedef struct lp_dd { double hi, lo; } lp_dd;
 
 /* One exact real result, rounded every way. f16 and bf16 are bit patterns. NaN results are the
  * positive quiet NaN of each format (0x7ff8000000000000, 0x7fc00000, 0x7e00, 0x7fc0).
- * dd.hi is the f64 value; dd.lo = RN(x - dd.hi). For finite |x| < 2^1024 the pair satisfies
+ * dd.hi is the f64 value (correctly rounded). For finite |x| < 2^1024 the pair satisfies
  * |dd.hi + dd.lo - x| <= 2^-104 |x| + 2^-1074 (at least 100 correct bits where x is normal);
- * where dd.hi is not finite, dd.lo is 0 (infinity) or NaN (NaN). */
+ * dd.lo is not canonical: two correct evaluations may differ within that bound. Where dd.hi is not
+ * finite, dd.lo is 0 (infinity) or NaN (NaN). */
 typedef struct lp_value {
     double f64;
     float f32;
