@@ -99,8 +99,20 @@ const char *lp_format_name(lp_format f);               /* "f64", "f32", "f16", "
  * ignore_index is an input error even where the mask is 0). */
 lp_status lp_problem_check(const lp_problem *pb, lp_error *err);
 
+/* Options of the exact reference. Results are bit-identical for every thread count. */
+typedef struct lp_ref_options {
+    int threads;     /* 0: one per online CPU */
+    /* Called with the scored tokens done so far and the total, from any thread (never two at
+     * once), at most every 4096 tokens; NULL for none. */
+    void (*progress)(void *user, int64_t done, int64_t total);
+    void *user;
+} lp_ref_options;
+#define LP_REF_OPTIONS_INIT { 0, NULL, NULL }
+
 /* The exact reference on a whole problem. Saves and restores MPFR's global state. */
 lp_status lp_ref_compute(lp_ref_result *res, const lp_problem *pb, lp_error *err);
+lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
+                              lp_error *err);
 void lp_ref_result_free(lp_ref_result *res);            /* NULL members are fine */
 
 /* The exact logp of one row of V logits in fmt scoring label (0 <= label < V). */

@@ -1,19 +1,56 @@
 /* reference/batch.c: the exact reference over a whole problem: tokens, sequence sums and means,
  * the batch token mean (DESIGN A1-A3). The numerics and their proof are in ziv.c; this file adds
  * the reductions: enclosures of sums of token enclosures, decided by the same Ziv rule, with the
- * precision of a whole sequence (or batch) raised when a sum or mean is undecided. */
+ * precision of a whole sequence (or batch) raised when a sum or mean is undecided.
+ *
+ * Threads: phase 1 decides tokens in chunks, phase 2 reduces sequences, both pulled from an atomic
+ * counter by every thread; phase 3 (the token mean) runs on the caller's thread. Every value is
+ * decided from enclosures whose precision depends only on the input (the Ziv loop of a token, or of
+ * its sequence, never on what another thread did), so results are bit-identical for any thread
+ * count. MPFR's exponent range and flags are per thread (TLS): each worker sets and restores its own.
+ */
 #include <math.h>
 #include <mpfr.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 #include "lp_core.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_ref_internal.h"
 
-/* Per-sequence tally of the counted tokens' classes. */
+enum { CHUNK = 64 };  /* tokens per work item of phase 1 */
+
+/* Tally of a reduction's counted terms by class. */
 typedef struct tally {
     int64_t n, n_num, n_nan, n_neginf;
 } tally;
+
+/* One scored token's enclosure, kept between the phases (LP_TOK_NUM tokens only). */
+typedef struct slot {
+    mpfr_t lo, hi;
+    mpfr_prec_t prec;   /* 0: not a NUM token (nothing initialised) */
+} slot;
+
+typedef struct job {
+    const lp_problem *pb;
+    const lp_ref_options *opt;
+    lp_ref_result *res;
+    int64_t Ts;
+    slot *slots;          /* [B*Ts] */
+    uint8_t *cls;         /* [B*Ts] lp_tok_class of counted tokens */
+    tally *tal;           /* [B] */
+    mpfr_t *seq;          /* [2B] sum enclosures of sequences with NUM tokens */
+    mpfr_prec_t *sprec;   /* [B] precision that decided each sequence */
+    atomic_llong next;    /* the work counter of the current phase */
+    atomic_llong done;    /* tokens done, for progress */
+    int phase;
+    pthread_mutex_t lock; /* guards: err_b, err, stats, progress calls */
+    int64_t err_b;        /* the first failing work item (lowest index wins: deterministic) */
+    lp_error err;
+    lp_ref_stats stats;
+} job;
 
 static lp_row row_at(const lp_problem *pb, int64_t b, int64_t ts)
 {
@@ -45,11 +82,9 @@ static void sum_enclose(mpfr_t slo, mpfr_t shi, mpfr_ptr *lo, mpfr_ptr *hi, int6
     mpfr_sum(shi, hi, (unsigned long)k, MPFR_RNDU);
 }
 
-/* Decides sum (and mean = sum / n) from the sum enclosure; returns 1 if both are decided. */
-static int decide_sum_mean(lp_value *sum, lp_value *mean, const mpfr_t slo, const mpfr_t shi,
-                           int64_t n)
+/* Decides the mean sum / n from the sum enclosure. */
+static int decide_mean(lp_value *mean, const mpfr_t slo, const mpfr_t shi, int64_t n)
 {
-    if (!lp_decide(sum, slo, shi)) return 0;
     mpfr_t mlo, mhi;
     mpfr_inits2(mpfr_get_prec(slo) + 8, mlo, mhi, (mpfr_ptr)0);
     mpfr_div_ui(mlo, slo, (unsigned long)n, MPFR_RNDD);
@@ -59,98 +94,231 @@ static int decide_sum_mean(lp_value *sum, lp_value *mean, const mpfr_t slo, cons
     return ok;
 }
 
-typedef struct work {
-    const lp_problem *pb;
-    int64_t Ts;
-    mpfr_ptr *tlo, *thi;      /* [Ts] token enclosures of the current sequence (NUM tokens only) */
-    mpfr_prec_t *tprec;       /* [Ts] */
-    int64_t *tidx;            /* [Ts] positions of the NUM tokens, in order */
-    lp_ref_stats *stats;
-} work;
-
-/* Recomputes the enclosures of sequence b's NUM tokens at precision >= prec and sums them.
- * k is the number of NUM tokens, positions in w->tidx. */
-static void seq_enclose(work *w, int64_t b, int64_t k, mpfr_prec_t prec, mpfr_t slo, mpfr_t shi)
+static void fail_at(job *J, int64_t item, const lp_error *e)
 {
-    for (int64_t i = 0; i < k; i++) {
-        if (w->tprec[i] >= prec) continue;
-        lp_row r = row_at(w->pb, b, w->tidx[i]);
-        LP_ASSERT(lp_row_scan(&r) == LP_TOK_NUM);
-        lp_row_enclose(w->tlo[i], w->thi[i], &r, prec);
-        w->tprec[i] = prec;
+    pthread_mutex_lock(&J->lock);
+    if (item < J->err_b) {
+        J->err_b = item;
+        J->err = *e;
     }
-    sum_enclose(slo, shi, w->tlo, w->thi, k);
-    if (prec > w->stats->max_prec) w->stats->max_prec = prec;
+    pthread_mutex_unlock(&J->lock);
 }
 
-/* Sequence b: tokens, then sum and mean. Leaves the sum enclosure in slo, shi when t->n_num > 0,
- * and its precision in *sprec. */
-static lp_status do_sequence(work *w, lp_ref_result *res, int64_t b, tally *t, mpfr_t slo,
-                             mpfr_t shi, mpfr_prec_t *sprec, lp_error *err)
+static void merge_stats(job *J, const lp_ref_stats *s)
 {
-    const lp_problem *pb = w->pb;
-    int64_t k = 0;
-    mpfr_prec_t pmax = lp_ziv_prec0();
-    memset(t, 0, sizeof *t);
-    for (int64_t ts = 0; ts < w->Ts; ts++) {
-        size_t at = (size_t)(b * w->Ts + ts);
-        lp_value *out = &res->logp[at];
-        res->counted[at] = (uint8_t)lp_problem_counted(pb, b, ts);
-        if (!res->counted[at]) {
+    pthread_mutex_lock(&J->lock);
+    J->stats.tokens += s->tokens;
+    J->stats.exact += s->exact;
+    J->stats.retries += s->retries;
+    if (s->max_prec > J->stats.max_prec) J->stats.max_prec = s->max_prec;
+    pthread_mutex_unlock(&J->lock);
+}
+
+/* Phase 1: the tokens of one chunk. */
+static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
+{
+    const lp_problem *pb = J->pb;
+    const int64_t ntok = pb->shape.B * J->Ts, end = (c + 1) * CHUNK < ntok ? (c + 1) * CHUNK : ntok;
+    for (int64_t i = c * CHUNK; i < end; i++) {
+        const int64_t b = i / J->Ts, ts = i % J->Ts;
+        lp_value *out = &J->res->logp[i];
+        J->res->counted[i] = (uint8_t)lp_problem_counted(pb, b, ts);
+        if (!J->res->counted[i]) {
             lp_value_special(out, LP_TOK_NAN);
             continue;
         }
-        t->n++;
-        w->stats->tokens++;
+        st->tokens++;
         lp_row r = row_at(pb, b, ts);
         lp_tok_class cls = lp_row_scan(&r);
+        J->cls[i] = (uint8_t)cls;
         if (cls != LP_TOK_NUM) {
             lp_value_special(out, cls);
-            w->stats->exact++;
-            t->n_nan += cls == LP_TOK_NAN;
-            t->n_neginf += cls == LP_TOK_NEGINF;
+            st->exact++;
             continue;
         }
+        slot *sl = &J->slots[i];
+        mpfr_inits2(64, sl->lo, sl->hi, (mpfr_ptr)0);
         mpfr_prec_t prec = lp_ziv_prec0();
-        lp_status s = lp_row_decide(out, w->tlo[k], w->thi[k], &r, &prec, w->stats, err);
-        if (s != LP_OK) return s;
-        if (prec > pmax) pmax = prec;
-        w->tprec[k] = prec;
-        w->tidx[k++] = ts;
+        lp_error e = {LP_OK, ""};
+        sl->prec = prec; /* initialised: freed at the end even on failure */
+        if (lp_row_decide(out, sl->lo, sl->hi, &r, &prec, st, &e) != LP_OK) {
+            fail_at(J, i, &e);
+            return;
+        }
+        sl->prec = prec;
     }
-    t->n_num = k;
-    res->count[b] = t->n;
-    lp_value *sum = &res->sum[b], *mean = &res->mean[b];
-    int s_special = reduce_special(sum, t, 0, pb->empty_mean);
-    reduce_special(mean, t, 1, pb->empty_mean);
-    if (s_special) return LP_OK;
-    for (mpfr_prec_t prec = pmax;; prec *= 2) {
-        seq_enclose(w, b, k, prec, slo, shi);
-        *sprec = prec;
-        if (decide_sum_mean(sum, mean, slo, shi, t->n)) return LP_OK;
-        if (prec >= lp_ziv_max_prec())
-            return lp_fail(err, LP_ERR_INTERNAL,
-                           "ziv: sum of sequence b=%lld undecided at %ld bits: please report",
-                           (long long)b, (long)prec);
-        w->stats->retries++;
+    if (J->opt->progress) {
+        int64_t d = atomic_fetch_add(&J->done, end - c * CHUNK) + (end - c * CHUNK);
+        if (d / 4096 != (d - (end - c * CHUNK)) / 4096 || d == ntok) {
+            pthread_mutex_lock(&J->lock);
+            J->opt->progress(J->opt->user, d, ntok);
+            pthread_mutex_unlock(&J->lock);
+        }
     }
 }
 
-/* Re-encloses sequence b from scratch at precision prec (batch-level retries only). */
-static void seq_reenclose(work *w, int64_t b, mpfr_prec_t prec, mpfr_t slo, mpfr_t shi)
+/* Re-encloses sequence b's NUM tokens at precision >= prec and sums them into slo, shi. */
+static void seq_enclose(job *J, int64_t b, mpfr_prec_t prec, mpfr_t slo, mpfr_t shi,
+                        mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_stats *st)
 {
     int64_t k = 0;
-    for (int64_t ts = 0; ts < w->Ts; ts++) {
-        if (!lp_problem_counted(w->pb, b, ts)) continue;
-        lp_row r = row_at(w->pb, b, ts);
-        if (lp_row_scan(&r) != LP_TOK_NUM) continue;
-        w->tprec[k] = 0;
-        w->tidx[k++] = ts;
+    for (int64_t ts = 0; ts < J->Ts; ts++) {
+        slot *sl = &J->slots[b * J->Ts + ts];
+        if (!sl->prec) continue;
+        if (sl->prec < prec) {
+            lp_row r = row_at(J->pb, b, ts);
+            LP_ASSERT(lp_row_scan(&r) == LP_TOK_NUM);
+            lp_row_enclose(sl->lo, sl->hi, &r, prec);
+            sl->prec = prec;
+        }
+        lo[k] = sl->lo;
+        hi[k++] = sl->hi;
     }
-    seq_enclose(w, b, k, prec, slo, shi);
+    sum_enclose(slo, shi, lo, hi, k);
+    if (prec > st->max_prec) st->max_prec = prec;
+}
+
+/* Phase 2: sequence b's tally, sum and mean. lo, hi: scratch of Ts pointers. */
+static void do_sequence(job *J, int64_t b, mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_stats *st)
+{
+    const lp_problem *pb = J->pb;
+    tally *t = &J->tal[b];
+    mpfr_prec_t pmax = lp_ziv_prec0();
+    memset(t, 0, sizeof *t);
+    for (int64_t ts = 0; ts < J->Ts; ts++) {
+        const int64_t i = b * J->Ts + ts;
+        if (!J->res->counted[i]) continue;
+        t->n++;
+        t->n_nan += J->cls[i] == LP_TOK_NAN;
+        t->n_neginf += J->cls[i] == LP_TOK_NEGINF;
+        if (J->cls[i] == LP_TOK_NUM) {
+            t->n_num++;
+            if (J->slots[i].prec > pmax) pmax = J->slots[i].prec;
+        }
+    }
+    J->res->count[b] = t->n;
+    lp_value *sum = &J->res->sum[b], *mean = &J->res->mean[b];
+    int special = reduce_special(sum, t, 0, pb->empty_mean);
+    reduce_special(mean, t, 1, pb->empty_mean);
+    if (special) return;
+    mpfr_ptr slo = J->seq[2 * b], shi = J->seq[2 * b + 1];
+    for (mpfr_prec_t prec = pmax;; prec *= 2) {
+        seq_enclose(J, b, prec, slo, shi, lo, hi, st);
+        J->sprec[b] = prec;
+        if (lp_decide(sum, slo, shi) && decide_mean(mean, slo, shi, t->n)) return;
+        if (prec >= lp_ziv_max_prec()) {
+            lp_error e;
+            lp_fail(&e, LP_ERR_INTERNAL, "ziv: sum of sequence b=%lld undecided at %ld bits: "
+                    "please report", (long long)b, (long)prec);
+            fail_at(J, J->pb->shape.B * J->Ts + b, &e);
+            return;
+        }
+        st->retries++;
+    }
+}
+
+static void *worker(void *arg)
+{
+    job *J = arg;
+    lp_mpfr_state ms;
+    lp_mpfr_enter(&ms);
+    lp_ref_stats st = {0, 0, 0, 0};
+    size_t nt = J->Ts ? (size_t)J->Ts : 1;
+    mpfr_ptr *lo = malloc(nt * sizeof *lo), *hi = malloc(nt * sizeof *hi);
+    const int64_t ntok = J->pb->shape.B * J->Ts;
+    const int64_t items = J->phase == 1 ? (ntok + CHUNK - 1) / CHUNK : J->pb->shape.B;
+    if (!lo || !hi) {
+        lp_error e;
+        lp_fail(&e, LP_ERR_NOMEM, "ref: out of memory for a worker's scratch (T_s=%lld)",
+                (long long)J->Ts);
+        fail_at(J, -1, &e);
+    }
+    for (;;) {
+        int64_t it = atomic_fetch_add(&J->next, 1);
+        if (it >= items || !lo || !hi) break;
+        pthread_mutex_lock(&J->lock);
+        int failed = J->err_b != INT64_MAX;
+        pthread_mutex_unlock(&J->lock);
+        if (failed) break;
+        if (J->phase == 1) do_chunk(J, it, &st);
+        else do_sequence(J, it, lo, hi, &st);
+    }
+    free(lo);
+    free(hi);
+    merge_stats(J, &st);
+    mpfr_free_cache();
+    lp_mpfr_leave(&ms);
+    return NULL;
+}
+
+static void run_phase(job *J, int phase, int threads)
+{
+    J->phase = phase;
+    atomic_store(&J->next, 0);
+    pthread_t tid[64];
+    int started = 0;
+    for (int i = 1; i < threads && i < 64; i++)
+        if (pthread_create(&tid[started], NULL, worker, J) == 0) started++;
+    worker(J); /* the caller's thread works too; with 1 thread it is the only one */
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+}
+
+/* Phase 3: token_mean = (sum of all counted values) / (their count), on the caller's thread. */
+static void do_token_mean(job *J)
+{
+    const int64_t B = J->pb->shape.B;
+    tally all = {0, 0, 0, 0};
+    mpfr_prec_t prec = lp_ziv_prec0();
+    for (int64_t b = 0; b < B; b++) {
+        all.n += J->tal[b].n;
+        all.n_num += J->tal[b].n_num;
+        all.n_nan += J->tal[b].n_nan;
+        all.n_neginf += J->tal[b].n_neginf;
+        if (J->tal[b].n_num && J->sprec[b] > prec) prec = J->sprec[b];
+    }
+    if (reduce_special(&J->res->token_mean, &all, 1, J->pb->empty_mean)) return;
+    size_t nt = J->Ts ? (size_t)J->Ts : 1;
+    mpfr_ptr *lo = malloc((size_t)B * sizeof *lo), *hi = malloc((size_t)B * sizeof *hi);
+    mpfr_ptr *tlo = malloc(nt * sizeof *tlo), *thi = malloc(nt * sizeof *thi);
+    mpfr_t slo, shi;
+    mpfr_inits2(64, slo, shi, (mpfr_ptr)0);
+    if (!lo || !hi || !tlo || !thi) {
+        lp_error e;
+        lp_fail(&e, LP_ERR_NOMEM, "ref: out of memory for the token mean (B=%lld)", (long long)B);
+        fail_at(J, INT64_MAX - 1, &e);
+    }
+    for (int iter = 0; lo && hi && tlo && thi; iter++) {
+        int64_t k = 0;
+        for (int64_t b = 0; b < B; b++) {
+            if (!J->tal[b].n_num) continue;
+            if (iter > 0) seq_enclose(J, b, prec, J->seq[2 * b], J->seq[2 * b + 1], tlo, thi, &J->stats);
+            lo[k] = J->seq[2 * b];
+            hi[k++] = J->seq[2 * b + 1];
+        }
+        sum_enclose(slo, shi, lo, hi, k);
+        if (decide_mean(&J->res->token_mean, slo, shi, all.n)) break;
+        if (prec >= lp_ziv_max_prec()) {
+            lp_error e;
+            lp_fail(&e, LP_ERR_INTERNAL, "ziv: token mean undecided at %ld bits: please report",
+                    (long)prec);
+            fail_at(J, INT64_MAX - 1, &e);
+            break;
+        }
+        prec *= 2;
+        J->stats.retries++;
+    }
+    mpfr_clears(slo, shi, (mpfr_ptr)0);
+    free(lo); free(hi); free(tlo); free(thi);
 }
 
 lp_status lp_ref_compute(lp_ref_result *res, const lp_problem *pb, lp_error *err)
+{
+    lp_ref_options opt = LP_REF_OPTIONS_INIT;
+    return lp_ref_compute_opts(res, pb, &opt, err);
+}
+
+lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
+                              lp_error *err)
 {
     memset(res, 0, sizeof *res);
     lp_status s = lp_problem_check(pb, err);
@@ -158,84 +326,64 @@ lp_status lp_ref_compute(lp_ref_result *res, const lp_problem *pb, lp_error *err
     const int64_t B = pb->shape.B, Ts = lp_problem_ts(pb);
     res->B = B;
     res->Ts = Ts;
-    size_t ntok = (size_t)(B * Ts);
-    res->logp = calloc(ntok ? ntok : 1, sizeof *res->logp);
-    res->counted = calloc(ntok ? ntok : 1, 1);
+    size_t ntok = (size_t)(B * Ts), n1 = ntok ? ntok : 1;
+    res->logp = calloc(n1, sizeof *res->logp);
+    res->counted = calloc(n1, 1);
     res->sum = calloc((size_t)B, sizeof *res->sum);
     res->mean = calloc((size_t)B, sizeof *res->mean);
     res->count = calloc((size_t)B, sizeof *res->count);
-    size_t nt = Ts ? (size_t)Ts : 1;
-    work w = {pb, Ts, calloc(nt, sizeof(mpfr_ptr)), calloc(nt, sizeof(mpfr_ptr)),
-              calloc(nt, sizeof(mpfr_prec_t)), calloc(nt, sizeof(int64_t)), &res->stats};
-    mpfr_t *pool = calloc(2 * nt, sizeof(mpfr_t));
-    mpfr_t *seq = calloc(2 * (size_t)B, sizeof(mpfr_t));
-    tally *tal = calloc((size_t)B, sizeof(tally));
-    if (!res->logp || !res->counted || !res->sum || !res->mean || !res->count || !w.tlo ||
-        !w.thi || !w.tprec || !w.tidx || !pool || !seq || !tal) {
-        free(w.tlo); free(w.thi); free(w.tprec); free(w.tidx); free(pool); free(seq); free(tal);
+    job *J = calloc(1, sizeof *J);
+    if (J) {
+        J->slots = calloc(n1, sizeof *J->slots);
+        J->cls = calloc(n1, 1);
+        J->tal = calloc((size_t)B, sizeof *J->tal);
+        J->seq = calloc(2 * (size_t)B, sizeof *J->seq);
+        J->sprec = calloc((size_t)B, sizeof *J->sprec);
+    }
+    if (!res->logp || !res->counted || !res->sum || !res->mean || !res->count || !J ||
+        !J->slots || !J->cls || !J->tal || !J->seq || !J->sprec) {
+        if (J) { free(J->slots); free(J->cls); free(J->tal); free(J->seq); free(J->sprec); }
+        free(J);
         lp_ref_result_free(res);
         return lp_fail(err, LP_ERR_NOMEM, "ref: out of memory for B=%lld, T_s=%lld",
                        (long long)B, (long long)Ts);
     }
-    lp_mpfr_state st;
-    lp_mpfr_enter(&st);
-    for (size_t i = 0; i < nt; i++) {
-        mpfr_init2(pool[2 * i], 64);
-        mpfr_init2(pool[2 * i + 1], 64);
-        w.tlo[i] = pool[2 * i];
-        w.thi[i] = pool[2 * i + 1];
+    J->pb = pb;
+    J->opt = opt;
+    J->res = res;
+    J->Ts = Ts;
+    J->err_b = INT64_MAX;
+    pthread_mutex_init(&J->lock, NULL);
+    atomic_init(&J->next, 0);
+    atomic_init(&J->done, 0);
+    int threads = opt->threads;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
     }
-    for (int64_t b = 0; b < 2 * B; b++) mpfr_init2(seq[b], 64);
+    int64_t chunks = (int64_t)(ntok + CHUNK - 1) / CHUNK;
+    if (threads > chunks) threads = chunks > 0 ? (int)chunks : 1;
+    if (threads > 64) threads = 64;
 
-    /* Sequences, then the batch token mean from their sum enclosures. */
-    tally all = {0, 0, 0, 0};
-    mpfr_prec_t bprec = lp_ziv_prec0();
-    for (int64_t b = 0; b < B && s == LP_OK; b++) {
-        mpfr_prec_t sp = 0;
-        s = do_sequence(&w, res, b, &tal[b], seq[2 * b], seq[2 * b + 1], &sp, err);
-        all.n += tal[b].n;
-        all.n_num += tal[b].n_num;
-        all.n_nan += tal[b].n_nan;
-        all.n_neginf += tal[b].n_neginf;
-        if (sp > bprec) bprec = sp;
+    lp_mpfr_state ms;
+    lp_mpfr_enter(&ms);
+    for (int64_t b = 0; b < 2 * B; b++) mpfr_init2(J->seq[b], 64);
+    run_phase(J, 1, threads);
+    if (J->err_b == INT64_MAX) run_phase(J, 2, threads);
+    if (J->err_b == INT64_MAX) do_token_mean(J);
+    if (J->err_b != INT64_MAX) {
+        if (err) *err = J->err;
+        s = J->err.status;
     }
-    if (s == LP_OK && !reduce_special(&res->token_mean, &all, 1, pb->empty_mean)) {
-        mpfr_ptr *lo = calloc((size_t)B, sizeof(mpfr_ptr)), *hi = calloc((size_t)B, sizeof(mpfr_ptr));
-        mpfr_t slo, shi, mlo, mhi;
-        mpfr_inits2(64, slo, shi, mlo, mhi, (mpfr_ptr)0);
-        if (!lo || !hi) s = lp_fail(err, LP_ERR_NOMEM, "ref: out of memory for the token mean");
-        for (int64_t iter = 0; s == LP_OK; iter++) {
-            int64_t k = 0;
-            for (int64_t b = 0; b < B; b++) {
-                if (!tal[b].n_num) continue;
-                if (iter > 0) seq_reenclose(&w, b, bprec, seq[2 * b], seq[2 * b + 1]);
-                lo[k] = seq[2 * b];
-                hi[k++] = seq[2 * b + 1];
-            }
-            sum_enclose(slo, shi, lo, hi, k);
-            mpfr_set_prec(mlo, mpfr_get_prec(slo) + 8);
-            mpfr_set_prec(mhi, mpfr_get_prec(slo) + 8);
-            mpfr_div_ui(mlo, slo, (unsigned long)all.n, MPFR_RNDD);
-            mpfr_div_ui(mhi, shi, (unsigned long)all.n, MPFR_RNDU);
-            if (lp_decide(&res->token_mean, mlo, mhi)) break;
-            if (bprec >= lp_ziv_max_prec()) {
-                s = lp_fail(err, LP_ERR_INTERNAL, "ziv: token mean undecided at %ld bits: please report",
-                            (long)bprec);
-                break;
-            }
-            bprec *= 2;
-            res->stats.retries++;
-        }
-        mpfr_clears(slo, shi, mlo, mhi, (mpfr_ptr)0);
-        free(lo);
-        free(hi);
-    }
-
-    for (size_t i = 0; i < 2 * nt; i++) mpfr_clear(pool[i]);
-    for (int64_t b = 0; b < 2 * B; b++) mpfr_clear(seq[b]);
+    res->stats = J->stats;
+    for (size_t i = 0; i < ntok; i++)
+        if (J->slots[i].prec) mpfr_clears(J->slots[i].lo, J->slots[i].hi, (mpfr_ptr)0);
+    for (int64_t b = 0; b < 2 * B; b++) mpfr_clear(J->seq[b]);
     mpfr_free_cache();
-    lp_mpfr_leave(&st);
-    free(w.tlo); free(w.thi); free(w.tprec); free(w.tidx); free(pool); free(seq); free(tal);
+    lp_mpfr_leave(&ms);
+    pthread_mutex_destroy(&J->lock);
+    free(J->slots); free(J->cls); free(J->tal); free(J->seq); free(J->sprec);
+    free(J);
     if (s != LP_OK) lp_ref_result_free(res);
     return s;
 }

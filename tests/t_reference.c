@@ -399,6 +399,43 @@ static void check_reduction_classes(void)
     lp_ref_result_free(&res);
 }
 
+/* Results are bit-identical for 1, 2 and 5 threads (DESIGN A6), on a problem with every class. */
+static void check_threads(void)
+{
+    enum { B = 4, T = 70, V = 9 };
+    static double logits[B * T * V];
+    static int64_t labels[B * T];
+    lpt_rng rng;
+    lpt_rng_init(&rng, lpt_seed() ^ 0x7472u);
+    for (int i = 0; i < B * T * V; i++) logits[i] = lpt_rng_normal(&rng) * 4;
+    for (int i = 0; i < B * T; i++) labels[i] = (int64_t)(lpt_rng_next(&rng) % V);
+    logits[5 * V + 2] = -HUGE_VAL;
+    logits[(T + 3) * V + 1] = HUGE_VAL;
+    labels[2 * T + 7] = -100;
+    lp_problem pb = LP_PROBLEM_INIT;
+    pb.shape = (lp_shape){B, T, V};
+    pb.fmt = LP_F64;
+    pb.logits = logits;
+    pb.labels = labels;
+    lp_ref_result r1, rn;
+    lp_error err;
+    lp_ref_options o = LP_REF_OPTIONS_INIT;
+    o.threads = 1;
+    if (!lpt_check(lp_ref_compute_opts(&r1, &pb, &o, &err) == LP_OK, "threads=1: %s", err.msg)) return;
+    for (int th = 2; th <= 5; th += 3) {
+        o.threads = th;
+        if (!lpt_check(lp_ref_compute_opts(&rn, &pb, &o, &err) == LP_OK, "threads=%d: %s", th, err.msg))
+            continue;
+        lpt_check(memcmp(r1.logp, rn.logp, sizeof *r1.logp * (size_t)(B * (T - 1))) == 0 &&
+                  memcmp(r1.sum, rn.sum, sizeof *r1.sum * B) == 0 &&
+                  memcmp(r1.mean, rn.mean, sizeof *r1.mean * B) == 0 &&
+                  memcmp(&r1.token_mean, &rn.token_mean, sizeof r1.token_mean) == 0,
+                  "threads=%d: results differ from threads=1", th);
+        lp_ref_result_free(&rn);
+    }
+    lp_ref_result_free(&r1);
+}
+
 /* The engine saves and restores MPFR's exponent range and flags at every entry point. */
 static void check_state_restored(void)
 {
@@ -435,6 +472,7 @@ int main(void)
     check_open_bounds();
     check_problem();
     check_reduction_classes();
+    check_threads();
     check_properties(lpt_level() == 1 ? 300 : 20000);
     mpfr_flags_clear(MPFR_FLAGS_ALL); /* the flags this test's own MPFR evaluations raised */
     check_state_restored();
