@@ -46,7 +46,8 @@ lp_status lp_tfile_parse(lp_tfile **out, const void *buf, size_t n, const char *
 void lp_tfile_close(lp_tfile *f);                       /* NULL is a no-op */
 
 size_t lp_tfile_count(const lp_tfile *f);
-const lp_tensor *lp_tfile_at(const lp_tfile *f, size_t i);            /* in file order */
+/* In file order: by data offset (ties in header order), which is the order a writer added them. */
+const lp_tensor *lp_tfile_at(const lp_tfile *f, size_t i);
 const lp_tensor *lp_tfile_find(const lp_tfile *f, const char *name);  /* NULL if absent */
 /* A string value of the safetensors "__metadata__" object, or NULL. */
 const char *lp_tfile_meta(const lp_tfile *f, const char *key);
@@ -55,7 +56,8 @@ const char *lp_tfile_meta_key(const lp_tfile *f, size_t i);
 
 /* "path" or "path:tensor" (the part after the last ':' names a tensor when the whole string is not
  * an existing file). Opens the file into *file and points *t at the tensor: the named one, or the
- * only one when no name is given (an error if the file holds several and none is named). */
+ * only one when no name is given (an error if the file holds several and none is named). An empty
+ * name ("path:") names none; a .npy file holds one unnamed tensor, so naming one is an error. */
 lp_status lp_tensor_open_spec(lp_tfile **file, const lp_tensor **t, const char *spec,
                               lp_error *err);
 
@@ -69,5 +71,30 @@ lp_status lp_twriter_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
 lp_status lp_twriter_meta(lp_twriter *w, const char *key, const char *value, lp_error *err);
 lp_status lp_twriter_finish(lp_twriter *w, lp_error *err);  /* frees w in every case */
 void lp_twriter_abort(lp_twriter *w);                       /* NULL is a no-op */
+
+/* ---- Internal to core/tensor.c, core/safetensors.c and core/npy.c; other code uses the API
+ * above. tensor.c owns the file and dispatches on the magic; a parser fills the contents. ---- */
+struct lp_tfile {
+    const unsigned char *buf;  /* the whole file: the mapping or the borrowed buffer */
+    size_t size;
+    void *map;                 /* the owned mapping of size bytes, or NULL when buf is borrowed */
+    lp_tensor *tensors;        /* count tensors, in file order (malloc) */
+    size_t count;
+    size_t *by_name;           /* tensor indices sorted by strcmp of the names (malloc) */
+    char **meta;               /* 2*nmeta strings: key, value, key, ... in header order (malloc) */
+    size_t nmeta;
+    char *strings;             /* one block holding every name, key and value (malloc) */
+};
+/* Fill f->tensors, count, by_name, meta, strings from f->buf; on error leave them for
+ * lp_tfile_close to free. label names the file in errors (already made printable). */
+lp_status lp_safetensors_read(lp_tfile *f, const char *label, lp_error *err);
+lp_status lp_npy_read(lp_tfile *f, const char *label, lp_error *err);
+/* s as one printable line of at most max bytes: control bytes as \xNN, "..." when cut. */
+void lp_tensor_quote(char *dst, size_t cap, const char *s, size_t max);
+/* "[2, 3]" (at most LP_MAX_DIMS dims): cap >= 8 + 21 * LP_MAX_DIMS is always enough. */
+void lp_tensor_shape_str(char *dst, size_t cap, int ndim, const int64_t *dims);
+/* numel and nbytes of a shape: 1, or 0 (outputs untouched) on a negative dim or on overflow of
+ * int64 or size_t. A zero dim gives 0 whatever the others. */
+int lp_tensor_sizes(int64_t *numel, size_t *nbytes, int ndim, const int64_t *dims, lp_dtype dt);
 
 #endif

@@ -103,7 +103,7 @@ lp_status lp_problem_check(const lp_problem *pb, lp_error *err);
 typedef struct lp_ref_options {
     int threads;     /* 0: one per online CPU */
     /* Called with the scored tokens done so far and the total, from any thread (never two at
-     * once), at most every 4096 tokens; NULL for none. */
+     * once), at most every 4096 tokens or 2^16 logits; NULL for none. */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
 } lp_ref_options;

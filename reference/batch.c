@@ -20,7 +20,6 @@
 #include "lp_problem.h"
 #include "lp_ref_internal.h"
 
-enum { CHUNK = 64 };  /* tokens per work item of phase 1 */
 
 /* Tally of a reduction's counted terms by class. */
 typedef struct tally {
@@ -45,6 +44,7 @@ typedef struct job {
     mpfr_prec_t *sprec;   /* [B] precision that decided each sequence */
     atomic_llong next;    /* the work counter of the current phase */
     atomic_llong done;    /* tokens done, for progress */
+    int64_t chunk;        /* tokens per work item of phase 1: about 2^16 logits, 1 to 64 tokens */
     int phase;
     pthread_mutex_t lock; /* guards: err_b, err, stats, progress calls */
     int64_t err_b;        /* the first failing work item (lowest index wins: deterministic) */
@@ -118,8 +118,8 @@ static void merge_stats(job *J, const lp_ref_stats *s)
 static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
 {
     const lp_problem *pb = J->pb;
-    const int64_t ntok = pb->shape.B * J->Ts, end = (c + 1) * CHUNK < ntok ? (c + 1) * CHUNK : ntok;
-    for (int64_t i = c * CHUNK; i < end; i++) {
+    const int64_t ntok = pb->shape.B * J->Ts, end = (c + 1) * J->chunk < ntok ? (c + 1) * J->chunk : ntok;
+    for (int64_t i = c * J->chunk; i < end; i++) {
         const int64_t b = i / J->Ts, ts = i % J->Ts;
         lp_value *out = &J->res->logp[i];
         J->res->counted[i] = (uint8_t)lp_problem_counted(pb, b, ts);
@@ -148,8 +148,9 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         sl->prec = prec;
     }
     if (J->opt->progress) {
-        int64_t d = atomic_fetch_add(&J->done, end - c * CHUNK) + (end - c * CHUNK);
-        if (d / 4096 != (d - (end - c * CHUNK)) / 4096 || d == ntok) {
+        const int64_t k = end - c * J->chunk;
+        int64_t d = atomic_fetch_add(&J->done, k) + k;
+        if (d / 4096 != (d - k) / 4096 || d == ntok || J->pb->shape.V * k >= 65536) {
             pthread_mutex_lock(&J->lock);
             J->opt->progress(J->opt->user, d, ntok);
             pthread_mutex_unlock(&J->lock);
@@ -226,7 +227,7 @@ static void *worker(void *arg)
     size_t nt = J->Ts ? (size_t)J->Ts : 1;
     mpfr_ptr *lo = malloc(nt * sizeof *lo), *hi = malloc(nt * sizeof *hi);
     const int64_t ntok = J->pb->shape.B * J->Ts;
-    const int64_t items = J->phase == 1 ? (ntok + CHUNK - 1) / CHUNK : J->pb->shape.B;
+    const int64_t items = J->phase == 1 ? (ntok + J->chunk - 1) / J->chunk : J->pb->shape.B;
     if (!lo || !hi) {
         lp_error e;
         lp_fail(&e, LP_ERR_NOMEM, "ref: out of memory for a worker's scratch (T_s=%lld)",
@@ -361,7 +362,10 @@ lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 1;
     }
-    int64_t chunks = (int64_t)(ntok + CHUNK - 1) / CHUNK;
+    J->chunk = 65536 / pb->shape.V;
+    if (J->chunk < 1) J->chunk = 1;
+    if (J->chunk > 64) J->chunk = 64;
+    int64_t chunks = (int64_t)(ntok + (size_t)J->chunk - 1) / J->chunk;
     if (threads > chunks) threads = chunks > 0 ? (int)chunks : 1;
     if (threads > 64) threads = 64;
 
