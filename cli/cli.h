@@ -10,6 +10,7 @@ enum { LP_EXIT_OK = 0, LP_EXIT_FAIL = 1, LP_EXIT_USAGE = 2 };
 
 int lp_cmd_ref(int argc, char **argv);
 int lp_cmd_demo(int argc, char **argv);
+int lp_cmd_gen(int argc, char **argv);
 
 /* Prints "lpcert <cmd>: <msg>" on stderr and returns the exit code for the status. */
 int lp_cli_fail(const char *cmd, const lp_error *err);
@@ -22,5 +23,15 @@ int lp_cli_double(double *out, const char *s);
 /* A result's value in format f as "0x<bits>" */
 void lp_cli_hex(char *buf, size_t n, const lp_value *v, lp_format f);
 double lp_cli_wide(const lp_value *v, lp_format f);
+
+/* Adds the reference results r to a safetensors writer under names "<prefix>logp.f64", ...,
+ * "<prefix>counted", "<prefix>sum.<fmt>", "<prefix>count", "<prefix>token_mean.<fmt>" (the layout
+ * of `lpcert ref`). The column arrays live in *keep until lp_cli_ref_cols_free, after the writer
+ * has finished. */
+typedef struct lp_ref_cols lp_ref_cols;
+struct lp_twriter;
+lp_status lp_cli_ref_tensors(struct lp_twriter *w, const char *prefix, const lp_ref_result *r,
+                             lp_ref_cols **keep, lp_error *err);
+void lp_cli_ref_cols_free(lp_ref_cols *keep);   /* NULL is a no-op */
 
 #endif

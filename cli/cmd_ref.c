@@ -153,64 +153,13 @@ static lp_status bind_inputs(ref_opts *o, const lp_tensor *lt, const lp_tensor *
     return lp_problem_check(pb, err);
 }
 
-/* Column arrays of one group of values (tokens, sums, ...) in the output file's layout. */
-typedef struct cols {
-    double *f64, *hi, *lo;
-    float *f32;
-    uint16_t *f16, *bf16;
-} cols;
-
-static int cols_fill(cols *c, const lp_value *v, size_t n)
-{
-    size_t k = n ? n : 1;
-    c->f64 = malloc(k * 8); c->hi = malloc(k * 8); c->lo = malloc(k * 8);
-    c->f32 = malloc(k * 4); c->f16 = malloc(k * 2); c->bf16 = malloc(k * 2);
-    if (!c->f64 || !c->hi || !c->lo || !c->f32 || !c->f16 || !c->bf16) return 0;
-    for (size_t i = 0; i < n; i++) {
-        c->f64[i] = v[i].f64; c->f32[i] = v[i].f32; c->f16[i] = v[i].f16; c->bf16[i] = v[i].bf16;
-        c->hi[i] = v[i].dd.hi; c->lo[i] = v[i].dd.lo;
-    }
-    return 1;
-}
-
-static void cols_free(cols *c)
-{
-    free(c->f64); free(c->hi); free(c->lo); free(c->f32); free(c->f16); free(c->bf16);
-}
-
-static lp_status cols_add(lp_twriter *w, const char *stem, const cols *c, int nd, const int64_t *dims,
-                          lp_error *err)
-{
-    char name[64];
-    lp_status s = LP_OK;
-    struct { const char *suf; lp_dtype dt; const void *p; } t[] = {
-        {"f64", LP_DT_F64, c->f64}, {"f32", LP_DT_F32, c->f32}, {"f16", LP_DT_F16, c->f16},
-        {"bf16", LP_DT_BF16, c->bf16}, {"hi", LP_DT_F64, c->hi}, {"lo", LP_DT_F64, c->lo}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0] && s == LP_OK; i++) {
-        snprintf(name, sizeof name, "%s.%s", stem, t[i].suf);
-        s = lp_twriter_add(w, name, t[i].dt, nd, dims, t[i].p, err);
-    }
-    return s;
-}
-
 static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *err)
 {
     const lp_problem *pb = &o->pb;
-    size_t ntok = (size_t)(r->B * r->Ts);
-    cols tok = {0}, sum = {0}, mean = {0}, tm = {0};
-    lp_status s = LP_OK;
-    if (!cols_fill(&tok, r->logp, ntok) || !cols_fill(&sum, r->sum, (size_t)r->B) ||
-        !cols_fill(&mean, r->mean, (size_t)r->B) || !cols_fill(&tm, &r->token_mean, 1))
-        s = lp_fail(err, LP_ERR_NOMEM, "ref: out of memory for the output columns");
     lp_twriter *w = NULL;
-    if (s == LP_OK) s = lp_twriter_new(&w, o->out, err);
-    int64_t d2[2] = {r->B, r->Ts}, d1[1] = {r->B}, one[1] = {1};
-    if (s == LP_OK) s = cols_add(w, "logp", &tok, 2, d2, err);
-    if (s == LP_OK) s = lp_twriter_add(w, "counted", LP_DT_U8, 2, d2, r->counted, err);
-    if (s == LP_OK) s = cols_add(w, "sum", &sum, 1, d1, err);
-    if (s == LP_OK) s = cols_add(w, "mean", &mean, 1, d1, err);
-    if (s == LP_OK) s = lp_twriter_add(w, "count", LP_DT_I64, 1, d1, r->count, err);
-    if (s == LP_OK) s = cols_add(w, "token_mean", &tm, 1, one, err);
+    lp_ref_cols *keep = NULL;
+    lp_status s = lp_twriter_new(&w, o->out, err);
+    if (s == LP_OK) s = lp_cli_ref_tensors(w, "", r, &keep, err);
     char buf[64];
     struct { const char *k; const char *v; } meta[] = {
         {"generator", "lpcert ref 0.1.0"},
@@ -227,12 +176,9 @@ static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *
     if (s == LP_OK) s = lp_twriter_meta(w, "ignore_index", buf, err);
     snprintf(buf, sizeof buf, "%a", pb->temperature);
     if (s == LP_OK) s = lp_twriter_meta(w, "temperature", buf, err);
-    if (s == LP_OK) {
-        s = lp_twriter_finish(w, err);
-    } else {
-        lp_twriter_abort(w);
-    }
-    cols_free(&tok); cols_free(&sum); cols_free(&mean); cols_free(&tm);
+    if (s == LP_OK) s = lp_twriter_finish(w, err);
+    else lp_twriter_abort(w);
+    lp_cli_ref_cols_free(keep);
     return s;
 }
 

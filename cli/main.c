@@ -8,6 +8,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  ref    exact (correctly rounded) log-probs, sums and means of logits from a file\n"
+    "  gen    export families of the standard suite, with exact expected results\n"
     "  demo   exact results of a small embedded example\n"
     "\n"
     "lpcert <command> --help for the options of each. Exit status: 0 success, 1 failure,\n"
@@ -29,6 +30,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "ref") == 0) return lp_cmd_ref(argc - 1, argv + 1);
     if (strcmp(argv[1], "demo") == 0) return lp_cmd_demo(argc - 1, argv + 1);
+    if (strcmp(argv[1], "gen") == 0) return lp_cmd_gen(argc - 1, argv + 1);
     fprintf(stderr, "lpcert: unknown command '%s' (see lpcert --help)\n", argv[1]);
     return LP_EXIT_USAGE;
 }

@@ -81,33 +81,3 @@ int lpt_end(void)
            (unsigned long long)seed, lpt_level());
     return n_fail ? 1 : 0;
 }
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-void lpt_rng_init(lpt_rng *r, uint64_t sd)
-{
-    for (int i = 0; i < 4; i++) {     /* splitmix64 expansion of the seed */
-        sd += 0x9e3779b97f4a7c15u;
-        uint64_t z = sd;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-        r->s[i] = z ^ (z >> 31);
-    }
-}
-
-uint64_t lpt_rng_next(lpt_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45);
-    return out;
-}
-
-double lpt_rng_unif(lpt_rng *r) { return (double)(lpt_rng_next(r) >> 11) * 0x1p-53; }
-
-double lpt_rng_normal(lpt_rng *r)
-{
-    double u1 = lpt_rng_unif(r), u2 = lpt_rng_unif(r);
-    if (u1 < 0x1p-60) u1 = 0x1p-60;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "lp_core.h"
+#include "lp_rng.h"
 
 void lpt_begin(const char *name);   /* unbuffers stdout, prints the seed, snapshots MPFR state */
 int lpt_end(void);                  /* summary line; exit status: non-zero on failure or leak */
@@ -18,11 +19,11 @@ int lpt_check(int ok, const char *fmt, ...) LP_PRINTF(2, 3);
 void lpt_note(const char *fmt, ...) LP_PRINTF(1, 2);   /* indented detail for the last failure */
 int64_t lpt_failures(void);
 
-/* xoshiro256** seeded from lpt_seed() (or any seed) */
-typedef struct lpt_rng { uint64_t s[4]; } lpt_rng;
-void lpt_rng_init(lpt_rng *r, uint64_t seed);
-uint64_t lpt_rng_next(lpt_rng *r);
-double lpt_rng_unif(lpt_rng *r);    /* [0, 1) */
-double lpt_rng_normal(lpt_rng *r);
+/* The project's generator (core/lp_rng.h), under the kit's names. */
+typedef lp_rng lpt_rng;
+#define lpt_rng_init lp_rng_init
+#define lpt_rng_next lp_rng_next
+#define lpt_rng_unif lp_rng_unif
+#define lpt_rng_normal lp_rng_normal
 
 #endif
