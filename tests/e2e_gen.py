@@ -8,7 +8,6 @@ usage: python3 tests/e2e_gen.py path/to/lpcert
 import math
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
@@ -16,23 +15,10 @@ import mpmath
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tensors as tz  # noqa: E402
+from e2e_kit import Kit  # noqa: E402
 
-LPCERT = sys.argv[1]
-FAILS = CHECKS = 0
-
-
-def check(ok, msg):
-    global FAILS, CHECKS
-    CHECKS += 1
-    if not ok:
-        FAILS += 1
-        print("FAIL e2e_gen " + msg)
-    return ok
-
-
-def run(*args):
-    p = subprocess.run([LPCERT, *args], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+KIT = Kit("e2e_gen", sys.argv[1])
+check, run = KIT.check, KIT.run
 
 
 def decode(dt, raw):
@@ -131,8 +117,7 @@ def main():
                          (["--seed", "-3", "--out", A], "seed"), (["--family", "normal"], "--out")):
         rc, out, err = run("gen", *args)
         check(rc == 2 and err.count("\n") == 1 and needle in err and out == "", "gen %s: exit %d %r" % (args, rc, err))
-    print("e2e_gen: %d passed, %d failed" % (CHECKS - FAILS, FAILS))
-    return 1 if FAILS else 0
+    return KIT.end()
 
 
 if __name__ == "__main__":

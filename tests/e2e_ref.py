@@ -8,7 +8,6 @@ usage: python3 tests/e2e_ref.py path/to/lpcert
 import math
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
@@ -16,24 +15,10 @@ import mpmath
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tensors as tz  # noqa: E402
+from e2e_kit import Kit  # noqa: E402
 
-LPCERT = sys.argv[1]
-FAILS = 0
-CHECKS = 0
-
-
-def check(ok, msg):
-    global FAILS, CHECKS
-    CHECKS += 1
-    if not ok:
-        FAILS += 1
-        print("FAIL e2e_ref " + msg)
-    return ok
-
-
-def run(*args):
-    p = subprocess.run([LPCERT, *args], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
+KIT = Kit("e2e_ref", sys.argv[1])
+check, run = KIT.check, KIT.run
 
 
 def f64_bits(x):
@@ -164,8 +149,7 @@ def main():
         check(all(n in err for n in needles), "%s: message %r should name %r" % (what, err.strip(), needles))
         check(not os.path.exists(E) and not os.path.exists(E + ".tmp"), "%s: output file left behind" % what)
         check(out == "", "%s: nothing on stdout" % what)
-    print("e2e_ref: %d passed, %d failed" % (CHECKS - FAILS, FAILS))
-    return 1 if FAILS else 0
+    return KIT.end()
 
 
 if __name__ == "__main__":
