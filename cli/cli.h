@@ -11,6 +11,8 @@ enum { LP_EXIT_OK = 0, LP_EXIT_FAIL = 1, LP_EXIT_USAGE = 2 };
 int lp_cmd_ref(int argc, char **argv);
 int lp_cmd_demo(int argc, char **argv);
 int lp_cmd_gen(int argc, char **argv);
+int lp_cmd_check(int argc, char **argv);
+int lp_cmd_certify(int argc, char **argv);
 
 /* Prints "lpcert <cmd>: <msg>" on stderr and returns the exit code for the status. */
 int lp_cli_fail(const char *cmd, const lp_error *err);
@@ -19,6 +21,9 @@ int lp_cli_usage(const char *cmd, const char *fmt, ...) LP_PRINTF(2, 3);
 /* Parses a whole decimal integer / a finite double; 1 on success. */
 int lp_cli_int64(int64_t *out, const char *s);
 int lp_cli_double(double *out, const char *s);
+
+struct lp_tensor;
+lp_status lp_cli_mask_bytes(uint8_t **out, const struct lp_tensor *t, const char *what, lp_error *err);
 
 /* A result's value in format f as "0x<bits>" */
 void lp_cli_hex(char *buf, size_t n, const lp_value *v, lp_format f);

@@ -127,26 +127,9 @@ static lp_status bind_inputs(ref_opts *o, const lp_tensor *lt, const lp_tensor *
         if (mt->ndim != yt->ndim || mt->numel != yt->numel ||
             memcmp(mt->dims, yt->dims, sizeof(int64_t) * (size_t)yt->ndim) != 0)
             return lp_fail(err, LP_ERR_INPUT, "%s: mask shape does not match labels", o->mask);
-        int esz = lp_dtype_size(mt->dtype);
-        if (mt->dtype != LP_DT_U8 && mt->dtype != LP_DT_BOOL && mt->dtype != LP_DT_I64 &&
-            mt->dtype != LP_DT_I32)
-            return lp_fail(err, LP_ERR_INPUT, "%s: mask dtype %s is not U8, BOOL, I64 or I32", o->mask,
-                           lp_dtype_name(mt->dtype));
-        uint8_t *m = malloc(mt->numel ? (size_t)mt->numel : 1);
-        if (!m) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", o->mask);
-        for (int64_t i = 0; i < mt->numel; i++) {
-            int64_t v = 0;
-            const char *p = (const char *)mt->data + (size_t)i * (size_t)esz;
-            if (esz == 8) memcpy(&v, p, 8);
-            else if (esz == 4) { int32_t v32; memcpy(&v32, p, 4); v = v32; }
-            else v = *(const uint8_t *)p;
-            if (v != 0 && v != 1) {
-                free(m);
-                return lp_fail(err, LP_ERR_INPUT, "%s: mask[b=%lld,t=%lld] is %lld, not 0 or 1", o->mask,
-                               (long long)(i / pb->shape.T), (long long)(i % pb->shape.T), (long long)v);
-            }
-            m[i] = (uint8_t)v;
-        }
+        uint8_t *m = NULL;
+        lp_status ms = lp_cli_mask_bytes(&m, mt, o->mask, err);
+        if (ms != LP_OK) return ms;
         *mask_copy = m;
         pb->mask = m;
     }

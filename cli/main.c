@@ -9,6 +9,8 @@ static const char usage[] =
     "commands:\n"
     "  ref    exact (correctly rounded) log-probs, sums and means of logits from a file\n"
     "  gen    export families of the standard suite, with exact expected results\n"
+    "  check  a file of a kernel's outputs against the exact reference: report and verdict\n"
+    "  certify  a kernel loaded from a shared library (plugin ABI): suite, random, batch invariance\n"
     "  demo   exact results of a small embedded example\n"
     "\n"
     "lpcert <command> --help for the options of each. Exit status: 0 success, 1 failure,\n"
@@ -31,6 +33,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "ref") == 0) return lp_cmd_ref(argc - 1, argv + 1);
     if (strcmp(argv[1], "demo") == 0) return lp_cmd_demo(argc - 1, argv + 1);
     if (strcmp(argv[1], "gen") == 0) return lp_cmd_gen(argc - 1, argv + 1);
+    if (strcmp(argv[1], "check") == 0) return lp_cmd_check(argc - 1, argv + 1);
+    if (strcmp(argv[1], "certify") == 0) return lp_cmd_certify(argc - 1, argv + 1);
     fprintf(stderr, "lpcert: unknown command '%s' (see lpcert --help)\n", argv[1]);
     return LP_EXIT_USAGE;
 }

@@ -1,0 +1,160 @@
+/* cli/check_builtin.c: the built-in kernels of impl/ (when lpcert is built with them) as the
+ * baseline of `check --vs-baseline` and as plugins for `certify --kernel`, through the same ABI a
+ * third-party plugin uses. */
+#include "check_core.h"
+#include "lp_format.h"
+#include "lp_problem.h"
+#include "lp_suite.h"
+
+#ifdef LP_HAVE_IMPL
+#include "lp_impl.h"
+
+int ck_builtin_available(void) { return 1; }
+int ck_builtin_known(const char *name) { return lp_kernel_find(name) != NULL; }
+
+static lp_status to_outputs(ck_outputs *out, const lp_kresult *kr, lp_format f, lp_error *err)
+{
+    const double *src[CK_NOUT] = {kr->logp, kr->sum, kr->mean};
+    const int64_t n[CK_NOUT] = {kr->B * kr->Ts, kr->B, kr->B};
+    for (int o = 0; o < CK_NOUT; o++) {
+        ck_array *a = &out->a[o];
+        a->v = malloc((size_t)(n[o] ? n[o] : 1) * sizeof *a->v);
+        if (!a->v) {
+            ck_outputs_free(out);
+            return lp_fail(err, LP_ERR_NOMEM, "out of memory for the kernel's outputs");
+        }
+        memcpy(a->v, src[o], (size_t)n[o] * sizeof *a->v);
+        a->present = 1;
+        a->fmt = f;
+        a->n = n[o];
+    }
+    return LP_OK;
+}
+
+lp_status ck_baseline_run(ck_outputs *out, const char *name, const lp_problem *pb, int *ok,
+                          const char **why, lp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    *ok = 0;
+    *why = NULL;
+    const lp_kernel *k = lp_kernel_find(name);
+    if (!k) return lp_fail(err, LP_ERR_USAGE, "unknown kernel '%s'", name);
+    lp_problem q = *pb;
+    void *cast = NULL;
+    if (!lp_kernel_accepts(k, pb->fmt)) {
+        if (!(pb->fmt == LP_F64 && lp_kernel_accepts(k, LP_F32))) {
+            *why = "the baseline does not read this logits format";
+            return LP_OK;
+        }
+        /* f64 logits, an f32 kernel: rounded to f32 first, as logits.float() does */
+        const size_t n = (size_t)(pb->shape.B * pb->shape.T * pb->shape.V);
+        float *c = malloc((n ? n : 1) * sizeof *c);
+        if (!c) return lp_fail(err, LP_ERR_NOMEM, "out of memory for the baseline's f32 logits");
+        for (size_t i = 0; i < n; i++) c[i] = lp_f32_from_f64(lp_load_f64(pb->logits, LP_F64, i));
+        q.fmt = LP_F32;
+        q.logits = cast = c;
+    }
+    lp_kresult kr;
+    memset(&kr, 0, sizeof kr);
+    lp_status s = lp_kernel_run(&kr, k, &q, err);
+    free(cast);
+    if (s != LP_OK) return s;
+    s = to_outputs(out, &kr, k->out, err);
+    lp_kresult_free(&kr);
+    if (s == LP_OK) *ok = 1;
+    return s;
+}
+
+/* The plugin face of a built-in kernel. */
+typedef struct builtin {
+    lp_plugin p;
+    const lp_kernel *k;
+    char desc[256];
+} builtin;
+
+static int builtin_run(void *state, const lp_plugin_problem *pp, const lp_plugin_outputs *po,
+                       char *msg, size_t msg_size)
+{
+    const builtin *bi = state;
+    lp_problem pb = LP_PROBLEM_INIT;
+    pb.shape = (lp_shape){pp->B, pp->T, pp->V};
+    pb.fmt = (lp_format)pp->format;
+    pb.logits = pp->logits;
+    pb.label_type = LP_I64;
+    pb.labels = pp->labels;
+    pb.mask = pp->mask;
+    pb.shift = (lp_shift)pp->shift;
+    pb.ignore_index = pp->ignore_index;
+    pb.temperature = pp->temperature;
+    pb.empty_mean = (lp_empty_mean)pp->empty_mean;
+    lp_kresult kr;
+    memset(&kr, 0, sizeof kr);
+    lp_error e = {LP_OK, ""};
+    if (lp_kernel_run(&kr, bi->k, &pb, &e) != LP_OK) {
+        snprintf(msg, msg_size, "%s", e.msg);
+        return 1;
+    }
+    void *dst[CK_NOUT] = {po->logp, po->sum, po->mean};
+    const int32_t fm[CK_NOUT] = {po->logp_format, po->sum_format, po->mean_format};
+    const double *src[CK_NOUT] = {kr.logp, kr.sum, kr.mean};
+    const int64_t n[CK_NOUT] = {kr.B * kr.Ts, kr.B, kr.B};
+    for (int o = 0; o < CK_NOUT; o++)
+        if (dst[o])
+            for (int64_t i = 0; i < n[o]; i++) lp_store_f64(dst[o], (lp_format)fm[o], (size_t)i, src[o][i]);
+    lp_kresult_free(&kr);
+    return 0;
+}
+
+lp_status ck_kernel_open_builtin(ck_kernel *k, const char *name, lp_error *err)
+{
+    memset(k, 0, sizeof *k);
+    const lp_kernel *kn = lp_kernel_find(name);
+    if (!kn) return lp_fail(err, LP_ERR_USAGE, "--kernel: unknown built-in kernel '%s'", name);
+    builtin *bi = calloc(1, sizeof *bi);
+    if (!bi) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
+    bi->k = kn;
+    snprintf(bi->desc, sizeof bi->desc, "built-in %s: masking %s, empty mean %s, %s", kn->name,
+             lp_kmask_name(kn->mask), kn->empty_mean == LP_EMPTY_NAN ? "nan" : "zero",
+             kn->models ? kn->models : "");
+    unsigned fm = 0;
+    for (int f = 0; f < LP_NFORMATS; f++)
+        if (lp_kernel_accepts(kn, (lp_format)f)) fm |= LP_PLUGIN_FMT(f);
+    bi->p = (lp_plugin){LP_PLUGIN_ABI_VERSION, sizeof(lp_plugin), kn->name, bi->desc, fm,
+                        LP_PLUGIN_OUT_LOGP | LP_PLUGIN_OUT_SUM | LP_PLUGIN_OUT_MEAN,
+                        (int32_t)kn->out, (int32_t)kn->out, (int32_t)kn->out,
+                        LP_PLUGIN_CAP_MASK | LP_PLUGIN_CAP_IGNORE_INDEX | LP_PLUGIN_CAP_SHIFT_NONE |
+                            LP_PLUGIN_CAP_TEMPERATURE,
+                        builtin_run, bi};
+    k->p = &bi->p;
+    k->builtin_state = bi;
+    snprintf(k->spec, sizeof k->spec, "%s", name);
+    snprintf(k->symbol, sizeof k->symbol, "%s", name);
+    return LP_OK;
+}
+
+void ck_builtin_close(ck_kernel *k) { free(k->builtin_state); }
+
+#else /* built without impl/ */
+
+int ck_builtin_available(void) { return 0; }
+int ck_builtin_known(const char *name) { (void)name; return 0; }
+
+lp_status ck_baseline_run(ck_outputs *out, const char *name, const lp_problem *pb, int *ok,
+                          const char **why, lp_error *err)
+{
+    (void)pb;
+    memset(out, 0, sizeof *out);
+    *ok = 0;
+    *why = "built without the kernel registry";
+    return lp_fail(err, LP_ERR_USAGE, "--vs-baseline %s: lpcert was built without impl/", name);
+}
+
+lp_status ck_kernel_open_builtin(ck_kernel *k, const char *name, lp_error *err)
+{
+    memset(k, 0, sizeof *k);
+    return lp_fail(err, LP_ERR_USAGE, "--kernel %s: lpcert was built without impl/", name);
+}
+
+void ck_builtin_close(ck_kernel *k) { (void)k; }
+
+#endif

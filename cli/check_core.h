@@ -1,0 +1,271 @@
+/* cli/check_core.h: what `lpcert check` and `lpcert certify` share: the options (bounds and the
+ * semantics certified), candidate outputs, the comparison with the exact reference (check_eval.c),
+ * its diagnoses (check_diag.c), the report (check_report.c), hashes (check_hash.c), suite and
+ * candidate files (check_input.c), kernels run in-process (check_kernel.c, check_builtin.c) and
+ * batch invariance (check_batch.c).
+ *
+ * Definitions (the report and docs/CERTIFY.md state the same):
+ *   value     one counted token's logp, or one sequence's sum or mean. Tokens that do not count
+ *             (masked, ignore_index) are never compared.
+ *   measure   lp_ulp_error (DESIGN A4) of the candidate y, in its own format F, against the
+ *             reference's double-double and its correctly rounded value in F.
+ *   group     the values of one case class (family/logits-dtype, e.g. normal/f32) and one output.
+ *   max ulp, max abs: over the values of class NUMBER; median ulp: over NUMBER and SAME_SPECIAL
+ *             values (the latter count 0, "exact"), numpy's median (mean of the two middle values).
+ *   absolute bounds: a NUMBER value passes when err_ulp <= K (--max-ulp) or err_abs <= E
+ *             (--max-abs), each only when given; a class mismatch always fails.
+ *   baseline: b = the baseline kernel's value, rounded to F when F is narrower than the
+ *             baseline's output format; its measure in F. Over the values of a group where the
+ *             baseline is not a class mismatch: max_cand_ulp <= factor * max_base_ulp + 2^-20. */
+#ifndef LP_CHECK_CORE_H
+#define LP_CHECK_CORE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "lp_tensor.h"
+#include "lp_ulp.h"
+#include "lpcert_plugin.h"
+
+enum { CK_TOKEN = 0, CK_SUM = 1, CK_MEAN = 2, CK_NOUT = 3 };
+const char *ck_output_name(int out);   /* "token", "sum", "mean" */
+const char *ck_tensor_name(int out);   /* "logp", "sum", "mean": the candidate's tensor names */
+
+typedef enum ck_masking { CK_MASKING_SPEC = 0, CK_MASKING_MUL = 1 } ck_masking;
+typedef enum ck_empty { CK_EMPTY_CASE = 0, CK_EMPTY_NAN = 1, CK_EMPTY_ZERO = 2 } ck_empty;
+typedef enum ck_batch { CK_BATCH_REQUIRE = 0, CK_BATCH_REPORT = 1, CK_BATCH_OFF = 2 } ck_batch;
+
+#define CK_REL_SLACK 0x1p-20   /* ulp added to the baseline-relative bound (see above) */
+
+typedef struct ck_options {
+    double max_ulp[CK_NOUT];   /* < 0: not given */
+    double max_abs[CK_NOUT];
+    const char *baseline;      /* kernel name, or NULL */
+    double factor;
+    ck_masking masking;        /* spec: leaks fail; mul: DPO semantics, a leak is the expected NaN */
+    ck_empty empty;            /* case: each case's policy; nan / zero: that convention everywhere */
+    ck_batch batch;            /* certify only */
+    int threads;               /* reference threads (0: one per CPU) */
+} ck_options;
+void ck_options_init(ck_options *o);
+/* Parses one option of the common set (--max-ulp, --max-abs, --vs-baseline, --factor, --masking,
+ * --empty-mean, --threads). Returns 1 if a is one of them (v consumed; *rc set to the exit code of
+ * a usage error, else LP_EXIT_OK), 0 if not. */
+int ck_options_parse(ck_options *o, const char *cmd, const char *a, const char *v, int *rc);
+/* Checks the combination; returns LP_EXIT_OK or prints a usage error and returns its code. */
+int ck_options_finish(ck_options *o, const char *cmd);
+extern const char ck_options_help[];   /* the common options, for --help */
+
+/* One output of a candidate (or of the baseline): n values of format fmt widened to double. */
+typedef struct ck_array {
+    int present;
+    lp_format fmt;
+    int64_t n;
+    double *v;
+} ck_array;
+typedef struct ck_outputs { ck_array a[CK_NOUT]; } ck_outputs;
+void ck_outputs_free(ck_outputs *o);   /* frees the arrays, leaves the struct zeroed */
+
+/* ---- the comparison (check_eval.c) ---- */
+
+typedef struct ck_repro {      /* one value, everything needed to reproduce it */
+    int set;
+    char case_name[128];
+    int out;
+    int64_t b, ts, t_label, label, V, count;  /* ts, t_label, label: -1 for sums and means */
+    lp_format fmt;
+    double y, ref_f;           /* candidate and correctly rounded reference, widened */
+    lp_dd dd;                  /* the reference's high-precision value */
+    lp_err_measure m;
+    char note[200];
+} ck_repro;
+
+typedef struct ck_group {
+    char cls[96];
+    int out;
+    unsigned fmts;             /* candidate formats seen, bit (1 << fmt) */
+    int64_t n, n_cr, n_mismatch, n_leak, n_over;
+    double max_ulp, max_abs;
+    uint64_t max_steps;        /* representable steps between y and the correctly rounded value */
+    double *ulps;              /* err_ulp of every NUMBER / SAME_SPECIAL value, for the median */
+    size_t nulps, capulps;
+    ck_repro worst;            /* the first mismatch, else the largest err_ulp */
+    /* baseline-relative */
+    int64_t rel_n, rel_base_mismatch;
+    double rel_cand_max, rel_base_max;
+    ck_repro rel_worst;
+} ck_group;
+
+enum {
+    CK_D_LEAK,            /* sum NaN from a masked row */
+    CK_D_EMPTY,           /* empty-sequence mean against the policy */
+    CK_D_SHIFT_NONE,      /* tokens match row t scoring labels[t] */
+    CK_D_SHIFT_LATE,      /* tokens match logits[:, 1:] against labels[:, 1:] */
+    CK_D_SHIFT_NEXT,      /* shift-none case computed with shift next */
+    CK_D_NO_TEMP,         /* temperature not applied */
+    CK_D_TEMP_MUL,        /* logits multiplied by tau */
+    CK_D_FAITHFUL,        /* not correctly rounded, but within one step (faithful) */
+    CK_D_BATCH,           /* batch invariance broken */
+    CK_D_KERNEL_ERR,      /* the kernel returned an error */
+    CK_D_SKIP,            /* a case the kernel cannot take */
+    CK_D_NO_BASELINE,     /* the baseline cannot run a case */
+    CK_D_NOTE,            /* transformations applied, informational */
+    CK_ND
+};
+
+typedef struct ck_diag {
+    int64_t n;
+    char example[400];
+} ck_diag;
+
+typedef struct ck_run {
+    ck_options opt;
+    ck_group *g;
+    size_t ng, capg;
+    int64_t cases, values;
+    /* conventions */
+    int64_t hazard_seqs, leaked_seqs;                    /* masking */
+    int64_t empty_seqs, empty_nan, empty_zero, empty_other, empty_as_policy;
+    int64_t empty_policy_nan, empty_policy_zero;          /* what the cases asked */
+    /* batch invariance (certify) */
+    int64_t batch_checks, batch_fail;
+    ck_diag d[CK_ND];
+} ck_run;
+
+lp_status ck_run_init(ck_run *r, const ck_options *opt, lp_error *err);
+void ck_run_free(ck_run *r);
+/* Compares one case. cls: its class ("normal/f32"); ref: lp_ref_compute on pb (or a suite's
+ * expected values); base: the baseline's outputs on pb, or NULL. */
+lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_problem *pb,
+                      const lp_ref_result *ref, const ck_outputs *cand, const ck_outputs *base,
+                      lp_error *err);
+void ck_run_diag(ck_run *r, int kind, const char *fmt, ...) LP_PRINTF(3, 4);
+int ck_run_failed(const ck_run *r);
+int ck_group_failed(const ck_run *r, const ck_group *g);
+int ck_group_rel_failed(const ck_run *r, const ck_group *g);
+double ck_group_median(ck_group *g);   /* sorts g->ulps */
+
+/* ---- diagnoses (check_diag.c) ---- */
+
+/* 1 if the non-counted scored row (b, ts) could make a multiply-masked sum NaN: it holds NaN or
+ * +inf, is all -inf, or is -inf at its label (when in [0, V)) or at the dummy label 0. */
+int ck_row_hazard(const lp_problem *pb, int64_t b, int64_t ts, char *what, size_t cap);
+/* Tries the usual mistakes (wrong shift, temperature ignored or multiplied) on a case whose values
+ * differ from the reference, and records the ones that explain the candidate. */
+void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const lp_ref_result *ref,
+                      const ck_outputs *cand);
+/* Representable steps between two finite values of format f (widened to double). */
+uint64_t ck_format_steps(double a, double b, lp_format f);
+
+/* ---- report (check_report.c) ---- */
+
+typedef struct ck_file {
+    const char *role;          /* "suite", "candidate", "logits", "plugin", ... */
+    const char *path;
+    char sha256[65];
+} ck_file;
+
+typedef struct ck_header {
+    const char *command;       /* "check" or "certify" */
+    const char *suite;         /* one line describing the suite */
+    const char *candidate;     /* one line describing the candidate */
+    ck_file files[8];
+    int nfiles;
+    char extra[8][160];        /* further "key: value" lines (seed, seconds, kernel...) */
+    int nextra;
+} ck_header;
+
+void ck_report_table(FILE *f, ck_run *r, const ck_header *h);
+lp_status ck_report_json(const char *path, ck_run *r, const ck_header *h, lp_error *err);
+lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h, lp_error *err);
+
+/* ---- hashes (check_hash.c) ---- */
+
+lp_status ck_sha256_file(char hex[65], const char *path, lp_error *err);
+typedef struct ck_sha ck_sha;   /* incremental, for content digests */
+ck_sha *ck_sha_new(void);
+void ck_sha_update(ck_sha *s, const void *p, size_t n);
+void ck_sha_final(ck_sha *s, char hex[65]);   /* frees s */
+
+/* ---- suite and candidate files (check_input.c) ---- */
+
+typedef struct ck_case {
+    char name[128];
+    char family[64];
+    char cls[96];              /* family/dtype */
+    lp_problem pb;             /* points into the suite's mapping (and mask_own) */
+    uint8_t *mask_own;         /* the mask as 0/1 bytes */
+    int has_expected;
+} ck_case;
+
+typedef struct ck_suite {
+    const char *path;
+    lp_tfile *f;
+    ck_case *c;
+    size_t n;
+} ck_suite;
+
+/* Opens a suite (lpcert gen output, or any file of case/<name>/logits, labels [, mask] with
+ * parameters in __metadata__); keeps the cases whose names match the glob (NULL: all). */
+lp_status ck_suite_open(ck_suite *s, const char *path, const char *glob, lp_error *err);
+void ck_suite_close(ck_suite *s);
+/* The reference of case i: its expected values from the suite, or computed when the suite holds
+ * none (or recompute is set). */
+lp_status ck_suite_ref(lp_ref_result *ref, const ck_suite *s, size_t i, int recompute, int threads,
+                       lp_error *err);
+
+/* Binds a mask tensor ([B, T], U8/BOOL/I64/I32 of 0 and 1) into a malloc'd byte array. */
+/* Reads one candidate output tensor t (F64/F32/F16/BF16, or a .npy '<u2' read as bf16) into arr,
+ * checking it against the shape want (ndim 1 or 2); what names it in errors, hint is appended. */
+lp_status ck_output_load(ck_array *arr, const lp_tensor *t, int ndim, const int64_t *want,
+                         int lenient_b1, const char *what, const char *hint, lp_error *err);
+/* Checks every tensor of a candidate file against the suite (names, dtypes, shapes; every kept
+ * case present) before anything is compared; then loads case i's outputs. */
+lp_status ck_candidate_validate(const lp_tfile *cf, const char *cpath, const ck_suite *s,
+                                lp_error *err);
+lp_status ck_candidate_load(ck_outputs *o, const lp_tfile *cf, const char *cpath,
+                            const ck_suite *s, size_t i, lp_error *err);
+int ck_glob_match(const char *glob, const char *name);
+
+/* ---- kernels run in-process: plugins and built-ins (check_kernel.c, check_builtin.c) ---- */
+
+typedef struct ck_kernel {
+    const lp_plugin *p;
+    void *dl;                  /* dlopen handle, NULL for a built-in */
+    char spec[512];            /* as given on the command line */
+    char path[512];            /* the library file, "" for a built-in */
+    char symbol[128];
+    void *builtin_state;
+} ck_kernel;
+
+lp_status ck_kernel_open_plugin(ck_kernel *k, const char *spec, lp_error *err);
+void ck_kernel_close(ck_kernel *k);
+/* Runs k on pb. *skip is set (to a static reason) when k cannot take pb; *kfail to 1 with the
+ * kernel's message in kmsg when it returns an error; both leave out empty. Transformations k's
+ * capabilities require are applied (see lpcert_plugin.h). */
+lp_status ck_kernel_run(const ck_kernel *k, const lp_problem *pb, ck_outputs *out,
+                        const char **skip, int *kfail, char *kmsg, size_t kmsg_size, lp_error *err);
+/* The problem as k sees it for the purpose of diagnoses: pb with the labels k is given (mask
+ * folded into labels without LP_PLUGIN_CAP_MASK, ignore_index -100 without _IGNORE_INDEX), same
+ * shape and shift; the reference is the same. *labels_own (and the view) are freed by the caller
+ * with free(); a view of pb itself when nothing changes. */
+lp_status ck_kernel_view(lp_problem *view, int64_t **labels_own, const ck_kernel *k,
+                         const lp_problem *pb, lp_error *err);
+/* Batch invariance of k on pb (full: its outputs on the whole batch): sequences alone and in a
+ * larger batch at another position. Records checks and failures in r. */
+lp_status ck_batch_check(ck_run *r, const ck_kernel *k, const char *name, const lp_problem *pb,
+                         const ck_outputs *full, uint64_t seed, lp_error *err);
+
+/* Built-in kernels (impl/, when built): */
+int ck_builtin_available(void);
+/* The baseline's outputs on pb: *ok 0 (and out empty) when it cannot read pb's logits. f64
+ * logits are rounded to f32 first for an f32 kernel (as logits.float() does). */
+lp_status ck_baseline_run(ck_outputs *out, const char *name, const lp_problem *pb, int *ok,
+                          const char **why, lp_error *err);
+int ck_builtin_known(const char *name);
+/* Wraps a built-in kernel in the plugin ABI (for `certify --kernel`). */
+lp_status ck_kernel_open_builtin(ck_kernel *k, const char *name, lp_error *err);
+void ck_builtin_close(ck_kernel *k);
+
+#endif

@@ -1,0 +1,188 @@
+/* cli/check_diag.c: diagnoses: what a wrong candidate got wrong. A masked row that can leak into
+ * a multiply-masked sum; the usual mistakes (wrong shift, temperature ignored or multiplied),
+ * recognised when the candidate's wrong values match what that mistake computes.
+ *
+ * A diagnosis is evidence, never a verdict: the verdict comes from the exact comparison alone.
+ * The mistaken values are computed in double by a plain two-pass (max shift) log-softmax, which is
+ * far more accurate than the match tolerance: max(64 ulp_F, 2^-16 max(1, |value|)) for a
+ * candidate in format F (an f32 kernel's own error is near 2^-20 relative). A value counts as
+ * wrong when it is a class mismatch, or off by more than 64 ulp and 2^-10 max(1, |x|); a mistake
+ * is diagnosed when it explains at least 90% of the wrong values of a case it applies to. NaN
+ * outputs are left to the class and leak diagnoses, and only finite values count as matches. */
+#include <math.h>
+
+#include "check_core.h"
+#include "lp_format.h"
+#include "lp_problem.h"
+
+uint64_t ck_format_steps(double a, double b, lp_format f)
+{
+    int64_t ka, kb;
+    uint64_t ua, ub, sign;
+    switch (f) {
+    case LP_F64: ua = lp_bits_f64(a); ub = lp_bits_f64(b); sign = UINT64_C(1) << 63; break;
+    case LP_F32:
+        ua = lp_bits_f32(lp_f32_from_f64(a));
+        ub = lp_bits_f32(lp_f32_from_f64(b));
+        sign = UINT64_C(1) << 31;
+        break;
+    case LP_F16: ua = lp_f16_from_f64(a); ub = lp_f16_from_f64(b); sign = 0x8000; break;
+    default: ua = lp_bf16_from_f64(a); ub = lp_bf16_from_f64(b); sign = 0x8000; break;
+    }
+    ka = (ua & sign) ? -(int64_t)(ua & ~sign) : (int64_t)ua;
+    kb = (ub & sign) ? -(int64_t)(ub & ~sign) : (int64_t)ub;
+    return ka > kb ? (uint64_t)(ka - kb) : (uint64_t)(kb - ka);
+}
+
+int ck_row_hazard(const lp_problem *pb, int64_t b, int64_t ts, char *what, size_t cap)
+{
+    const void *row = lp_problem_row(pb, b, ts);
+    const int64_t V = pb->shape.V, tl = lp_problem_label_t(pb, ts);
+    const int64_t lab = lp_problem_label(pb, b, tl);
+    int64_t all_neginf = 1;
+    for (int64_t v = 0; v < V; v++) {
+        double x = lp_load_f64(row, pb->fmt, (size_t)v);
+        if (isnan(x) || x == HUGE_VAL) {
+            snprintf(what, cap, "the non-counted row b=%lld t=%lld holds %s at v=%lld",
+                     (long long)b, (long long)ts, isnan(x) ? "NaN" : "+inf", (long long)v);
+            return 1;
+        }
+        if (x != -HUGE_VAL) all_neginf = 0;
+    }
+    if (all_neginf) {
+        snprintf(what, cap, "the non-counted row b=%lld t=%lld is all -inf", (long long)b,
+                 (long long)ts);
+        return 1;
+    }
+    const int64_t g = lab >= 0 && lab < V ? lab : 0;
+    if (lp_load_f64(row, pb->fmt, (size_t)g) == -HUGE_VAL) {
+        snprintf(what, cap,
+                 "the non-counted row b=%lld t=%lld (label %lld) is -inf at the %s %lld, and "
+                 "0 * -inf = NaN", (long long)b, (long long)ts, (long long)lab,
+                 g == lab ? "label" : "dummy label", (long long)g);
+        return 1;
+    }
+    return 0;
+}
+
+/* A3 on one row, in double: the value a plain two-pass kernel computes (NaN/-inf by A3). */
+static double approx_logp(const lp_problem *pb, int64_t b, int64_t ts, int64_t label, double tau)
+{
+    const void *row = lp_problem_row(pb, b, ts);
+    const int64_t V = pb->shape.V;
+    double m = -HUGE_VAL;
+    for (int64_t v = 0; v < V; v++) {
+        double x = lp_load_f64(row, pb->fmt, (size_t)v) / tau;
+        if (isnan(x) || x == HUGE_VAL) return (double)NAN;
+        if (x > m) m = x;
+    }
+    if (m == -HUGE_VAL) return (double)NAN;
+    double xy = lp_load_f64(row, pb->fmt, (size_t)label) / tau;
+    if (xy == -HUGE_VAL) return -HUGE_VAL;
+    double s = 0;
+    for (int64_t v = 0; v < V; v++) s += exp(lp_load_f64(row, pb->fmt, (size_t)v) / tau - m);
+    return (xy - m) - log(s);
+}
+
+static int is_wrong(double y, const lp_value *want, lp_format f)
+{
+    if (isnan(y)) return 0;   /* NaN outputs: class and leak diagnoses, not these */
+    lp_err_measure m = lp_ulp_error(y, want->dd, lp_cli_wide(want, f), f);
+    if (m.cls == LP_CMP_MISMATCH) return 1;
+    double x = want->dd.hi;
+    return m.cls == LP_CMP_NUMBER && m.err_ulp > 64 && m.err_abs > 0x1p-10 * fmax(1, fabs(x));
+}
+
+static int matches(double y, double alt, double scale, lp_format f)
+{
+    if (!isfinite(y) || !isfinite(alt)) return 0;   /* only numbers are evidence */
+    lp_dd d = {alt, 0};
+    double tol = fmax(64 * lp_ulp_of(d, f), 0x1p-16 * fmax(1, scale));
+    return fabs(y - alt) <= tol;
+}
+
+enum { H_SHIFT_NONE, H_SHIFT_LATE, H_SHIFT_NEXT, H_NO_TEMP, H_TEMP_MUL, NH };
+
+/* The mistaken token (b, ts) under hypothesis h: its row, label and temperature; 0 when the
+ * hypothesis says nothing about it (or does not count it). */
+static int hyp_token(const lp_problem *pb, int h, int64_t b, int64_t ts, int64_t *row_t,
+                     int64_t *lab, double *tau)
+{
+    const int64_t T = pb->shape.T, V = pb->shape.V;
+    int64_t tl;
+    *tau = pb->temperature;
+    *row_t = ts;
+    switch (h) {
+    case H_SHIFT_NONE: tl = ts; break;
+    case H_SHIFT_LATE: tl = ts + 1; *row_t = ts + 1; break;
+    case H_SHIFT_NEXT: tl = ts + 1; break;
+    case H_NO_TEMP: tl = lp_problem_label_t(pb, ts); *tau = 1; break;
+    default: tl = lp_problem_label_t(pb, ts); *tau = 1 / pb->temperature; break;
+    }
+    if (tl >= T || *row_t >= T) return 0;
+    *lab = lp_problem_label(pb, b, tl);
+    if (*lab == pb->ignore_index || !lp_problem_mask(pb, b, tl) || *lab < 0 || *lab >= V) return 0;
+    return 1;
+}
+
+static int hyp_applies(const lp_problem *pb, int h)
+{
+    switch (h) {
+    case H_SHIFT_NONE: case H_SHIFT_LATE: return pb->shift == LP_SHIFT_NEXT;
+    case H_SHIFT_NEXT: return pb->shift == LP_SHIFT_NONE;
+    default: return pb->temperature != 1;
+    }
+}
+
+static const int hyp_diag[NH] = {CK_D_SHIFT_NONE, CK_D_SHIFT_LATE, CK_D_SHIFT_NEXT, CK_D_NO_TEMP,
+                                  CK_D_TEMP_MUL};
+
+void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const lp_ref_result *ref,
+                      const ck_outputs *cand)
+{
+    const int64_t B = ref->B, Ts = ref->Ts;
+    const ck_array *ct = &cand->a[CK_TOKEN], *csum = &cand->a[CK_SUM];
+    int64_t wrong_tok = 0, wrong_sum = 0;
+    if (ct->present)
+        for (int64_t i = 0; i < B * Ts; i++)
+            if (ref->counted[i] && is_wrong(ct->v[i], &ref->logp[i], ct->fmt)) wrong_tok++;
+    if (csum->present)
+        for (int64_t b = 0; b < B; b++)
+            if (is_wrong(csum->v[b], &ref->sum[b], csum->fmt)) wrong_sum++;
+    if (wrong_tok == 0 && wrong_sum == 0) return;
+
+    for (int h = 0; h < NH; h++) {
+        if (!hyp_applies(pb, h)) continue;
+        int64_t match_tok = 0, match_sum = 0;
+        int64_t row_t, lab;
+        double tau;
+        if (ct->present && wrong_tok)
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t ts = 0; ts < Ts; ts++) {
+                    const int64_t i = b * Ts + ts;
+                    if (!ref->counted[i] || !is_wrong(ct->v[i], &ref->logp[i], ct->fmt)) continue;
+                    if (!hyp_token(pb, h, b, ts, &row_t, &lab, &tau)) continue;
+                    double alt = approx_logp(pb, b, row_t, lab, tau);
+                    if (matches(ct->v[i], alt, alt, ct->fmt)) match_tok++;
+                }
+        if (csum->present && wrong_sum)
+            for (int64_t b = 0; b < B; b++) {
+                if (!is_wrong(csum->v[b], &ref->sum[b], csum->fmt)) continue;
+                double alt = 0, mag = 0;
+                for (int64_t ts = 0; ts < Ts; ts++)
+                    if (hyp_token(pb, h, b, ts, &row_t, &lab, &tau)) {
+                        double v = approx_logp(pb, b, row_t, lab, tau);
+                        alt += v;
+                        mag += fabs(v);
+                    }
+                if (matches(csum->v[b], alt, mag, csum->fmt)) match_sum++;
+            }
+        const int tok_ok = wrong_tok && match_tok * 10 >= wrong_tok * 9;
+        const int sum_ok = wrong_sum && match_sum * 10 >= wrong_sum * 9;
+        if ((tok_ok && (sum_ok || !wrong_sum)) || (sum_ok && !wrong_tok)) {
+            ck_run_diag(r, hyp_diag[h], "case %s: %lld of %lld wrong tokens and %lld of %lld wrong "
+                        "sums match it", name, (long long)match_tok, (long long)wrong_tok,
+                        (long long)match_sum, (long long)wrong_sum);
+        }
+    }
+}

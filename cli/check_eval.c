@@ -1,0 +1,419 @@
+/* cli/check_eval.c: the comparison of candidate outputs with the exact reference, per case class
+ * and output (definitions in check_core.h), the conventions the candidate follows (masking,
+ * empty mean), and the options that set the bounds and the semantics certified. */
+#include <math.h>
+#include <stdarg.h>
+
+#include "check_core.h"
+#include "lp_format.h"
+#include "lp_problem.h"
+
+const char *ck_output_name(int out)
+{
+    static const char *const n[CK_NOUT] = {"token", "sum", "mean"};
+    return out >= 0 && out < CK_NOUT ? n[out] : "?";
+}
+
+const char *ck_tensor_name(int out)
+{
+    static const char *const n[CK_NOUT] = {"logp", "sum", "mean"};
+    return out >= 0 && out < CK_NOUT ? n[out] : "?";
+}
+
+void ck_outputs_free(ck_outputs *o)
+{
+    if (!o) return;
+    for (int i = 0; i < CK_NOUT; i++) free(o->a[i].v);
+    memset(o, 0, sizeof *o);
+}
+
+/* ---- options ---------------------------------------------------------------------------------- */
+
+const char ck_options_help[] =
+    "bounds (a value passes when it meets any bound given for its output; class mismatches,\n"
+    "NaN vs number or inf vs finite, always fail):\n"
+    "  --max-ulp [OUT=]K      err_ulp <= K (DESIGN A4), OUT = token, sum or mean (default: all)\n"
+    "  --max-abs [OUT=]E      |y - x| <= E (for values near 0, where the ulp is tiny)\n"
+    "  --vs-baseline NAME     no worse than the built-in kernel NAME (e.g. twopass_f32) on the\n"
+    "                         same inputs: per class and output, max_ulp(candidate) <=\n"
+    "  --factor K             K * max_ulp(baseline) + 2^-20 (default K = 1)\n"
+    "semantics certified:\n"
+    "  --masking spec|mul     spec (default): a masked row never changes a sum (NaN leaks fail);\n"
+    "                         mul: multiply-masking (DPO reference code): a sum with a masked\n"
+    "                         NaN/inf row, or -inf at its gathered label, is expected NaN\n"
+    "  --empty-mean case|nan|zero  mean of a sequence with no counted token: each case's policy\n"
+    "                         (default), or NaN (PyTorch, DPO code) or 0 (TRL, verl) everywhere\n"
+    "  --threads N            reference threads (default: one per CPU; results identical)\n";
+
+void ck_options_init(ck_options *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < CK_NOUT; i++) o->max_ulp[i] = o->max_abs[i] = -1;
+    o->factor = -1;
+}
+
+static int parse_bound(double *dst, const char *cmd, const char *opt, const char *v)
+{
+    const char *eq = strchr(v, '=');
+    int outs[CK_NOUT] = {1, 1, 1};
+    const char *num = v;
+    if (eq) {
+        size_t n = (size_t)(eq - v);
+        int which = -1;
+        for (int i = 0; i < CK_NOUT; i++)
+            if (strlen(ck_output_name(i)) == n && strncmp(v, ck_output_name(i), n) == 0) which = i;
+        if (which < 0)
+            return lp_cli_usage(cmd, "%s: '%.*s' is not token, sum or mean", opt, (int)n, v);
+        for (int i = 0; i < CK_NOUT; i++) outs[i] = i == which;
+        num = eq + 1;
+    }
+    double x;
+    if (!lp_cli_double(&x, num) || x < 0)
+        return lp_cli_usage(cmd, "%s: '%s' is not a non-negative number", opt, num);
+    for (int i = 0; i < CK_NOUT; i++)
+        if (outs[i]) dst[i] = x;
+    return LP_EXIT_OK;
+}
+
+int ck_options_parse(ck_options *o, const char *cmd, const char *a, const char *v, int *rc)
+{
+    *rc = LP_EXIT_OK;
+    if (strcmp(a, "--max-ulp") == 0) {
+        *rc = parse_bound(o->max_ulp, cmd, a, v);
+    } else if (strcmp(a, "--max-abs") == 0) {
+        *rc = parse_bound(o->max_abs, cmd, a, v);
+    } else if (strcmp(a, "--vs-baseline") == 0) {
+        o->baseline = v;
+    } else if (strcmp(a, "--factor") == 0) {
+        if (!lp_cli_double(&o->factor, v) || !(o->factor > 0))
+            *rc = lp_cli_usage(cmd, "--factor: '%s' is not a positive number", v);
+    } else if (strcmp(a, "--masking") == 0) {
+        if (strcmp(v, "spec") == 0 || strcmp(v, "assign") == 0) o->masking = CK_MASKING_SPEC;
+        else if (strcmp(v, "mul") == 0 || strcmp(v, "multiply") == 0) o->masking = CK_MASKING_MUL;
+        else *rc = lp_cli_usage(cmd, "--masking: '%s' is not spec or mul", v);
+    } else if (strcmp(a, "--empty-mean") == 0) {
+        if (strcmp(v, "case") == 0) o->empty = CK_EMPTY_CASE;
+        else if (strcmp(v, "nan") == 0) o->empty = CK_EMPTY_NAN;
+        else if (strcmp(v, "zero") == 0) o->empty = CK_EMPTY_ZERO;
+        else *rc = lp_cli_usage(cmd, "--empty-mean: '%s' is not case, nan or zero", v);
+    } else if (strcmp(a, "--threads") == 0) {
+        int64_t n;
+        if (!lp_cli_int64(&n, v) || n < 0 || n > 64)
+            *rc = lp_cli_usage(cmd, "--threads: '%s' is not an integer in [0, 64]", v);
+        else o->threads = (int)n;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int ck_options_finish(ck_options *o, const char *cmd)
+{
+    if (o->factor > 0 && !o->baseline) return lp_cli_usage(cmd, "--factor needs --vs-baseline");
+    if (o->baseline) {
+        if (!ck_builtin_available())
+            return lp_cli_usage(cmd, "--vs-baseline: this lpcert was built without the kernel "
+                                     "registry (impl/)");
+        if (!ck_builtin_known(o->baseline))
+            return lp_cli_usage(cmd, "--vs-baseline: unknown kernel '%s' (e.g. twopass_f32)",
+                                o->baseline);
+        if (!(o->factor > 0)) o->factor = 1;
+    }
+    return LP_EXIT_OK;
+}
+
+/* ---- the run ---------------------------------------------------------------------------------- */
+
+lp_status ck_run_init(ck_run *r, const ck_options *opt, lp_error *err)
+{
+    (void)err;
+    memset(r, 0, sizeof *r);
+    r->opt = *opt;
+    return LP_OK;
+}
+
+void ck_run_free(ck_run *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->ng; i++) free(r->g[i].ulps);
+    free(r->g);
+    memset(r, 0, sizeof *r);
+}
+
+void ck_run_diag(ck_run *r, int kind, const char *fmt, ...)
+{
+    ck_diag *d = &r->d[kind];
+    if (d->n++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->example, sizeof d->example, fmt, ap);
+        va_end(ap);
+    }
+}
+
+static ck_group *group_get(ck_run *r, const char *cls, int out, lp_error *err)
+{
+    for (size_t i = 0; i < r->ng; i++)
+        if (r->g[i].out == out && strcmp(r->g[i].cls, cls) == 0) return &r->g[i];
+    if (r->ng == r->capg) {
+        size_t cap = r->capg ? 2 * r->capg : 32;
+        ck_group *g = realloc(r->g, cap * sizeof *g);
+        if (!g) {
+            lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+            return NULL;
+        }
+        r->g = g;
+        r->capg = cap;
+    }
+    ck_group *g = &r->g[r->ng++];
+    memset(g, 0, sizeof *g);
+    snprintf(g->cls, sizeof g->cls, "%s", cls);
+    g->out = out;
+    return g;
+}
+
+static int push_ulp(ck_group *g, double u)
+{
+    if (g->nulps == g->capulps) {
+        size_t cap = g->capulps ? 2 * g->capulps : 256;
+        double *p = realloc(g->ulps, cap * sizeof *p);
+        if (!p) return 0;
+        g->ulps = p;
+        g->capulps = cap;
+    }
+    g->ulps[g->nulps++] = u;
+    return 1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double ck_group_median(ck_group *g)
+{
+    if (g->nulps == 0) return (double)NAN;
+    qsort(g->ulps, g->nulps, sizeof *g->ulps, cmp_double);
+    size_t n = g->nulps;
+    return n % 2 ? g->ulps[n / 2] : (g->ulps[n / 2 - 1] + g->ulps[n / 2]) / 2;
+}
+
+int ck_group_rel_failed(const ck_run *r, const ck_group *g)
+{
+    return r->opt.baseline && g->rel_n > 0 &&
+           !(g->rel_cand_max <= r->opt.factor * g->rel_base_max + CK_REL_SLACK);
+}
+
+int ck_group_failed(const ck_run *r, const ck_group *g)
+{
+    return g->n_mismatch > 0 || g->n_over > 0 || ck_group_rel_failed(r, g);
+}
+
+int ck_run_failed(const ck_run *r)
+{
+    if (r->values == 0) return 1;
+    for (size_t i = 0; i < r->ng; i++)
+        if (ck_group_failed(r, &r->g[i])) return 1;
+    if (r->batch_fail > 0 && r->opt.batch == CK_BATCH_REQUIRE) return 1;
+    return r->d[CK_D_KERNEL_ERR].n > 0;
+}
+
+/* The value an expectation override stands for: NaN, or +0 exactly. */
+static lp_value special_value(int nan)
+{
+    lp_value v;
+    memset(&v, 0, sizeof v);
+    if (nan) {
+        v.f64 = (double)NAN;
+        v.f32 = NAN;
+        v.f16 = 0x7e00;
+        v.bf16 = 0x7fc0;
+        v.dd.hi = v.dd.lo = (double)NAN;
+    }
+    return v;
+}
+
+static int same_bits(double a, double b)
+{
+    if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+    return a == b && signbit(a) == signbit(b);
+}
+
+/* Whether a NUMBER value meets the absolute bounds of its output. */
+static int within_bounds(const ck_options *o, int out, const lp_err_measure *m)
+{
+    const double K = o->max_ulp[out], E = o->max_abs[out];
+    if (K < 0 && E < 0) return 1;
+    return (K >= 0 && m->err_ulp <= K) || (E >= 0 && m->err_abs <= E);
+}
+
+static int repro_rank(const ck_repro *w, const ck_options *o)
+{
+    if (!w->set) return -1;
+    if (w->m.cls == LP_CMP_MISMATCH) return 2;
+    return w->m.cls == LP_CMP_NUMBER && !within_bounds(o, w->out, &w->m) ? 1 : 0;
+}
+
+typedef struct seqinfo {
+    int hazard;
+    char what[160];
+} seqinfo;
+
+/* Compares one value; i indexes the candidate array. */
+static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const lp_problem *pb,
+                               const lp_ref_result *ref, const ck_outputs *cand,
+                               const ck_outputs *base, int out, int64_t b, int64_t ts,
+                               const lp_value *want, int leak, const char *note, lp_error *err)
+{
+    const ck_array *ca = &cand->a[out];
+    const int64_t i = out == CK_TOKEN ? b * ref->Ts + ts : b;
+    const lp_format F = ca->fmt;
+    const double y = ca->v[i];
+    const double ref_f = lp_cli_wide(want, F);
+    const lp_err_measure m = lp_ulp_error(y, want->dd, ref_f, F);
+    g->n++;
+    g->fmts |= 1u << F;
+    r->values++;
+    if (m.cls == LP_CMP_MISMATCH) {
+        g->n_mismatch++;
+        if (leak) g->n_leak++;
+    } else {
+        if (!push_ulp(g, m.err_ulp)) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+        if (same_bits(y, ref_f)) g->n_cr++;
+        if (m.cls == LP_CMP_NUMBER) {
+            if (m.err_ulp > g->max_ulp) g->max_ulp = m.err_ulp;
+            if (m.err_abs > g->max_abs) g->max_abs = m.err_abs;
+            uint64_t st = ck_format_steps(y, ref_f, F);
+            if (st > g->max_steps) g->max_steps = st;
+            if (!within_bounds(&r->opt, out, &m)) g->n_over++;
+        }
+    }
+    ck_repro cur;
+    memset(&cur, 0, sizeof cur);
+    cur.set = 1;
+    snprintf(cur.case_name, sizeof cur.case_name, "%s", name);
+    cur.out = out;
+    cur.b = b;
+    cur.ts = out == CK_TOKEN ? ts : -1;
+    cur.t_label = out == CK_TOKEN ? lp_problem_label_t(pb, ts) : -1;
+    cur.label = out == CK_TOKEN ? lp_problem_label(pb, b, cur.t_label) : -1;
+    cur.V = pb->shape.V;
+    cur.count = ref->count[b];
+    cur.fmt = F;
+    cur.y = y;
+    cur.ref_f = ref_f;
+    cur.dd = want->dd;
+    cur.m = m;
+    if (note) snprintf(cur.note, sizeof cur.note, "%s", note);
+    const int rc = repro_rank(&cur, &r->opt), rw = repro_rank(&g->worst, &r->opt);
+    if (rc > rw || (rc == rw && rc < 2 && m.err_ulp > g->worst.m.err_ulp)) g->worst = cur;
+
+    if (base && base->a[out].present) {
+        const ck_array *ba = &base->a[out];
+        double bv = ba->v[i];
+        if (lp_format_get(F)->prec < lp_format_get(ba->fmt)->prec) bv = lp_round_to(bv, F);
+        const lp_err_measure bm = lp_ulp_error(bv, want->dd, ref_f, F);
+        if (bm.cls == LP_CMP_MISMATCH) {
+            g->rel_base_mismatch++;
+        } else {
+            g->rel_n++;
+            if (bm.err_ulp > g->rel_base_max) g->rel_base_max = bm.err_ulp;
+            if (m.cls != LP_CMP_MISMATCH && m.err_ulp >= g->rel_cand_max) {
+                if (!g->rel_worst.set || m.err_ulp > g->rel_cand_max) g->rel_worst = cur;
+                g->rel_cand_max = m.err_ulp;
+            }
+        }
+    }
+    return LP_OK;
+}
+
+lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_problem *pb,
+                      const lp_ref_result *ref, const ck_outputs *cand, const ck_outputs *base,
+                      lp_error *err)
+{
+    const int64_t B = ref->B, Ts = ref->Ts;
+    r->cases++;
+    seqinfo *si = calloc((size_t)(B ? B : 1), sizeof *si);
+    if (!si) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t ts = 0; ts < Ts && !si[b].hazard; ts++)
+            if (!ref->counted[b * Ts + ts])
+                si[b].hazard = ck_row_hazard(pb, b, ts, si[b].what, sizeof si[b].what);
+
+    lp_status s = LP_OK;
+    const ck_array *cs = &cand->a[CK_SUM], *cm = &cand->a[CK_MEAN];
+    /* conventions, once per sequence, from the sum (else the mean) */
+    for (int64_t b = 0; b < B; b++) {
+        const ck_array *use = cs->present ? cs : cm->present ? cm : NULL;
+        if (use == cm && ref->count[b] == 0) use = NULL;   /* a NaN mean there: empty_mean's */
+        const int cand_nan = use && isnan(use->v[b]);
+        const int leaked = si[b].hazard && !isnan(ref->sum[b].f64) && cand_nan;
+        if (use && si[b].hazard && !isnan(ref->sum[b].f64)) {
+            r->hazard_seqs++;
+            if (leaked) {
+                r->leaked_seqs++;
+                ck_run_diag(r, CK_D_LEAK,
+                            "case %s b=%lld: %s is NaN but no counted token is NaN; %s",
+                            name, (long long)b, use == cs ? "sum" : "mean", si[b].what);
+            }
+        }
+        if (cm->present && ref->count[b] == 0 && !leaked) {
+            const double y = cm->v[b];
+            const int pol_nan = pb->empty_mean == LP_EMPTY_NAN;
+            r->empty_seqs++;
+            if (pol_nan) r->empty_policy_nan++;
+            else r->empty_policy_zero++;
+            if (isnan(y)) r->empty_nan++;
+            else if (y == 0) r->empty_zero++;
+            else r->empty_other++;
+            if ((pol_nan && isnan(y)) || (!pol_nan && y == 0)) r->empty_as_policy++;
+            const int want_nan = r->opt.empty == CK_EMPTY_CASE ? pol_nan : r->opt.empty == CK_EMPTY_NAN;
+            if (want_nan != isnan(y) || (!isnan(y) && y != 0)) {
+                char v[64];
+                lp_format_hexdec(v, sizeof v, y, cm->fmt);
+                ck_run_diag(r, CK_D_EMPTY,
+                            "case %s b=%lld: the mean of a sequence with no counted token is %s; "
+                            "expected %s (%s)", name, (long long)b, v, want_nan ? "NaN" : "0",
+                            r->opt.empty == CK_EMPTY_CASE ? "the case's empty_mean policy"
+                                                          : "--empty-mean");
+            }
+        }
+    }
+
+    for (int out = 0; out < CK_NOUT && s == LP_OK; out++) {
+        if (!cand->a[out].present) continue;
+        ck_group *g = group_get(r, cls, out, err);
+        if (!g) {
+            s = LP_ERR_NOMEM;
+            break;
+        }
+        if (out == CK_TOKEN) {
+            for (int64_t b = 0; b < B && s == LP_OK; b++)
+                for (int64_t ts = 0; ts < Ts && s == LP_OK; ts++)
+                    if (ref->counted[b * Ts + ts])
+                        s = compare_value(r, g, name, pb, ref, cand, base, out, b, ts,
+                                          &ref->logp[b * Ts + ts], 0, NULL, err);
+            continue;
+        }
+        for (int64_t b = 0; b < B && s == LP_OK; b++) {
+            lp_value want = out == CK_SUM ? ref->sum[b] : ref->mean[b];
+            const int spec_nan = isnan(want.f64);
+            const double y = cand->a[out].v[b];
+            const int leak = si[b].hazard && !spec_nan && isnan(y) &&
+                             (out == CK_SUM || ref->count[b] > 0 || (cs->present && isnan(cs->v[b])));
+            if (r->opt.masking == CK_MASKING_MUL && si[b].hazard) want = special_value(1);
+            else if (out == CK_MEAN && ref->count[b] == 0 && r->opt.empty != CK_EMPTY_CASE)
+                want = special_value(r->opt.empty == CK_EMPTY_NAN);
+            char note[200];
+            note[0] = 0;
+            if (leak) snprintf(note, sizeof note, "NaN leak: %s", si[b].what);
+            else if (ref->count[b] == 0) snprintf(note, sizeof note, "sequence with no counted token");
+            s = compare_value(r, g, name, pb, ref, cand, base, out, b, -1, &want, leak,
+                              note[0] ? note : NULL, err);
+        }
+    }
+    free(si);
+    if (s == LP_OK) ck_diagnose_case(r, name, pb, ref, cand);
+    return s;
+}

@@ -1,0 +1,380 @@
+/* cli/check_input.c: suites and candidate files for `lpcert check` (DESIGN B4).
+ *
+ * A suite holds case/<name>/logits [B, T, V], labels [B, T], optional mask [B, T], parameters in
+ * __metadata__ (case/<name>/shift, ignore_index, temperature, empty_mean, family; defaults next,
+ * -100, 1, nan, the first component of the name) and, from `lpcert gen`, the expected values
+ * case/<name>/expected/<output> named as `lpcert ref` names them. A candidate holds
+ * case/<name>/logp [B, T_s], case/<name>/sum [B], case/<name>/mean [B], any subset, each in F64,
+ * F32, F16 or BF16. Every candidate tensor is checked (name, dtype, shape) before anything is
+ * compared, so a mismatched file gives one error line and no report. */
+#include <fnmatch.h>
+#include <math.h>
+
+#include "check_core.h"
+#include "lp_format.h"
+#include "lp_problem.h"
+
+int ck_glob_match(const char *glob, const char *name)
+{
+    if (!glob) return 1;
+    if (fnmatch(glob, name, 0) == 0) return 1;
+    if (strpbrk(glob, "*?[")) return 0;
+    size_t n = strlen(glob);
+    return strncmp(name, glob, n) == 0 && (name[n] == 0 || name[n] == '/');
+}
+
+static int squeeze(int64_t *d, int nd, const int64_t *dims)
+{
+    int k = 0;
+    for (int i = 0; i < nd; i++)
+        if (dims[i] != 1) d[k++] = dims[i];
+    return k;
+}
+
+lp_status ck_output_load(ck_array *arr, const lp_tensor *t, int ndim, const int64_t *want,
+                         int lenient_b1, const char *what, const char *hint, lp_error *err)
+{
+    lp_format fmt;
+    if (t->dtype == LP_DT_U16) fmt = LP_BF16;   /* a .npy '<u2': bf16 bit patterns */
+    else if (!lp_dtype_format(&fmt, t->dtype))
+        return lp_fail(err, LP_ERR_INPUT, "%s: dtype %s is not a float format (F64, F32, F16, BF16)",
+                       what, lp_dtype_name(t->dtype));
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->dims[i] == want[i];
+    if (!ok && lenient_b1) {
+        int64_t a[LP_MAX_DIMS], b[LP_MAX_DIMS];
+        int na = squeeze(a, t->ndim, t->dims), nb = squeeze(b, ndim, want);
+        ok = na == nb && memcmp(a, b, sizeof(int64_t) * (size_t)na) == 0;
+    }
+    if (!ok) {
+        char got[200], exp[200];
+        lp_tensor_shape_str(got, sizeof got, t->ndim, t->dims);
+        lp_tensor_shape_str(exp, sizeof exp, ndim, want);
+        return lp_fail(err, LP_ERR_INPUT, "%s: shape %s, expected %s%s", what, got, exp,
+                       hint ? hint : "");
+    }
+    double *v = malloc(t->numel ? (size_t)t->numel * sizeof *v : 1);
+    if (!v) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", what);
+    for (int64_t i = 0; i < t->numel; i++) v[i] = lp_load_f64(t->data, fmt, (size_t)i);
+    free(arr->v);
+    arr->present = 1;
+    arr->fmt = fmt;
+    arr->n = t->numel;
+    arr->v = v;
+    return LP_OK;
+}
+
+/* ---- suites ------------------------------------------------------------------------------------- */
+
+static const char *case_meta(const ck_suite *s, const char *name, const char *key)
+{
+    char k[256];
+    snprintf(k, sizeof k, "case/%s/%s", name, key);
+    return lp_tfile_meta(s->f, k);
+}
+
+static const lp_tensor *case_tensor(const lp_tfile *f, const char *name, const char *key)
+{
+    char k[300];
+    snprintf(k, sizeof k, "case/%s/%s", name, key);
+    return lp_tfile_find(f, k);
+}
+
+static lp_status bind_case(ck_suite *s, ck_case *c, const lp_tensor *lt, lp_error *err)
+{
+    const char *path = s->path, *name = c->name;
+    lp_problem *pb = &c->pb;
+    *pb = (lp_problem)LP_PROBLEM_INIT;
+    lp_format fmt;
+    if (!lp_dtype_format(&fmt, lt->dtype))
+        return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/logits: dtype %s is not F64, F32, F16 or BF16",
+                       path, name, lp_dtype_name(lt->dtype));
+    if (lt->ndim == 3) pb->shape = (lp_shape){lt->dims[0], lt->dims[1], lt->dims[2]};
+    else if (lt->ndim == 2) pb->shape = (lp_shape){1, lt->dims[0], lt->dims[1]};
+    else return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/logits has %d dimensions, expected [B, T, V]",
+                        path, name, lt->ndim);
+    pb->fmt = fmt;
+    pb->logits = lt->data;
+    const lp_tensor *yt = case_tensor(s->f, name, "labels");
+    if (!yt) return lp_fail(err, LP_ERR_INPUT, "%s: case %s has logits but no case/%s/labels", path,
+                            name, name);
+    const int64_t bt[2] = {pb->shape.B, pb->shape.T};
+    if (yt->numel != bt[0] * bt[1] || (yt->ndim != 2 && !(yt->ndim == 1 && lt->ndim == 2)))
+        return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/labels: shape does not match logits [B=%lld, T=%lld]",
+                       path, name, (long long)bt[0], (long long)bt[1]);
+    if (yt->dtype == LP_DT_I64) pb->label_type = LP_I64;
+    else if (yt->dtype == LP_DT_I32) pb->label_type = LP_I32;
+    else return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/labels: dtype %s is not I64 or I32", path,
+                        name, lp_dtype_name(yt->dtype));
+    pb->labels = yt->data;
+    const lp_tensor *mt = case_tensor(s->f, name, "mask");
+    if (mt) {
+        char what[300];
+        snprintf(what, sizeof what, "%s: case/%s/mask", path, name);
+        if (mt->numel != yt->numel)
+            return lp_fail(err, LP_ERR_INPUT, "%s: shape does not match the labels", what);
+        lp_status st = lp_cli_mask_bytes(&c->mask_own, mt, what, err);
+        if (st != LP_OK) return st;
+        pb->mask = c->mask_own;
+    }
+    const char *v;
+    if ((v = case_meta(s, name, "shift"))) {
+        if (strcmp(v, "next") == 0) pb->shift = LP_SHIFT_NEXT;
+        else if (strcmp(v, "none") == 0) pb->shift = LP_SHIFT_NONE;
+        else return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/shift is '%s', not next or none",
+                            path, name, v);
+    }
+    if ((v = case_meta(s, name, "ignore_index")) && !lp_cli_int64(&pb->ignore_index, v))
+        return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/ignore_index '%s' is not an integer",
+                       path, name, v);
+    if ((v = case_meta(s, name, "temperature"))) {
+        char *end;
+        double tau = strtod(v, &end);
+        if (end == v || *end || !(tau > 0) || isinf(tau))
+            return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/temperature '%s' is not a "
+                           "positive finite number", path, name, v);
+        pb->temperature = tau;
+    }
+    if ((v = case_meta(s, name, "empty_mean"))) {
+        if (strcmp(v, "nan") == 0) pb->empty_mean = LP_EMPTY_NAN;
+        else if (strcmp(v, "zero") == 0) pb->empty_mean = LP_EMPTY_ZERO;
+        else return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/empty_mean is '%s', not nan or zero",
+                            path, name, v);
+    }
+    if ((v = case_meta(s, name, "family"))) {
+        snprintf(c->family, sizeof c->family, "%s", v);
+    } else {
+        size_t n = strcspn(name, "/");
+        snprintf(c->family, sizeof c->family, "%.*s", (int)(n < 63 ? n : 63), name);
+    }
+    snprintf(c->cls, sizeof c->cls, "%s/%s", c->family, lp_format_name(fmt));
+    c->has_expected = case_tensor(s->f, name, "expected/logp.f64") != NULL;
+    lp_error e2 = {LP_OK, ""};
+    if (lp_problem_check(pb, &e2) != LP_OK)
+        return lp_fail(err, e2.status == LP_ERR_USAGE ? LP_ERR_INPUT : e2.status, "%s: case %s: %s",
+                       path, name, e2.msg);
+    return LP_OK;
+}
+
+lp_status ck_suite_open(ck_suite *s, const char *path, const char *glob, lp_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->path = path;
+    lp_status st = lp_tfile_open(&s->f, path, err);
+    if (st != LP_OK) return st;
+    const size_t nt = lp_tfile_count(s->f);
+    s->c = calloc(nt ? nt : 1, sizeof *s->c);
+    if (!s->c) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", path);
+    size_t total = 0;
+    for (size_t i = 0; i < nt && st == LP_OK; i++) {
+        const lp_tensor *t = lp_tfile_at(s->f, i);
+        const size_t n = strlen(t->name);
+        if (strncmp(t->name, "case/", 5) != 0 || n < 12 || strcmp(t->name + n - 7, "/logits") != 0)
+            continue;
+        total++;
+        ck_case *c = &s->c[s->n];
+        if (n - 12 >= sizeof c->name)
+            return lp_fail(err, LP_ERR_INPUT, "%s: case name too long in tensor '%.60s...'", path,
+                           t->name);
+        memcpy(c->name, t->name + 5, n - 12);
+        c->name[n - 12] = 0;
+        if (!ck_glob_match(glob, c->name)) continue;
+        s->n++;
+        st = bind_case(s, c, t, err);
+    }
+    if (st != LP_OK) return st;
+    if (total == 0)
+        return lp_fail(err, LP_ERR_INPUT, "%s: not a suite: no case/<name>/logits tensor (make one "
+                       "with lpcert gen)", path);
+    if (s->n == 0)
+        return lp_fail(err, LP_ERR_USAGE, "%s: no case matches --cases '%s'", path, glob);
+    return LP_OK;
+}
+
+void ck_suite_close(ck_suite *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i < s->n; i++) free(s->c[i].mask_own);
+    free(s->c);
+    lp_tfile_close(s->f);
+    memset(s, 0, sizeof *s);
+}
+
+/* Reads expected/<stem>.<fmt> and .hi/.lo into the values' fields. */
+static lp_status load_values(lp_value *v, const ck_suite *s, const ck_case *c, const char *stem,
+                             int nd, const int64_t *dims, lp_error *err)
+{
+    static const char *const suf[6] = {"f64", "f32", "f16", "bf16", "hi", "lo"};
+    static const lp_dtype dts[6] = {LP_DT_F64, LP_DT_F32, LP_DT_F16, LP_DT_BF16, LP_DT_F64, LP_DT_F64};
+    for (int k = 0; k < 6; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "expected/%s.%s", stem, suf[k]);
+        const lp_tensor *t = case_tensor(s->f, c->name, key);
+        int ok = t && t->dtype == dts[k] && t->ndim == nd;
+        for (int i = 0; ok && i < nd; i++) ok = t->dims[i] == dims[i];
+        if (!ok)
+            return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/%s is missing or not %s of the case's "
+                           "shape", s->path, c->name, key, lp_dtype_name(dts[k]));
+        for (int64_t i = 0; i < t->numel; i++) {
+            const char *p = (const char *)t->data;
+            switch (k) {
+            case 0: memcpy(&v[i].f64, p + 8 * i, 8); break;
+            case 1: memcpy(&v[i].f32, p + 4 * i, 4); break;
+            case 2: memcpy(&v[i].f16, p + 2 * i, 2); break;
+            case 3: memcpy(&v[i].bf16, p + 2 * i, 2); break;
+            case 4: memcpy(&v[i].dd.hi, p + 8 * i, 8); break;
+            default: memcpy(&v[i].dd.lo, p + 8 * i, 8); break;
+            }
+        }
+    }
+    return LP_OK;
+}
+
+lp_status ck_suite_ref(lp_ref_result *ref, const ck_suite *s, size_t i, int recompute, int threads,
+                       lp_error *err)
+{
+    const ck_case *c = &s->c[i];
+    memset(ref, 0, sizeof *ref);
+    if (!c->has_expected || recompute) {
+        lp_ref_options o = LP_REF_OPTIONS_INIT;
+        o.threads = threads;
+        return lp_ref_compute_opts(ref, &c->pb, &o, err);
+    }
+    const int64_t B = c->pb.shape.B, Ts = lp_problem_ts(&c->pb);
+    ref->B = B;
+    ref->Ts = Ts;
+    ref->logp = calloc((size_t)(B * Ts) + 1, sizeof *ref->logp);
+    ref->counted = calloc((size_t)(B * Ts) + 1, 1);
+    ref->sum = calloc((size_t)B + 1, sizeof *ref->sum);
+    ref->mean = calloc((size_t)B + 1, sizeof *ref->mean);
+    ref->count = calloc((size_t)B + 1, sizeof *ref->count);
+    if (!ref->logp || !ref->counted || !ref->sum || !ref->mean || !ref->count) {
+        lp_ref_result_free(ref);
+        return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory for case %s", s->path, c->name);
+    }
+    const int64_t d2[2] = {B, Ts}, d1[1] = {B};
+    lp_status st = load_values(ref->logp, s, c, "logp", 2, d2, err);
+    if (st == LP_OK) st = load_values(ref->sum, s, c, "sum", 1, d1, err);
+    if (st == LP_OK) st = load_values(ref->mean, s, c, "mean", 1, d1, err);
+    const lp_tensor *ct = case_tensor(s->f, c->name, "expected/counted");
+    const lp_tensor *nt = case_tensor(s->f, c->name, "expected/count");
+    if (st == LP_OK && (!ct || ct->dtype != LP_DT_U8 || ct->numel != B * Ts || !nt ||
+                        nt->dtype != LP_DT_I64 || nt->numel != B))
+        st = lp_fail(err, LP_ERR_INPUT, "%s: case/%s/expected/counted or count is missing or "
+                     "malformed", s->path, c->name);
+    if (st == LP_OK) {
+        memcpy(ref->counted, ct->data, (size_t)(B * Ts));
+        memcpy(ref->count, nt->data, (size_t)B * 8);
+        /* the counted flags must be those of the inputs: a suite whose expected values belong to
+         * other inputs is corrupt */
+        for (int64_t b = 0; b < B && st == LP_OK; b++)
+            for (int64_t ts = 0; ts < Ts && st == LP_OK; ts++)
+                if ((ref->counted[b * Ts + ts] != 0) != lp_problem_counted(&c->pb, b, ts))
+                    st = lp_fail(err, LP_ERR_INPUT, "%s: case/%s/expected/counted[b=%lld,t=%lld] "
+                                 "disagrees with the case's labels and mask", s->path, c->name,
+                                 (long long)b, (long long)ts);
+    }
+    if (st != LP_OK) lp_ref_result_free(ref);
+    return st;
+}
+
+/* ---- candidates --------------------------------------------------------------------------------- */
+
+/* Splits "case/<name>/<out>": *out the output index; name copied. 0 if it is not of that form. */
+static int split_name(const char *t, char *name, size_t cap, int *out)
+{
+    if (strncmp(t, "case/", 5) != 0) return 0;
+    const char *last = strrchr(t, '/');
+    if (!last || last <= t + 5) return 0;
+    size_t n = (size_t)(last - (t + 5));
+    if (n >= cap) return 0;
+    memcpy(name, t + 5, n);
+    name[n] = 0;
+    for (int o = 0; o < CK_NOUT; o++)
+        if (strcmp(last + 1, ck_tensor_name(o)) == 0) {
+            *out = o;
+            return 1;
+        }
+    *out = -1;
+    return 1;
+}
+
+static const ck_case *find_case(const ck_suite *s, const char *name, size_t *idx)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->c[i].name, name) == 0) {
+            if (idx) *idx = i;
+            return &s->c[i];
+        }
+    return NULL;
+}
+
+static lp_status load_one(ck_array *arr, const lp_tensor *t, const char *cpath, const ck_case *c,
+                          int out, lp_error *err)
+{
+    const int64_t B = c->pb.shape.B, Ts = lp_problem_ts(&c->pb);
+    const int64_t dims[2] = {B, Ts};
+    char what[400], hint[200] = "";
+    snprintf(what, sizeof what, "%s: %s", cpath, t->name);
+    if (out == CK_TOKEN)
+        snprintf(hint, sizeof hint, " ([B, T_s] with T_s = %s = %lld: the case has shift %s)",
+                 c->pb.shift == LP_SHIFT_NEXT ? "T-1" : "T", (long long)Ts,
+                 c->pb.shift == LP_SHIFT_NEXT ? "next" : "none");
+    return ck_output_load(arr, t, out == CK_TOKEN ? 2 : 1, dims, 0, what, hint, err);
+}
+
+lp_status ck_candidate_validate(const lp_tfile *cf, const char *cpath, const ck_suite *s,
+                                lp_error *err)
+{
+    const size_t nt = lp_tfile_count(cf);
+    if (nt == 0) return lp_fail(err, LP_ERR_INPUT, "%s: the candidate holds no tensor", cpath);
+    unsigned char *seen = calloc(s->n + 1, 1);
+    if (!seen) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
+    lp_status st = LP_OK;
+    char name[256];
+    for (size_t i = 0; i < nt && st == LP_OK; i++) {
+        const lp_tensor *t = lp_tfile_at(cf, i);
+        int out;
+        if (!split_name(t->name, name, sizeof name, &out) || out < 0) {
+            st = lp_fail(err, LP_ERR_INPUT, "%s: tensor '%s' is not case/<name>/logp, "
+                         "case/<name>/sum or case/<name>/mean", cpath, t->name);
+            break;
+        }
+        size_t idx;
+        const ck_case *c = find_case(s, name, &idx);
+        if (!c) {
+            if (!case_tensor(s->f, name, "logits"))
+                st = lp_fail(err, LP_ERR_INPUT, "%s: tensor '%s': the suite %s has no case '%s'",
+                             cpath, t->name, s->path, name);
+            continue;   /* a case left out by --cases */
+        }
+        seen[idx] = 1;
+        ck_array tmp = {0, LP_F64, 0, NULL};
+        st = load_one(&tmp, t, cpath, c, out, err);
+        free(tmp.v);
+    }
+    for (size_t i = 0; i < s->n && st == LP_OK; i++)
+        if (!seen[i])
+            st = lp_fail(err, LP_ERR_INPUT, "%s: no output for case '%s' (case/%s/logp, sum or "
+                         "mean); --cases selects a subset of the suite", cpath, s->c[i].name,
+                         s->c[i].name);
+    free(seen);
+    return st;
+}
+
+lp_status ck_candidate_load(ck_outputs *o, const lp_tfile *cf, const char *cpath,
+                            const ck_suite *s, size_t i, lp_error *err)
+{
+    memset(o, 0, sizeof *o);
+    const ck_case *c = &s->c[i];
+    for (int out = 0; out < CK_NOUT; out++) {
+        const lp_tensor *t = case_tensor(cf, c->name, ck_tensor_name(out));
+        if (!t) continue;
+        lp_status st = load_one(&o->a[out], t, cpath, c, out, err);
+        if (st != LP_OK) {
+            ck_outputs_free(o);
+            return st;
+        }
+    }
+    return LP_OK;
+}

@@ -1,0 +1,227 @@
+/* cli/check_kernel.c: kernels run in-process through the plugin ABI (include/lpcert_plugin.h):
+ * loading a plugin with dlopen, checking its description, and running it on an lp_problem with
+ * the transformations its capabilities require (mask folded into labels, ignore_index rewritten to
+ * -100, shift none passed as the equivalent shift next). Outputs are allocated here, poisoned with
+ * a quiet NaN so that a value the kernel forgets to write shows as a class mismatch, and widened
+ * to double after the call. */
+#include <dlfcn.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "check_core.h"
+#include "lp_format.h"
+#include "lp_problem.h"
+
+#define V1_SIZE (offsetof(lp_plugin, state) + sizeof(void *))
+
+static lp_status describe_check(const lp_plugin *p, const char *spec, lp_error *err)
+{
+    if (!p) return lp_fail(err, LP_ERR_INPUT, "%s: the entry function returned NULL (it refuses "
+                           "lpcert's ABI version %u)", spec, LP_PLUGIN_ABI_VERSION);
+    if (p->abi_version == 0 || p->abi_version > LP_PLUGIN_ABI_VERSION)
+        return lp_fail(err, LP_ERR_INPUT, "%s: plugin ABI version %u; this lpcert speaks 1 to %u",
+                       spec, p->abi_version, LP_PLUGIN_ABI_VERSION);
+    if (p->struct_size < V1_SIZE)
+        return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.struct_size %u is smaller than version 1's "
+                       "%zu (was it set to sizeof(lp_plugin)?)", spec, p->struct_size, V1_SIZE);
+    if (!p->name || !p->run)
+        return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.name and .run must be set", spec);
+    if (p->formats == 0 || (p->formats & ~0xfu))
+        return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.formats 0x%x: set bits LP_PLUGIN_FMT(LP_F64"
+                       " .. LP_BF16) only, at least one", spec, p->formats);
+    if (p->outputs == 0 || (p->outputs & ~7u))
+        return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.outputs 0x%x: LP_PLUGIN_OUT_LOGP, _SUM, "
+                       "_MEAN, at least one", spec, p->outputs);
+    const int32_t f[3] = {p->logp_format, p->sum_format, p->mean_format};
+    for (int i = 0; i < 3; i++)
+        if (f[i] < LP_PLUGIN_SAME_AS_LOGITS || f[i] > LP_BF16)
+            return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.%s_format %d is not a format",
+                           spec, ck_tensor_name(i), (int)f[i]);
+    if (p->caps & ~0xfu)
+        return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.caps 0x%x has unknown bits", spec, p->caps);
+    return LP_OK;
+}
+
+lp_status ck_kernel_open_plugin(ck_kernel *k, const char *spec, lp_error *err)
+{
+    memset(k, 0, sizeof *k);
+    snprintf(k->spec, sizeof k->spec, "%s", spec);
+    snprintf(k->path, sizeof k->path, "%s", spec);
+    snprintf(k->symbol, sizeof k->symbol, "%s", LP_PLUGIN_ENTRY);
+    struct stat st;
+    const char *colon = strrchr(spec, ':');
+    if (stat(spec, &st) != 0 && colon) {
+        snprintf(k->path, sizeof k->path, "%.*s", (int)(colon - spec), spec);
+        snprintf(k->symbol, sizeof k->symbol, "%s", colon + 1);
+    }
+    if (stat(k->path, &st) != 0)
+        return lp_fail(err, LP_ERR_IO, "%s: no such file", k->path);
+    char path[600];
+    snprintf(path, sizeof path, "%s%s", strchr(k->path, '/') ? "" : "./", k->path);
+    dlerror();
+    k->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!k->dl) return lp_fail(err, LP_ERR_INPUT, "%s: cannot load: %s", k->path, dlerror());
+    void *sym = dlsym(k->dl, k->symbol);
+    if (!sym) return lp_fail(err, LP_ERR_INPUT, "%s: no symbol '%s' (the entry function: "
+                             "const lp_plugin *%s(uint32_t host_abi))", k->path, k->symbol, k->symbol);
+    lp_plugin_entry_fn fn;
+    memcpy(&fn, &sym, sizeof fn);   /* POSIX: a data pointer from dlsym converts to a function */
+    k->p = fn(LP_PLUGIN_ABI_VERSION);
+    return describe_check(k->p, spec, err);
+}
+
+void ck_kernel_close(ck_kernel *k)
+{
+    if (!k) return;
+    ck_builtin_close(k);
+    if (k->dl) dlclose(k->dl);
+    memset(k, 0, sizeof *k);
+}
+
+static void poison(void *p, lp_format f, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        switch (f) {
+        case LP_F64: { uint64_t u = UINT64_C(0x7ff80000deadbeef); memcpy((char *)p + 8 * i, &u, 8); } break;
+        case LP_F32: { uint32_t u = 0x7fc0deadu; memcpy((char *)p + 4 * i, &u, 4); } break;
+        default: { uint16_t u = f == LP_F16 ? 0x7e5d : 0x7fde; memcpy((char *)p + 2 * i, &u, 2); } break;
+        }
+    }
+}
+
+lp_status ck_kernel_run(const ck_kernel *k, const lp_problem *pb, ck_outputs *out,
+                        const char **skip, int *kfail, char *kmsg, size_t kmsg_size, lp_error *err)
+{
+    const lp_plugin *p = k->p;
+    memset(out, 0, sizeof *out);
+    *skip = NULL;
+    *kfail = 0;
+    if (!(p->formats & LP_PLUGIN_FMT(pb->fmt))) {
+        *skip = "its logits format is not among the kernel's formats";
+        return LP_OK;
+    }
+    if (pb->temperature != 1 && !(p->caps & LP_PLUGIN_CAP_TEMPERATURE)) {
+        *skip = "temperature != 1 and the kernel does not declare LP_PLUGIN_CAP_TEMPERATURE";
+        return LP_OK;
+    }
+    const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V, Ts = lp_problem_ts(pb);
+    const int none_tf = pb->shift == LP_SHIFT_NONE && !(p->caps & LP_PLUGIN_CAP_SHIFT_NONE);
+    const int keep_mask = (p->caps & LP_PLUGIN_CAP_MASK) && pb->mask;
+    const int64_t T2 = none_tf ? T + 1 : T, off = none_tf ? 1 : 0;
+    const int64_t ign2 = (p->caps & LP_PLUGIN_CAP_IGNORE_INDEX) ? pb->ignore_index : -100;
+    const size_t esz = (size_t)lp_format_get(pb->fmt)->bytes;
+    int64_t *labels = malloc((size_t)(B * T2) * sizeof *labels);
+    uint8_t *mask = keep_mask ? malloc((size_t)(B * T2)) : NULL;
+    void *logits = none_tf ? calloc((size_t)(B * T2 * V), esz) : NULL;
+    void *buf[CK_NOUT] = {NULL, NULL, NULL};
+    lp_status s = LP_OK;
+    if (!labels || (keep_mask && !mask) || (none_tf && !logits)) {
+        s = lp_fail(err, LP_ERR_NOMEM, "certify: out of memory for a problem of %lld x %lld x %lld",
+                    (long long)B, (long long)T, (long long)V);
+        goto done;
+    }
+    for (int64_t b = 0; b < B; b++) {
+        if (none_tf) {
+            labels[b * T2] = ign2;
+            if (mask) mask[b * T2] = 0;
+            memcpy((char *)logits + (size_t)(b * T2 * V) * esz,
+                   (const char *)pb->logits + (size_t)(b * T * V) * esz, (size_t)(T * V) * esz);
+        }
+        for (int64_t t = 0; t < T; t++) {
+            int64_t lab = lp_problem_label(pb, b, t);
+            const int m = lp_problem_mask(pb, b, t);
+            if (!keep_mask && !m) lab = pb->ignore_index;
+            if (lab == pb->ignore_index) lab = ign2;
+            labels[b * T2 + t + off] = lab;
+            if (mask) mask[b * T2 + t + off] = (uint8_t)m;
+        }
+    }
+    lp_plugin_problem pp;
+    memset(&pp, 0, sizeof pp);
+    pp.struct_size = sizeof pp;
+    pp.abi_version = LP_PLUGIN_ABI_VERSION;
+    pp.B = B;
+    pp.T = T2;
+    pp.V = V;
+    pp.Ts = Ts;
+    pp.format = (int32_t)pb->fmt;
+    pp.shift = none_tf ? LP_SHIFT_NEXT : (int32_t)pb->shift;
+    pp.logits = none_tf ? logits : pb->logits;
+    pp.labels = labels;
+    pp.mask = mask;
+    pp.ignore_index = ign2;
+    pp.temperature = pb->temperature;
+    pp.empty_mean = (int32_t)pb->empty_mean;
+    lp_plugin_outputs po;
+    memset(&po, 0, sizeof po);
+    po.struct_size = sizeof po;
+    const int32_t decl[CK_NOUT] = {p->logp_format, p->sum_format, p->mean_format};
+    int32_t *pf[CK_NOUT] = {&po.logp_format, &po.sum_format, &po.mean_format};
+    void **pd[CK_NOUT] = {&po.logp, &po.sum, &po.mean};
+    for (int o = 0; o < CK_NOUT; o++) {
+        const lp_format f = decl[o] == LP_PLUGIN_SAME_AS_LOGITS ? pb->fmt : (lp_format)decl[o];
+        *pf[o] = (int32_t)f;
+        if (!(p->outputs & (1u << o))) continue;
+        const int64_t n = o == CK_TOKEN ? B * Ts : B;
+        buf[o] = malloc((size_t)(n ? n : 1) * (size_t)lp_format_get(f)->bytes);
+        if (!buf[o]) {
+            s = lp_fail(err, LP_ERR_NOMEM, "certify: out of memory for outputs");
+            goto done;
+        }
+        poison(buf[o], f, n);
+        *pd[o] = buf[o];
+    }
+    if (kmsg_size) kmsg[0] = 0;
+    if (p->run(p->state, &pp, &po, kmsg, kmsg_size) != 0) {
+        *kfail = 1;
+        if (kmsg_size) kmsg[kmsg_size - 1] = 0;
+        goto done;
+    }
+    for (int o = 0; o < CK_NOUT && s == LP_OK; o++) {
+        if (!buf[o]) continue;
+        const int64_t n = o == CK_TOKEN ? B * Ts : B;
+        ck_array *a = &out->a[o];
+        a->v = malloc((size_t)(n ? n : 1) * sizeof *a->v);
+        if (!a->v) {
+            s = lp_fail(err, LP_ERR_NOMEM, "certify: out of memory for outputs");
+            break;
+        }
+        a->present = 1;
+        a->fmt = (lp_format)*pf[o];
+        a->n = n;
+        for (int64_t i = 0; i < n; i++) a->v[i] = lp_load_f64(buf[o], a->fmt, (size_t)i);
+    }
+    if (s != LP_OK) ck_outputs_free(out);
+done:
+    for (int o = 0; o < CK_NOUT; o++) free(buf[o]);
+    free(labels);
+    free(mask);
+    free(logits);
+    return s;
+}
+
+lp_status ck_kernel_view(lp_problem *view, int64_t **labels_own, const ck_kernel *k,
+                         const lp_problem *pb, lp_error *err)
+{
+    const unsigned caps = k->p->caps;
+    *view = *pb;
+    *labels_own = NULL;
+    const int fold = pb->mask && !(caps & LP_PLUGIN_CAP_MASK);
+    const int rewrite = pb->ignore_index != -100 && !(caps & LP_PLUGIN_CAP_IGNORE_INDEX);
+    if (!fold && !rewrite) return LP_OK;
+    const int64_t n = pb->shape.B * pb->shape.T;
+    int64_t *lab = malloc((size_t)(n ? n : 1) * sizeof *lab);
+    if (!lab) return lp_fail(err, LP_ERR_NOMEM, "certify: out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        int64_t y = lp_problem_label(pb, i / pb->shape.T, i % pb->shape.T);
+        if (fold && !pb->mask[i]) y = pb->ignore_index;
+        if (rewrite && y == pb->ignore_index) y = -100;
+        lab[i] = y;
+    }
+    view->labels = lab;
+    view->label_type = LP_I64;
+    if (fold) view->mask = NULL;
+    if (rewrite) view->ignore_index = -100;
+    *labels_own = lab;
+    return LP_OK;
+}

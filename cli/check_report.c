@@ -1,0 +1,585 @@
+/* cli/check_report.c: the report of `lpcert check` and `lpcert certify`: a table on stdout, the
+ * same as JSON (--json), and a Markdown certificate (--certificate). All three say the same
+ * things: the inputs and their hashes, the bounds and semantics, per class and output the figures
+ * of check_core.h, the conventions the candidate follows, the diagnoses, the worst values with a
+ * reproducer, and the verdict. Files are written to <path>.tmp and renamed: never partial. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "check_core.h"
+#include "lp_format.h"
+
+static const char *const diag_title[CK_ND] = {
+    "NaN leak from a masked row (multiply-masking: 0 * NaN, 0 * inf or 0 * -inf = NaN)",
+    "empty-sequence mean follows another convention than the one certified",
+    "wrong shift: the tokens match logits row t scored against labels[t] (shift none) where the "
+    "case asks shift next (row t scores labels[t+1])",
+    "wrong shift: the tokens match logits[:, 1:] scored against labels[:, 1:] (row t+1 for "
+    "labels[t+1]) where the case asks logits[:, :-1] against labels[:, 1:]",
+    "wrong shift: the tokens match row t scored against labels[t+1] (shift next) where the case "
+    "asks shift none",
+    "temperature not applied: the values match the logits taken without dividing by tau",
+    "temperature multiplied: the values match logits * tau instead of logits / tau",
+    "over the bound but faithful: every value within one step of the correctly rounded one "
+    "(off by one ulp at most)",
+    "batch invariance broken: a sequence's outputs change with the batch around it",
+    "the kernel returned an error",
+    "cases the kernel cannot take (not counted in the figures)",
+    "cases the baseline kernel cannot read (no baseline-relative bound there)",
+    "note",
+};
+
+static const char *verdict_word(int failed) { return failed ? "FAIL" : "PASS"; }
+
+static void bound_text(char *buf, size_t n, const ck_options *o, int out)
+{
+    char a[64] = "", b[64] = "";
+    if (o->max_ulp[out] >= 0) snprintf(a, sizeof a, "<= %g ulp", o->max_ulp[out]);
+    if (o->max_abs[out] >= 0) snprintf(b, sizeof b, "<= %g abs", o->max_abs[out]);
+    if (!a[0] && !b[0]) snprintf(buf, n, "classes only");
+    else snprintf(buf, n, "%s%s%s", a, a[0] && b[0] ? " or " : "", b);
+}
+
+static const char *masking_text(const ck_options *o)
+{
+    return o->masking == CK_MASKING_SPEC
+               ? "spec (a masked row never changes a sum: NaN leaks fail)"
+               : "mul (DPO reference semantics: a sum with a hazardous masked row is NaN)";
+}
+
+static const char *empty_text(const ck_options *o)
+{
+    return o->empty == CK_EMPTY_CASE ? "each case's empty_mean policy"
+           : o->empty == CK_EMPTY_NAN ? "NaN everywhere (0/0: PyTorch, DPO code, flash-attn)"
+                                      : "0 everywhere (count clamped to 1: TRL, verl, Liger)";
+}
+
+/* The conventions observed, in words. */
+static void masking_observed(char *buf, size_t n, const ck_run *r)
+{
+    if (r->hazard_seqs == 0)
+        snprintf(buf, n, "not determined (no sequence with a non-counted NaN/inf/-inf row was "
+                         "compared through a sum or mean)");
+    else if (r->leaked_seqs == 0)
+        snprintf(buf, n, "assignment (NaN-safe): no leak in %lld sequences with a hazardous "
+                         "masked row", (long long)r->hazard_seqs);
+    else if (r->leaked_seqs == r->hazard_seqs)
+        snprintf(buf, n, "multiplication (logp * mask): NaN leaks in all %lld sequences with a "
+                         "hazardous masked row", (long long)r->hazard_seqs);
+    else
+        snprintf(buf, n, "inconsistent: NaN leaks in %lld of %lld sequences with a hazardous "
+                         "masked row", (long long)r->leaked_seqs, (long long)r->hazard_seqs);
+}
+
+static void empty_observed(char *buf, size_t n, const ck_run *r)
+{
+    const long long e = r->empty_seqs;
+    if (e == 0)
+        snprintf(buf, n, "not determined (no sequence without counted tokens compared through a mean)");
+    else if (r->empty_nan == e)
+        snprintf(buf, n, "nan (0/0) in all %lld empty sequences%s", e,
+                 r->empty_policy_zero ? "; the cases asked 0 for some" : "");
+    else if (r->empty_zero == e)
+        snprintf(buf, n, "zero in all %lld empty sequences%s", e,
+                 r->empty_policy_nan ? "; the cases asked NaN for some" : "");
+    else if (r->empty_as_policy == e)
+        snprintf(buf, n, "follows each case's policy (%lld NaN, %lld zero)",
+                 (long long)r->empty_nan, (long long)r->empty_zero);
+    else
+        snprintf(buf, n, "mixed: %lld NaN, %lld zero, %lld other, %lld as the case asked",
+                 (long long)r->empty_nan, (long long)r->empty_zero, (long long)r->empty_other,
+                 (long long)r->empty_as_policy);
+}
+
+static void fmts_text(char *buf, size_t n, unsigned fmts)
+{
+    buf[0] = 0;
+    for (int f = 0; f < LP_NFORMATS; f++)
+        if (fmts & (1u << f)) {
+            size_t l = strlen(buf);
+            snprintf(buf + l, n - l, "%s%s", l ? "," : "", lp_format_name((lp_format)f));
+        }
+}
+
+static int group_faithful(const ck_group *g)
+{
+    return g->n_mismatch == 0 && g->n_cr < g->n && g->max_steps <= 1;
+}
+
+/* Median and figures over no value print as "-". */
+static void fig(char *buf, size_t n, double v, int have, const char *fmt)
+{
+    if (!have || isnan(v)) snprintf(buf, n, "-");
+    else snprintf(buf, n, fmt, v);
+}
+
+/* The reproducer of one value, as lines prefixed by ind. */
+static void repro_lines(FILE *f, const ck_repro *w, const ck_header *h, const char *ind)
+{
+    char got[64], want[64];
+    lp_format_hexdec(got, sizeof got, w->y, w->fmt);
+    lp_format_hexdec(want, sizeof want, w->ref_f, w->fmt);
+    if (w->out == CK_TOKEN)
+        fprintf(f, "%scase %s, token b=%lld t=%lld (logits row t scores labels[%lld, %lld] = %lld, "
+                   "V=%lld)\n", ind, w->case_name, (long long)w->b, (long long)w->ts,
+                (long long)w->b, (long long)w->t_label, (long long)w->label, (long long)w->V);
+    else
+        fprintf(f, "%scase %s, %s of sequence b=%lld (%lld counted tokens)\n", ind, w->case_name,
+                ck_output_name(w->out), (long long)w->b, (long long)w->count);
+    fprintf(f, "%s  got  %s %s\n", ind, lp_format_name(w->fmt), got);
+    fprintf(f, "%s  want %s %s (correctly rounded); exact %.17g %+.3e (dd 0x%016llx 0x%016llx)\n",
+            ind, lp_format_name(w->fmt), want, w->dd.hi, w->dd.lo,
+            (unsigned long long)lp_bits_f64(w->dd.hi), (unsigned long long)lp_bits_f64(w->dd.lo));
+    if (w->m.cls == LP_CMP_MISMATCH)
+        fprintf(f, "%s  error: class mismatch\n", ind);
+    else
+        fprintf(f, "%s  error: %.4g ulp, %.3e absolute\n", ind, w->m.err_ulp, w->m.err_abs);
+    if (w->note[0]) fprintf(f, "%s  %s\n", ind, w->note);
+    if (h && strcmp(h->command, "check") == 0)
+        fprintf(f, "%s  repro: lpcert check ... --cases '%s'\n", ind, w->case_name);
+}
+
+static void header_lines(FILE *f, ck_run *r, const ck_header *h, const char *pre)
+{
+    fprintf(f, "%ssuite:      %s\n", pre, h->suite);
+    fprintf(f, "%scandidate:  %s\n", pre, h->candidate);
+    for (int i = 0; i < h->nfiles; i++)
+        fprintf(f, "%s%-11s %s (sha256 %s)\n", pre, h->files[i].role, h->files[i].path,
+                h->files[i].sha256);
+    for (int i = 0; i < h->nextra; i++) fprintf(f, "%s%s\n", pre, h->extra[i]);
+    char b[3][96];
+    for (int o = 0; o < CK_NOUT; o++) bound_text(b[o], sizeof b[o], &r->opt, o);
+    fprintf(f, "%sbounds:     token %s; sum %s; mean %s\n", pre, b[0], b[1], b[2]);
+    if (r->opt.baseline)
+        fprintf(f, "%sbaseline:   %s: per class and output, max ulp <= %g x the baseline's + 2^-20\n",
+                pre, r->opt.baseline, r->opt.factor);
+    fprintf(f, "%smasking:    %s\n", pre, masking_text(&r->opt));
+    fprintf(f, "%sempty mean: %s\n", pre, empty_text(&r->opt));
+}
+
+void ck_report_table(FILE *f, ck_run *r, const ck_header *h)
+{
+    fprintf(f, "lpcert %s\n", h->command);
+    header_lines(f, r, h, "  ");
+    fprintf(f, "\n%-22s %-6s %-9s %8s %6s %10s %10s %10s %5s %5s %5s",
+            "class", "output", "format", "n", "cr%", "max ulp", "median", "max abs", "steps",
+            "mism", "leak");
+    if (r->opt.baseline) fprintf(f, " %10s", "base ulp");
+    fprintf(f, "  result\n");
+    for (size_t i = 0; i < r->ng; i++) {
+        ck_group *g = &r->g[i];
+        char fm[40];
+        fmts_text(fm, sizeof fm, g->fmts);
+        double med = ck_group_median(g);
+        char steps[24];
+        if (g->max_steps < 100000) snprintf(steps, sizeof steps, "%llu", (unsigned long long)g->max_steps);
+        else snprintf(steps, sizeof steps, "%.0e", (double)g->max_steps);
+        char mu[24], md[24], ma[24];
+        const int num = g->nulps > 0;
+        fig(mu, sizeof mu, g->max_ulp, num, "%.4g");
+        fig(md, sizeof md, med, num, "%.4g");
+        fig(ma, sizeof ma, g->max_abs, num, "%.3g");
+        fprintf(f, "%-22s %-6s %-9s %8lld %6.1f %10s %10s %10s %5s %5lld %5lld", g->cls,
+                ck_output_name(g->out), fm, (long long)g->n,
+                g->n ? 100.0 * (double)g->n_cr / (double)g->n : 0.0, mu, md, ma,
+                steps, (long long)g->n_mismatch, (long long)g->n_leak);
+        if (r->opt.baseline) {
+            if (g->rel_n) fprintf(f, " %10.4g", g->rel_base_max);
+            else fprintf(f, " %10s", "-");
+        }
+        const char *why = g->n_mismatch ? "FAIL class" : g->n_over ? "FAIL bound"
+                          : ck_group_rel_failed(r, g) ? "FAIL baseline" : "ok";
+        fprintf(f, "  %s\n", why);
+    }
+    char buf[256];
+    fprintf(f, "\nconventions observed:\n");
+    masking_observed(buf, sizeof buf, r);
+    fprintf(f, "  masking:    %s\n", buf);
+    empty_observed(buf, sizeof buf, r);
+    fprintf(f, "  empty mean: %s\n", buf);
+    if (strcmp(h->command, "certify") == 0) {
+        if (r->opt.batch == CK_BATCH_OFF)
+            fprintf(f, "  batch invariance: not checked\n");
+        else
+            fprintf(f, "  batch invariance: %lld checks, %lld changed bits%s\n",
+                    (long long)r->batch_checks, (long long)r->batch_fail,
+                    r->opt.batch == CK_BATCH_REPORT ? " (reported, not required)" : "");
+    }
+
+    int any = 0;
+    for (int k = 0; k < CK_ND; k++) {
+        if (!r->d[k].n) continue;
+        if (!any++) fprintf(f, "\ndiagnoses:\n");
+        fprintf(f, "  - %s: %lld\n      e.g. %s\n", diag_title[k], (long long)r->d[k].n,
+                r->d[k].example);
+    }
+    for (size_t i = 0; i < r->ng; i++)
+        if (group_faithful(&r->g[i]) && ck_group_failed(r, &r->g[i])) {
+            if (!any++) fprintf(f, "\ndiagnoses:\n");
+            fprintf(f, "  - %s %s: %s\n", r->g[i].cls, ck_output_name(r->g[i].out),
+                    diag_title[CK_D_FAITHFUL]);
+        }
+
+    int nfail = 0, shown = 0;
+    for (size_t i = 0; i < r->ng; i++) nfail += ck_group_failed(r, &r->g[i]);
+    if (nfail) {
+        fprintf(f, "\nworst values of the failing groups:\n");
+        for (size_t i = 0; i < r->ng && shown < 12; i++) {
+            const ck_group *g = &r->g[i];
+            if (!ck_group_failed(r, g)) continue;
+            shown++;
+            fprintf(f, "  %s %s:\n", g->cls, ck_output_name(g->out));
+            const ck_repro *w = (g->n_mismatch || g->n_over || !g->rel_worst.set) ? &g->worst
+                                                                                   : &g->rel_worst;
+            repro_lines(f, w, h, "    ");
+            if (ck_group_rel_failed(r, g))
+                fprintf(f, "      baseline: max %.4g ulp on these values; candidate max %.4g > "
+                           "%g x %.4g + 2^-20\n", g->rel_base_max, g->rel_cand_max, r->opt.factor,
+                        g->rel_base_max);
+        }
+        if (nfail > shown) fprintf(f, "  (%d more failing groups: see --json)\n", nfail - shown);
+    } else {
+        const ck_group *wg = NULL;
+        for (size_t i = 0; i < r->ng; i++)
+            if (r->g[i].worst.set && (!wg || r->g[i].max_ulp > wg->max_ulp)) wg = &r->g[i];
+        if (wg) {
+            fprintf(f, "\nlargest error (%s %s):\n", wg->cls, ck_output_name(wg->out));
+            repro_lines(f, &wg->worst, h, "  ");
+        }
+    }
+    const int failed = ck_run_failed(r);
+    int64_t mism = 0, leaks = 0, over = 0;
+    int rel = 0;
+    for (size_t i = 0; i < r->ng; i++) {
+        mism += r->g[i].n_mismatch;
+        leaks += r->g[i].n_leak;
+        over += r->g[i].n_over;
+        rel += ck_group_rel_failed(r, &r->g[i]);
+    }
+    fprintf(f, "\nverdict: %s: %lld cases, %lld values, %d of %zu groups failing (%lld class "
+               "mismatches, %lld of them NaN leaks; %lld values over the bounds; %d groups over "
+               "the baseline bound",
+            verdict_word(failed), (long long)r->cases, (long long)r->values, nfail, r->ng,
+            (long long)mism, (long long)leaks, (long long)over, rel);
+    if (strcmp(h->command, "certify") == 0)
+        fprintf(f, "; %lld batch-invariance failures; %lld kernel errors", (long long)r->batch_fail,
+                (long long)r->d[CK_D_KERNEL_ERR].n);
+    fprintf(f, ")%s\n", r->values == 0 ? "; nothing was compared" : "");
+}
+
+/* ---- JSON --------------------------------------------------------------------------------------- */
+
+static void json_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
+    else if (isnan(v)) cJSON_AddNullToObject(o, k);
+    else cJSON_AddStringToObject(o, k, v > 0 ? "inf" : "-inf");
+}
+
+static void json_hex(cJSON *o, const char *k, double v, lp_format f)
+{
+    char buf[64];
+    lp_format_hexdec(buf, sizeof buf, v, f);
+    char *sp = strchr(buf, ' ');
+    if (sp) *sp = 0;
+    cJSON_AddStringToObject(o, k, buf);
+}
+
+static cJSON *json_repro(const ck_repro *w)
+{
+    cJSON *o = cJSON_CreateObject();
+    char buf[40];
+    cJSON_AddStringToObject(o, "case", w->case_name);
+    cJSON_AddStringToObject(o, "output", ck_output_name(w->out));
+    cJSON_AddNumberToObject(o, "b", (double)w->b);
+    if (w->out == CK_TOKEN) {
+        cJSON_AddNumberToObject(o, "t", (double)w->ts);
+        cJSON_AddNumberToObject(o, "label_t", (double)w->t_label);
+        cJSON_AddNumberToObject(o, "label", (double)w->label);
+    } else {
+        cJSON_AddNumberToObject(o, "count", (double)w->count);
+    }
+    cJSON_AddNumberToObject(o, "V", (double)w->V);
+    cJSON_AddStringToObject(o, "format", lp_format_name(w->fmt));
+    json_hex(o, "got", w->y, w->fmt);
+    snprintf(buf, sizeof buf, "%.17g", w->y);
+    cJSON_AddStringToObject(o, "got_decimal", buf);
+    json_hex(o, "want", w->ref_f, w->fmt);
+    snprintf(buf, sizeof buf, "%.17g", w->ref_f);
+    cJSON_AddStringToObject(o, "want_decimal", buf);
+    json_hex(o, "exact_hi", w->dd.hi, LP_F64);
+    json_hex(o, "exact_lo", w->dd.lo, LP_F64);
+    cJSON_AddStringToObject(o, "class", w->m.cls == LP_CMP_MISMATCH ? "mismatch"
+                                        : w->m.cls == LP_CMP_SAME_SPECIAL ? "same_special"
+                                                                          : "number");
+    json_num(o, "err_ulp", w->m.err_ulp);
+    json_num(o, "err_abs", w->m.err_abs);
+    if (w->note[0]) cJSON_AddStringToObject(o, "note", w->note);
+    return o;
+}
+
+static cJSON *json_build(ck_run *r, const ck_header *h)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "tool", "lpcert 0.1.0");
+    cJSON_AddStringToObject(root, "command", h->command);
+    cJSON_AddStringToObject(root, "suite", h->suite);
+    cJSON_AddStringToObject(root, "candidate", h->candidate);
+    cJSON *files = cJSON_AddArrayToObject(root, "files");
+    for (int i = 0; i < h->nfiles; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "role", h->files[i].role);
+        cJSON_AddStringToObject(o, "path", h->files[i].path);
+        cJSON_AddStringToObject(o, "sha256", h->files[i].sha256);
+        cJSON_AddItemToArray(files, o);
+    }
+    cJSON *extra = cJSON_AddArrayToObject(root, "notes");
+    for (int i = 0; i < h->nextra; i++) cJSON_AddItemToArray(extra, cJSON_CreateString(h->extra[i]));
+    cJSON *bd = cJSON_AddObjectToObject(root, "bounds");
+    for (int o = 0; o < CK_NOUT; o++) {
+        cJSON *e = cJSON_AddObjectToObject(bd, ck_output_name(o));
+        if (r->opt.max_ulp[o] >= 0) cJSON_AddNumberToObject(e, "max_ulp", r->opt.max_ulp[o]);
+        else cJSON_AddNullToObject(e, "max_ulp");
+        if (r->opt.max_abs[o] >= 0) cJSON_AddNumberToObject(e, "max_abs", r->opt.max_abs[o]);
+        else cJSON_AddNullToObject(e, "max_abs");
+    }
+    if (r->opt.baseline) {
+        cJSON *e = cJSON_AddObjectToObject(bd, "baseline");
+        cJSON_AddStringToObject(e, "kernel", r->opt.baseline);
+        cJSON_AddNumberToObject(e, "factor", r->opt.factor);
+        cJSON_AddNumberToObject(e, "slack_ulp", CK_REL_SLACK);
+    } else {
+        cJSON_AddNullToObject(bd, "baseline");
+    }
+    cJSON *sem = cJSON_AddObjectToObject(root, "semantics");
+    cJSON_AddStringToObject(sem, "masking", r->opt.masking == CK_MASKING_SPEC ? "spec" : "mul");
+    cJSON_AddStringToObject(sem, "empty_mean", r->opt.empty == CK_EMPTY_CASE ? "case"
+                                               : r->opt.empty == CK_EMPTY_NAN ? "nan" : "zero");
+    cJSON *groups = cJSON_AddArrayToObject(root, "groups");
+    for (size_t i = 0; i < r->ng; i++) {
+        ck_group *g = &r->g[i];
+        cJSON *o = cJSON_CreateObject();
+        char fm[40];
+        fmts_text(fm, sizeof fm, g->fmts);
+        cJSON_AddStringToObject(o, "class", g->cls);
+        cJSON_AddStringToObject(o, "output", ck_output_name(g->out));
+        cJSON_AddStringToObject(o, "formats", fm);
+        cJSON_AddNumberToObject(o, "n", (double)g->n);
+        cJSON_AddNumberToObject(o, "correctly_rounded", (double)g->n_cr);
+        json_num(o, "max_ulp", g->max_ulp);
+        json_num(o, "median_ulp", ck_group_median(g));
+        json_num(o, "max_abs", g->max_abs);
+        cJSON_AddNumberToObject(o, "max_steps", (double)g->max_steps);
+        cJSON_AddNumberToObject(o, "class_mismatches", (double)g->n_mismatch);
+        cJSON_AddNumberToObject(o, "nan_leaks", (double)g->n_leak);
+        cJSON_AddNumberToObject(o, "over_bounds", (double)g->n_over);
+        if (r->opt.baseline) {
+            cJSON *e = cJSON_AddObjectToObject(o, "baseline");
+            cJSON_AddNumberToObject(e, "values", (double)g->rel_n);
+            cJSON_AddNumberToObject(e, "baseline_class_mismatches", (double)g->rel_base_mismatch);
+            json_num(e, "baseline_max_ulp", g->rel_base_max);
+            json_num(e, "candidate_max_ulp", g->rel_cand_max);
+            cJSON_AddBoolToObject(e, "ok", !ck_group_rel_failed(r, g));
+        }
+        cJSON_AddBoolToObject(o, "faithful", group_faithful(g));
+        cJSON_AddStringToObject(o, "verdict", ck_group_failed(r, g) ? "fail" : "pass");
+        if (g->worst.set) cJSON_AddItemToObject(o, "worst", json_repro(&g->worst));
+        cJSON_AddItemToArray(groups, o);
+    }
+    cJSON *conv = cJSON_AddObjectToObject(root, "conventions");
+    char buf[256];
+    cJSON *m = cJSON_AddObjectToObject(conv, "masking");
+    const char *mk = r->hazard_seqs == 0 ? "undetermined" : r->leaked_seqs == 0 ? "assign"
+                     : r->leaked_seqs == r->hazard_seqs ? "mul" : "inconsistent";
+    cJSON_AddStringToObject(m, "observed", mk);
+    cJSON_AddNumberToObject(m, "hazard_sequences", (double)r->hazard_seqs);
+    cJSON_AddNumberToObject(m, "leaked_sequences", (double)r->leaked_seqs);
+    masking_observed(buf, sizeof buf, r);
+    cJSON_AddStringToObject(m, "text", buf);
+    cJSON *e = cJSON_AddObjectToObject(conv, "empty_mean");
+    const long long es = r->empty_seqs;
+    const char *ek = es == 0 ? "undetermined" : r->empty_nan == es ? "nan" : r->empty_zero == es ? "zero"
+                     : r->empty_as_policy == es ? "case" : "mixed";
+    cJSON_AddStringToObject(e, "observed", ek);
+    cJSON_AddNumberToObject(e, "empty_sequences", (double)es);
+    cJSON_AddNumberToObject(e, "nan", (double)r->empty_nan);
+    cJSON_AddNumberToObject(e, "zero", (double)r->empty_zero);
+    cJSON_AddNumberToObject(e, "other", (double)r->empty_other);
+    cJSON_AddNumberToObject(e, "as_case_policy", (double)r->empty_as_policy);
+    empty_observed(buf, sizeof buf, r);
+    cJSON_AddStringToObject(e, "text", buf);
+    if (strcmp(h->command, "certify") == 0) {
+        cJSON *bi = cJSON_AddObjectToObject(root, "batch_invariance");
+        cJSON_AddStringToObject(bi, "mode", r->opt.batch == CK_BATCH_REQUIRE ? "require"
+                                            : r->opt.batch == CK_BATCH_REPORT ? "report" : "off");
+        cJSON_AddNumberToObject(bi, "checks", (double)r->batch_checks);
+        cJSON_AddNumberToObject(bi, "failures", (double)r->batch_fail);
+    }
+    static const char *const keys[CK_ND] = {"nan_leak", "empty_mean", "shift_none", "shift_late",
+                                            "shift_next", "temperature_ignored",
+                                            "temperature_multiplied", "faithful",
+                                            "batch_variance", "kernel_error", "skipped",
+                                            "no_baseline", "note"};
+    cJSON *dg = cJSON_AddArrayToObject(root, "diagnoses");
+    for (int k = 0; k < CK_ND; k++) {
+        if (!r->d[k].n) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "kind", keys[k]);
+        cJSON_AddStringToObject(o, "title", diag_title[k]);
+        cJSON_AddNumberToObject(o, "count", (double)r->d[k].n);
+        cJSON_AddStringToObject(o, "example", r->d[k].example);
+        cJSON_AddItemToArray(dg, o);
+    }
+    for (size_t i = 0; i < r->ng; i++) {
+        if (!group_faithful(&r->g[i]) || !ck_group_failed(r, &r->g[i])) continue;
+        cJSON *o = cJSON_CreateObject();
+        char ex[160];
+        snprintf(ex, sizeof ex, "%s %s", r->g[i].cls, ck_output_name(r->g[i].out));
+        cJSON_AddStringToObject(o, "kind", "faithful");
+        cJSON_AddStringToObject(o, "title", diag_title[CK_D_FAITHFUL]);
+        cJSON_AddNumberToObject(o, "count", (double)(r->g[i].n - r->g[i].n_cr));
+        cJSON_AddStringToObject(o, "example", ex);
+        cJSON_AddItemToArray(dg, o);
+    }
+    cJSON_AddNumberToObject(root, "cases", (double)r->cases);
+    cJSON_AddNumberToObject(root, "values", (double)r->values);
+    cJSON_AddStringToObject(root, "verdict", ck_run_failed(r) ? "fail" : "pass");
+    return root;
+}
+
+static lp_status write_text(const char *path, const char *text, lp_error *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return lp_fail(err, LP_ERR_USAGE, "%s: path too long", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return lp_fail(err, LP_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    int ok = fputs(text, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return lp_fail(err, LP_ERR_IO, "%s: write failed", path);
+    }
+    return LP_OK;
+}
+
+lp_status ck_report_json(const char *path, ck_run *r, const ck_header *h, lp_error *err)
+{
+    cJSON *root = json_build(r, h);
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) return lp_fail(err, LP_ERR_NOMEM, "out of memory writing %s", path);
+    size_t n = strlen(text);
+    char *t2 = realloc(text, n + 2);
+    if (!t2) {
+        free(text);
+        return lp_fail(err, LP_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    t2[n] = '\n';
+    t2[n + 1] = 0;
+    lp_status s = write_text(path, t2, err);
+    free(t2);
+    return s;
+}
+
+/* ---- Markdown certificate ------------------------------------------------------------------------ */
+
+lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h, lp_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return lp_fail(err, LP_ERR_NOMEM, "out of memory writing %s", path);
+    const int failed = ck_run_failed(r);
+    time_t now = time(NULL);
+    struct tm tmv;
+    char date[40];
+    gmtime_r(&now, &tmv);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tmv);
+    fprintf(f, "# lpcert certificate: %s\n\n", verdict_word(failed));
+    fprintf(f, "Issued by lpcert 0.1.0 (`lpcert %s`) on %s.\n\n", h->command, date);
+    fprintf(f, "## Inputs\n\n| | |\n| --- | --- |\n| suite | %s |\n| candidate | %s |\n",
+            h->suite, h->candidate);
+    for (int i = 0; i < h->nfiles; i++)
+        fprintf(f, "| %s | `%s`<br>SHA-256 `%s` |\n", h->files[i].role, h->files[i].path,
+                h->files[i].sha256);
+    for (int i = 0; i < h->nextra; i++) fprintf(f, "| note | %s |\n", h->extra[i]);
+    fprintf(f, "\n## Bounds and semantics certified\n\n");
+    for (int o = 0; o < CK_NOUT; o++) {
+        char b[96];
+        bound_text(b, sizeof b, &r->opt, o);
+        fprintf(f, "- %s: %s\n", ck_output_name(o), b);
+    }
+    if (r->opt.baseline)
+        fprintf(f, "- baseline: per class and output, max ulp <= %g x that of `%s` on the same "
+                   "inputs + 2^-20 ulp\n", r->opt.factor, r->opt.baseline);
+    fprintf(f, "- class mismatches (NaN vs number, inf vs finite) always fail\n");
+    fprintf(f, "- masking: %s\n- empty mean: %s\n", masking_text(&r->opt), empty_text(&r->opt));
+    if (strcmp(h->command, "certify") == 0)
+        fprintf(f, "- batch invariance: %s\n", r->opt.batch == CK_BATCH_REQUIRE ? "required"
+                                               : r->opt.batch == CK_BATCH_REPORT ? "reported" : "not checked");
+    fprintf(f, "\nErrors are measured as DESIGN A4 of lpcert: err_ulp = |y - x| / ulp_F(x), x the "
+               "exact value (a double-double of at least 100 correct bits), F the candidate's "
+               "format. Figures are over the values tested: sampled, so lower bounds of the "
+               "kernel's worst case.\n");
+    fprintf(f, "\n## Results\n\n| class | output | format | n | correctly rounded | max ulp | "
+               "median ulp | max abs | class mismatches | NaN leaks |%s result |\n"
+               "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |%s --- |\n",
+            r->opt.baseline ? " baseline max ulp |" : "", r->opt.baseline ? " ---: |" : "");
+    for (size_t i = 0; i < r->ng; i++) {
+        ck_group *g = &r->g[i];
+        char fm[40];
+        fmts_text(fm, sizeof fm, g->fmts);
+        char mu[24], md[24], ma[24];
+        fig(mu, sizeof mu, g->max_ulp, g->nulps > 0, "%.4g");
+        fig(md, sizeof md, ck_group_median(g), g->nulps > 0, "%.4g");
+        fig(ma, sizeof ma, g->max_abs, g->nulps > 0, "%.3g");
+        fprintf(f, "| %s | %s | %s | %lld | %lld | %s | %s | %s | %lld | %lld |", g->cls,
+                ck_output_name(g->out), fm, (long long)g->n, (long long)g->n_cr, mu, md, ma,
+                (long long)g->n_mismatch, (long long)g->n_leak);
+        if (r->opt.baseline) {
+            if (g->rel_n) fprintf(f, " %.4g |", g->rel_base_max);
+            else fprintf(f, " - |");
+        }
+        fprintf(f, " %s |\n", ck_group_failed(r, g) ? "**fail**" : "pass");
+    }
+    char buf[256];
+    fprintf(f, "\n## Conventions observed\n\n");
+    masking_observed(buf, sizeof buf, r);
+    fprintf(f, "- masking: %s\n", buf);
+    empty_observed(buf, sizeof buf, r);
+    fprintf(f, "- empty mean: %s\n", buf);
+    if (strcmp(h->command, "certify") == 0 && r->opt.batch != CK_BATCH_OFF)
+        fprintf(f, "- batch invariance: %lld checks, %lld changed bits\n",
+                (long long)r->batch_checks, (long long)r->batch_fail);
+    int any = 0;
+    for (int k = 0; k < CK_ND; k++) {
+        if (!r->d[k].n) continue;
+        if (!any++) fprintf(f, "\n## Diagnoses\n\n");
+        fprintf(f, "- %s: %lld. Example: %s\n", diag_title[k], (long long)r->d[k].n, r->d[k].example);
+    }
+    int nfail = 0;
+    for (size_t i = 0; i < r->ng; i++) nfail += ck_group_failed(r, &r->g[i]);
+    if (nfail) {
+        fprintf(f, "\n## Worst values of the failing groups\n\n```\n");
+        int shown = 0;
+        for (size_t i = 0; i < r->ng && shown < 12; i++)
+            if (ck_group_failed(r, &r->g[i])) {
+                shown++;
+                repro_lines(f, &r->g[i].worst, h, "");
+            }
+        fprintf(f, "```\n");
+    }
+    fprintf(f, "\n## Verdict\n\n**%s**: %lld cases, %lld values compared, %d of %zu groups failing.\n",
+            verdict_word(failed), (long long)r->cases, (long long)r->values, nfail, r->ng);
+    if (fclose(f) != 0) {
+        free(text);
+        return lp_fail(err, LP_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    lp_status s = write_text(path, text, err);
+    free(text);
+    return s;
+}

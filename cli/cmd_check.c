@@ -1,0 +1,467 @@
+/* cli/cmd_check.c: `lpcert check`: a file of a kernel's outputs against the exact reference
+ * (DESIGN B5). Two routes: a suite (lpcert gen) and a candidate file of outputs per case; or one
+ * case given as logits and labels files with .npy (or safetensors) outputs. Every input is
+ * validated before anything is compared; the report goes to stdout (and --json, --certificate);
+ * exit 0 pass, 1 fail, 2 usage or input error. */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check_core.h"
+#include "lp_format.h"
+#include "lp_problem.h"
+#include "lp_suite.h"
+
+static const char usage[] =
+    "usage: lpcert check SUITE.safetensors CANDIDATE.safetensors [options]\n"
+    "       lpcert check SUITE.safetensors --kernel NAME [--save-candidate OUT.safetensors]\n"
+    "       lpcert check --logits L --labels Y [--mask M] [--shift next|none] [--ignore-index N]\n"
+    "                    [--temperature T] [--logp P.npy] [--sum S.npy] [--mean M.npy] [options]\n"
+    "\n"
+    "Compares a kernel's outputs with the exact reference. SUITE comes from `lpcert gen` (or holds\n"
+    "case/<name>/logits, labels [, mask] and parameters in __metadata__: expected values are then\n"
+    "computed). CANDIDATE holds case/<name>/logp [B, T_s], case/<name>/sum [B], case/<name>/mean\n"
+    "[B], any subset, each in F64, F32, F16 or BF16: the tensor's dtype says which format's\n"
+    "reference it is measured against. Values at positions that do not count are ignored.\n"
+    "The second route checks one case: logits [B, T, V] or [T, V] and labels, files as for\n"
+    "`lpcert ref` (F[:tensor]); outputs as .npy (a '<u2' array is read as bf16 bit patterns) or\n"
+    "safetensors F:tensor.\n"
+    "\n"
+    "Reports per case class (family/dtype) and output (token, sum, mean): values compared, %%\n"
+    "correctly rounded, max and median ulp error, max absolute error, max steps from the correctly\n"
+    "rounded value, class mismatches, NaN leaks; the masking and empty-mean conventions followed;\n"
+    "diagnoses (NaN leaks, wrong shift, temperature, empty-mean convention); the worst values with\n"
+    "a reproducer.\n"
+    "\n"
+    "options:\n"
+    "  --cases GLOB           only the suite cases whose names match (a prefix such as 'normal'\n"
+    "                         or 'normal/f32' works too)\n"
+    "  --recompute            compute the reference instead of reading the suite's expected values\n"
+    "  --kernel NAME          the candidate is the built-in kernel NAME (impl/), run on the suite\n"
+    "  --save-candidate FILE  with --kernel: write its outputs as a candidate file\n"
+    "  --json FILE            the report as JSON\n"
+    "  --certificate FILE     a Markdown certificate: inputs with SHA-256, bounds, figures, verdict\n"
+    "  --quiet                no table on stdout (the verdict line only)\n"
+    "%s"
+    "\n"
+    "Exit 0: every bound holds; 1: some value fails; 2: usage or input error (one line on stderr:\n"
+    "a candidate tensor of the wrong shape or dtype, a missing case, a corrupt file).\n";
+
+typedef struct check_opts {
+    const char *suite, *cand;
+    const char *logits, *labels, *mask, *outs[CK_NOUT];
+    const char *glob, *json, *cert, *kernel, *save;
+    int recompute, quiet;
+    lp_problem pb;
+    ck_options ck;
+} check_opts;
+
+static int parse(check_opts *o, int argc, char **argv)
+{
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf(usage, ck_options_help);
+            exit(LP_EXIT_OK);
+        }
+        if (strcmp(a, "--recompute") == 0) { o->recompute = 1; continue; }
+        if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
+        if (strncmp(a, "--", 2) != 0) {
+            if (npos == 0) o->suite = a;
+            else if (npos == 1) o->cand = a;
+            else return lp_cli_usage("check", "unexpected argument '%s'", a);
+            npos++;
+            continue;
+        }
+        if (i + 1 >= argc) return lp_cli_usage("check", "option %s needs a value", a);
+        const char *v = argv[++i];
+        int rc;
+        if (ck_options_parse(&o->ck, "check", a, v, &rc)) {
+            if (rc != LP_EXIT_OK) return rc;
+            continue;
+        }
+        if (strcmp(a, "--logits") == 0) o->logits = v;
+        else if (strcmp(a, "--labels") == 0) o->labels = v;
+        else if (strcmp(a, "--mask") == 0) o->mask = v;
+        else if (strcmp(a, "--logp") == 0) o->outs[CK_TOKEN] = v;
+        else if (strcmp(a, "--sum") == 0) o->outs[CK_SUM] = v;
+        else if (strcmp(a, "--mean") == 0) o->outs[CK_MEAN] = v;
+        else if (strcmp(a, "--cases") == 0) o->glob = v;
+        else if (strcmp(a, "--kernel") == 0) o->kernel = v;
+        else if (strcmp(a, "--save-candidate") == 0) o->save = v;
+        else if (strcmp(a, "--json") == 0) o->json = v;
+        else if (strcmp(a, "--certificate") == 0) o->cert = v;
+        else if (strcmp(a, "--shift") == 0) {
+            if (strcmp(v, "next") == 0) o->pb.shift = LP_SHIFT_NEXT;
+            else if (strcmp(v, "none") == 0) o->pb.shift = LP_SHIFT_NONE;
+            else return lp_cli_usage("check", "--shift: '%s' is not next or none", v);
+        } else if (strcmp(a, "--ignore-index") == 0) {
+            if (!lp_cli_int64(&o->pb.ignore_index, v))
+                return lp_cli_usage("check", "--ignore-index: '%s' is not an integer", v);
+        } else if (strcmp(a, "--temperature") == 0) {
+            if (!lp_cli_double(&o->pb.temperature, v) || !(o->pb.temperature > 0))
+                return lp_cli_usage("check", "--temperature: '%s' is not a positive finite number", v);
+        } else {
+            return lp_cli_usage("check", "unknown option '%s'", a);
+        }
+    }
+    const int single = o->logits || o->labels;
+    if (single && o->kernel) return lp_cli_usage("check", "--kernel goes with a suite");
+    if (single) {
+        if (npos) return lp_cli_usage("check", "give either SUITE CANDIDATE or --logits/--labels, not both");
+        if (!o->logits || !o->labels) return lp_cli_usage("check", "--logits and --labels go together");
+        if (!o->outs[0] && !o->outs[1] && !o->outs[2])
+            return lp_cli_usage("check", "at least one of --logp, --sum, --mean is required");
+        if (o->glob || o->recompute)
+            return lp_cli_usage("check", "--cases and --recompute apply to a suite");
+    } else if (o->kernel) {
+        if (npos != 1) return lp_cli_usage("check", "--kernel NAME takes the place of CANDIDATE: give SUITE only");
+    } else {
+        if (o->save) return lp_cli_usage("check", "--save-candidate goes with --kernel");
+        if (npos != 2) return lp_cli_usage("check", "SUITE and CANDIDATE are required");
+        if (o->mask || o->outs[0] || o->outs[1] || o->outs[2])
+            return lp_cli_usage("check", "--mask, --logp, --sum, --mean go with --logits/--labels");
+    }
+    if (o->ck.empty != CK_EMPTY_CASE)
+        o->pb.empty_mean = o->ck.empty == CK_EMPTY_NAN ? LP_EMPTY_NAN : LP_EMPTY_ZERO;
+    return ck_options_finish(&o->ck, "check");
+}
+
+/* The file part of a "path[:tensor]" spec. */
+static void spec_path(char *dst, size_t cap, const char *spec)
+{
+    struct stat st;
+    const char *colon = strrchr(spec, ':');
+    if (stat(spec, &st) == 0 || !colon) snprintf(dst, cap, "%s", spec);
+    else snprintf(dst, cap, "%.*s", (int)(colon - spec), spec);
+}
+
+static lp_status add_file(ck_header *h, const char *role, const char *path, char *store,
+                          lp_error *err)
+{
+    for (int i = 0; i < h->nfiles; i++)
+        if (strcmp(h->files[i].path, path) == 0) return LP_OK;
+    if (h->nfiles >= 8) return LP_OK;
+    ck_file *f = &h->files[h->nfiles];
+    f->role = role;
+    f->path = strcpy(store, path);
+    lp_status s = ck_sha256_file(f->sha256, path, err);
+    if (s == LP_OK) h->nfiles++;
+    return s;
+}
+
+static lp_status baseline_case(ck_run *r, ck_outputs *base, const char *name, const lp_problem *pb,
+                               int *have, lp_error *err)
+{
+    *have = 0;
+    if (!r->opt.baseline) return LP_OK;
+    const char *why = NULL;
+    lp_status s = ck_baseline_run(base, r->opt.baseline, pb, have, &why, err);
+    if (s == LP_OK && !*have)
+        ck_run_diag(r, CK_D_NO_BASELINE, "case %s (%s logits): %s", name, lp_format_name(pb->fmt), why);
+    return s;
+}
+
+static void progress(size_t i, size_t n)
+{
+    if (isatty(fileno(stderr))) fprintf(stderr, "\rlpcert check: %zu / %zu cases", i, n);
+}
+
+static void cand_text(char *buf, size_t n, const char *path, const unsigned fm[CK_NOUT])
+{
+    size_t l = (size_t)snprintf(buf, n, "%s: outputs", path);
+    int any = 0;
+    for (int o = 0; o < CK_NOUT && l < n; o++) {
+        if (!fm[o]) continue;
+        l += (size_t)snprintf(buf + l, n - l, "%s %s (", any++ ? "," : "", ck_tensor_name(o));
+        int k = 0;
+        for (int f = 0; f < LP_NFORMATS && l < n; f++)
+            if (fm[o] & (1u << f))
+                l += (size_t)snprintf(buf + l, n - l, "%s%s", k++ ? " " : "", lp_format_name((lp_format)f));
+        if (l < n) l += (size_t)snprintf(buf + l, n - l, ")");
+    }
+}
+
+static int finish(check_opts *o, ck_run *r, ck_header *h, lp_error *err)
+{
+    lp_status s = LP_OK;
+    if (o->quiet) {
+        printf("lpcert check: %s\n", ck_run_failed(r) ? "FAIL" : "PASS");
+    } else {
+        ck_report_table(stdout, r, h);
+    }
+    fflush(stdout);
+    if (o->json) s = ck_report_json(o->json, r, h, err);
+    if (s == LP_OK && o->cert) s = ck_report_certificate(o->cert, r, h, err);
+    if (s != LP_OK) return lp_cli_fail("check", err);
+    return ck_run_failed(r) ? LP_EXIT_FAIL : LP_EXIT_OK;
+}
+
+typedef struct saved {        /* a kernel output kept for --save-candidate */
+    char name[200];
+    lp_dtype dt;
+    int nd;
+    int64_t dims[2];
+    void *data;
+} saved;
+
+typedef struct save_list {
+    saved *v;
+    size_t n, cap;
+} save_list;
+
+static lp_status save_outputs(save_list *l, const ck_case *c, const ck_outputs *out, lp_error *err)
+{
+    const int64_t B = c->pb.shape.B, Ts = lp_problem_ts(&c->pb);
+    for (int k = 0; k < CK_NOUT; k++) {
+        const ck_array *a = &out->a[k];
+        if (!a->present) continue;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? 2 * l->cap : 64;
+            saved *v = realloc(l->v, cap * sizeof *v);
+            if (!v) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+            l->v = v;
+            l->cap = cap;
+        }
+        saved *sv = &l->v[l->n];
+        sv->data = malloc((size_t)(a->n ? a->n : 1) * (size_t)lp_format_get(a->fmt)->bytes);
+        if (!sv->data) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+        l->n++;
+        for (int64_t i = 0; i < a->n; i++) lp_store_f64(sv->data, a->fmt, (size_t)i, a->v[i]);
+        snprintf(sv->name, sizeof sv->name, "case/%s/%s", c->name, ck_tensor_name(k));
+        sv->dt = lp_dtype_of_format(a->fmt);
+        sv->nd = k == CK_TOKEN ? 2 : 1;
+        sv->dims[0] = B;
+        sv->dims[1] = Ts;
+    }
+    return LP_OK;
+}
+
+static lp_status save_write(const save_list *l, const char *path, const char *kernel, lp_error *err)
+{
+    lp_twriter *w = NULL;
+    lp_status s = lp_twriter_new(&w, path, err);
+    for (size_t i = 0; i < l->n && s == LP_OK; i++)
+        s = lp_twriter_add(w, l->v[i].name, l->v[i].dt, l->v[i].nd, l->v[i].dims, l->v[i].data, err);
+    if (s == LP_OK) s = lp_twriter_meta(w, "generator", "lpcert check --kernel", err);
+    if (s == LP_OK) s = lp_twriter_meta(w, "kernel", kernel, err);
+    if (s == LP_OK) return lp_twriter_finish(w, err);
+    lp_twriter_abort(w);
+    return s;
+}
+
+static int check_suite(check_opts *o)
+{
+    lp_error err = {LP_OK, ""};
+    ck_suite su;
+    lp_tfile *cf = NULL;
+    ck_run r;
+    ck_header h;
+    memset(&h, 0, sizeof h);
+    memset(&r, 0, sizeof r);
+    char paths[2][4096], sdesc[600], cdesc[600];
+    unsigned fm[CK_NOUT] = {0, 0, 0};
+    int rc = LP_EXIT_USAGE;
+    ck_kernel kern;
+    memset(&kern, 0, sizeof kern);
+    save_list sl = {NULL, 0, 0};
+    lp_status s = ck_suite_open(&su, o->suite, o->glob, &err);
+    if (s == LP_OK && o->kernel) s = ck_kernel_open_builtin(&kern, o->kernel, &err);
+    if (s == LP_OK && !o->kernel) s = lp_tfile_open(&cf, o->cand, &err);
+    if (s == LP_OK && !o->kernel) s = ck_candidate_validate(cf, o->cand, &su, &err);
+    if (s == LP_OK) s = add_file(&h, "suite", o->suite, paths[0], &err);
+    if (s == LP_OK && !o->kernel) s = add_file(&h, "candidate", o->cand, paths[1], &err);
+    if (s == LP_OK) s = ck_run_init(&r, &o->ck, &err);
+    for (size_t i = 0; i < su.n && s == LP_OK; i++) {
+        const ck_case *c = &su.c[i];
+        lp_ref_result ref;
+        ck_outputs cand, base;
+        memset(&base, 0, sizeof base);
+        int have_base = 0;
+        progress(i, su.n);
+        s = ck_suite_ref(&ref, &su, i, o->recompute, o->ck.threads, &err);
+        if (s != LP_OK) break;
+        if (o->kernel) {
+            const char *skip;
+            int kfail;
+            char kmsg[256];
+            s = ck_kernel_run(&kern, &c->pb, &cand, &skip, &kfail, kmsg, sizeof kmsg, &err);
+            if (s == LP_OK && (skip || kfail)) {
+                if (skip) ck_run_diag(&r, CK_D_SKIP, "case %s: %s", c->name, skip);
+                else ck_run_diag(&r, CK_D_KERNEL_ERR, "case %s: %s", c->name, kmsg);
+                lp_ref_result_free(&ref);
+                continue;
+            }
+            if (s == LP_OK && o->save) s = save_outputs(&sl, c, &cand, &err);
+        } else {
+            s = ck_candidate_load(&cand, cf, o->cand, &su, i, &err);
+        }
+        if (s == LP_OK) s = baseline_case(&r, &base, c->name, &c->pb, &have_base, &err);
+        if (s == LP_OK)
+            s = ck_run_case(&r, c->name, c->cls, &c->pb, &ref, &cand, have_base ? &base : NULL, &err);
+        for (int k = 0; k < CK_NOUT; k++)
+            if (cand.a[k].present) fm[k] |= 1u << cand.a[k].fmt;
+        ck_outputs_free(&cand);
+        ck_outputs_free(&base);
+        lp_ref_result_free(&ref);
+    }
+    if (isatty(fileno(stderr))) fputs("\r\033[K", stderr);
+    if (s == LP_OK) {
+        const char *gen = lp_tfile_meta(su.f, "generator"), *seed = lp_tfile_meta(su.f, "seed");
+        snprintf(sdesc, sizeof sdesc, "%s: %zu cases%s%s%s%s%s%s", o->suite, su.n,
+                 o->glob ? " matching " : "", o->glob ? o->glob : "", gen ? ", from " : "",
+                 gen ? gen : "", seed ? ", seed " : "", seed ? seed : "");
+        if (o->kernel) {
+            char kd[300];
+            snprintf(kd, sizeof kd, "built-in kernel %s (%s)", o->kernel,
+                     kern.p->description ? kern.p->description : "");
+            cand_text(cdesc, sizeof cdesc, kd, fm);
+        } else {
+            cand_text(cdesc, sizeof cdesc, o->cand, fm);
+        }
+        h.command = "check";
+        h.suite = sdesc;
+        h.candidate = cdesc;
+        if (o->recompute) snprintf(h.extra[h.nextra++], sizeof h.extra[0], "reference recomputed by lpcert");
+        if (o->save) s = save_write(&sl, o->save, o->kernel, &err);
+        rc = s == LP_OK ? finish(o, &r, &h, &err) : lp_cli_fail("check", &err);
+    } else {
+        rc = lp_cli_fail("check", &err);
+    }
+    for (size_t i = 0; i < sl.n; i++) free(sl.v[i].data);
+    free(sl.v);
+    ck_kernel_close(&kern);
+    ck_run_free(&r);
+    lp_tfile_close(cf);
+    ck_suite_close(&su);
+    return rc;
+}
+
+static int check_single(check_opts *o)
+{
+    lp_error err = {LP_OK, ""};
+    lp_tfile *fl = NULL, *fy = NULL, *fm = NULL, *fo[CK_NOUT] = {NULL, NULL, NULL};
+    const lp_tensor *lt = NULL, *yt = NULL, *mt = NULL, *ot[CK_NOUT] = {NULL, NULL, NULL};
+    uint8_t *mask = NULL;
+    lp_ref_result ref;
+    memset(&ref, 0, sizeof ref);
+    ck_outputs cand, base;
+    memset(&cand, 0, sizeof cand);
+    memset(&base, 0, sizeof base);
+    ck_run r;
+    memset(&r, 0, sizeof r);
+    ck_header h;
+    memset(&h, 0, sizeof h);
+    char store[6][4096], tmp[4096], sdesc[600], cdesc[600];
+    int rc = LP_EXIT_USAGE, have_base = 0;
+    lp_problem *pb = &o->pb;
+    lp_status s = lp_tensor_open_spec(&fl, &lt, o->logits, &err);
+    if (s == LP_OK) s = lp_tensor_open_spec(&fy, &yt, o->labels, &err);
+    if (s == LP_OK && o->mask) s = lp_tensor_open_spec(&fm, &mt, o->mask, &err);
+    for (int k = 0; k < CK_NOUT && s == LP_OK; k++)
+        if (o->outs[k]) s = lp_tensor_open_spec(&fo[k], &ot[k], o->outs[k], &err);
+    if (s == LP_OK) {
+        lp_format fmt;
+        if (!lp_dtype_format(&fmt, lt->dtype))
+            s = lp_fail(&err, LP_ERR_INPUT, "%s: logits dtype %s is not F64, F32, F16 or BF16",
+                        o->logits, lp_dtype_name(lt->dtype));
+        else if (lt->ndim == 3) pb->shape = (lp_shape){lt->dims[0], lt->dims[1], lt->dims[2]};
+        else if (lt->ndim == 2) pb->shape = (lp_shape){1, lt->dims[0], lt->dims[1]};
+        else s = lp_fail(&err, LP_ERR_INPUT, "%s: logits have %d dimensions; expected [B, T, V] or [T, V]",
+                         o->logits, lt->ndim);
+        pb->fmt = fmt;
+        pb->logits = lt->data;
+    }
+    if (s == LP_OK && (yt->numel != pb->shape.B * pb->shape.T || yt->ndim != lt->ndim - 1))
+        s = lp_fail(&err, LP_ERR_INPUT, "%s: labels shape does not match logits [B=%lld, T=%lld]",
+                    o->labels, (long long)pb->shape.B, (long long)pb->shape.T);
+    if (s == LP_OK) {
+        if (yt->dtype == LP_DT_I64) pb->label_type = LP_I64;
+        else if (yt->dtype == LP_DT_I32) pb->label_type = LP_I32;
+        else s = lp_fail(&err, LP_ERR_INPUT, "%s: labels dtype %s is not I64 or I32", o->labels,
+                         lp_dtype_name(yt->dtype));
+        pb->labels = yt->data;
+    }
+    if (s == LP_OK && mt) {
+        if (mt->numel != yt->numel)
+            s = lp_fail(&err, LP_ERR_INPUT, "%s: mask shape does not match the labels", o->mask);
+        else s = lp_cli_mask_bytes(&mask, mt, o->mask, &err);
+        pb->mask = mask;
+    }
+    if (s == LP_OK) s = lp_problem_check(pb, &err);
+    const int64_t B = pb->shape.B, Ts = lp_problem_ts(pb);
+    for (int k = 0; k < CK_NOUT && s == LP_OK; k++) {
+        if (!ot[k]) continue;
+        const int64_t dims[2] = {B, Ts};
+        char hint[160] = "";
+        if (k == CK_TOKEN)
+            snprintf(hint, sizeof hint, " ([B, T_s], T_s = %s with --shift %s)",
+                     pb->shift == LP_SHIFT_NEXT ? "T-1" : "T", pb->shift == LP_SHIFT_NEXT ? "next" : "none");
+        s = ck_output_load(&cand.a[k], ot[k], k == CK_TOKEN ? 2 : 1, dims, lt->ndim == 2, o->outs[k],
+                           hint, &err);
+    }
+    if (s == LP_OK) {
+        spec_path(tmp, sizeof tmp, o->logits);
+        s = add_file(&h, "logits", tmp, store[0], &err);
+    }
+    if (s == LP_OK) {
+        spec_path(tmp, sizeof tmp, o->labels);
+        s = add_file(&h, "labels", tmp, store[1], &err);
+    }
+    if (s == LP_OK && o->mask) {
+        spec_path(tmp, sizeof tmp, o->mask);
+        s = add_file(&h, "mask", tmp, store[2], &err);
+    }
+    for (int k = 0; k < CK_NOUT && s == LP_OK; k++)
+        if (o->outs[k]) {
+            spec_path(tmp, sizeof tmp, o->outs[k]);
+            s = add_file(&h, ck_tensor_name(k), tmp, store[3 + k], &err);
+        }
+    if (s == LP_OK) {
+        lp_ref_options ropt = LP_REF_OPTIONS_INIT;
+        ropt.threads = o->ck.threads;
+        s = lp_ref_compute_opts(&ref, pb, &ropt, &err);
+    }
+    if (s == LP_OK) s = ck_run_init(&r, &o->ck, &err);
+    if (s == LP_OK) s = baseline_case(&r, &base, "input", pb, &have_base, &err);
+    char cls[64];
+    snprintf(cls, sizeof cls, "input/%s", lp_format_name(pb->fmt));
+    if (s == LP_OK) s = ck_run_case(&r, "input", cls, pb, &ref, &cand, have_base ? &base : NULL, &err);
+    if (s == LP_OK) {
+        unsigned fmo[CK_NOUT];
+        for (int k = 0; k < CK_NOUT; k++) fmo[k] = cand.a[k].present ? 1u << cand.a[k].fmt : 0;
+        snprintf(sdesc, sizeof sdesc, "one case: logits %s [B=%lld, T=%lld, V=%lld] %s, shift %s, "
+                 "ignore_index %lld, temperature %g; reference computed by lpcert", o->logits,
+                 (long long)pb->shape.B, (long long)pb->shape.T, (long long)pb->shape.V,
+                 lp_format_name(pb->fmt), pb->shift == LP_SHIFT_NEXT ? "next" : "none",
+                 (long long)pb->ignore_index, pb->temperature);
+        cand_text(cdesc, sizeof cdesc, "outputs given by --logp/--sum/--mean", fmo);
+        h.command = "check";
+        h.suite = sdesc;
+        h.candidate = cdesc;
+        rc = finish(o, &r, &h, &err);
+    } else {
+        rc = lp_cli_fail("check", &err);
+    }
+    ck_run_free(&r);
+    ck_outputs_free(&cand);
+    ck_outputs_free(&base);
+    lp_ref_result_free(&ref);
+    free(mask);
+    lp_tfile_close(fl);
+    lp_tfile_close(fy);
+    lp_tfile_close(fm);
+    for (int k = 0; k < CK_NOUT; k++) lp_tfile_close(fo[k]);
+    return rc;
+}
+
+int lp_cmd_check(int argc, char **argv)
+{
+    check_opts o;
+    memset(&o, 0, sizeof o);
+    o.pb = (lp_problem)LP_PROBLEM_INIT;
+    ck_options_init(&o.ck);
+    int rc = parse(&o, argc, argv);
+    if (rc != LP_EXIT_OK) return rc;
+    return o.logits ? check_single(&o) : check_suite(&o);
+}
