@@ -4,7 +4,7 @@
  * candidate files (check_input.c), kernels run in-process (check_kernel.c, check_builtin.c) and
  * batch invariance (check_batch.c).
  *
- * Definitions (the report and docs/CERTIFY.md state the same):
+ * Definitions (the report and README.md, "Bounds and semantics", state the same):
  *   value     one counted token's logp, or one sequence's sum or mean. Tokens that do not count
  *             (masked, ignore_index) are never compared.
  *   measure   lp_ulp_error (DESIGN A4) of the candidate y, in its own format F, against the
