@@ -1,0 +1,134 @@
+/* fuzz/replay_main.c: feeds files to a harness's LLVMFuzzerTestOneInput without libFuzzer, so the
+ * harnesses build with gcc and ctest replays the committed corpora (zstd regression_driver.c).
+ *
+ * Usage: fz_<target>_replay PATH...
+ * A directory stands for its regular files (not recursive, dotfiles skipped), sorted by name so
+ * runs are repeatable. Each file is read into a malloc'd buffer of exactly its size, so that ASan
+ * reports any read past the input. The path is printed before the run: when a harness aborts, the
+ * last line names the input. Exit status 0 when every input ran, 2 on a usage or I/O error. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int run_file(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "replay: %s: cannot open: %s\n", path, strerror(errno));
+        return 0;
+    }
+    size_t cap = 4096, n = 0;
+    unsigned char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) break;
+        if (n == cap) {
+            unsigned char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, fp);
+        n += got;
+        if (got == 0) break;
+    }
+    int io_error = ferror(fp);
+    fclose(fp);
+    if (!buf || io_error) {
+        fprintf(stderr, "replay: %s: %s\n", path, buf ? "read error" : "out of memory");
+        free(buf);
+        return 0;
+    }
+    /* an exactly sized copy: ASan then sees a read of data[size] */
+    unsigned char *exact = malloc(n ? n : 1);
+    if (!exact) {
+        free(buf);
+        fprintf(stderr, "replay: %s: out of memory\n", path);
+        return 0;
+    }
+    memcpy(exact, buf, n);
+    free(buf);
+    printf("replay: %s (%zu bytes)\n", path, n);
+    LLVMFuzzerTestOneInput(exact, n);
+    free(exact);
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Runs every regular file of dir; returns the number run, or -1 on error. */
+static long run_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "replay: %s: cannot open directory: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) {
+            char **nn = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *nn);
+            if (!nn) break;
+            names = nn;
+        }
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        if (!(names[n] = malloc(len))) break;
+        snprintf(names[n], len, "%s/%s", dir, e->d_name);
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    long ran = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct stat sb;
+        if (stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode)) {
+            if (!run_file(names[i])) ran = -1;
+            else if (ran >= 0) ran++;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return ran;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);
+        return 2;
+    }
+    long total = 0;
+    int bad = 0;
+    for (int i = 1; i < argc; i++) {
+        struct stat sb;
+        if (stat(argv[i], &sb) != 0) {
+            fprintf(stderr, "replay: %s: %s\n", argv[i], strerror(errno));
+            bad = 1;
+        } else if (S_ISDIR(sb.st_mode)) {
+            long k = run_dir(argv[i]);
+            if (k < 0) bad = 1;
+            else total += k;
+        } else if (run_file(argv[i])) {
+            total++;
+        } else {
+            bad = 1;
+        }
+    }
+    printf("replay: %ld inputs, no failure\n", total);
+    return bad ? 2 : 0;
+}
