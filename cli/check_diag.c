@@ -87,7 +87,7 @@ static double approx_logp(const lp_problem *pb, int64_t b, int64_t ts, int64_t l
 static int is_wrong(double y, const lp_value *want, lp_format f)
 {
     if (isnan(y)) return 0;   /* NaN outputs: class and leak diagnoses, not these */
-    lp_err_measure m = lp_ulp_error(y, want->dd, lp_cli_wide(want, f), f);
+    lp_err_measure m = lp_ulp_error(y, want->dd, lp_value_wide(want, f), f);
     if (m.cls == LP_CMP_MISMATCH) return 1;
     double x = want->dd.hi;
     return m.cls == LP_CMP_NUMBER && m.err_ulp > 64 && m.err_abs > 0x1p-10 * fmax(1, fabs(x));

@@ -270,7 +270,7 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
     const int64_t i = out == CK_TOKEN ? b * ref->Ts + ts : b;
     const lp_format F = ca->fmt;
     const double y = ca->v[i];
-    const double ref_f = lp_cli_wide(want, F);
+    const double ref_f = lp_value_wide(want, F);
     const lp_err_measure m = lp_ulp_error(y, want->dd, ref_f, F);
     g->n++;
     g->fmts |= 1u << F;

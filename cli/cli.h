@@ -27,7 +27,6 @@ lp_status lp_cli_mask_bytes(uint8_t **out, const struct lp_tensor *t, const char
 
 /* A result's value in format f as "0x<bits>" */
 void lp_cli_hex(char *buf, size_t n, const lp_value *v, lp_format f);
-double lp_cli_wide(const lp_value *v, lp_format f);
 
 /* Adds the reference results r to a safetensors writer under names "<prefix>logp.f64", ...,
  * "<prefix>counted", "<prefix>sum.<fmt>", "<prefix>count", "<prefix>token_mean.<fmt>" (the layout

@@ -44,16 +44,6 @@ int lp_cli_double(double *out, const char *s)
     return 1;
 }
 
-double lp_cli_wide(const lp_value *v, lp_format f)
-{
-    switch (f) {
-    case LP_F64: return v->f64;
-    case LP_F32: return (double)v->f32;
-    case LP_F16: return lp_f16_to_f64(v->f16);
-    default: return lp_bf16_to_f64(v->bf16);
-    }
-}
-
 void lp_cli_hex(char *buf, size_t n, const lp_value *v, lp_format f)
 {
     switch (f) {

@@ -168,6 +168,17 @@ double lp_f16_to_f64(uint16_t h)
 
 double lp_bf16_to_f64(uint16_t h) { return (double)lp_bf16_to_f32(h); }
 
+double lp_value_wide(const lp_value *v, lp_format f)
+{
+    switch (f) {
+    case LP_F64: return v->f64;
+    case LP_F32: return (double)v->f32;
+    case LP_F16: return lp_f16_to_f64(v->f16);
+    case LP_BF16: break;
+    }
+    return lp_bf16_to_f64(v->bf16);
+}
+
 float lp_f16_to_f32(uint16_t h)
 {
     if ((h & 0x7fffu) > 0x7c00u) return lp_f32_bits(((uint32_t)(h >> 15) << 31) | F32_QNAN);

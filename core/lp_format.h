@@ -32,6 +32,8 @@ uint16_t lp_f16_from_f32(float x);        /* RNE */
 uint16_t lp_bf16_from_f32(float x);       /* RNE */
 float    lp_f32_from_f64(double x);       /* RNE */
 
+/* The member of v for format f, widened exactly to double. */
+double lp_value_wide(const lp_value *v, lp_format f);
 /* Element i of an array stored in format f, widened exactly to double. */
 double lp_load_f64(const void *base, lp_format f, size_t i);
 /* x (a double) rounded to format f, then widened back exactly: the value an f-typed store holds. */

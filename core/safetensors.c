@@ -11,7 +11,9 @@
  *   - end - begin == numel * dtype size, computed with overflow checks (TensorInvalidInfo,
  *     ValidationOverflow);
  *   stricter than the reference: duplicate keys (serde keeps the last one silently), unknown keys
- *   in a tensor entry (serde ignores them), integers above 2^53 (cJSON holds numbers as doubles),
+ *   in a tensor entry (serde ignores them), integers of 2^53 and above (cJSON holds numbers as
+ *   doubles: 2^53 + 1 would read as 2^53), strings holding the escape \u0000 (cJSON strings end at
+ *   a NUL: "a\u0000b" would read as "a"),
  *   dtypes other than F64 F32 F16 BF16 I64 I32 U8 BOOL, more than LP_MAX_DIMS dimensions, BOOL
  *   bytes other than 0 and 1.
  * The writer emits what the reference writes, in the order the tensors were added, "__metadata__"
@@ -24,7 +26,7 @@
 #include "lp_tensor.h"
 
 #define HEADER_MAX 100000000u             /* the reference's MAX_HEADER_SIZE */
-#define EXACT_MAX 9007199254740992.0      /* 2^53: above it a JSON integer is not exact in cJSON */
+#define EXACT_MAX 9007199254740992.0      /* 2^53: from it on a JSON integer is ambiguous in cJSON */
 #define NAME_SHOWN 48                     /* bytes of a tensor name kept in an error line */
 
 static const struct { const char *name; lp_dtype dt; } st_dtypes[] = {
@@ -110,12 +112,30 @@ static size_t sort_find_dup(named *v, size_t n)
     return n;
 }
 
-/* A JSON integer in [0, 2^53]; 0 if item is not one. */
+/* A JSON integer in [0, 2^53); 0 if item is not one (2^53 itself may be 2^53 + 1 rounded). */
+/* Offset of the first \u0000 escape inside a JSON string of h[0..n), or n if none. Escapes are
+ * skipped whole, so "\\u0000" (a backslash, then u0000) is not one. */
+static size_t nul_escape(const unsigned char *h, size_t n)
+{
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_str) {
+            in_str = h[i] == '"';
+        } else if (h[i] == '"') {
+            in_str = 0;
+        } else if (h[i] == '\\' && i + 1 < n) {
+            if (h[i + 1] == 'u' && i + 5 < n && memcmp(h + i + 2, "0000", 4) == 0) return i;
+            i++;
+        }
+    }
+    return n;
+}
+
 static int get_uint(uint64_t *out, const cJSON *item)
 {
     if (!cJSON_IsNumber(item)) return 0;
     double v = item->valuedouble;
-    if (!(v >= 0.0 && v <= EXACT_MAX)) return 0;   /* NaN fails too */
+    if (!(v >= 0.0 && v < EXACT_MAX)) return 0;   /* NaN fails too */
     uint64_t u = (uint64_t)v;
     if ((double)u != v) return 0;
     *out = u;
@@ -191,7 +211,7 @@ static lp_status parse_entry(entry *e, const cJSON *obj, const reader *r)
         if (!get_uint(&d, c)) {
             describe(what, sizeof what, c);
             return lp_fail(r->err, LP_ERR_INPUT,
-                           "%s: tensor '%s': shape[%d] is %s, not an integer in [0, 2^53]", lab,
+                           "%s: tensor '%s': shape[%d] is %s, not an integer in [0, 2^53)", lab,
                            nm, nd, what);
         }
         e->dims[nd] = (int64_t)d;
@@ -206,7 +226,7 @@ static lp_status parse_entry(entry *e, const cJSON *obj, const reader *r)
                 describe(what, sizeof what, c);
                 return lp_fail(r->err, LP_ERR_INPUT,
                                "%s: tensor '%s': data_offsets[%d] is %s, not an integer in "
-                               "[0, 2^53]", lab, nm, no, what);
+                               "[0, 2^53)", lab, nm, no, what);
             }
     if (no != 2) {
         describe(what, sizeof what, offs);
@@ -428,6 +448,11 @@ lp_status lp_safetensors_read(lp_tfile *f, const char *label, lp_error *err)
     if (nul)
         return lp_fail(err, LP_ERR_INPUT, "%s: header holds a NUL byte at offset %zu", label,
                        (size_t)(nul - hdr) + 8);
+    const size_t esc = nul_escape(hdr, (size_t)n);
+    if (esc < n)
+        return lp_fail(err, LP_ERR_INPUT,
+                       "%s: header string holds the escape \\u0000 (a NUL) at offset %zu", label,
+                       esc + 8);
     size_t bad = utf8_check(hdr, (size_t)n);
     if (bad < n)
         return lp_fail(err, LP_ERR_INPUT, "%s: header is not valid UTF-8 at offset %zu (0x%02x)",
@@ -544,13 +569,13 @@ lp_status lp_twriter_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
         return lp_fail(err, LP_ERR_USAGE, "%s: tensor '%s': %d dimensions, not 0 to %d", lab, nm,
                        ndim, LP_MAX_DIMS);
     for (int i = 0; i < ndim; i++)
-        if (dims[i] < 0 || (double)dims[i] > EXACT_MAX)
+        if (dims[i] < 0 || (double)dims[i] >= EXACT_MAX)
             return lp_fail(err, LP_ERR_USAGE, "%s: tensor '%s': dims[%d] = %lld out of range",
                            lab, nm, i, (long long)dims[i]);
     int64_t numel;
     size_t nbytes;
     if (!lp_tensor_sizes(&numel, &nbytes, ndim, dims, dt) ||
-        (double)nbytes > EXACT_MAX - (double)w->total)
+        (double)nbytes >= EXACT_MAX - (double)w->total)
         return lp_fail(err, LP_ERR_USAGE, "%s: tensor '%s': size overflows", lab, nm);
     if (nbytes > 0 && !data)
         return lp_fail(err, LP_ERR_USAGE, "%s: tensor '%s': no data", lab, nm);

@@ -62,17 +62,6 @@ int lp_fz_bad_label(const lp_fz_problem *p, int64_t *b, int64_t *t, int64_t *lab
     return 0;
 }
 
-double lp_fz_in(const lp_value *v, lp_format f)
-{
-    switch (f) {
-    case LP_F64: return v->f64;
-    case LP_F32: return (double)v->f32;
-    case LP_F16: return lp_f16_to_f64(v->f16);
-    case LP_BF16: return lp_bf16_to_f64(v->bf16);
-    }
-    return 0.0;
-}
-
 uint64_t lp_fz_bits_in(const lp_value *v, lp_format f)
 {
     switch (f) {

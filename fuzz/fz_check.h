@@ -28,8 +28,7 @@ lp_fz_class lp_fz_row_class(const lp_fz_problem *p, int64_t b, int64_t ts, int64
  * (the label's own t), *lab set; else 0. */
 int lp_fz_bad_label(const lp_fz_problem *p, int64_t *b, int64_t *t, int64_t *lab);
 
-/* The member of v in format f, widened; and its bit pattern. */
-double lp_fz_in(const lp_value *v, lp_format f);
+/* The bit pattern of the member of v in format f (its value: lp_value_wide, core/lp_format.h). */
 uint64_t lp_fz_bits_in(const lp_value *v, lp_format f);
 uint64_t lp_fz_qnan(lp_format f);        /* the canonical NaN every lpcert result uses */
 

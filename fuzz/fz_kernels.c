@@ -11,7 +11,9 @@
  *               (mul), NaN whenever that row is special; a counted special row gives NaN (NaN
  *               logit, no finite logit, or +inf under inf_row nan), -inf under inf_row loginf
  *               (NaN when the label's logit is +inf), -inf for a -inf label logit (these two
- *               where x / tau cannot overflow the kernel's formats: else its row is another);
+ *               where x / tau cannot overflow the kernel's formats: else its row is another;
+ *               and the -inf only where the contract's domain holds for the rest of the row,
+ *               as the promise says: naive's vanishing sum, lse's overflowing logsumexp);
  *               a sum is NaN exactly when one of its terms is (the mul leak included), else -inf
  *               when one term is and none is > 0; an empty sequence's mean follows the kernel's
  *               empty_mean, not the problem's; lp_kernel_row gives the same bits as
@@ -114,6 +116,21 @@ static int tempered_in_range(const lp_fz_problem *p, const lp_kernel *k, int64_t
     return 1;
 }
 
+/* 1 if the contract binds the kernel to -inf on this -inf-class row: a -inf label gives -inf only
+ * where the rest of the row is in the family's domain (naive: the sum of exps does not vanish, else
+ * -inf - (-inf) = NaN; lse: the logsumexp is finite in the output format). The domain is the
+ * contract's, so it is asked of the promise code; the outcome is then checked here. */
+static int neginf_in_domain(const lp_fz_problem *p, const lp_kernel *k, int64_t b, int64_t ts,
+                            int64_t y)
+{
+    const size_t esz = (size_t)lp_format_get(p->pb.fmt)->bytes;
+    const lp_value none = {0};
+    const lp_kpromise pr =
+        lp_kernel_promise_row(k, (const char *)p->logits + lp_fz_row0(p, b, ts) * esz, p->pb.fmt,
+                              p->pb.shape.V, y, p->pb.temperature, &none);
+    return pr.in_domain;
+}
+
 static double kernel_row(const lp_fz_problem *p, const lp_kernel *k, int64_t b, int64_t ts,
                          int64_t y)
 {
@@ -174,7 +191,9 @@ static void check_conventions(const lp_fz_problem *p, const lp_kernel *k, const 
                 LP_FZ_CHECK(c != 'n' || isnan(v), H, p,
                             "kernel %s: token b=%lld ts=%lld of a NaN-class row is %a", k->name,
                             (long long)b, (long long)ts, v);
-                LP_FZ_CHECK(c != 'i' || v == -HUGE_VAL || !tempered_in_range(p, k, b, ts), H, p,
+                LP_FZ_CHECK(c != 'i' || v == -HUGE_VAL || !tempered_in_range(p, k, b, ts) ||
+                                !neginf_in_domain(p, k, b, ts, y),
+                            H, p,
                             "kernel %s: token b=%lld ts=%lld of a -inf-class row is %a", k->name,
                             (long long)b, (long long)ts, v);
                 const double row = kernel_row(p, k, b, ts, y);

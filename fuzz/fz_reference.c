@@ -121,7 +121,7 @@ static void check_finite_value(const lp_fz_problem *p, const lp_value *v, const 
     char s[256];
     lp_fz_value_str(s, sizeof s, v);
     for (int f = 0; f < LP_NFORMATS; f++) {
-        double x = lp_fz_in(v, (lp_format)f);
+        double x = lp_value_wide(v, (lp_format)f);
         LP_FZ_CHECK(!isnan(x) && signbit(x), H, p, "%s: %s not <= 0 (or -0): %s", what,
                     fmt_names[f], s);
     }
@@ -130,7 +130,7 @@ static void check_finite_value(const lp_fz_problem *p, const lp_value *v, const 
     if (isinf(v->f64)) {
         LP_FZ_CHECK(v->dd.lo == 0, H, p, "%s: dd.lo of an overflowed value not 0: %s", what, s);
         for (int f = 0; f < LP_NFORMATS; f++)
-            LP_FZ_CHECK(lp_fz_in(v, (lp_format)f) == -HUGE_VAL, H, p,
+            LP_FZ_CHECK(lp_value_wide(v, (lp_format)f) == -HUGE_VAL, H, p,
                         "%s: f64 overflowed but %s did not: %s", what, fmt_names[f], s);
         return;
     }
@@ -148,7 +148,7 @@ static void check_finite_value(const lp_fz_problem *p, const lp_value *v, const 
     for (int f = 0; f < LP_NFORMATS; f++) {
         double a = lp_fz_round(lo, (lp_format)f), b = lp_fz_round(hi, (lp_format)f);
         if (lp_bits_f64(a) != lp_bits_f64(b)) continue;   /* near a boundary: undecidable here */
-        double x = lp_fz_in(v, (lp_format)f);
+        double x = lp_value_wide(v, (lp_format)f);
         LP_FZ_CHECK(lp_bits_f64(x) == lp_bits_f64(a), H, p,
                     "%s: %s = %a is not the rounding %a of dd.hi + dd.lo: %s", what, fmt_names[f],
                     x, a, s);
@@ -187,7 +187,7 @@ static void check_token_num(const lp_fz_problem *p, const lp_value *v, int64_t b
     mpfr_sub(dlo, dlo, lg, MPFR_RNDD);
     for (int f = 0; f < LP_NFORMATS; f++) {
         double lo = lp_fz_round(dlo, (lp_format)f), hi = lp_fz_round(dhi, (lp_format)f);
-        double x = lp_fz_in(v, (lp_format)f);
+        double x = lp_value_wide(v, (lp_format)f);
         LP_FZ_CHECK(lo <= x && x <= hi, H, p,
                     "%s: %s = %a outside [RN(D - log %lld), RN(D)] = [%a, %a]: %s", what,
                     fmt_names[f], x, (long long)n, lo, hi, s);
@@ -235,7 +235,7 @@ static void group_add(group *g, const lp_value *v, lp_fz_class c)
     g->n_nan += c == LP_FZ_NAN;
     g->n_neginf += c == LP_FZ_NEGINF;
     for (int f = 0; f < LP_NFORMATS; f++) {
-        double x = lp_fz_in(v, (lp_format)f);
+        double x = lp_value_wide(v, (lp_format)f);
         if (x < g->min[f]) g->min[f] = x;
         if (x > g->max[f]) g->max[f] = x;
     }
@@ -268,7 +268,7 @@ static void check_bracket(const lp_fz_problem *p, const lp_value *v, const mpfr_
     lp_fz_value_str(s, sizeof s, v);
     for (int f = 0; f < LP_NFORMATS; f++) {
         double a = lp_fz_round(lo, (lp_format)f), b = lp_fz_round(hi, (lp_format)f);
-        double x = lp_fz_in(v, (lp_format)f);
+        double x = lp_value_wide(v, (lp_format)f);
         LP_FZ_CHECK(a <= x && x <= b && signbit(x), H, p,
                     "%s: %s = %a outside [%a, %a], the rounded bounds of the exact value: %s",
                     what, fmt_names[f], x, a, b, s);
@@ -326,7 +326,7 @@ static void check_group(const lp_fz_problem *p, const group *g, const lp_value *
         check_finite_value(p, mean, wm);
         mpfr_clears(lo, hi, (mpfr_ptr)0);
         for (int f = 0; f < LP_NFORMATS; f++) {
-            double x = lp_fz_in(mean, (lp_format)f);
+            double x = lp_value_wide(mean, (lp_format)f);
             LP_FZ_CHECK(g->min[f] <= x && x <= g->max[f], H, p,
                         "%s: %s = %a outside the counted tokens' [%a, %a]", wm, fmt_names[f], x,
                         g->min[f], g->max[f]);

@@ -6,7 +6,9 @@
  * CONTRACT  Special values (inf_row "loginf"): a +inf logit makes the sum +inf, logsumexp +inf and
  *           logp = -inf for a finite label (NaN for a +inf label) where DESIGN A3 says NaN; NaN
  *           propagates; a row with no finite logit gives logsumexp = log 0 = -inf and
- *           logp = -inf - (-inf) = NaN; a -inf label gives -inf. On finite rows
+ *           logp = -inf - (-inf) = NaN; a -inf label gives -inf where the logsumexp of the
+ *           rest of the row is finite in the output format (else -inf - (-inf) = NaN: f16 row
+ *           [-65504, -inf] at tau 0.5). On finite rows
  *           |logp_hat - logp| <= TOTAL below, in the domain of twopass.c and where the
  *           logsumexp (about |m| + L) is finite in the output format (f16: |m| < 65504; outside,
  *           lse_f16_acc32 returns +-inf for a row whose logp is 0).

@@ -2,7 +2,8 @@
  * CONTRACT  Special values (inf_row "loginf"): exp(+inf) = +inf makes log of the sum +inf and
  *           logp = -inf for a finite label (NaN for a +inf one) where DESIGN A3 says NaN; NaN
  *           propagates; a row with no finite logit sums to 0, log 0 = -inf, -inf - (-inf) = NaN;
- *           a -inf label gives -inf. On finite rows |logp_hat - logp| <= TOTAL below, and only in
+ *           a -inf label gives -inf where the rest of the row is in the DOMAIN below (if every
+ *           exp underflows, log 0 = -inf and -inf - (-inf) = NaN). On finite rows |logp_hat - logp| <= TOTAL below, and only in
  *           the DOMAIN, which is the whole point of this family:
  *             no overflow   m + ln n + log(upper factor of (4)) < ln(largest finite of acc)
  *                           (m <= 88.7 - ln n for f32/bf16, 709.8 - ln n for f64, 11.09 - ln n

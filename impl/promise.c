@@ -114,13 +114,20 @@ lp_kpromise lp_kernel_promise_row(const lp_kernel *k, const void *row, lp_format
     lp_kctx c;
     lp_kctx_init(&c, k, temperature, 0, NULL);
     lp_kfeat f;
-    if (sp == LP_KALLOW_NEGINF && !s.has_pinf) {
-        /* a -inf label gives -inf only where the rest of the row is in the domain: tempered
-         * logits finite (else +inf - inf = NaN), and for naive a sum that does not vanish
-         * (else -inf - (-inf) = NaN). Judged on the row with its label moved to the max. */
+    if (sp == LP_KALLOW_NEGINF && s.n > 0) {
+        /* -inf (a -inf label, or a +inf logit under loginf) only where the finite logits stay
+         * finite once tempered (else a tempered label is +inf - inf = NaN, and a +inf label under
+         * loginf is NaN), and for a -inf label only where the rest of the row is in the family's
+         * domain (naive: a sum that does not vanish, else -inf - (-inf) = NaN; lse: a logsumexp
+         * finite in the output format). Judged on the row with its label moved to the max. */
         s.xy = s.m;
         features(&f, &s, temperature, log((double)s.n));
-        if (row_bound(&c, &f) < 0) return promise_any;
+        double dT;
+        lp_kfeat z;
+        const int tempered = !c.temp_on || k->temp == LP_KTEMP_SHIFTDIV ||
+                             (c.temp_ok && isfinite(f.W) && lp_temper_feat(&c, &f, &dT, &z));
+        if (!tempered) return promise_any;
+        if (!s.has_pinf && row_bound(&c, &f) < 0) return promise_any;
     }
     if (sp) return promise_of(sp, 0.0);
     features(&f, &s, temperature, fabs(ref->dd.hi));

@@ -432,7 +432,7 @@ static const bad_case bad_cases[] = {
      "{\"t\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296,4],\"data_offsets\":[0,8]}}",
      NULL, 0, 8, "shape [4294967296, 4294967296, 4] of F64 overflows"},
     {"dims overflow by the size",
-     "{\"t\":{\"dtype\":\"F64\",\"shape\":[9007199254740992,4096],\"data_offsets\":[0,8]}}",
+     "{\"t\":{\"dtype\":\"F64\",\"shape\":[4503599627370496,4096],\"data_offsets\":[0,8]}}",
      NULL, 0, 8, "overflows the size"},
     {"9 dims", "{\"t\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}",
      NULL, 0, 1, "9 dimensions, more than 8"},
@@ -460,10 +460,17 @@ static const bad_case bad_cases[] = {
      "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
      "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", NULL, 0, 2,
      "header key 'a' appears twice"},
-    {"names equal after \\u0000",
+    {"name holding \\u0000",
      "{\"a\\u0000x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
      "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", NULL, 0, 2,
-     "appears twice"},
+     "header string holds the escape \\u0000 (a NUL) at offset 11"},
+    {"metadata holding \\u0000", "{\"__metadata__\":{\"k\":\"v\\u0000w\"}}", NULL, 0, 0,
+     "escape \\u0000 (a NUL) at offset 31"},
+    {"dim 2^53 (2^53 + 1 reads as it)",
+     "{\"t\":{\"dtype\":\"U8\",\"shape\":[9007199254740993,0],\"data_offsets\":[0,0]}}",
+     NULL, 0, 0, "shape[0] is 9007199254740992, not an integer in [0, 2^53)"},
+    {"offset 2^53", "{\"t\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,"
+     "9007199254740992]}}", NULL, 0, 0, "data_offsets[1] is 9007199254740992"},
     {"non-string metadata", "{\"__metadata__\":{\"k\":1}}", NULL, 0, 0,
      "__metadata__ value of 'k' is 1, not a string"},
     {"metadata not object", "{\"__metadata__\":[\"k\"]}", NULL, 0, 0,
