@@ -114,6 +114,9 @@ lp_kpromise lp_kernel_promise_row(const lp_kernel *k, const void *row, lp_format
     lp_kctx c;
     lp_kctx_init(&c, k, temperature, 0, NULL);
     lp_kfeat f;
+    /* tau as the kernel holds it unusable (RN(tau) 0 or inf: x / tau of an infinity is NaN) */
+    if (sp == LP_KALLOW_NEGINF && c.temp_on && k->temp != LP_KTEMP_SHIFTDIV && !c.temp_ok)
+        return promise_any;
     if (sp == LP_KALLOW_NEGINF && s.n > 0) {
         /* -inf (a -inf label, or a +inf logit under loginf) only where the finite logits stay
          * finite once tempered (else a tempered label is +inf - inf = NaN, and a +inf label under
