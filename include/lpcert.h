@@ -79,6 +79,9 @@ typedef struct lp_ref_stats {
     int64_t exact;           /* decided without the loop (DESIGN A2 exact cases, specials) */
     int64_t retries;         /* precision raises, all values together */
     long max_prec;           /* largest working precision used, bits */
+    int64_t fast;            /* tokens decided by the certified double fast path (reference/fast.c) */
+    int64_t fallback;        /* tokens the fast path left to the MPFR loop (undecided, tau != 1) */
+    int64_t seq_fallback;    /* sums/means (sequences, and the token mean) left to the MPFR loop */
 } lp_ref_stats;
 
 /* Everything `lpcert ref` writes. Arrays owned by the result: lp_ref_result_free. */
@@ -106,8 +109,20 @@ typedef struct lp_ref_options {
      * once), at most every 4096 tokens or 2^16 logits; NULL for none. */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
+    /* 1: the MPFR Ziv loop for everything (the fast path is off). */
+    int slow;
+    /* The outputs wanted: bits (1u << fmt) and LP_REF_DD; 0 means all (LP_REF_ALL). Outputs not
+     * wanted hold NaN (each format's canonical NaN; dd (NaN, NaN)). The fast path decides f32, f16
+     * and bf16; f64 and the double-double always come from the MPFR loop. */
+    unsigned formats;
+    /* 1: the logits are a read-only file mapping (lp_tfile): pages of rows already evaluated are
+     * handed back to the kernel (madvise), so a file larger than memory runs in bounded memory.
+     * Never set it for logits in ordinary (writable) memory. */
+    int release;
 } lp_ref_options;
-#define LP_REF_OPTIONS_INIT { 0, NULL, NULL }
+#define LP_REF_DD (1u << 4)
+#define LP_REF_ALL 0x1fu
+#define LP_REF_OPTIONS_INIT { 0, NULL, NULL, 0, 0, 0 }
 
 /* The exact reference on a whole problem. Saves and restores MPFR's global state. */
 lp_status lp_ref_compute(lp_ref_result *res, const lp_problem *pb, lp_error *err);

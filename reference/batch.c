@@ -8,16 +8,27 @@
  * decided from enclosures whose precision depends only on the input (the Ziv loop of a token, or of
  * its sequence, never on what another thread did), so results are bit-identical for any thread
  * count. MPFR's exponent range and flags are per thread (TLS): each worker sets and restores its own.
+ *
+ * Fast path (default; lp_ref_options.slow turns it off, and it is off when the double-double is
+ * wanted): a token is first evaluated by fast.c, whose double enclosure decides the wanted formats
+ * in almost every case; otherwise the token goes through the Ziv loop (counted: stats.fallback)
+ * and its MPFR enclosure is widened outward to doubles. Sums and means are then decided from the
+ * outward double sums of the token enclosures (lp_fast_sum); an undecided sequence (or token mean)
+ * is redone by the MPFR code below from MPFR enclosures of its tokens (stats.seq_fallback). Every
+ * decision is a correct rounding, so the results are those of the MPFR path bit for bit, and they
+ * depend only on the input, never on the thread count.
  */
 #include <math.h>
 #include <mpfr.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "lp_core.h"
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_fast.h"
 #include "lp_ref_internal.h"
 
 
@@ -50,6 +61,10 @@ typedef struct job {
     int64_t err_b;        /* the first failing work item (lowest index wins: deterministic) */
     lp_error err;
     lp_ref_stats stats;
+    int fast;             /* the fast path is on */
+    unsigned want;        /* wanted outputs (LP_REF_ALL bits) */
+    double *enc;          /* [2 B*Ts] fast mode: double enclosure (lo, hi) of every NUM token */
+    double *senc;         /* [2 B] fast mode: double enclosure of every sequence sum with NUM tokens */
 } job;
 
 static lp_row row_at(const lp_problem *pb, int64_t b, int64_t ts)
@@ -110,8 +125,27 @@ static void merge_stats(job *J, const lp_ref_stats *s)
     J->stats.tokens += s->tokens;
     J->stats.exact += s->exact;
     J->stats.retries += s->retries;
+    J->stats.fast += s->fast;
+    J->stats.fallback += s->fallback;
+    J->stats.seq_fallback += s->seq_fallback;
     if (s->max_prec > J->stats.max_prec) J->stats.max_prec = s->max_prec;
     pthread_mutex_unlock(&J->lock);
+}
+
+/* Hands the pages of the logits rows of tokens [i0, i1) back to the kernel (a read-only file
+ * mapping: they are read again from the file if a fallback needs them). The range is rounded
+ * outward to pages: a neighbouring chunk that still needs a page faults it back in. */
+static void release_rows(job *J, int64_t i0, int64_t i1)
+{
+    if (i1 <= i0) return;
+    const lp_problem *pb = J->pb;
+    const int64_t b0 = i0 / J->Ts, b1 = (i1 - 1) / J->Ts;
+    const char *p0 = lp_problem_row(pb, b0, i0 % J->Ts);
+    const char *p1 = (const char *)lp_problem_row(pb, b1, (i1 - 1) % J->Ts) +
+                     (size_t)pb->shape.V * (size_t)lp_format_get(pb->fmt)->bytes;
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = (uintptr_t)p0 & ~(pg - 1), z = ((uintptr_t)p1 + pg - 1) & ~(pg - 1);
+    madvise((void *)a, z - a, MADV_DONTNEED);
 }
 
 /* Phase 1: the tokens of one chunk. */
@@ -129,6 +163,13 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         }
         st->tokens++;
         lp_row r = row_at(pb, b, ts);
+        if (J->fast && lp_fast_row(&J->enc[2 * i], &J->enc[2 * i + 1], r.data, r.fmt, r.V, r.label,
+                                   r.tau) &&
+            lp_fast_decide(out, J->enc[2 * i], J->enc[2 * i + 1], J->want)) {
+            J->cls[i] = LP_TOK_NUM;
+            st->fast++;
+            continue;
+        }
         lp_tok_class cls = lp_row_scan(&r);
         J->cls[i] = (uint8_t)cls;
         if (cls != LP_TOK_NUM) {
@@ -146,7 +187,13 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
             return;
         }
         sl->prec = prec;
+        if (J->fast) {
+            st->fallback++;
+            J->enc[2 * i] = mpfr_get_d(sl->lo, MPFR_RNDD);
+            J->enc[2 * i + 1] = mpfr_get_d(sl->hi, MPFR_RNDU);
+        }
     }
+    if (J->opt->release) release_rows(J, c * J->chunk, end);
     if (J->opt->progress) {
         const int64_t k = end - c * J->chunk;
         int64_t d = atomic_fetch_add(&J->done, k) + k;
@@ -179,6 +226,22 @@ static void seq_enclose(job *J, int64_t b, mpfr_prec_t prec, mpfr_t slo, mpfr_t 
     if (prec > st->max_prec) st->max_prec = prec;
 }
 
+/* Fast mode, before MPFR work on sequence b: MPFR enclosures (at the first precision) of its
+ * counted tokens that the fast path decided (their slots are empty). */
+static void ensure_slots(job *J, int64_t b)
+{
+    for (int64_t ts = 0; ts < J->Ts; ts++) {
+        const int64_t i = b * J->Ts + ts;
+        slot *sl = &J->slots[i];
+        if (!J->res->counted[i] || J->cls[i] != LP_TOK_NUM || sl->prec) continue;
+        lp_row r = row_at(J->pb, b, ts);
+        LP_ASSERT(lp_row_scan(&r) == LP_TOK_NUM);
+        mpfr_inits2(64, sl->lo, sl->hi, (mpfr_ptr)0);
+        sl->prec = lp_ziv_prec0();
+        lp_row_enclose(sl->lo, sl->hi, &r, sl->prec);
+    }
+}
+
 /* Phase 2: sequence b's tally, sum and mean. lo, hi: scratch of Ts pointers. */
 static void do_sequence(job *J, int64_t b, mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_stats *st)
 {
@@ -203,10 +266,36 @@ static void do_sequence(job *J, int64_t b, mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_st
     reduce_special(mean, t, 1, pb->empty_mean);
     if (special) return;
     mpfr_ptr slo = J->seq[2 * b], shi = J->seq[2 * b + 1];
+    if (J->fast) {
+        /* Every counted token is NUM here (else the sequence is special). */
+        double *lo2 = J->enc + 2 * b * J->Ts;
+        double qlo, qhi;
+        /* Uncounted tokens of the sequence do not count: gather the counted enclosures. */
+        int64_t k = 0;
+        for (int64_t ts = 0; ts < J->Ts; ts++)
+            if (J->res->counted[b * J->Ts + ts]) {
+                lo2[2 * k] = J->enc[2 * (b * J->Ts + ts)];
+                lo2[2 * k + 1] = J->enc[2 * (b * J->Ts + ts) + 1];
+                k++;
+            }
+        lp_fast_sum(&J->senc[2 * b], &J->senc[2 * b + 1], lo2, lo2 + 1, k, 2);
+        lp_fast_div(&qlo, &qhi, J->senc[2 * b], J->senc[2 * b + 1], t->n);
+        if (lp_fast_decide(sum, J->senc[2 * b], J->senc[2 * b + 1], J->want) &&
+            lp_fast_decide(mean, qlo, qhi, J->want))
+            return;
+        st->seq_fallback++;
+        ensure_slots(J, b);
+    }
     for (mpfr_prec_t prec = pmax;; prec *= 2) {
         seq_enclose(J, b, prec, slo, shi, lo, hi, st);
         J->sprec[b] = prec;
-        if (lp_decide(sum, slo, shi) && decide_mean(mean, slo, shi, t->n)) return;
+        if (lp_decide(sum, slo, shi) && decide_mean(mean, slo, shi, t->n)) {
+            if (J->fast) {
+                J->senc[2 * b] = mpfr_get_d(slo, MPFR_RNDD);
+                J->senc[2 * b + 1] = mpfr_get_d(shi, MPFR_RNDU);
+            }
+            return;
+        }
         if (prec >= lp_ziv_max_prec()) {
             lp_error e;
             lp_fail(&e, LP_ERR_INTERNAL, "ziv: sum of sequence b=%lld undecided at %ld bits: "
@@ -223,7 +312,7 @@ static void *worker(void *arg)
     job *J = arg;
     lp_mpfr_state ms;
     lp_mpfr_enter(&ms);
-    lp_ref_stats st = {0, 0, 0, 0};
+    lp_ref_stats st = {0, 0, 0, 0, 0, 0, 0};
     size_t nt = J->Ts ? (size_t)J->Ts : 1;
     mpfr_ptr *lo = malloc(nt * sizeof *lo), *hi = malloc(nt * sizeof *hi);
     const int64_t ntok = J->pb->shape.B * J->Ts;
@@ -288,7 +377,38 @@ static void do_token_mean(job *J)
         lp_fail(&e, LP_ERR_NOMEM, "ref: out of memory for the token mean (B=%lld)", (long long)B);
         fail_at(J, INT64_MAX - 1, &e);
     }
-    for (int iter = 0; lo && hi && tlo && thi; iter++) {
+    int fast_done = 0;
+    if (J->fast && lo && hi && tlo && thi) {
+        double *buf = malloc(2 * (size_t)B * sizeof *buf);
+        int done = 0;
+        if (buf) {
+            int64_t k = 0;
+            for (int64_t b = 0; b < B; b++)
+                if (J->tal[b].n_num) {
+                    buf[2 * k] = J->senc[2 * b];
+                    buf[2 * k + 1] = J->senc[2 * b + 1];
+                    k++;
+                }
+            double slo_d, shi_d, qlo, qhi;
+            lp_fast_sum(&slo_d, &shi_d, buf, buf + 1, k, 2);
+            lp_fast_div(&qlo, &qhi, slo_d, shi_d, all.n);
+            done = lp_fast_decide(&J->res->token_mean, qlo, qhi, J->want);
+            free(buf);
+        }
+        if (done) {
+            fast_done = 1; /* the MPFR loop is skipped */
+        } else {
+            J->stats.seq_fallback++;
+            for (int64_t b = 0; b < B; b++)
+                if (J->tal[b].n_num && !J->sprec[b]) {
+                    ensure_slots(J, b);
+                    seq_enclose(J, b, lp_ziv_prec0(), J->seq[2 * b], J->seq[2 * b + 1], tlo, thi,
+                                &J->stats);
+                    J->sprec[b] = lp_ziv_prec0();
+                }
+        }
+    }
+    for (int iter = 0; !fast_done && lo && hi && tlo && thi; iter++) {
         int64_t k = 0;
         for (int64_t b = 0; b < B; b++) {
             if (!J->tal[b].n_num) continue;
@@ -310,6 +430,28 @@ static void do_token_mean(job *J)
     }
     mpfr_clears(slo, shi, (mpfr_ptr)0);
     free(lo); free(hi); free(tlo); free(thi);
+}
+
+/* Outputs not wanted hold each format's canonical NaN (both paths alike). */
+static void blank_value(lp_value *v, unsigned want)
+{
+    lp_value nan;
+    lp_value_special(&nan, LP_TOK_NAN);
+    if (!(want & (1u << LP_F64))) v->f64 = nan.f64;
+    if (!(want & (1u << LP_F32))) v->f32 = nan.f32;
+    if (!(want & (1u << LP_F16))) v->f16 = nan.f16;
+    if (!(want & (1u << LP_BF16))) v->bf16 = nan.bf16;
+    if (!(want & LP_REF_DD)) v->dd = nan.dd;
+}
+
+static void blank_unwanted(lp_ref_result *res, unsigned want)
+{
+    for (int64_t i = 0; i < res->B * res->Ts; i++) blank_value(&res->logp[i], want);
+    for (int64_t b = 0; b < res->B; b++) {
+        blank_value(&res->sum[b], want);
+        blank_value(&res->mean[b], want);
+    }
+    blank_value(&res->token_mean, want);
 }
 
 lp_status lp_ref_compute(lp_ref_result *res, const lp_problem *pb, lp_error *err)
@@ -341,9 +483,19 @@ lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp
         J->seq = calloc(2 * (size_t)B, sizeof *J->seq);
         J->sprec = calloc((size_t)B, sizeof *J->sprec);
     }
+    const unsigned want = opt->formats ? (opt->formats & LP_REF_ALL) : LP_REF_ALL;
+    const int fast = !opt->slow && !(want & LP_REF_DD);
+    if (J && fast) {
+        J->enc = calloc(2 * n1, sizeof *J->enc);
+        J->senc = calloc(2 * (size_t)B, sizeof *J->senc);
+    }
     if (!res->logp || !res->counted || !res->sum || !res->mean || !res->count || !J ||
-        !J->slots || !J->cls || !J->tal || !J->seq || !J->sprec) {
-        if (J) { free(J->slots); free(J->cls); free(J->tal); free(J->seq); free(J->sprec); }
+        !J->slots || !J->cls || !J->tal || !J->seq || !J->sprec ||
+        (fast && (!J->enc || !J->senc))) {
+        if (J) {
+            free(J->slots); free(J->cls); free(J->tal); free(J->seq); free(J->sprec);
+            free(J->enc); free(J->senc);
+        }
         free(J);
         lp_ref_result_free(res);
         return lp_fail(err, LP_ERR_NOMEM, "ref: out of memory for B=%lld, T_s=%lld",
@@ -351,6 +503,8 @@ lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp
     }
     J->pb = pb;
     J->opt = opt;
+    J->fast = fast;
+    J->want = want;
     J->res = res;
     J->Ts = Ts;
     J->err_b = INT64_MAX;
@@ -387,8 +541,10 @@ lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp
     lp_mpfr_leave(&ms);
     pthread_mutex_destroy(&J->lock);
     free(J->slots); free(J->cls); free(J->tal); free(J->seq); free(J->sprec);
+    free(J->enc); free(J->senc);
     free(J);
     if (s != LP_OK) lp_ref_result_free(res);
+    else if (want != LP_REF_ALL) blank_unwanted(res, want);
     return s;
 }
 

@@ -329,7 +329,7 @@ lp_status lp_ref_row(lp_value *out, const void *row, lp_format fmt, int64_t V, i
     }
     lp_mpfr_state st;
     lp_mpfr_enter(&st);
-    lp_ref_stats stats = {0, 0, 0, 0};
+    lp_ref_stats stats = {0, 0, 0, 0, 0, 0, 0};
     mpfr_t lo, hi;
     mpfr_inits2(64, lo, hi, (mpfr_ptr)0);
     mpfr_prec_t prec = LP_ZIV_PREC0;

@@ -1,0 +1,393 @@
+/* reference/fast.c: the certified fast path of the exact engine (DESIGN B2, issue 7), tier 1:
+ * logp evaluated in double with an a-priori error bound, turned into an enclosure [lo, hi] from
+ * which each requested rounding is decided; batch.c falls back to the MPFR Ziv loop (ziv.c) when
+ * a rounding is undecided or the row is outside this file's domain.
+ *
+ * CONTRACT  lp_fast_row: for a row with tau = 1, 2 <= V < 2^31, no NaN and no +inf, some finite
+ *           logit and a finite label logit, returns lo <= logp <= hi (logp the exact real of ziv.c).
+ *           Otherwise returns 0. lp_fast_decide: RN_F(lo) == RN_F(hi) for every wanted F implies
+ *           RN_F(logp) is that value (rounding is monotone), so results are bit-identical to the
+ *           MPFR path's, which is the correct rounding too. The double-double is never produced
+ *           here (its low part needs an enclosure of about 2^-115 relative width: see README).
+ *
+ * NOTATION  u = 2^-53; RN = round to nearest even in double; gamma_n = n u / (1 - n u); dn(a), up(a)
+ *           the neighbours of a double toward -inf / +inf (nextafter). Facts used: RN(a + b) =
+ *           (a + b)(1 + d), |d| <= u, also for subnormal results (they are exact); RN(a * b) =
+ *           ab(1 + d) + e, |d| <= u, |e| <= 2^-1075; dn(RN(a)) <= a <= up(RN(a)) always (an RN
+ *           error is at most half the gap to either neighbour). The build has -ffp-contract=off,
+ *           so the code below is the operations analysed: no FMA contraction.
+ *
+ * METHOD and ERROR (the numbers are bounds, rounded up; each line: operation, error, why)
+ *   Row x_i (exact doubles: every storage format widens exactly), label y, m = max x_i (exact).
+ *   logp = D - log1p(T),  D = x_y - m <= 0,  T = sum over i with x_i < m of exp(x_i - m) + (n_max - 1),
+ *   n_max the number of i with x_i = m: the same real as ziv.c (it drops one argmax index).
+ *   (1) yh_i = RN(x_i - m) <= 0, |yh_i - y_i| <= u |y_i|. yh_i = 0 iff x_i = m (a nonzero difference
+ *       of doubles never rounds to 0). Terms with yh_i < -700 ("small", -inf included) are left
+ *       out: y_i <= yh_i / (1 + u) < -699.99, so exp(y_i) < 2^-1009; they add at most
+ *       A = n_small 2^-1009 to T.
+ *   (2) exp(yh), -700 <= yh < 0 (the term t_i = exp(y_i) = exp(yh_i) exp(y_i - yh_i), and
+ *       |y_i - yh_i| <= u 700 / (1 - u) =: d0 <= 700.0001 u):
+ *       a  = RN(yh L2E), L2E = RN(1/ln2): |a - yh/ln2| <= 700 (1.45) 2u < 2^-42.
+ *       s  = RN(a + 0x1.8p52) = 0x1.8p52 + k, k = the integer nearest a (|a| < 2^51, ulp = 1 there);
+ *            k = s - 0x1.8p52 exactly (Sterbenz); |k| <= 1010, so |yh - k ln2| <= ln2 (1/2 + 2^-42)
+ *            <= rho := 0.3467.
+ *       C1 = ln2 rounded to 42 bits (|C1 - ln2| < 2^-44), C2 = RN(ln2 - C1) (|C1 + C2 - ln2| < 2^-101):
+ *       k C1 is exact (10 + 42 bits). r1 = RN(yh - k C1): err <= u 0.3467. c = RN(k C2): err <=
+ *       u 1010 2^-44. rh = RN(r1 - c): err <= u 0.3467. With |k| |C1 + C2 - ln2| < 2^-91:
+ *       |rh - (yh - k ln2)| <= 0.7 u, |rh| <= rho.
+ *       P(r) = sum_{j=0}^{12} c_j r^j, c_j = RN(1/j!) (c0, c1, c2 exact), by Horner:
+ *         truncation (Lagrange): |exp(r) - sum r^j/j!| <= rho^13/13! e^rho <= 1.52 u e^rho;
+ *         coefficients: u sum_{j>=3} rho^j/j! <= 0.0073 u;
+ *         Horner without FMA (Higham, ASNA 2nd ed., eq. 5.3): gamma_24 sum |c_j| rho^j <= 24.001 u e^rho;
+ *       so |P^(rh) - exp(rh)| <= 25.6 u e^rho <= 25.6 e^(2 rho) u exp(rh) <= 51.3 u exp(rh).
+ *       t^ = P^(rh) * 2^k: exact (2^k is built from the exponent bits; k >= -1010 and
+ *       P^ in [0.7, 1.5] keep it normal).
+ *       Total per term: t^_i = t_i (1 + th_i), |th_i| <= e^(d0 + 0.7u) (1 + 51.3 u) - 1 <= E_t := 752 u.
+ *   (3) T^ = the sum of the kept t^_i and (n_max - 1). Blocks of 1024 terms are summed in 8
+ *       lane accumulators of 128 terms, the lanes then added in order: every term passes through
+ *       at most 128 + 7 additions, so each block sum b^ = b (1 + th), |th| <= gamma_136 (all terms
+ *       >= 0, Higham Lemma 3.? for any summation order). The block sums and n_max - 1 are added by
+ *       TwoSum with a separately accumulated error (Ogita, Rump, Oishi 2005, Sum2, Prop. 4.5):
+ *       |T^ - sum b^| <= u sum b^ + gamma_{n-1}^2 sum b^ <= 1.001 u sum b^ for n <= 2^21 blocks.
+ *       Hence with T_big = T - (small terms): T_big in T^ [1 - E_T, 1 + E_T], E_T = 890 u (E_t +
+ *       gamma_136 + 1.001 u and second-order terms), and T in [T^(1 - E_T), T^(1 + E_T) + A].
+ *   (4) L^ = lp_fast_log1p(T^), own code below, |L^ - log1p(T^)| <= E_log log1p(T^) + 2^-1070,
+ *       E_log = 32 u (proof at lp_fast_log1p). log1p is increasing with slope 1/(1+s), and
+ *       T/(1+T) <= log1p(T), so |log1p(T^(1 +- E_T)) - log1p(T^)| <= E_T/(1 - E_T) log1p(T^), and
+ *       log1p(a + A) <= log1p(a) + A. So L = log1p(T) lies in
+ *       [L^ (1 - E_L) - 2^-1069, L^ (1 + E_L) + A + 2^-1069], E_L = 923 u.
+ *   (5) Dh = RN(x_y - m) <= 0: D in Dh +- u/(1 - u) |Dh|.
+ *   (6) p^ = RN(Dh - L^). Dh <= 0 <= L^, so |Dh| + L^ = |Dh - L^| =: M <= |p^|/(1 - u), and
+ *       |p^ - (Dh - L^)| <= u M. Hence logp in p^ +- (E_L + 2u) M - [0, A] +- 2^-1069:
+ *       |logp - p^| <= 925 u |p^| + A + 2^-1069 (upper side without A).
+ *   (7) Enclosure: w = RN(|p^| * 928u) >= 927.99 u |p^| - 2^-1075; S = (n_small + 1) 2^-1009 (exact;
+ *       it covers A, 2^-1069 and the 2^-1075 of w):
+ *       lo = dn(RN(dn(RN(p^ - w)) - S)),  hi = up(RN(up(RN(p^ + w)) + 2^-1009)).
+ *   TOTAL   logp in [lo, hi], relative width about 2 * 928 u = 2^-42.1 (plus 2^-1008 absolute).
+ *   A rounding of f32 (f16, bf16) is undecided only when logp lies within that width of a rounding
+ *   boundary: about 2^-42 / 2^-24 per token, i.e. of the order of 1e-5 (1e-7, 1e-8); never for f64
+ *   in practice (f64 is left to the MPFR path or a later double-double tier).
+ *   EVIDENCE  tests/t_fast.c: fast == MPFR bit for bit on the whole vector corpus, on random rows of
+ *           every storage format and on constructed hard cases (the fallback counter moves);
+ *           it also checks lp_fast_log1p and the exp kernel against MPFR within the bounds above.
+ *           fuzz/fz_fast.c: the same property on any decoded problem.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "lp_core.h"
+#include "lp_fast.h"
+#include "lp_format.h"
+
+#define U 0x1p-53
+#define BLK 1024
+#define LANES 8
+#define SMALL (-700.0)
+#define SHIFT 0x1.8p52
+#define SHIFT_BITS 0x4338000000000000ull
+
+static const double L2E = 0x1.71547652b82fep+0;  /* RN(1/ln2) */
+static const double C1 = 0x1.62e42fefa38p-1;     /* ln2 to 42 bits: k C1 exact for |k| < 2^11 */
+static const double C2 = 0x1.ef35793c7673p-45;   /* RN(ln2 - C1) */
+
+/* c_j = RN(1/j!), j = 0..12 (Python: float(Fraction(1, factorial(j))), correctly rounded). */
+#define E3 0x1.5555555555555p-3
+#define E4 0x1.5555555555555p-5
+#define E5 0x1.1111111111111p-7
+#define E6 0x1.6c16c16c16c17p-10
+#define E7 0x1.a01a01a01a01ap-13
+#define E8 0x1.a01a01a01a01ap-16
+#define E9 0x1.71de3a556c734p-19
+#define E10 0x1.27e4fb7789f5cp-22
+#define E11 0x1.ae64567f544e4p-26
+#define E12 0x1.1eed8eff8d898p-29
+
+/* a_j = RN(1/(2j+1)), j = 0..11. */
+static const double ATANH_C[12] = {
+    1.0, 0x1.5555555555555p-2, 0x1.999999999999ap-3, 0x1.2492492492492p-3, 0x1.c71c71c71c71cp-4,
+    0x1.745d1745d1746p-4, 0x1.3b13b13b13b14p-4, 0x1.1111111111111p-4, 0x1.e1e1e1e1e1e1ep-5,
+    0x1.af286bca1af28p-5, 0x1.8618618618618p-5, 0x1.642c8590b2164p-5};
+
+static double dn(double a) { return nextafter(a, -HUGE_VAL); }
+static double up(double a) { return nextafter(a, HUGE_VAL); }
+
+/* ---------------------------------------------------------------------------------------------
+ * log1p for 0 <= t < 2^32 (t is T^: 0, >= 2^-1011, or >= 1).
+ * atanh_ser(z) = 2 z sum_{j=0}^{11} a_j w^j, w = RN(z^2), |z| <= 0.2 (so w <= 0.0401):
+ *   truncation: z sum_{j>=12} w^j/(2j+1) <= z w^12 / (25 (1 - w)) <= 0.006 u z;
+ *   Horner, positive coefficients and w >= 0: gamma_22 relative; coefficients: u relative;
+ *   w = z^2 (1 + d): the sum moves by at most u w Q'(w)/Q(w) <= 0.02 u relative; RN(z * q): u.
+ *   Total: |atanh_ser(z) - 2 atanh(z)| <= 24.1 u 2 atanh(z) (atanh(z) >= z), plus at most 2^-1073
+ *   absolute when w underflows (z < 2^-511: then 2 z q is normal, z >= 2^-1012).
+ * Branch t <= 0.5: log1p(t) = 2 atanh(z), z = t/(2 + t) <= 0.2. zh = RN(t / RN(2 + t)) = z (1 + d),
+ *   |d| <= gamma_2, and |atanh(zh) - atanh(z)| <= |zh - z| / (1 - 0.0401) <= 2.09 u atanh(z).
+ *   Total relative: (1 + 24.1u)(1 + 2.09u) - 1 <= 26.3 u.
+ * Branch t > 0.5: 1 + t = s + e exactly (TwoSum), s >= 1.5, |e| <= u s. s = f 2^q, f in
+ *   [sqrt(1/2), sqrt(2)) (frexp, exact), q in [1, 33]. log1p(t) = q ln2 + log(f) + log1p(e/s):
+ *   log(f) = 2 atanh(z), z = (f - 1)/(f + 1): f - 1 exact (Sterbenz), zh = z (1 + d), |d| <= gamma_2,
+ *   |z| <= 0.1716: |lf^ - log f| <= 26.3 u |log f| <= 9.12 u (|log f| <= 0.3466).
+ *   c = RN(e/s): |c - log1p(e/s)| <= u^2 + u^2/1.99 < 2^-100.
+ *   q C1 exact; RN(q C2): err < 2^-90; q |C1 + C2 - ln2| < 2^-96.
+ *   s1 = RN(RN(q C2) + c): |s1| < 2^-38, err < 2^-90. s2 = RN(lf^ + s1): err <= 0.3467 u.
+ *   R^ = RN(q C1 + s2): err <= u R (1 + 2^-40).
+ *   Total absolute <= (9.47 + R) u + 2^-88, with R = log1p(t) >= log(1.5) = 0.405: relative 24.5 u.
+ * So E_log = 32 u covers both branches. */
+static double atanh_ser(double z)
+{
+    const double w = z * z;
+    double q = ATANH_C[11];
+    for (int j = 10; j >= 0; j--) q = ATANH_C[j] + w * q;
+    return 2.0 * (z * q);
+}
+
+double lp_fast_log1p(double t)
+{
+    if (t <= 0.5) return atanh_ser(t / (2.0 + t));
+    const double s = 1.0 + t, bb = s - 1.0, e = (1.0 - (s - bb)) + (t - bb); /* TwoSum */
+    int q;
+    double f = frexp(s, &q);
+    if (f < 0x1.6a09e667f3bcdp-1) { /* below sqrt(1/2): f in [0.5, 0.7071) -> [1, 1.4142) */
+        f *= 2.0;
+        q--;
+    }
+    const double lf = atanh_ser((f - 1.0) / (f + 1.0));
+    const double c = e / s;
+    const double s1 = (double)q * C2 + c;
+    const double s2 = lf + s1;
+    return (double)q * C1 + s2;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The hot loop: n (a multiple of LANES) widened logits, m the row max. Adds exp(x - m) of every
+ * kept term (step 2) into the block sum; counts small terms and ties with m. gcc vectorises the
+ * lane loop (-O2 -ftree-vectorize / -O3); the lanes fix the order of the additions, so the result
+ * does not depend on the vector width. */
+static double block_sum(const double *x, int n, double m, int64_t *n_small, int64_t *n_max)
+{
+    double acc[LANES];
+    int64_t cs[LANES], cm[LANES];
+    for (int l = 0; l < LANES; l++) {
+        acc[l] = 0.0;
+        cs[l] = cm[l] = 0;
+    }
+    for (int i = 0; i < n; i += LANES) {
+        for (int l = 0; l < LANES; l++) {
+            const double y = x[i + l] - m;
+            const int small = !(y >= SMALL);
+            const int zero = y == 0.0;
+            const double yc = small ? SMALL : y;
+            const double s = yc * L2E + SHIFT;
+            const double k = s - SHIFT;
+            const double r = (yc - k * C1) - k * C2;
+            double p = E12;
+            p = E11 + r * p;
+            p = E10 + r * p;
+            p = E9 + r * p;
+            p = E8 + r * p;
+            p = E7 + r * p;
+            p = E6 + r * p;
+            p = E5 + r * p;
+            p = E4 + r * p;
+            p = E3 + r * p;
+            p = 0.5 + r * p;
+            p = 1.0 + r * p;
+            p = 1.0 + r * p;
+            uint64_t sb;
+            memcpy(&sb, &s, 8);
+            const uint64_t eb = (sb - SHIFT_BITS + 1023u) << 52;
+            double sc;
+            memcpy(&sc, &eb, 8);
+            const double t = p * sc;
+            acc[l] += (small | zero) ? 0.0 : t;
+            cs[l] += small;
+            cm[l] += zero;
+        }
+    }
+    double b = acc[0];
+    for (int l = 1; l < LANES; l++) {
+        b += acc[l];
+        *n_small += cs[l];
+        *n_max += cm[l];
+    }
+    *n_small += cs[0];
+    *n_max += cm[0];
+    return b;
+}
+
+double lp_fast_exp(double y)
+{
+    double x[LANES];
+    int64_t ns = 0, nm = 0;
+    for (int l = 0; l < LANES; l++) x[l] = l ? -HUGE_VAL : y;
+    return block_sum(x, LANES, 0.0, &ns, &nm);
+}
+
+/* f16 widening by table (65536 floats, built once). */
+static float f16_tab[65536];
+static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
+static void f16_init(void)
+{
+    for (uint32_t h = 0; h < 65536; h++) f16_tab[h] = lp_f16_to_f32((uint16_t)h);
+}
+
+/* Widens elements [o, o + n) of the row into buf (exact). */
+static void widen(double *buf, const void *row, lp_format fmt, int64_t o, int n)
+{
+    const unsigned char *p = row;
+    switch (fmt) {
+    case LP_F64:
+        memcpy(buf, p + (size_t)o * 8, (size_t)n * 8);
+        break;
+    case LP_F32:
+        for (int i = 0; i < n; i++) {
+            float v;
+            memcpy(&v, p + (size_t)(o + i) * 4, 4);
+            buf[i] = (double)v;
+        }
+        break;
+    case LP_BF16:
+        for (int i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + (size_t)(o + i) * 2, 2);
+            uint32_t w = (uint32_t)h << 16;
+            float v;
+            memcpy(&v, &w, 4);
+            buf[i] = (double)v;
+        }
+        break;
+    case LP_F16:
+        for (int i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + (size_t)(o + i) * 2, 2);
+            buf[i] = (double)f16_tab[h];
+        }
+        break;
+    }
+}
+
+/* The row max over finite and -inf values; *bad set when a NaN or +inf is present. */
+static double row_max(const void *row, lp_format fmt, int64_t V, int *bad)
+{
+    double buf[BLK];
+    double mx = -HUGE_VAL;
+    int b = 0;
+    for (int64_t o = 0; o < V; o += BLK) {
+        const int n = V - o < BLK ? (int)(V - o) : BLK;
+        widen(buf, row, fmt, o, n);
+        for (int i = 0; i < n; i++) {
+            const double v = buf[i];
+            b |= (v != v) | (v == HUGE_VAL);
+            mx = v > mx ? v : mx;
+        }
+    }
+    *bad = b;
+    return mx;
+}
+
+int lp_fast_row(double *lo, double *hi, const void *row, lp_format fmt, int64_t V, int64_t label,
+                double tau)
+{
+    if (tau != 1.0 || V < 2 || V >= ((int64_t)1 << 31) || label < 0 || label >= V) return 0;
+    if (fmt == LP_F16) pthread_once(&f16_once, f16_init);
+    int bad;
+    const double m = row_max(row, fmt, V, &bad);
+    const double xy = lp_load_f64(row, fmt, (size_t)label);
+    if (bad || m == -HUGE_VAL || xy == -HUGE_VAL) return 0;
+    /* (3): Sum2 over the block sums, starting from n_max - 1 (added at the end: exact). */
+    double buf[BLK];
+    double sh = 0.0, sl = 0.0;
+    int64_t n_small = 0, n_max = 0;
+    for (int64_t o = 0; o < V; o += BLK) {
+        const int n = V - o < BLK ? (int)(V - o) : BLK;
+        widen(buf, row, fmt, o, n);
+        int np = n;
+        while (np % LANES) buf[np++] = -HUGE_VAL;  /* padding: a small term, uncounted below */
+        n_small -= np - n;
+        const double b = block_sum(buf, np, m, &n_small, &n_max);
+        const double s = sh + b, bb = s - sh, e = (sh - (s - bb)) + (b - bb); /* TwoSum */
+        sh = s;
+        sl += e;
+    }
+    {
+        const double c = (double)(n_max - 1);
+        const double s = sh + c, bb = s - sh, e = (sh - (s - bb)) + (c - bb);
+        sh = s;
+        sl += e;
+    }
+    const double T = sh + sl;
+    const double L = lp_fast_log1p(T);
+    const double D = xy - m;
+    const double p = D - L;
+    if (!(p > -HUGE_VAL)) return 0; /* D overflowed (f64 logits near the range's ends) */
+    const double w = fabs(p) * (928.0 * U);
+    const double S = (double)(n_small + 1) * 0x1p-1009;
+    *lo = dn(dn(p - w) - S);
+    *hi = up(up(p + w) + 0x1p-1009);
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Decisions. Rounding from a double is correct rounding (core/format.c), monotone, so equal
+ * roundings of lo and hi are the rounding of every real between them. */
+
+int lp_fast_decide(lp_value *out, double lo, double hi, unsigned want)
+{
+    lp_value v = *out;
+    if (want & (1u << LP_F64)) {
+        if (lp_bits_f64(lo) != lp_bits_f64(hi)) return 0;
+        v.f64 = lo;
+    }
+    if (want & (1u << LP_F32)) {
+        const float a = lp_f32_from_f64(lo), b = lp_f32_from_f64(hi);
+        if (lp_bits_f32(a) != lp_bits_f32(b)) return 0;
+        v.f32 = a;
+    }
+    if (want & (1u << LP_F16)) {
+        const uint16_t a = lp_f16_from_f64(lo), b = lp_f16_from_f64(hi);
+        if (a != b) return 0;
+        v.f16 = a;
+    }
+    if (want & (1u << LP_BF16)) {
+        const uint16_t a = lp_bf16_from_f64(lo), b = lp_bf16_from_f64(hi);
+        if (a != b) return 0;
+        v.bf16 = a;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Sum2 of same-sign terms: |res - S| <= (u + gamma_{k-1}^2)|S| <= 1.51 u |S| for k <= 2^26 (TwoSum
+ * is exact, also with subnormals; the other operations are additions). With S <= 0:
+ * S >= res (1 + 1.52 u) and S <= res (1 - 1.52 u); the factors 1 +- 2^-51 and dn/up make the
+ * rounded products outward. A non-finite sum gives (-inf, +inf): nothing is decided from it. */
+static double sum2(const double *x, int64_t k, int64_t stride)
+{
+    double sh = 0.0, sl = 0.0;
+    for (int64_t i = 0; i < k; i++) {
+        const double b = x[i * stride];
+        const double s = sh + b, bb = s - sh, e = (sh - (s - bb)) + (b - bb);
+        sh = s;
+        sl += e;
+    }
+    return sh + sl;
+}
+
+void lp_fast_sum(double *slo, double *shi, const double *lo, const double *hi, int64_t k,
+                 int64_t stride)
+{
+    const double a = sum2(lo, k, stride), b = sum2(hi, k, stride);
+    if (k > ((int64_t)1 << 26) || !isfinite(a) || !isfinite(b)) {
+        *slo = -HUGE_VAL;
+        *shi = HUGE_VAL;
+        return;
+    }
+    *slo = dn(a * (1.0 + 0x1p-51));
+    *shi = up(b * (1.0 - 0x1p-51));
+}
+
+void lp_fast_div(double *qlo, double *qhi, double lo, double hi, int64_t n)
+{
+    *qlo = dn(lo / (double)n);
+    *qhi = up(hi / (double)n);
+}

@@ -1,0 +1,34 @@
+/* reference/lp_fast.h: the certified double-precision fast path of the exact engine (fast.c). */
+#ifndef LP_FAST_H
+#define LP_FAST_H
+
+#include <stdint.h>
+
+#include "lpcert.h"
+
+/* An enclosure [lo, hi] of logp for one row of V logits in fmt scoring label, from the tier-1
+ * double evaluation and its a-priori bound (fast.c). Returns 1 when computed; 0 when the row is
+ * outside the fast path's domain (tau != 1, V >= 2^31, a NaN, +inf or all -inf row, a -inf label):
+ * the caller then classifies and evaluates the row with the MPFR path. */
+int lp_fast_row(double *lo, double *hi, const void *row, lp_format fmt, int64_t V, int64_t label,
+                double tau);
+
+/* Decides, for every format f with bit (1u << f) set in want, the rounding of every real in
+ * [lo, hi], into out. Returns 1 when all of them are decided. Other members are left alone. */
+int lp_fast_decide(lp_value *out, double lo, double hi, unsigned want);
+
+/* The outward enclosure of the sum of the k enclosures [lo[i*stride], hi[i*stride]] (every
+ * hi <= 0, so every term has one sign): *slo <= sum lo, *shi >= sum hi. */
+void lp_fast_sum(double *slo, double *shi, const double *lo, const double *hi, int64_t k,
+                 int64_t stride);
+
+/* Outward quotient of [lo, hi] by the count n (1 <= n <= 2^53). */
+void lp_fast_div(double *qlo, double *qhi, double lo, double hi, int64_t n);
+
+/* The kernels, exposed for tests/t_fast.c: lp_fast_log1p(t), 0 <= t < 2^32, relative error
+ * <= 32 u (+ 2^-1070); lp_fast_exp(y), -700 <= y < 0, relative error <= 52 u (step 2 without the
+ * rounding of y); 0 for y < -700 and for y = 0 (left out of T). */
+double lp_fast_log1p(double t);
+double lp_fast_exp(double y);
+
+#endif

@@ -1,0 +1,427 @@
+/* tests/t_fast.c: the certified fast path (reference/fast.c) gives the MPFR path's results bit for
+ * bit, and its kernels hold the bounds proved in fast.c.
+ *
+ *  kernels   lp_fast_exp on [-700, 0) within 52 u relative, lp_fast_log1p on [0, 2^32) within
+ *            32 u relative (+2^-1070), against MPFR (correctly rounded at 200 bits).
+ *  corpus    every case of vectors/corpus (500 cases, 105k tokens): lp_ref_compute_opts with the
+ *            fast path and with --slow, for the wanted sets {f32, f16, bf16} and {f64, f32}; every
+ *            output (tokens, sums, means, token mean, counts, counted flags) bit for bit, and the
+ *            fallback rate reported.
+ *  random    seeded random problems of every storage format (normal, wide, peaked, -inf masked
+ *            rows, ties), V up to 4096, 1 and 2 threads: the same comparison.
+ *  hard      constructed rows whose logp lies within 2^-53 relative of an f32 rounding midpoint,
+ *            and a sequence whose sum does: the fallback counters move and results still agree.
+ */
+#include <dirent.h>
+#include <math.h>
+#include <mpfr.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lp_core.h"
+#include "lp_fast.h"
+#include "lp_format.h"
+#include "lpcert.h"
+#include "lpt.h"
+
+#define CORPUS_DIR "vectors/corpus"
+#define WANT_HALF ((1u << LP_F32) | (1u << LP_F16) | (1u << LP_BF16))
+#define WANT_F64 ((1u << LP_F64) | (1u << LP_F32))
+
+static int same_value(const lp_value *a, const lp_value *b)
+{
+    return lp_bits_f64(a->f64) == lp_bits_f64(b->f64) && lp_bits_f32(a->f32) == lp_bits_f32(b->f32) &&
+           a->f16 == b->f16 && a->bf16 == b->bf16 && lp_bits_f64(a->dd.hi) == lp_bits_f64(b->dd.hi) &&
+           lp_bits_f64(a->dd.lo) == lp_bits_f64(b->dd.lo);
+}
+
+static void note_value(const char *what, const lp_value *v)
+{
+    lpt_note("%s f64=%016llx f32=%08x f16=%04x bf16=%04x lo=%016llx (%.17g)", what,
+             (unsigned long long)lp_bits_f64(v->f64), (unsigned)lp_bits_f32(v->f32), v->f16, v->bf16,
+             (unsigned long long)lp_bits_f64(v->dd.lo), v->f64);
+}
+
+static int64_t tot_tokens, tot_fast, tot_fallback, tot_seqfb;
+static int64_t n_cases, half_tokens, half_fallback, half_seqfb;  /* corpus, wanted WANT_HALF */
+
+/* Fast versus slow on one problem; returns the fast run's stats through *st. */
+static void compare(const char *name, const lp_problem *pb, unsigned want, int threads,
+                    lp_ref_stats *st)
+{
+    lp_ref_result a, b;
+    lp_error ea = {LP_OK, ""}, eb = {LP_OK, ""};
+    lp_ref_options fo = LP_REF_OPTIONS_INIT, so = LP_REF_OPTIONS_INIT;
+    fo.formats = so.formats = want;
+    fo.threads = threads;
+    so.threads = 1;
+    so.slow = 1;
+    lp_status sa = lp_ref_compute_opts(&a, pb, &fo, &ea);
+    lp_status sb = lp_ref_compute_opts(&b, pb, &so, &eb);
+    if (!lpt_check(sa == sb, "%s want=%#x: status fast %d slow %d", name, want, (int)sa, (int)sb)) {
+        lpt_note("fast: %s / slow: %s", ea.msg, eb.msg);
+        if (sa == LP_OK) lp_ref_result_free(&a);
+        if (sb == LP_OK) lp_ref_result_free(&b);
+        return;
+    }
+    if (sa != LP_OK) return;
+    if (st) *st = a.stats;
+    tot_tokens += a.stats.tokens;
+    tot_fast += a.stats.fast;
+    tot_fallback += a.stats.fallback;
+    tot_seqfb += a.stats.seq_fallback;
+    for (int64_t i = 0; i < a.B * a.Ts; i++) {
+        int ok = a.counted[i] == b.counted[i] && same_value(&a.logp[i], &b.logp[i]);
+        if (!lpt_check(ok, "%s want=%#x threads=%d token b=%lld t=%lld: fast != slow", name, want,
+                       threads, (long long)(i / a.Ts), (long long)(i % a.Ts))) {
+            note_value("fast", &a.logp[i]);
+            note_value("slow", &b.logp[i]);
+        }
+    }
+    for (int64_t s = 0; s < a.B; s++) {
+        int ok = a.count[s] == b.count[s] && same_value(&a.sum[s], &b.sum[s]) &&
+                 same_value(&a.mean[s], &b.mean[s]);
+        if (!lpt_check(ok, "%s want=%#x sequence b=%lld: fast != slow", name, want, (long long)s)) {
+            note_value("fast sum", &a.sum[s]);
+            note_value("slow sum", &b.sum[s]);
+            note_value("fast mean", &a.mean[s]);
+            note_value("slow mean", &b.mean[s]);
+        }
+    }
+    if (!lpt_check(same_value(&a.token_mean, &b.token_mean), "%s want=%#x token_mean: fast != slow",
+                   name, want)) {
+        note_value("fast", &a.token_mean);
+        note_value("slow", &b.token_mean);
+    }
+    lp_ref_result_free(&a);
+    lp_ref_result_free(&b);
+}
+
+/* ---- kernels ------------------------------------------------------------------------------- */
+
+static double rel_err(double got, const mpfr_t want)
+{
+    mpfr_t d;
+    mpfr_flags_t fl = mpfr_flags_save();
+    mpfr_init2(d, 200);
+    mpfr_sub_d(d, want, got, MPFR_RNDN);
+    mpfr_div(d, d, want, MPFR_RNDN);
+    double r = fabs(mpfr_get_d(d, MPFR_RNDN));
+    mpfr_clear(d);
+    mpfr_flags_restore(fl, MPFR_FLAGS_ALL);
+    return r;
+}
+
+static void check_kernels(lpt_rng *rng, int n)
+{
+    mpfr_t x, e;
+    mpfr_inits2(200, x, e, (mpfr_ptr)0);
+    double worst_exp = 0, worst_log = 0;
+    for (int i = 0; i < n; i++) {
+        double y = -700.0 * lpt_rng_unif(rng);
+        if (i % 4 == 1) y = -ldexp(lpt_rng_unif(rng), -(int)(lpt_rng_next(rng) % 60));
+        if (i % 4 == 2) y = -0.5 * (double)(lpt_rng_next(rng) % 1400) * 0x1.62e42fefa39efp-1;
+        if (y == 0) continue;
+        mpfr_flags_t fl = mpfr_flags_save();
+        mpfr_set_d(x, y, MPFR_RNDN);
+        mpfr_exp(e, x, MPFR_RNDN);
+        mpfr_flags_restore(fl, MPFR_FLAGS_ALL);
+        double r = rel_err(lp_fast_exp(y), e);
+        if (r > worst_exp) worst_exp = r;
+        lpt_check(r <= 52 * 0x1p-53, "kernels: lp_fast_exp(%a) relative error %.3g > 52u", y, r);
+
+        double t = ldexp(lpt_rng_unif(rng), (int)(lpt_rng_next(rng) % 80) - 48);
+        if (i % 5 == 3) t = 0.5 + 0x1p-30 * lpt_rng_unif(rng);
+        if (i % 5 == 4) t = ldexp(1.0, -(int)(lpt_rng_next(rng) % 1011));
+        if (t >= 0x1p32 || t == 0) continue;
+        fl = mpfr_flags_save();
+        mpfr_set_d(x, t, MPFR_RNDN);
+        mpfr_log1p(e, x, MPFR_RNDN);
+        mpfr_flags_restore(fl, MPFR_FLAGS_ALL);
+        r = rel_err(lp_fast_log1p(t), e);
+        if (r > worst_log) worst_log = r;
+        lpt_check(r <= 32 * 0x1p-53, "kernels: lp_fast_log1p(%a) relative error %.3g > 32u", t, r);
+    }
+    printf("t_fast: kernels: worst measured exp %.2f u (bound 52), log1p %.2f u (bound 32)\n",
+           worst_exp / 0x1p-53, worst_log / 0x1p-53);
+    mpfr_clears(x, e, (mpfr_ptr)0);
+}
+
+/* ---- the vector corpus: only the problem is read (vectors/FORMAT.md); the expected lines are
+ * t_vectors.c's business. ------------------------------------------------------------------- */
+
+typedef struct vprob {
+    char name[256];
+    lp_problem pb;
+    int64_t *labels;
+    int32_t *labels32;
+    uint8_t *mask;
+    unsigned char *logits;
+    int64_t nl, nk, nx;
+} vprob;
+
+static int fmt_bytes(lp_format f) { return f == LP_F64 ? 8 : f == LP_F32 ? 4 : 2; }
+
+static void vprob_free(vprob *c)
+{
+    free(c->labels);
+    free(c->labels32);
+    free(c->mask);
+    free(c->logits);
+    memset(c, 0, sizeof *c);
+}
+
+static void run_vprob(vprob *c)
+{
+    lp_problem *pb = &c->pb;
+    const int64_t BT = pb->shape.B * pb->shape.T;
+    if (pb->label_type == LP_I32) {
+        c->labels32 = malloc((size_t)(BT ? BT : 1) * sizeof *c->labels32);
+        for (int64_t i = 0; i < BT; i++) c->labels32[i] = (int32_t)c->labels[i];
+        pb->labels = c->labels32;
+    } else {
+        pb->labels = c->labels;
+    }
+    pb->mask = c->nk ? c->mask : NULL;
+    pb->logits = c->logits;
+    lp_ref_stats st;
+    memset(&st, 0, sizeof st);
+    compare(c->name, pb, WANT_HALF, 2, &st);
+    half_tokens += st.tokens - st.exact;
+    half_fallback += st.fallback;
+    half_seqfb += st.seq_fallback;
+    n_cases++;
+    compare(c->name, pb, WANT_F64, 1, NULL);
+}
+
+static void check_corpus_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!lpt_check(f != NULL, "corpus: cannot open %s", path)) return;
+    size_t cap = 1 << 16;
+    char *line = malloc(cap);
+    vprob c;
+    memset(&c, 0, sizeof c);
+    int in_case = 0;
+    while (fgets(line, (int)cap, f)) {
+        size_t len = strlen(line);
+        while (len == cap - 1 && line[len - 1] != '\n') { /* a long x line: grow */
+            cap *= 2;
+            line = realloc(line, cap);
+            if (!fgets(line + len, (int)(cap - len), f)) break;
+            len = strlen(line);
+        }
+        char *p = line;
+        if (*p == '#' || *p == '\n') continue;
+        char key[16];
+        int nk = 0;
+        if (sscanf(p, "%15s%n", key, &nk) != 1) continue;
+        p += nk;
+        if (strcmp(key, "case") == 0) {
+            vprob_free(&c);
+            c.pb = (lp_problem)LP_PROBLEM_INIT;
+            sscanf(p, "%255s", c.name);
+            in_case = 1;
+        } else if (!in_case) {
+            continue;
+        } else if (strcmp(key, "fmt") == 0) {
+            char v[8];
+            sscanf(p, "%7s", v);
+            lp_format_parse(&c.pb.fmt, v);
+        } else if (strcmp(key, "shape") == 0) {
+            long long B, T, V;
+            sscanf(p, "%lld %lld %lld", &B, &T, &V);
+            c.pb.shape = (lp_shape){B, T, V};
+            size_t BT = (size_t)(B * T) + 1, n = (size_t)(B * T * V) + 1;
+            c.labels = calloc(BT, sizeof *c.labels);
+            c.mask = calloc(BT, 1);
+            c.logits = calloc(n, (size_t)fmt_bytes(c.pb.fmt));
+        } else if (strcmp(key, "shift") == 0) {
+            c.pb.shift = strstr(p, "next") ? LP_SHIFT_NEXT : LP_SHIFT_NONE;
+        } else if (strcmp(key, "ignore_index") == 0) {
+            long long v;
+            sscanf(p, "%lld", &v);
+            c.pb.ignore_index = v;
+        } else if (strcmp(key, "temperature") == 0) {
+            c.pb.temperature = lp_f64_bits(strtoull(p, NULL, 16));
+        } else if (strcmp(key, "empty_mean") == 0) {
+            c.pb.empty_mean = strstr(p, "zero") ? LP_EMPTY_ZERO : LP_EMPTY_NAN;
+        } else if (strcmp(key, "itype") == 0) {
+            c.pb.label_type = strstr(p, "i32") ? LP_I32 : LP_I64;
+        } else if (strcmp(key, "l") == 0) {
+            char *q = p;
+            for (int64_t t = 0; t < c.pb.shape.T; t++) c.labels[c.nl++] = strtoll(q, &q, 10);
+        } else if (strcmp(key, "k") == 0) {
+            while (*p == ' ') p++;
+            for (int64_t t = 0; t < c.pb.shape.T; t++) c.mask[c.nk++] = (uint8_t)(p[t] - '0');
+        } else if (strcmp(key, "x") == 0) {
+            char *q = p;
+            const int w = fmt_bytes(c.pb.fmt);
+            for (int64_t v = 0; v < c.pb.shape.V; v++) {
+                uint64_t bits = strtoull(q, &q, 16);
+                memcpy(c.logits + (size_t)(c.nx * c.pb.shape.V + v) * (size_t)w, &bits, (size_t)w);
+            }
+            c.nx++;
+        } else if (strcmp(key, "end") == 0) {
+            run_vprob(&c);
+            vprob_free(&c);
+            in_case = 0;
+        }
+    }
+    vprob_free(&c);
+    free(line);
+    fclose(f);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void check_corpus(void)
+{
+    DIR *d = opendir(CORPUS_DIR);
+    if (!lpt_check(d != NULL, "corpus: cannot open %s", CORPUS_DIR)) return;
+    char *names[256];
+    int nfiles = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL && nfiles < 256;) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".txt") == 0) names[nfiles++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)nfiles, sizeof names[0], cmp_str);
+    for (int i = 0; i < nfiles; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", CORPUS_DIR, names[i]);
+        check_corpus_file(path);
+        free(names[i]);
+    }
+    lpt_check(nfiles >= 10, "corpus: only %d files found in %s", nfiles, CORPUS_DIR);
+    printf("t_fast: corpus: %d files, %lld cases, wanted {f32, f16, bf16}: %lld tokens, %lld fell "
+           "back to MPFR, %lld sum/mean fallbacks\n", nfiles, (long long)n_cases,
+           (long long)half_tokens, (long long)half_fallback, (long long)half_seqfb);
+}
+
+/* ---- random problems ----------------------------------------------------------------------- */
+
+static void store(unsigned char *p, lp_format f, int64_t i, double x)
+{
+    switch (f) {
+    case LP_F64: memcpy(p + i * 8, &x, 8); break;
+    case LP_F32: { float v = lp_f32_from_f64(x); memcpy(p + i * 4, &v, 4); break; }
+    case LP_F16: { uint16_t h = lp_f16_from_f64(x); memcpy(p + i * 2, &h, 2); break; }
+    case LP_BF16: { uint16_t h = lp_bf16_from_f64(x); memcpy(p + i * 2, &h, 2); break; }
+    }
+}
+
+static void check_random(lpt_rng *rng, int n)
+{
+    for (int c = 0; c < n; c++) {
+        const lp_format fmt = (lp_format)(c % 4);
+        const int family = (c / 4) % 5;
+        const int64_t B = 1 + (int64_t)(lpt_rng_next(rng) % 3), T = 2 + (int64_t)(lpt_rng_next(rng) % 6);
+        const int64_t V = 2 + (int64_t)(lpt_rng_next(rng) % (c % 3 == 0 ? 4096 : 300));
+        const double scale = family == 1 ? 40.0 : 3.0;
+        unsigned char *x = malloc((size_t)(B * T * V) * 8);
+        int64_t *lab = malloc((size_t)(B * T) * sizeof *lab);
+        for (int64_t i = 0; i < B * T * V; i++) {
+            double v = scale * lpt_rng_normal(rng);
+            if (family == 2 && i % V == 0) v += 30.0;                     /* peaked: p near 1 */
+            if (family == 3 && lpt_rng_next(rng) % 4 == 0) v = -HUGE_VAL; /* masked vocabulary */
+            if (family == 4) v = (double)(lpt_rng_next(rng) % 3);         /* ties */
+            store(x, fmt, i, v);
+        }
+        for (int64_t i = 0; i < B * T; i++)
+            lab[i] = lpt_rng_next(rng) % 7 == 0 ? -100 : (int64_t)(lpt_rng_next(rng) % (uint64_t)V);
+        if (family == 2)
+            for (int64_t i = 0; i < B * T; i++) lab[i] = lab[i] == -100 ? -100 : 0;
+        lp_problem pb = LP_PROBLEM_INIT;
+        pb.shape = (lp_shape){B, T, V};
+        pb.fmt = fmt;
+        pb.logits = x;
+        pb.labels = lab;
+        pb.shift = c % 2 ? LP_SHIFT_NEXT : LP_SHIFT_NONE;
+        char name[64];
+        snprintf(name, sizeof name, "random/%d/%s/fam%d", c, lp_format_name(fmt), family);
+        compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
+        if (c % 8 == 0) compare(name, &pb, WANT_F64, 2, NULL);
+        free(x);
+        free(lab);
+    }
+}
+
+/* ---- hard cases ---------------------------------------------------------------------------- */
+
+/* d with logp([d, 0], label 0) = d - log1p(e^d) = -log1p(e^-d) as close to mu as a double d allows:
+ * d = -log(expm1(-mu)). */
+static double logit_for(double mu)
+{
+    mpfr_t t;
+    mpfr_flags_t fl = mpfr_flags_save();
+    mpfr_init2(t, 300);
+    mpfr_set_d(t, -mu, MPFR_RNDN);
+    mpfr_expm1(t, t, MPFR_RNDN);
+    mpfr_log(t, t, MPFR_RNDN);
+    double d = -mpfr_get_d(t, MPFR_RNDN);
+    mpfr_clear(t);
+    mpfr_flags_restore(fl, MPFR_FLAGS_ALL);
+    return d;
+}
+
+static void check_hard(void)
+{
+    /* Tokens: mu an f32 midpoint; the row's logp is within about 2^-53 |mu| of it, far inside
+     * the fast path's 2^-42 enclosure, so the f32 rounding is undecided there. */
+    const double mus[] = {-(1.0 + 0x1p-24), -0.75 * (1.0 + 0x1p-23), -(3.0 + 0x1p-23),
+                          -ldexp(1.0 + 3 * 0x1p-24, -10)};
+    const int nm = (int)(sizeof mus / sizeof mus[0]);
+    double x[2 * 8];
+    int64_t lab[2 * 8];
+    for (int i = 0; i < nm; i++) {
+        x[2 * i] = logit_for(mus[i]);
+        x[2 * i + 1] = 0.0;
+        lab[i] = 0;
+    }
+    lp_problem pb = LP_PROBLEM_INIT;
+    pb.shape = (lp_shape){1, nm, 2};
+    pb.fmt = LP_F64;
+    pb.logits = x;
+    pb.labels = lab;
+    pb.shift = LP_SHIFT_NONE;
+    lp_ref_stats st;
+    memset(&st, 0, sizeof st);
+    compare("hard/token-midpoint", &pb, WANT_HALF, 1, &st);
+    lpt_check(st.fallback == nm, "hard/token-midpoint: %lld of %d tokens fell back (want all)",
+              (long long)st.fallback, nm);
+
+    /* A sequence of 3 equal tokens whose sum is near an f32 midpoint mu: each token (near mu/3)
+     * is decided by the fast path, the sum is not. */
+    const double mu = -(5.0 + 0x1p-22);
+    for (int t = 0; t < 3; t++) {
+        x[2 * t] = logit_for(mu / 3);
+        x[2 * t + 1] = 0.0;
+        lab[t] = 0;
+    }
+    pb.shape = (lp_shape){1, 3, 2};
+    memset(&st, 0, sizeof st);
+    compare("hard/sum-midpoint", &pb, WANT_HALF, 1, &st);
+    lpt_check(st.fast == 3 && st.seq_fallback >= 1,
+              "hard/sum-midpoint: fast %lld tokens (want 3), %lld sequence fallbacks (want >= 1)",
+              (long long)st.fast, (long long)st.seq_fallback);
+}
+
+int main(void)
+{
+    lpt_begin("t_fast");
+    lpt_rng rng;
+    lpt_rng_init(&rng, lpt_seed());
+    check_kernels(&rng, lpt_level() == 1 ? 20000 : 1000000);
+    check_hard();
+    check_random(&rng, lpt_level() == 1 ? 200 : 5000);
+    check_corpus();
+    printf("t_fast: all: %lld tokens, %lld decided fast, %lld fell back (%.2g), %lld sum/mean "
+           "fallbacks\n", (long long)tot_tokens, (long long)tot_fast, (long long)tot_fallback,
+           tot_tokens ? (double)tot_fallback / (double)tot_tokens : 0.0, (long long)tot_seqfb);
+    return lpt_end();
+}
