@@ -14,13 +14,28 @@
 #include "lp_format.h"
 #include "lp_problem.h"
 
+/* One pattern of n bytes: an fnmatch glob, or without wildcards a prefix ending at a '/'. */
+static int one_match(const char *pat, size_t n, const char *name)
+{
+    char g[256];
+    if (n >= sizeof g) return 0;
+    memcpy(g, pat, n);
+    g[n] = 0;
+    if (fnmatch(g, name, 0) == 0) return 1;
+    if (strpbrk(g, "*?[")) return 0;
+    return strncmp(name, g, n) == 0 && (name[n] == 0 || name[n] == '/');
+}
+
 int ck_glob_match(const char *glob, const char *name)
 {
     if (!glob) return 1;
-    if (fnmatch(glob, name, 0) == 0) return 1;
-    if (strpbrk(glob, "*?[")) return 0;
-    size_t n = strlen(glob);
-    return strncmp(name, glob, n) == 0 && (name[n] == 0 || name[n] == '/');
+    for (const char *p = glob;;) {      /* a comma-separated list: any pattern matches */
+        const char *c = strchr(p, ',');
+        const size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (n > 0 && one_match(p, n, name)) return 1;
+        if (!c) return 0;
+        p = c + 1;
+    }
 }
 
 static int squeeze(int64_t *d, int nd, const int64_t *dims)

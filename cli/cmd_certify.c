@@ -28,7 +28,7 @@ static const char usage[] =
     "                         none)\n"
     "  --seed N               seed of the suite and the random problems (default 0x5eed)\n"
     "  --suite FILE           use this suite file (lpcert gen) instead of building the standard one\n"
-    "  --cases GLOB           only the suite cases whose names match ('normal', 'neginf/f32/*')\n"
+    "  --cases GLOB[,GLOB..]  only the suite cases whose names match one ('normal', 'neginf/f32/*')\n"
     "  --batch-invariance require|report|off   (default require)\n"
     "  --json FILE, --certificate FILE, --quiet   as for lpcert check\n"
     "%s"
