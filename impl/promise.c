@@ -179,6 +179,12 @@ static void tally_add(tally *t, const lp_kpromise *p, int counted, const lp_valu
         return;
     }
     t->n++;
+    if ((p->allow & LP_KALLOW_NUM) && isinf(p->abs)) {
+        /* "any number" (features beyond double: logits near DBL_MAX): the token may be +-inf,
+         * and +inf with a -inf term sums to NaN, so the reductions are bounded by nothing */
+        t->outside = 1;
+        return;
+    }
     if (p->allow == LP_KALLOW_NAN) {
         t->must_nan = 1;
     } else if (p->allow == LP_KALLOW_NEGINF) {
