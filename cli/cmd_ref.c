@@ -13,7 +13,7 @@ static const char usage[] =
     "usage: lpcert ref --logits L.npy|L.safetensors[:tensor] --labels Y.npy|Y.safetensors[:tensor]\n"
     "                  [--mask M] [--dtype f64|f32|f16|bf16] [--shift next|none]\n"
     "                  [--ignore-index N] [--temperature T] [--empty-mean nan|zero]\n"
-    "                  [--threads N] --out OUT.safetensors [--json]\n"
+    "                  [--threads N] [--formats LIST] [--slow] --out OUT.safetensors [--json]\n"
     "\n"
     "Exact log-probabilities: per scored token the correctly rounded logp in f64, f32, f16 and bf16\n"
     "and a double-double (hi, lo); per sequence the exact sum and mean and the count; the batch\n"
@@ -26,11 +26,16 @@ static const char usage[] =
     "mean.<fmt> sum.hi sum.lo mean.hi mean.lo count (I64); token_mean.<fmt> token_mean.hi\n"
     "token_mean.lo ([1]). --json prints the same to stdout with hex bit patterns (small inputs).\n"
     "--threads N: worker threads (default: one per CPU; results are identical for any N).\n"
+    "--formats LIST: the outputs to compute, comma-separated from f64,f32,f16,bf16,dd (default: all);\n"
+    "the others are written as NaN. f32, f16 and bf16 alone are decided by the certified double fast\n"
+    "path (MPFR only where it cannot decide); f64 and dd need the MPFR loop.\n"
+    "--slow: the MPFR loop for everything (the results are the same bits).\n"
     "Exit 0 on success, 2 on a usage or input error (no output file is left behind).\n";
 
 typedef struct ref_opts {
     const char *logits, *labels, *mask, *out;
-    int have_dtype, json, threads;
+    int have_dtype, json, threads, slow;
+    unsigned formats;
     lp_format dtype;
     lp_problem pb;
 } ref_opts;
@@ -47,6 +52,10 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
             o->json = 1;
             continue;
         }
+        if (strcmp(a, "--slow") == 0) {
+            o->slow = 1;
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0) return lp_cli_usage("ref", "unexpected argument '%s'", a);
         if (i + 1 >= argc) return lp_cli_usage("ref", "option %s needs a value", a);
         const char *v = argv[++i];
@@ -54,6 +63,18 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
         else if (strcmp(a, "--labels") == 0) o->labels = v;
         else if (strcmp(a, "--mask") == 0) o->mask = v;
         else if (strcmp(a, "--out") == 0) o->out = v;
+        else if (strcmp(a, "--formats") == 0) {
+            char buf[64];
+            snprintf(buf, sizeof buf, "%s", v);
+            o->formats = 0;
+            for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+                lp_format f;
+                if (strcmp(tok, "dd") == 0) o->formats |= LP_REF_DD;
+                else if (lp_format_parse(&f, tok)) o->formats |= 1u << f;
+                else return lp_cli_usage("ref", "--formats: '%s' is not one of f64, f32, f16, bf16, dd", tok);
+            }
+            if (!o->formats) return lp_cli_usage("ref", "--formats: empty list");
+        }
         else if (strcmp(a, "--dtype") == 0) {
             if (!lp_format_parse(&o->dtype, v))
                 return lp_cli_usage("ref", "--dtype: '%s' is not one of f64, f32, f16, bf16", v);
@@ -247,6 +268,9 @@ int lp_cmd_ref(int argc, char **argv)
     if (s == LP_OK) s = bind_inputs(&o, lt, yt, mt, &mask, &err);
     lp_ref_options ropt = LP_REF_OPTIONS_INIT;
     ropt.threads = o.threads;
+    ropt.slow = o.slow;
+    ropt.formats = o.formats;
+    ropt.release = 1; /* the logits are a read-only mapping (lp_tensor_open_spec) */
     if (isatty(fileno(stderr))) ropt.progress = progress;
     if (s == LP_OK) s = lp_ref_compute_opts(&res, &o.pb, &ropt, &err);
     if (ropt.progress) fputs("\r\033[K", stderr);
@@ -259,10 +283,13 @@ int lp_cmd_ref(int argc, char **argv)
         for (int64_t b = 0; b < res.B; b++) counted += res.count[b];
         fprintf(stderr,
                 "lpcert ref: B=%lld T=%lld V=%lld %s shift=%s: %lld scored, %lld counted, "
+                "%lld fast, %lld MPFR fallbacks, %lld sum/mean fallbacks, "
                 "%lld Ziv retries, max %ld bits, %.3f s%s%s\n",
                 (long long)o.pb.shape.B, (long long)o.pb.shape.T, (long long)o.pb.shape.V,
                 lp_format_name(o.pb.fmt), o.pb.shift == LP_SHIFT_NEXT ? "next" : "none",
-                (long long)(res.B * res.Ts), (long long)counted, (long long)res.stats.retries,
+                (long long)(res.B * res.Ts), (long long)counted, (long long)res.stats.fast,
+                (long long)res.stats.fallback, (long long)res.stats.seq_fallback,
+                (long long)res.stats.retries,
                 res.stats.max_prec, secs, o.out ? " -> " : "", o.out ? o.out : "");
     }
     lp_ref_result_free(&res);

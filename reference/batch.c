@@ -163,9 +163,11 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         }
         st->tokens++;
         lp_row r = row_at(pb, b, ts);
-        if (J->fast && lp_fast_row(&J->enc[2 * i], &J->enc[2 * i + 1], r.data, r.fmt, r.V, r.label,
-                                   r.tau) &&
-            lp_fast_decide(out, J->enc[2 * i], J->enc[2 * i + 1], J->want)) {
+        lp_fast_enc fe;
+        if (J->fast && lp_fast_row(&fe, r.data, r.fmt, r.V, r.label, r.tau) &&
+            lp_fast_decide(out, &fe, J->want)) {
+            J->enc[2 * i] = fe.lo;
+            J->enc[2 * i + 1] = fe.hi;
             J->cls[i] = LP_TOK_NUM;
             st->fast++;
             continue;
@@ -280,9 +282,9 @@ static void do_sequence(job *J, int64_t b, mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_st
             }
         lp_fast_sum(&J->senc[2 * b], &J->senc[2 * b + 1], lo2, lo2 + 1, k, 2);
         lp_fast_div(&qlo, &qhi, J->senc[2 * b], J->senc[2 * b + 1], t->n);
-        if (lp_fast_decide(sum, J->senc[2 * b], J->senc[2 * b + 1], J->want) &&
-            lp_fast_decide(mean, qlo, qhi, J->want))
-            return;
+        lp_fast_enc es = lp_fast_enc_ends(J->senc[2 * b], J->senc[2 * b + 1]);
+        lp_fast_enc em = lp_fast_enc_ends(qlo, qhi);
+        if (lp_fast_decide(sum, &es, J->want) && lp_fast_decide(mean, &em, J->want)) return;
         st->seq_fallback++;
         ensure_slots(J, b);
     }
@@ -392,7 +394,8 @@ static void do_token_mean(job *J)
             double slo_d, shi_d, qlo, qhi;
             lp_fast_sum(&slo_d, &shi_d, buf, buf + 1, k, 2);
             lp_fast_div(&qlo, &qhi, slo_d, shi_d, all.n);
-            done = lp_fast_decide(&J->res->token_mean, qlo, qhi, J->want);
+            lp_fast_enc em = lp_fast_enc_ends(qlo, qhi);
+            done = lp_fast_decide(&J->res->token_mean, &em, J->want);
             free(buf);
         }
         if (done) {

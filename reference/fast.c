@@ -46,7 +46,7 @@
  *   (3) T^ = the sum of the kept t^_i and (n_max - 1). Blocks of 1024 terms are summed in 8
  *       lane accumulators of 128 terms, the lanes then added in order: every term passes through
  *       at most 128 + 7 additions, so each block sum b^ = b (1 + th), |th| <= gamma_136 (all terms
- *       >= 0, Higham Lemma 3.? for any summation order). The block sums and n_max - 1 are added by
+ *       >= 0; Higham, ASNA 2nd ed., sec. 4.2: gamma_h for a summation of depth h). The block sums and n_max - 1 are added by
  *       TwoSum with a separately accumulated error (Ogita, Rump, Oishi 2005, Sum2, Prop. 4.5):
  *       |T^ - sum b^| <= u sum b^ + gamma_{n-1}^2 sum b^ <= 1.001 u sum b^ for n <= 2^21 blocks.
  *       Hence with T_big = T - (small terms): T_big in T^ [1 - E_T, 1 + E_T], E_T = 890 u (E_t +
@@ -56,17 +56,20 @@
  *       T/(1+T) <= log1p(T), so |log1p(T^(1 +- E_T)) - log1p(T^)| <= E_T/(1 - E_T) log1p(T^), and
  *       log1p(a + A) <= log1p(a) + A. So L = log1p(T) lies in
  *       [L^ (1 - E_L) - 2^-1069, L^ (1 + E_L) + A + 2^-1069], E_L = 923 u.
- *   (5) Dh = RN(x_y - m) <= 0: D in Dh +- u/(1 - u) |Dh|.
- *   (6) p^ = RN(Dh - L^). Dh <= 0 <= L^, so |Dh| + L^ = |Dh - L^| =: M <= |p^|/(1 - u), and
- *       |p^ - (Dh - L^)| <= u M. Hence logp in p^ +- (E_L + 2u) M - [0, A] +- 2^-1069:
- *       |logp - p^| <= 925 u |p^| + A + 2^-1069 (upper side without A).
- *   (7) Enclosure: w = RN(|p^| * 928u) >= 927.99 u |p^| - 2^-1075; S = (n_small + 1) 2^-1009 (exact;
- *       it covers A, 2^-1069 and the 2^-1075 of w):
- *       lo = dn(RN(dn(RN(p^ - w)) - S)),  hi = up(RN(up(RN(p^ + w)) + 2^-1009)).
- *   TOTAL   logp in [lo, hi], relative width about 2 * 928 u = 2^-42.1 (plus 2^-1008 absolute).
- *   A rounding of f32 (f16, bf16) is undecided only when logp lies within that width of a rounding
- *   boundary: about 2^-42 / 2^-24 per token, i.e. of the order of 1e-5 (1e-7, 1e-8); never for f64
- *   in practice (f64 is left to the MPFR path or a later double-double tier).
+ *   (5) Dh = RN(x_y - m), Dl its TwoSum error: x_y - m = Dh + Dl exactly (no overflow: checked).
+ *   (6) p = RN(Dh - L^), pe its TwoSum error: Dh - L^ = p + pe exactly. So
+ *       logp = p + pe + Dl - (L - L^), with -(L - L^) in [-wL - A - 2^-1069, wL + 2^-1069] where
+ *       wL = RN(L^ * 928u) >= 927.99 u L^ - 2^-1075 >= E_L L^ - 2^-1075.
+ *   (7) Enclosure, pair form: S = (n_small + 1) 2^-1009 (exact; covers A, 2^-1069 and 2^-1075),
+ *       clo = dn(RN(dn(RN(dn(RN(pe + Dl)) - wL)) - S)), chi = up(RN(up(RN(up(RN(pe + Dl)) + wL)) + 2^-1009)):
+ *       p + clo <= logp <= p + chi; plain ends lo = dn(RN(p + clo)), hi = up(RN(p + chi)).
+ *   TOTAL   logp in p + [clo, chi]: the uncertainty is only that of L (relative 2^-43.1 of L,
+ *   plus 2^-1008 absolute), never of D; this decides the common wide-logit case logp = D - tiny with
+ *   D an exact midpoint of f32 (a difference of two f32 values has up to 25 bits).
+ *   The f32/f16/bf16 rounding of p + c (c = clo, chi) is computed exactly by rn_pair (round to odd).
+ *   A rounding of f32 (f16, bf16) is undecided only when logp lies within 2^-42 L of a rounding
+ *   boundary: at most of the order of 1e-5 of the tokens (measured: bench/bench_fast.c); f64 is
+ *   decided only when lo and hi coincide, which practically never happens: it is left to MPFR.
  *   EVIDENCE  tests/t_fast.c: fast == MPFR bit for bit on the whole vector corpus, on random rows of
  *           every storage format and on constructed hard cases (the fallback counter moves);
  *           it also checks lp_fast_log1p and the exp kernel against MPFR within the bounds above.
@@ -285,7 +288,7 @@ static double row_max(const void *row, lp_format fmt, int64_t V, int *bad)
     return mx;
 }
 
-int lp_fast_row(double *lo, double *hi, const void *row, lp_format fmt, int64_t V, int64_t label,
+int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int64_t label,
                 double tau)
 {
     if (tau != 1.0 || V < 2 || V >= ((int64_t)1 << 31) || label < 0 || label >= V) return 0;
@@ -317,13 +320,16 @@ int lp_fast_row(double *lo, double *hi, const void *row, lp_format fmt, int64_t 
     }
     const double T = sh + sl;
     const double L = lp_fast_log1p(T);
-    const double D = xy - m;
-    const double p = D - L;
-    if (!(p > -HUGE_VAL)) return 0; /* D overflowed (f64 logits near the range's ends) */
-    const double w = fabs(p) * (928.0 * U);
+    const double D = xy - m, Dz = D - xy, Dl = (xy - (D - Dz)) + (-m - Dz); /* TwoSum: exact */
+    if (!(D > -HUGE_VAL)) return 0; /* D overflowed (f64 logits near the range's ends) */
+    const double p = D - L, pz = p - D, pe = (D - (p - pz)) + (-L - pz);   /* TwoSum: exact */
+    const double wL = L * (928.0 * U);
     const double S = (double)(n_small + 1) * 0x1p-1009;
-    *lo = dn(dn(p - w) - S);
-    *hi = up(up(p + w) + 0x1p-1009);
+    out->p = p;
+    out->clo = dn(dn(dn(pe + Dl) - wL) - S);
+    out->chi = up(up(up(pe + Dl) + wL) + 0x1p-1009);
+    out->lo = dn(p + out->clo);
+    out->hi = up(p + out->chi);
     return 1;
 }
 
@@ -331,27 +337,58 @@ int lp_fast_row(double *lo, double *hi, const void *row, lp_format fmt, int64_t 
  * Decisions. Rounding from a double is correct rounding (core/format.c), monotone, so equal
  * roundings of lo and hi are the rounding of every real between them. */
 
-int lp_fast_decide(lp_value *out, double lo, double hi, unsigned want)
+/* The bits of RN_F(x), F one of f32, f16, bf16 (x a double: correctly rounded by core/format.c). */
+static uint32_t rn_bits(double x, lp_format f)
+{
+    switch (f) {
+    case LP_F32: return lp_bits_f32(lp_f32_from_f64(x));
+    case LP_F16: return lp_f16_from_f64(x);
+    default: return lp_bf16_from_f64(x);
+    }
+}
+
+/* RN_F(p + c) for a double p and a double c, F one of f32, f16, bf16, exactly; 0 in *ok when |c| is
+ * not below the gap from p to its neighbour q toward c. Proof: for c != 0, x = p + c lies strictly
+ * between the consecutive doubles p and q, so its round-to-odd at 53 bits is whichever of p and q
+ * has an odd last significand bit; and RN_F(RO_53(x)) = RN_F(x) whenever 53 >= prec(F) + 2
+ * (Boldo and Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms using
+ * rounding to odd", IEEE TC 2008, Thm. 1; F's subnormals, zero and the f16 overflow threshold are
+ * points of the same rounding with a coarser quantum, so the condition holds there too). */
+static uint32_t rn_pair(double p, double c, lp_format f, int *ok)
+{
+    *ok = 1;
+    if (c == 0) return rn_bits(p, f);
+    const double q = c > 0 ? up(p) : dn(p);
+    if (!(fabs(c) < fabs(q - p))) {
+        *ok = 0;
+        return 0;
+    }
+    return rn_bits((lp_bits_f64(p) & 1u) ? p : q, f);
+}
+
+int lp_fast_decide(lp_value *out, const lp_fast_enc *e, unsigned want)
 {
     lp_value v = *out;
     if (want & (1u << LP_F64)) {
-        if (lp_bits_f64(lo) != lp_bits_f64(hi)) return 0;
-        v.f64 = lo;
+        if (lp_bits_f64(e->lo) != lp_bits_f64(e->hi)) return 0;
+        v.f64 = e->lo;
     }
-    if (want & (1u << LP_F32)) {
-        const float a = lp_f32_from_f64(lo), b = lp_f32_from_f64(hi);
-        if (lp_bits_f32(a) != lp_bits_f32(b)) return 0;
-        v.f32 = a;
-    }
-    if (want & (1u << LP_F16)) {
-        const uint16_t a = lp_f16_from_f64(lo), b = lp_f16_from_f64(hi);
+    for (int f = LP_F32; f <= LP_BF16; f++) {
+        if (!(want & (1u << f))) continue;
+        int ok1 = 0, ok2 = 0;
+        uint32_t a = 0, b = 0;
+        if (e->p == e->p) { /* pair form present */
+            a = rn_pair(e->p, e->clo, (lp_format)f, &ok1);
+            b = rn_pair(e->p, e->chi, (lp_format)f, &ok2);
+        }
+        if (!ok1 || !ok2) { /* monotone: the ends' roundings bracket every value between */
+            a = rn_bits(e->lo, (lp_format)f);
+            b = rn_bits(e->hi, (lp_format)f);
+        }
         if (a != b) return 0;
-        v.f16 = a;
-    }
-    if (want & (1u << LP_BF16)) {
-        const uint16_t a = lp_bf16_from_f64(lo), b = lp_bf16_from_f64(hi);
-        if (a != b) return 0;
-        v.bf16 = a;
+        if (f == LP_F32) v.f32 = lp_f32_bits(a);
+        else if (f == LP_F16) v.f16 = (uint16_t)a;
+        else v.bf16 = (uint16_t)a;
     }
     *out = v;
     return 1;

@@ -6,16 +6,26 @@
 
 #include "lpcert.h"
 
-/* An enclosure [lo, hi] of logp for one row of V logits in fmt scoring label, from the tier-1
+/* An enclosure of logp: p + clo <= logp <= p + chi (p a double, clo <= chi; p NaN when absent),
+ * and lo <= logp <= hi in plain doubles (lo <= p + clo, hi >= p + chi). */
+typedef struct lp_fast_enc { double p, clo, chi, lo, hi; } lp_fast_enc;
+
+/* An enclosure of logp for one row of V logits in fmt scoring label, from the tier-1
  * double evaluation and its a-priori bound (fast.c). Returns 1 when computed; 0 when the row is
  * outside the fast path's domain (tau != 1, V >= 2^31, a NaN, +inf or all -inf row, a -inf label):
  * the caller then classifies and evaluates the row with the MPFR path. */
-int lp_fast_row(double *lo, double *hi, const void *row, lp_format fmt, int64_t V, int64_t label,
+int lp_fast_row(lp_fast_enc *e, const void *row, lp_format fmt, int64_t V, int64_t label,
                 double tau);
 
-/* Decides, for every format f with bit (1u << f) set in want, the rounding of every real in
- * [lo, hi], into out. Returns 1 when all of them are decided. Other members are left alone. */
-int lp_fast_decide(lp_value *out, double lo, double hi, unsigned want);
+/* Decides, for every format f with bit (1u << f) set in want, the rounding of every real in the
+ * enclosure e, into out. Returns 1 when all of them are decided. Other members are left alone. */
+int lp_fast_decide(lp_value *out, const lp_fast_enc *e, unsigned want);
+/* An enclosure from plain ends (p absent). */
+static inline lp_fast_enc lp_fast_enc_ends(double lo, double hi)
+{
+    lp_fast_enc e = {__builtin_nan(""), 0, 0, lo, hi};
+    return e;
+}
 
 /* The outward enclosure of the sum of the k enclosures [lo[i*stride], hi[i*stride]] (every
  * hi <= 0, so every term has one sign): *slo <= sum lo, *shi >= sum hi. */

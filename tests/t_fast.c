@@ -77,6 +77,17 @@ static void compare(const char *name, const lp_problem *pb, unsigned want, int t
                        threads, (long long)(i / a.Ts), (long long)(i % a.Ts))) {
             note_value("fast", &a.logp[i]);
             note_value("slow", &b.logp[i]);
+            const int64_t bb = i / a.Ts, ts = i % a.Ts;
+            const int64_t t = pb->shift == LP_SHIFT_NEXT ? ts + 1 : ts;
+            const int64_t lab = pb->label_type == LP_I64 ? ((const int64_t *)pb->labels)[bb * pb->shape.T + t]
+                                                         : ((const int32_t *)pb->labels)[bb * pb->shape.T + t];
+            const size_t esz = (size_t)lp_format_get(pb->fmt)->bytes;
+            lp_fast_enc fe;
+            memset(&fe, 0, sizeof fe);
+            int fok = lp_fast_row(&fe, (const char *)pb->logits + (size_t)((bb * pb->shape.T + ts) * pb->shape.V) * esz,
+                                 pb->fmt, pb->shape.V, lab, pb->temperature);
+            lpt_note("fast enclosure (ok %d): p=%a clo=%a chi=%a lo=%a hi=%a", fok, fe.p, fe.clo, fe.chi,
+                     fe.lo, fe.hi);
         }
     }
     for (int64_t s = 0; s < a.B; s++) {
