@@ -13,6 +13,7 @@ int lp_cmd_demo(int argc, char **argv);
 int lp_cmd_gen(int argc, char **argv);
 int lp_cmd_check(int argc, char **argv);
 int lp_cmd_certify(int argc, char **argv);
+int lp_cmd_report(int argc, char **argv);
 
 /* Prints "lpcert <cmd>: <msg>" on stderr and returns the exit code for the status. */
 int lp_cli_fail(const char *cmd, const lp_error *err);
