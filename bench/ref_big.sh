@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# bench/ref_big.sh [BUILD] [DIR]: end-to-end time and peak memory of `lpcert ref` on a generated
+# B=8, T=4096, V=128256 bf16 safetensors file (8.4 GB), f32+f16+bf16 wanted, 2 threads; the file is
+# deleted afterwards. Needs 9 GB free in DIR (default /tmp) and /usr/bin/time.
+set -euo pipefail
+BUILD=${1:-build}
+DIR=${2:-/tmp}
+F="$DIR/lpcert_big_bf16.safetensors"
+O="$DIR/lpcert_big_out.safetensors"
+trap 'rm -f "$F" "$O"' EXIT
+"$BUILD/bench/lp_bench_fast" --write-big "$F"
+ls -l "$F"
+sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true   # cold cache when permitted
+/usr/bin/time -v "$BUILD/cli/lpcert" ref --logits "$F:logits" --labels "$F:labels" \
+  --formats f32,f16,bf16 --threads 2 --out "$O" 2>&1 |
+  grep -E "lpcert ref:|Elapsed|Maximum resident"
