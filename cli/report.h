@@ -118,7 +118,8 @@ lp_status rp_parallel(int threads, size_t n, void (*fn)(void *ctx, size_t i), vo
 typedef struct rp_sweep_pt {   /* one kernel, one length */
     double sum_ulp, mean_ulp, sum_ulp50, mean_ulp50;  /* max and median over sequences */
     double sum_abs, mean_abs, sum_rel, mean_rel;      /* max over sequences */
-    double msum_abs, mmean_abs, msum_rel, mmean_rel;  /* DPO margin errors, max over quads */
+    double msum_abs, mmean_abs;                       /* DPO margin errors, max over quads */
+    double msum_rel, mmean_rel;                       /* median over quads of |err| / |margin| */
     double msum_abs50, mmean_abs50;                   /* median over quads */
     double margin_sum, margin_mean;                   /* median |exact margin| */
 } rp_sweep_pt;

@@ -126,7 +126,7 @@ static lp_status fig_sweep(const figctx *fc, lp_format f, lp_error *err)
     /* the legend shows each kernel once: its sum line; the mean lines follow unnamed */
     static const char *const files[NSWF] = {"sweep_ulp", "sweep_rel", "sweep_abs", "dpo_abs", "dpo_rel"};
     static const char *const ylab[NSWF] = {"max err_ulp", "max |y - x| / |x|", "max |y - x|",
-                                           "max |margin error|", "max |margin error| / |margin|"};
+                                           "max |margin error|", "median |margin error| / |margin|"};
     static const char *const what[NSWF] = {"ulp", "relative", "absolute", "absolute", "relative"};
     lp_status s = LP_OK;
     for (int w = 0; w < NSWF && s == LP_OK; w++) {
@@ -141,9 +141,9 @@ static lp_status fig_sweep(const figctx *fc, lp_format f, lp_error *err)
         else
             snprintf(title, sizeof title, "DPO margin, %s outputs: %s error against length",
                      lp_format_name(f), what[w]);
-        snprintf(note, sizeof note, "solid: %s, dashed: %s; max over %lld %s, V = %lld",
+        snprintf(note, sizeof note, "solid: %s, dashed: %s; %s over %lld %s, V = %lld",
                  w < DPO_ABS ? "sum" : "margin from sums", w < DPO_ABS ? "mean" : "margin from means",
-                 (long long)(w < DPO_ABS ? sw->B : sw->quads), w < DPO_ABS ? "sequences" : "quads",
+                 w == DPO_REL ? "median" : "max", (long long)(w < DPO_ABS ? sw->B : sw->quads), w < DPO_ABS ? "sequences" : "quads",
                  (long long)sw->V);
         rp_plot p = {title, "tokens per sequence", ylab[w], 2, 10, 0, 0, 0, 0, shown, n, note};
         snprintf(name, sizeof name, "%s_%s.svg", files[w], lp_format_name(f));

@@ -133,7 +133,7 @@ static cJSON *sweep_json(const rp_sweep *sw)
     static const char *const keys[] = {"sum_max_ulp", "mean_max_ulp", "sum_p50_ulp", "mean_p50_ulp",
                                        "sum_max_abs", "mean_max_abs", "sum_max_rel", "mean_max_rel",
                                        "margin_sum_max_abs", "margin_mean_max_abs",
-                                       "margin_sum_max_rel", "margin_mean_max_rel",
+                                       "margin_sum_p50_rel", "margin_mean_p50_rel",
                                        "margin_sum_p50_abs", "margin_mean_p50_abs",
                                        "margin_sum_p50_exact", "margin_mean_p50_exact"};
     for (size_t i = 0; i < sw->nk; i++) {

@@ -73,7 +73,10 @@ static void conventions_table(rp_buf *b, const rp_report *r)
     }
 }
 
-static int want_len(int64_t L) { return L == 1 || L == 16 || L == 256 || L == 1024 || L == 8192 || L == 512; }
+static int want_len(int64_t L)
+{
+    return L == 1 || L == 16 || L == 256 || L == 384 || L == 512 || L == 1024 || L == 6144 || L == 8192;
+}
 
 static void sweep_table(rp_buf *b, const rp_sweep *sw, int dpo)
 {
@@ -92,7 +95,8 @@ static void sweep_table(rp_buf *b, const rp_sweep *sw, int dpo)
             if (!want_len(sw->len[li])) continue;
             const rp_sweep_pt *p = &sk->pt[li];
             if (dpo)
-                rp_printf(b, "| %.2e / %.2e ", p->msum_abs, p->mmean_abs * (double)sw->len[li]);
+                rp_printf(b, "| %.2e / %.2e; %.1e / %.1e ", p->msum_abs, p->mmean_abs, p->msum_rel,
+                          p->mmean_rel);
             else
                 rp_printf(b, "| %.3g / %.3g ulp; %.1e / %.1e ", p->sum_ulp, p->mean_ulp, p->sum_rel,
                           p->mean_rel);
@@ -149,9 +153,9 @@ static void sweep_section(rp_buf *b, const rp_report *r, int dpo)
     if (dpo) rp_prose_dpo(b, r);
     else rp_prose_sweep(b, r);
     if (dpo)
-        rp_printf(b, "\nMax absolute error of the margin over %lld quads per length: from sums / "
-                     "from means times L (the mean margin scaled back to the sum's units, so the "
-                     "two are comparable).\n\n", (long long)sw->quads);
+        rp_printf(b, "\nPer length, over %lld quads: the max absolute error of the margin from "
+                     "sums / from means, then the median relative error |margin error| / |exact "
+                     "margin| from sums / from means.\n\n", (long long)sw->quads);
     else
         rp_printf(b, "\nMax error over %lld sequences per length: err_ulp of the sum / of the "
                      "mean, then the relative error of the sum / of the mean.\n\n", (long long)sw->B);

@@ -23,23 +23,29 @@ static int len_index(const rp_sweep *sw, int64_t L)
     return -1;
 }
 
-/* "3.2 times smaller", "about the same (x1.3)", "4.1 times larger": a compared to b. */
+/* a compared to b: "3.2 times smaller than", "about the same as", "4.1 times larger than". */
 static void compare(char *buf, size_t n, double a, double b)
 {
-    if (!(a > 0) || !(b > 0)) snprintf(buf, n, "%s", a == b ? "the same" : a < b ? "smaller" : "larger");
-    else if (a < b / 2) snprintf(buf, n, "%.3g times smaller", b / a);
-    else if (a > 2 * b) snprintf(buf, n, "%.3g times larger", a / b);
-    else snprintf(buf, n, "about the same (ratio %.2f)", a / b);
+    if (!(a > 0) || !(b > 0)) snprintf(buf, n, "%s", a == b ? "the same as" : a < b ? "smaller than" : "larger than");
+    else if (a < b / 1.5) snprintf(buf, n, "%.3g times smaller than", b / a);
+    else if (a > 1.5 * b) snprintf(buf, n, "%.3g times larger than", a / b);
+    else snprintf(buf, n, "about the same as");
 }
 
-/* The max of one figure of a sweep kernel over the lengths in [lo, hi]. */
-static double sweep_max(const rp_sweep_k *sk, const rp_sweep *sw, int64_t lo, int64_t hi, size_t off)
+/* The longest length of the sweep that is not a power of 2 (sum / n rounds there), else the last. */
+static int len_odd(const rp_sweep *sw)
 {
-    double m = 0;
+    for (int li = sw->nlen - 1; li >= 0; li--)
+        if (sw->len[li] & (sw->len[li] - 1)) return li;
+    return sw->nlen - 1;
+}
+
+/* The first length from which a figure of sk reaches at least v, or -1. */
+static int first_reach(const rp_sweep *sw, const rp_sweep_k *sk, size_t off, double v)
+{
     for (int li = 0; li < sw->nlen; li++)
-        if (sw->len[li] >= lo && sw->len[li] <= hi)
-            m = fmax(m, *(const double *)((const char *)&sk->pt[li] + off));
-    return m;
+        if (*(const double *)((const char *)&sk->pt[li] + off) >= v) return li;
+    return -1;
 }
 #define PT_OFF(field) offsetof(rp_sweep_pt, field)
 
@@ -50,17 +56,18 @@ static void sum_mean_kernel(rp_buf *b, const rp_sweep *sw, const char *name, int
     const rp_sweep_k *sk = rp_sweep_find(sw, name);
     if (!sk) return;
     const rp_sweep_pt *p = &sk->pt[li];
-    const int64_t L = sw->len[li];
-    char c1[64], c2[64];
-    compare(c1, sizeof c1, p->mean_ulp, p->sum_ulp);
-    compare(c2, sizeof c2, p->mean_rel, p->sum_rel);
-    rp_printf(b, "  - `%s` (%s output, %s reduction in %s, mean by %s) at L = %lld: sum %.3g ulp, "
-                 "mean %.3g ulp (%s); relative error sum %.2e, mean %.2e (%s).\n",
+    rp_printf(b, "  - `%s` (%s output, %s reduction in %s, mean by %s): sum %.3g ulp, mean %.3g ulp; "
+                 "relative error sum %.2e, mean %.2e.\n",
               name, lp_format_name(sk->k->out), lp_kreduce_name(sk->k->reduce),
               lp_format_name(sk->k->reduce == LP_KRED_F64 ? LP_F64 : sk->k->acc),
-              lp_kmean_name(sk->k->mean), (long long)L, p->sum_ulp, p->mean_ulp, c1, p->sum_rel,
-              p->mean_rel, c2);
+              lp_kmean_name(sk->k->mean), p->sum_ulp, p->mean_ulp, p->sum_rel, p->mean_rel);
 }
+
+static const char *const sweep_show[] = {
+    "twopass_f32", "twopass_f32_pairwise", "twopass_f32_kahan", "twopass_f32_runmean",
+    "twopass_bf16_acc32", "twopass_bf16_acc32_runmean", "twopass_bf16_acc16",
+    "twopass_bf16_acc16_pairwise", "twopass_f16_acc16", "twopass_f16_acc16_pairwise",
+    "accurate_bf16_acc16", NULL};
 
 void rp_prose_sweep(rp_buf *b, const rp_report *r)
 {
@@ -69,96 +76,107 @@ void rp_prose_sweep(rp_buf *b, const rp_report *r)
         rp_printf(b, "No twopass or accurate kernel with default conventions was selected: no sweep.\n");
         return;
     }
-    const int last = sw->nlen - 1;
-    const int64_t Lmax = sw->len[last];
-    rp_printf(b, "%lld sequences per length (L = 1 to %lld, %d lengths), V = %lld, logits multiples of "
-                 "1/8 in [-8.125, 8.125] (exact in every format), the label the row's argmax half "
-                 "of the time: the mean exact logp is %.3f. Per length, the max over the sequences "
-                 "of the error of the kernel's sum and mean against the correctly rounded exact "
-                 "ones.\n\n",
-              (long long)sw->B, (long long)Lmax, sw->nlen, (long long)sw->V, sw->mean_logp);
-    static const char *const show[] = {"twopass_f32", "twopass_f32_pairwise", "twopass_f32_runmean",
-                                       "twopass_bf16_acc32", "twopass_bf16_acc32_runmean",
-                                       "twopass_bf16_acc16", "twopass_bf16_acc16_pairwise",
-                                       "twopass_f16_acc16", "accurate_bf16_acc16", NULL};
-    rp_printf(b, "At the longest length:\n\n");
-    for (int i = 0; show[i]; i++) sum_mean_kernel(b, sw, show[i], last);
+    const int lo = len_odd(sw);
+    rp_printf(b, "%lld sequences of %lld tokens, V = %lld; the sequence of length L is the first L "
+                 "tokens of each (%d lengths from 1 to %lld). Logits are multiples of 1/8 in "
+                 "[-8.125, 8.125] (exact in every format) and the label is the row's argmax half of "
+                 "the time: the mean exact logp is %.3f. Per length, the max over the sequences of "
+                 "the error of the kernel's sum and mean against the exact ones (correctly rounded "
+                 "in the kernel's output format for the ulp figures).\n\n",
+              (long long)sw->B, (long long)sw->len[sw->nlen - 1], (long long)sw->V, sw->nlen,
+              (long long)sw->len[sw->nlen - 1], sw->mean_logp);
+    rp_printf(b, "At L = %lld (the longest length that is not a power of 2: there sum / n rounds, "
+                 "while a division by 2^k is exact and gives the mean exactly the sum's ulp and "
+                 "relative error):\n\n", (long long)sw->len[lo]);
+    for (int i = 0; sweep_show[i]; i++) sum_mean_kernel(b, sw, sweep_show[i], lo);
 }
 
 /* ---- the DPO margin --------------------------------------------------------------------------- */
-
-static void dpo_kernel(rp_buf *b, const rp_sweep *sw, const char *name, int li)
-{
-    const rp_sweep_k *sk = rp_sweep_find(sw, name);
-    if (!sk) return;
-    const rp_sweep_pt *p = &sk->pt[li];
-    char c[64];
-    compare(c, sizeof c, p->mmean_rel, p->msum_rel);
-    rp_printf(b, "  - `%s` at L = %lld: margin from sums: max error %.2e, %.2e of its size (median "
-                 "|margin| %.3g); from means: max error %.2e, %.2e of its size (median |margin| "
-                 "%.3g). Relative to the margin, the mean's error is %s.\n",
-              name, (long long)sw->len[li], p->msum_abs, p->msum_rel, p->margin_sum, p->mmean_abs,
-              p->mmean_rel, p->margin_mean, c);
-}
 
 void rp_prose_dpo(rp_buf *b, const rp_report *r)
 {
     const rp_sweep *sw = r->sw;
     if (sw->nk == 0) return;
-    rp_printf(b, "Each length has %lld quads (policy and reference log-probs of a chosen and a "
-                 "rejected sequence; the policy's logits are the reference's plus -1/8, 0 or +1/8, so "
-                 "each log-ratio is a small difference of two large sums, as in training). The "
-                 "margin `(pi_c - r_c) - (pi_r - r_r)` is computed in the kernel's output format "
-                 "from its sums and from its means, and compared with the exact margin.\n\n",
-              (long long)sw->quads);
-    static const char *const show[] = {"twopass_f32", "twopass_bf16_acc32", "twopass_bf16_acc16",
-                                       "twopass_bf16_acc32_sum64", NULL};
-    for (int i = 0; show[i]; i++) dpo_kernel(b, sw, show[i], sw->nlen - 1);
+    const int last = sw->nlen - 1;
+    rp_printf(b, "%lld quads per length: the policy and reference log-probs of a chosen and a "
+                 "rejected sequence of the same length; the policy's logits are the reference's "
+                 "plus -1/8, 0 or +1/8, so each log-ratio is a small difference of two large sums, "
+                 "as in training. The margin `(pi_c - r_c) - (pi_r - r_r)` is computed in the "
+                 "kernel's output format from its sums and from its means, and compared with the "
+                 "exact margin (median |exact margin| from sums at L = %lld: %.3g).\n\n",
+              (long long)sw->quads, (long long)sw->len[last],
+              sw->nk ? sw->k[0].pt[last].margin_sum : 0.0);
+    static const char *const show[] = {"twopass_f32", "twopass_f32_pairwise", "twopass_f32_kahan",
+                                       "twopass_f32_sum64", "twopass_f32_runmean", "twopass_bf16_acc32",
+                                       "twopass_bf16_acc16", "twopass_f16_acc32", NULL};
+    for (int i = 0; show[i]; i++) {
+        const rp_sweep_k *sk = rp_sweep_find(sw, show[i]);
+        if (!sk) continue;
+        const rp_sweep_pt *p = &sk->pt[last];
+        const int l10 = first_reach(sw, sk, PT_OFF(msum_rel), 0.1);
+        rp_printf(b, "  - `%s` at L = %lld: median relative error of the margin %.2e from sums, %.2e "
+                     "from means", show[i], (long long)sw->len[last], p->msum_rel, p->mmean_rel);
+        if (l10 >= 0) rp_printf(b, "; 10%% or more from L = %lld on", (long long)sw->len[l10]);
+        rp_printf(b, ".\n");
+    }
 }
 
 /* ---- logp close to 0 -------------------------------------------------------------------------- */
 
-/* The worst relative error of a kernel over tokens with |logp| < 10^dec, and where. */
-static double rel_below(const rp_kernel *rk, lp_format f, int dec, double *ulp)
+/* The worst relative error and err_ulp over tokens with 10^lo_dec <= |logp| < 10^hi_dec. */
+static double rel_in(const rp_kernel *rk, lp_format f, int lo_dec, int hi_dec, double *ulp, int64_t *n)
 {
     double m = 0;
     *ulp = 0;
-    for (int bn = 0; bn < RP_NLBINS && bn + RP_LBIN_LO < dec; bn++) {
+    *n = 0;
+    for (int bn = 0; bn < RP_NLBINS; bn++) {
+        const int d = bn + RP_LBIN_LO;
+        if (d < lo_dec || d >= hi_dec) continue;
         m = fmax(m, rk->lbins[f][bn].max_rel);
         *ulp = fmax(*ulp, rk->lbins[f][bn].max_ulp);
+        *n += rk->lbins[f][bn].n;
     }
     return m;
 }
 
-static double abs_all(const rp_kernel *rk, lp_format f)
+/* The largest absolute error over tokens with |logp| < 10^hi_dec. */
+static double abs_below(const rp_kernel *rk, lp_format f, int hi_dec)
 {
     double m = 0;
-    for (int bn = 0; bn < RP_NLBINS; bn++) m = fmax(m, rk->lbins[f][bn].max_abs);
+    for (int bn = 0; bn < RP_NLBINS && bn + RP_LBIN_LO < hi_dec; bn++) m = fmax(m, rk->lbins[f][bn].max_abs);
     return m;
 }
 
+/* Decades where a format's results are normal numbers: 10^lo <= |logp| (lo above emin). */
+static int normal_decade(lp_format f) { return f == LP_F64 ? -307 : f == LP_F16 ? -4 : -37; }
+
 void rp_prose_near_zero(rp_buf *b, const rp_report *r)
 {
-    static const char *const pairs[][3] = {{"twopass_f32", "lse_f32", "accurate_f32"},
-                                           {"twopass_bf16_acc32", "lse_bf16_acc32", "accurate_bf16_acc32"},
-                                           {"twopass_f64", "lse_f64", "accurate_f64"}};
-    for (int i = 0; i < 3; i++) {
-        const rp_kernel *tp = kern(r, pairs[i][0]), *ls = kern(r, pairs[i][1]), *ac = kern(r, pairs[i][2]);
-        if (!tp || !ac) continue;
-        const lp_format f = tp->k->storage;
-        const int dec = f == LP_F64 ? -12 : f == LP_F32 ? -4 : -2;
-        double tu, au, lu = 0;
-        const double tr = rel_below(tp, f, dec, &tu), ar = rel_below(ac, f, dec, &au);
-        const double lr = ls ? rel_below(ls, f, dec, &lu) : 0;
-        char c[64];
-        compare(c, sizeof c, ar, tr);
-        rp_printf(b, "- %s logits, tokens with |logp| < 1e%d: `%s` reaches %.3g ulp (relative error "
-                     "%.2e)", lp_format_name(f), dec, tp->k->name, tu, tr);
-        if (ls) rp_printf(b, ", `%s` %.3g ulp (%.2e)", ls->k->name, lu, lr);
-        rp_printf(b, ", `%s` %.3g ulp (%.2e: %s). Their largest absolute errors over all tokens: "
-                     "%.2e, ", ac->k->name, au, ar, c, abs_all(tp, f));
-        if (ls) rp_printf(b, "%.2e, ", abs_all(ls, f));
-        rp_printf(b, "%.2e.\n", abs_all(ac, f));
+    static const char *const trio[][3] = {{"twopass_f32", "lse_f32", "accurate_f32"},
+                                          {"twopass_bf16_acc32", "lse_bf16_acc32", "accurate_bf16_acc32"},
+                                          {"twopass_f16_acc32", "lse_f16_acc32", "accurate_f16_acc32"},
+                                          {"twopass_f64", "lse_f64", "accurate_f64"}};
+    rp_printf(b, "Tokens of the standard suite and of `near_zero` (label probability 1 - 10^-k), "
+                 "with |logp| in the range where the output format's results are normal numbers "
+                 "(relative error and ulps are then the same measure, up to a factor 2):\n\n");
+    for (int i = 0; i < 4; i++) {
+        const rp_kernel *ks[3] = {kern(r, trio[i][0]), kern(r, trio[i][1]), kern(r, trio[i][2])};
+        if (!ks[0] || !ks[2]) continue;
+        const lp_format f = ks[0]->k->storage;
+        const int hi = f == LP_F64 ? -12 : f == LP_F32 ? -5 : -2, lo = normal_decade(f);
+        rp_printf(b, "- %s logits, 1e%d <= |logp| < 1e%d:", lp_format_name(f), lo, hi);
+        for (int j = 0; j < 3; j++) {
+            if (!ks[j]) continue;
+            double u;
+            int64_t n;
+            const double rel = rel_in(ks[j], f, lo, hi, &u, &n);
+            rp_printf(b, "%s `%s` %.3g ulp (relative error %.2e, %lld tokens)", j ? "," : "",
+                      ks[j]->k->name, u, rel, (long long)n);
+        }
+        rp_printf(b, ". Largest absolute error for |logp| < 0.1:");
+        for (int j = 0; j < 3; j++)
+            if (ks[j]) rp_printf(b, "%s %.2e", j ? "," : "", abs_below(ks[j], f, -1));
+        rp_printf(b, ".\n");
     }
 }
 
@@ -213,86 +231,137 @@ void rp_prose_method(rp_buf *b, const rp_report *r)
 
 /* ---- conclusions ------------------------------------------------------------------------------ */
 
+static void conclude_sum_mean(rp_buf *b, const rp_sweep *sw)
+{
+    const rp_sweep_k *f32 = rp_sweep_find(sw, "twopass_f32"), *b32 = rp_sweep_find(sw, "twopass_bf16_acc32");
+    const rp_sweep_k *run = rp_sweep_find(sw, "twopass_f32_runmean");
+    const int last = sw->nlen - 1, lo = len_odd(sw), l16 = len_index(sw, 16);
+    if (!f32 || l16 < 0 || last < 0) return;
+    const rp_sweep_pt *a = &f32->pt[l16], *z = &f32->pt[last], *o = &f32->pt[lo];
+    const double gs = z->sum_abs / a->sum_abs, Lr = (double)sw->len[last] / 16;
+    char c1[64], c2[64];
+    compare(c1, sizeof c1, o->mean_rel, o->sum_rel);
+    rp_printf(b, "1. **Sum versus mean, one sequence.** A mean computed as sum / n carries the "
+                 "sum's relative error plus one rounding: with `twopass_f32` (left-to-right f32 sum) "
+                 "at L = %lld the mean's relative error (%.2e) is %s the sum's (%.2e). The ulp "
+                 "figures differ (%.3g ulp for the sum, %.3g for the mean) only because the two "
+                 "values sit at different places in their binades. ",
+              (long long)sw->len[lo], o->mean_rel, c1, o->sum_rel, o->sum_ulp, o->mean_ulp);
+    rp_printf(b, "The absolute error is where they part: from L = 16 to %lld the sum's grows %.3g "
+                 "times (%.2e to %.2e, about L^%.2f for a length %.0f times larger), the mean's "
+                 "stays %.2e at L = %lld. ",
+              (long long)sw->len[last], gs, a->sum_abs, z->sum_abs, log(gs) / log(Lr), Lr,
+              z->mean_abs, (long long)sw->len[last]);
+    if (b32) {
+        const rp_sweep_pt *p = &b32->pt[lo];
+        if (p->mean_ulp > p->sum_ulp)
+            rp_printf(b, "Where the sum is nearly correctly rounded (`twopass_bf16_acc32`: f32 "
+                         "accumulation, bf16 output) the mean is the worse of the two in ulps, %.3g "
+                         "against %.3g, because it divides an already rounded sum. ",
+                      p->mean_ulp, p->sum_ulp);
+        else
+            rp_printf(b, "With `twopass_bf16_acc32` (f32 accumulation, bf16 output) the mean is within "
+                         "%.3g ulp and the sum within %.3g. ", p->mean_ulp, p->sum_ulp);
+    }
+    if (run) {
+        compare(c2, sizeof c2, run->pt[lo].mean_rel, o->mean_rel);
+        rp_printf(b, "A running mean (`twopass_f32_runmean`) has a relative error %s sum / n "
+                     "(%.2e against %.2e).", c2, run->pt[lo].mean_rel, o->mean_rel);
+    }
+    rp_printf(b, "\n");
+}
+
+static void conclude_accumulation(rp_buf *b, const rp_sweep *sw)
+{
+    const rp_sweep_k *b32 = rp_sweep_find(sw, "twopass_bf16_acc32"), *b16 = rp_sweep_find(sw, "twopass_bf16_acc16");
+    const rp_sweep_k *bp = rp_sweep_find(sw, "twopass_bf16_acc16_pairwise");
+    const int lo = len_odd(sw);
+    if (!b32 || !b16) return;
+    const rp_sweep_pt *p32 = &b32->pt[lo], *p16 = &b16->pt[lo];
+    char c[64];
+    compare(c, sizeof c, p16->sum_rel, p32->sum_rel);
+    const int l16 = len_index(sw, 16);
+    rp_printf(b, "2. **The accumulation decides, not sum versus mean.** With bf16 logits at L = %lld, "
+                 "a sum accumulated in f32 (`twopass_bf16_acc32`) is off by %.2e relative "
+                 "(%.3g ulp); accumulated left to right in bf16 (`twopass_bf16_acc16`) by %.2e "
+                 "(%.3g ulp), %s that",
+              (long long)sw->len[lo], p32->sum_rel, p32->sum_ulp, p16->sum_rel, p16->sum_ulp, c);
+    if (l16 >= 0) rp_printf(b, " (it was %.2e at L = 16: the sum stagnates once its ulp outgrows the "
+                            "terms)", b16->pt[l16].sum_rel);
+    if (bp) rp_printf(b, "; summed pairwise in bf16 (`twopass_bf16_acc16_pairwise`) by %.2e",
+                      bp->pt[lo].sum_rel);
+    compare(c, sizeof c, p16->mean_rel, p16->sum_rel);
+    rp_printf(b, ". The mean of that sum is off by %.2e, %s the sum%s\n", p16->mean_rel, c,
+              strncmp(c, "about", 5) == 0 ? ": averaging does not repair a stagnated sum." : ".");
+}
+
+static void conclude_dpo(rp_buf *b, const rp_sweep *sw)
+{
+    const rp_sweep_k *f32 = rp_sweep_find(sw, "twopass_f32"), *b32 = rp_sweep_find(sw, "twopass_bf16_acc32");
+    const rp_sweep_k *kh = rp_sweep_find(sw, "twopass_f32_kahan");
+    const int last = sw->nlen - 1;
+    if (!f32 || last < 0) return;
+    const rp_sweep_pt *p = &f32->pt[last];
+    char c[64];
+    compare(c, sizeof c, p->mmean_rel, p->msum_rel);
+    const int same = strncmp(c, "about", 5) == 0;
+    rp_printf(b, "3. **DPO margin.** A margin is a small difference of long sums (median |margin| "
+                 "%.3g at L = %lld, against sums near %.0f), so it inherits the sums' absolute "
+                 "errors. With `twopass_f32` its median relative error is %.2e from sums and %.2e "
+                 "from means%s%s%s",
+              p->margin_sum, (long long)sw->len[last], sw->mean_logp * (double)sw->len[last],
+              p->msum_rel, p->mmean_rel, same ? "" : " (", same ? "" : c, same ? "" : " the former)");
+    rp_printf(b, "%s", same ? ": with chosen and rejected of the same length the mean margin is the "
+                              "sum margin over L, and the choice changes nothing. " : ". ");
+    if (kh) rp_printf(b, "What changes it is the reduction: a compensated f32 sum (`twopass_f32_kahan`) "
+                         "brings it to %.2e. ", kh->pt[last].msum_rel);
+    if (b32) {
+        const int l10 = first_reach(sw, b32, PT_OFF(msum_rel), 0.1), l1 = first_reach(sw, b32, PT_OFF(msum_rel), 0.99);
+        rp_printf(b, "And the output format: with log-probs rounded to bf16 (`twopass_bf16_acc32`) the "
+                     "margin's median relative error is %.2e at L = %lld", b32->pt[last].msum_rel,
+                  (long long)sw->len[last]);
+        if (l10 >= 0) rp_printf(b, ", 10%% or more from L = %lld", (long long)sw->len[l10]);
+        if (l1 >= 0) rp_printf(b, ", as large as the margin itself from L = %lld", (long long)sw->len[l1]);
+        rp_printf(b, ": keep per-sequence log-probs and the margin in f32 or wider, whatever the logits.");
+    }
+    rp_printf(b, "\n");
+}
+
+static void conclude_near_zero(rp_buf *b, const rp_report *r)
+{
+    const rp_kernel *tp = kern(r, "twopass_f32"), *ls = kern(r, "lse_f32"), *ac = kern(r, "accurate_f32");
+    if (!tp || !ac) return;
+    double tu, au, lu = 0;
+    int64_t n;
+    const double tr = rel_in(tp, LP_F32, -37, -5, &tu, &n), ar = rel_in(ac, LP_F32, -37, -5, &au, &n);
+    const double lr = ls ? rel_in(ls, LP_F32, -37, -5, &lu, &n) : 0;
+    rp_printf(b, "4. **logp close to 0.** `logp = (x_y - m) - log(sum)` computes log of a number "
+                 "close to 1, so its absolute error stays near the f32 unit roundoff (largest for "
+                 "|logp| < 0.1: %.2e for `twopass_f32`) while |logp| shrinks: for the %lld f32 "
+                 "tokens with 1e-37 <= |logp| < 1e-5, `twopass_f32` is off by up to %.3g ulp "
+                 "(relative error %.2e)",
+              abs_below(tp, LP_F32, -1), (long long)n, tu, tr);
+    if (ls) rp_printf(b, " and `lse_f32` (x_y - logsumexp) by %.3g ulp (%.2e)", lu, lr);
+    rp_printf(b, ", while `accurate_f32` (log1p of the non-max mass) stays within %.3g ulp (%.2e). A "
+                 "loss summed over tokens does not notice; anything that uses logp in relative terms "
+                 "near 0 (a ratio exp(logp_a - logp_b) of two near-certain tokens, a KL estimator, "
+                 "an entropy term) gets no correct digit from the first two.\n", au, ar);
+}
+
 void rp_prose_conclusions(rp_buf *b, const rp_report *r)
 {
-    const rp_sweep *sw = r->sw;
     rp_printf(b, "## What to conclude\n\n");
-    const rp_sweep_k *f32 = rp_sweep_find(sw, "twopass_f32");
-    const rp_sweep_k *b32 = rp_sweep_find(sw, "twopass_bf16_acc32");
-    const rp_sweep_k *b16 = rp_sweep_find(sw, "twopass_bf16_acc16");
-    const int last = sw->nlen - 1, l16 = len_index(sw, 16);
-    if (f32 && last >= 0 && l16 >= 0) {
-        const rp_sweep_pt *a = &f32->pt[l16], *z = &f32->pt[last];
-        const double L = (double)sw->len[last];
-        const double gs = z->sum_abs / a->sum_abs, gm = z->mean_abs / a->mean_abs;
-        char cu[64], cr[64];
-        compare(cu, sizeof cu, z->mean_ulp, z->sum_ulp);
-        compare(cr, sizeof cr, z->mean_rel, z->sum_rel);
-        rp_printf(b, "1. **Sum versus mean, per sequence.** With the common f32 kernel "
-                     "(`twopass_f32`, left-to-right f32 sum, mean = sum / n), going from 16 to "
-                     "%.0f tokens multiplies the sum's absolute error by %.3g (%.2e to %.2e) and the "
-                     "mean's by %.3g (%.2e to %.2e). In ulps of its own value the mean's error is %s "
-                     "than the sum's (%.3g against %.3g ulp at L = %.0f), and its relative error is %s "
-                     "(%.2e against %.2e): dividing by n adds one rounding and rescales, it neither "
-                     "removes nor adds accumulation error. ",
-                  L, gs, a->sum_abs, z->sum_abs, gm, a->mean_abs, z->mean_abs, cu, z->mean_ulp,
-                  z->sum_ulp, L, cr, z->mean_rel, z->sum_rel);
-        rp_printf(b, "What the absolute figures show is scale: the sum's ulp grows with L, the "
-                     "mean's does not.\n");
-    }
-    if (b32 && b16 && last >= 0) {
-        const rp_sweep_k *bp = rp_sweep_find(sw, "twopass_bf16_acc16_pairwise");
-        const rp_sweep_pt *p32 = &b32->pt[last], *p16 = &b16->pt[last];
-        char c[64];
-        compare(c, sizeof c, p16->sum_rel, p32->sum_rel);
-        rp_printf(b, "2. **The accumulation format decides, not sum versus mean.** With bf16 logits "
-                     "at L = %lld, a bf16 sum accumulated in f32 (`twopass_bf16_acc32`) has a relative "
-                     "error of %.2e (%.3g ulp); accumulated left to right in bf16 "
-                     "(`twopass_bf16_acc16`) %.2e (%.3g ulp), %s",
-                  (long long)sw->len[last], p32->sum_rel, p32->sum_ulp, p16->sum_rel, p16->sum_ulp, c);
-        if (bp)
-            rp_printf(b, "; a pairwise bf16 sum (`twopass_bf16_acc16_pairwise`) %.2e", bp->pt[last].sum_rel);
-        rp_printf(b, ". Its mean inherits the same relative error (%.2e): averaging does not repair "
-                     "a sum that stagnated.\n", p16->mean_rel);
-    }
-    if (b32 && last >= 0) {
-        const rp_sweep_pt *p = &b32->pt[last];
-        char c[64];
-        compare(c, sizeof c, p->mmean_rel, p->msum_rel);
-        rp_printf(b, "3. **DPO margin.** The margin is a small difference of long sums. With "
-                     "`twopass_bf16_acc32` at L = %lld the margin from summed log-probs is off by up "
-                     "to %.2e, %.2e of its size (median |margin| %.3g); from averaged log-probs by "
-                     "%.2e, %.2e of its size: relative to the margin the mean's error is %s. What "
-                     "matters is the output format of the log-probs and of the subtraction, not the "
-                     "choice of sum or mean: ",
-                  (long long)sw->len[last], p->msum_abs, p->msum_rel, p->margin_sum, p->mmean_abs,
-                  p->mmean_rel, c);
-        if (f32)
-            rp_printf(b, "with f32 outputs (`twopass_f32`) the margin's relative error is %.2e "
-                         "(sums) and %.2e (means).\n", f32->pt[last].msum_rel, f32->pt[last].mmean_rel);
-        else
-            rp_printf(b, "see the table below.\n");
-    }
-    const rp_kernel *tp = kern(r, "twopass_f32"), *ac = kern(r, "accurate_f32");
-    if (tp && ac) {
-        double tu, au;
-        const double tr = rel_below(tp, LP_F32, -6, &tu), ar = rel_below(ac, LP_F32, -6, &au);
-        rp_printf(b, "4. **logp close to 0.** `logp = (x_y - m) - log(sum)` loses relative accuracy "
-                     "as p -> 1: for f32 tokens with |logp| < 1e-6, `twopass_f32` is off by up to "
-                     "%.3g ulp (relative error %.2e), while `accurate_f32` (log1p of the non-max mass) "
-                     "stays within %.3g ulp (%.2e). The absolute error of `twopass_f32` stays below "
-                     "%.2e over all tokens: for a loss summed over tokens that is harmless, but a "
-                     "quantity divided by logp or compared in relative terms near 0 (a KL or ratio "
-                     "estimator at p close to 1) sees the full relative error.\n",
-                  tu, tr, au, ar, abs_all(tp, LP_F32));
-    }
+    conclude_sum_mean(b, r->sw);
+    conclude_accumulation(b, r->sw);
+    conclude_dpo(b, r->sw);
+    conclude_near_zero(b, r);
     int nmul = 0, nzero = 0;
     for (size_t i = 0; i < r->ks->n; i++) {
         nmul += strcmp(rp_masking_key(&r->ks->v[i].run), "mul") == 0;
         nzero += strcmp(rp_empty_key(&r->ks->v[i].run), "zero") == 0;
     }
-    rp_printf(b, "5. **Conventions.** %d kernel(s) leak NaN from masked rows (masking by "
-                 "multiplication: ", nmul);
+    rp_printf(b, "5. **Conventions.** %d of %zu kernels leak NaN from masked rows (masking by "
+                 "multiplication: ", nmul, r->ks->n);
     for (size_t i = 0, k = 0; i < r->ks->n; i++)
         if (strcmp(rp_masking_key(&r->ks->v[i].run), "mul") == 0)
             rp_printf(b, "%s`%s`", k++ ? ", " : "", r->ks->v[i].k->name);
@@ -300,19 +369,22 @@ void rp_prose_conclusions(rp_buf *b, const rp_report *r)
     for (size_t i = 0, k = 0; i < r->ks->n; i++)
         if (strcmp(rp_empty_key(&r->ks->v[i].run), "zero") == 0)
             rp_printf(b, "%s`%s`", k++ ? ", " : "", r->ks->v[i].k->name);
-    rp_printf(b, "), the others NaN.\n\n");
+    rp_printf(b, "), the others NaN (0/0). The table below says which kernel does what.\n\n");
 }
 
 void rp_prose_summary(FILE *f, const rp_report *r)
 {
     const rp_sweep *sw = r->sw;
-    const rp_sweep_k *k = rp_sweep_find(sw, "twopass_bf16_acc32");
-    if (!k) k = sw->nk ? &sw->k[0] : NULL;
-    if (!k || sw->nlen == 0) return;
-    const rp_sweep_pt *p = &k->pt[sw->nlen - 1];
-    fprintf(f, "sum vs mean at L=%lld (%s): sum %.3g ulp, rel %.2e; mean %.3g ulp, rel %.2e; "
-               "DPO margin rel err from sums %.2e, from means %.2e\n",
-            (long long)sw->len[sw->nlen - 1], k->k->name, p->sum_ulp, p->sum_rel, p->mean_ulp,
-            p->mean_rel, p->msum_rel, p->mmean_rel);
-    (void)sweep_max;
+    if (sw->nlen == 0) return;
+    const int last = sw->nlen - 1;
+    static const char *const show[] = {"twopass_f32", "twopass_f32_kahan", "twopass_bf16_acc32",
+                                       "twopass_bf16_acc16", NULL};
+    for (int i = 0; show[i]; i++) {
+        const rp_sweep_k *k = rp_sweep_find(sw, show[i]);
+        if (!k) continue;
+        const rp_sweep_pt *p = &k->pt[last];
+        fprintf(f, "L=%lld %-22s sum rel err %.2e, mean rel err %.2e; DPO margin rel err %.2e (sums), "
+                   "%.2e (means)\n", (long long)sw->len[last], k->k->name, p->sum_rel, p->mean_rel,
+                p->msum_rel, p->mmean_rel);
+    }
 }

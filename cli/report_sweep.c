@@ -1,23 +1,29 @@
 /* cli/report_sweep.c: sum versus mean against sequence length, and the DPO margin.
  *
- * Per length L (1 to 8192: powers of 2, and 3 * 2^k up to 96): B sequences of L scored tokens
- * (shift none, no mask), V = 32. Logits are multiples of 1/8 in [-8.125, 8.125] (a sum of four integer draws, close
- * to a normal of deviation 2.4), so the same values are exact in f64, f32, f16 and bf16 and one
- * exact reference serves every kernel. The label is the row's argmax with probability 1/2, else
- * uniform (a mixture of near-certain and ordinary tokens, as in real text).
+ * B sequences of Lmax = 8192 scored tokens (shift none, no mask), V = 32; the sequence of length L
+ * is the first L tokens of each (L = 1 to 8192: powers of 2 and 3 * 2^k). Logits are multiples of
+ * 1/8 in [-8.125, 8.125] (a sum of four integer draws, close to a normal of deviation 2.4), so the
+ * same values are exact in f64, f32, f16 and bf16 and one exact reference serves every kernel. The
+ * label is the row's argmax with probability 1/2, else uniform (a mixture of near-certain and
+ * ordinary tokens, as in real text).
+ *
+ * The exact reference runs once, on the whole [B, Lmax, V] problem. The exact sum of a prefix is
+ * accumulated from the reference's token double-doubles in double-double arithmetic: all terms
+ * have one sign, so its relative error is below L * 2^-103 <= 2^-89, and the mean is that sum
+ * divided by L in double-double; both are 2^-35 of an f64 ulp or better, far below any error
+ * measured here (the class of a value, the only use of a rounded reference, is always "number").
  *
  * The sequences come in DPO quads (policy chosen, reference chosen, policy rejected, reference
  * rejected): a policy row is its reference row plus -1/8, 0 or +1/8 per logit, with the same
  * labels, so the log-ratios are small differences of large sums, as in training. Margins:
  *     from sums   (S_pc - S_rc) - (S_pr - S_rr)        from means   the same with the means
  * The kernel's margin is computed in its output format, one rounding per subtraction, as a framework
- * computes it on tensors of that dtype; the exact margin from the reference's double-doubles in
- * double-double arithmetic (error below 2^-100 of the largest sum, far below any kernel's).
+ * computes it on tensors of that dtype; the exact margin in double-double arithmetic.
  *
  * Kernels: the selected twopass and accurate kernels with default conventions (the others differ
- * from these only in masking, labels or temperature, none of which the sweep exercises). */
+ * from these only in masking, labels or temperature, none of which the sweep exercises). Each runs
+ * once per length and sequence (B = 1, T = L, pointing into the long sequence). */
 #include <math.h>
-#include <unistd.h>
 
 #include "lp_format.h"
 #include "lp_rng.h"
@@ -27,44 +33,31 @@
 
 typedef struct sweep_data {
     rp_sweep *sw;
-    int8_t *q[RP_MAXLEN];          /* logits * 8, [B, L, V] */
-    int64_t *labels[RP_MAXLEN];    /* [B, L] */
-    lp_ref_result ref[RP_MAXLEN];
-    lp_status status;
-    lp_error err;
+    int64_t Lmax;
+    int8_t *q;                     /* logits * 8, [B, Lmax, V] */
+    int64_t *labels;               /* [B, Lmax] */
+    lp_dd *xs, *xm;                /* exact prefix sums and means, [nlen, B] */
 } sweep_data;
 
-static lp_problem problem(const rp_sweep *sw, const sweep_data *d, int li, lp_format f,
-                          const void *logits)
+static void *logits_as(const rp_sweep *sw, const sweep_data *d, lp_format f)
 {
-    lp_problem pb = LP_PROBLEM_INIT;
-    pb.shape = (lp_shape){sw->B, sw->len[li], sw->V};
-    pb.fmt = f;
-    pb.logits = logits;
-    pb.labels = d->labels[li];
-    pb.shift = LP_SHIFT_NONE;
-    return pb;
-}
-
-static void *logits_as(const rp_sweep *sw, const sweep_data *d, int li, lp_format f)
-{
-    const size_t n = (size_t)(sw->B * sw->len[li] * sw->V);
+    const size_t n = (size_t)(sw->B * d->Lmax * sw->V);
     void *p = malloc(n * (size_t)lp_format_get(f)->bytes);
     if (!p) return NULL;
-    for (size_t i = 0; i < n; i++) lp_store_f64(p, f, i, (double)d->q[li][i] / 8);
+    for (size_t i = 0; i < n; i++) lp_store_f64(p, f, i, (double)d->q[i] / 8);
     return p;
 }
 
-static void gen_length(rp_sweep *sw, sweep_data *d, int li, uint64_t seed)
+static void gen(rp_sweep *sw, sweep_data *d, uint64_t seed)
 {
-    const int64_t L = sw->len[li], V = sw->V;
+    const int64_t L = d->Lmax, V = sw->V;
     lp_rng rng;
-    lp_rng_init(&rng, seed ^ 0x73756d6d65616eull ^ ((uint64_t)L << 20));
+    lp_rng_init(&rng, seed ^ 0x73756d6d65616eull);
     for (int64_t qd = 0; qd < sw->quads; qd++)
         for (int ch = 0; ch < 2; ch++) {             /* chosen, rejected */
             const int64_t bp = qd * QUAD + 2 * ch, br = bp + 1;   /* policy, reference */
             for (int64_t t = 0; t < L; t++) {
-                int8_t *rr = d->q[li] + (br * L + t) * V, *rp = d->q[li] + (bp * L + t) * V;
+                int8_t *rr = d->q + (br * L + t) * V, *rp = d->q + (bp * L + t) * V;
                 int64_t am = 0;
                 for (int64_t i = 0; i < V; i++) {
                     int s = -64;
@@ -75,7 +68,7 @@ static void gen_length(rp_sweep *sw, sweep_data *d, int li, uint64_t seed)
                     rp[i] = (int8_t)(s + (u == 0 ? -1 : u == 1 ? 1 : 0));
                 }
                 const int64_t y = lp_rng_below(&rng, 2) ? am : (int64_t)lp_rng_below(&rng, (uint64_t)V);
-                d->labels[li][br * L + t] = d->labels[li][bp * L + t] = y;
+                d->labels[br * L + t] = d->labels[bp * L + t] = y;
             }
         }
 }
@@ -91,10 +84,17 @@ static lp_dd dd_add(lp_dd a, lp_dd b)
 
 static lp_dd dd_neg(lp_dd a) { return (lp_dd){-a.hi, -a.lo}; }
 
-static lp_dd dd_margin(const lp_value *v, int64_t b0)
+/* a / n for a positive integer n < 2^53: one correction step (the remainder is exact by fma). */
+static lp_dd dd_div(lp_dd a, double n)
 {
-    const lp_dd c = dd_add(v[b0].dd, dd_neg(v[b0 + 1].dd));
-    const lp_dd r = dd_add(v[b0 + 2].dd, dd_neg(v[b0 + 3].dd));
+    const double q = a.hi / n, r = fma(-q, n, a.hi) + a.lo, c = r / n, hi = q + c;
+    return (lp_dd){hi, c - (hi - q)};
+}
+
+static lp_dd dd_margin(const lp_dd *v, int64_t b0)
+{
+    const lp_dd c = dd_add(v[b0], dd_neg(v[b0 + 1]));
+    const lp_dd r = dd_add(v[b0 + 2], dd_neg(v[b0 + 3]));
     return dd_add(c, dd_neg(r));
 }
 
@@ -117,17 +117,17 @@ static double median(double *v, int64_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* The figures of one kernel at one length. */
-static void measure(rp_sweep_k *sk, rp_sweep_pt *pt, const lp_kresult *kr, const lp_ref_result *ref,
-                    const rp_sweep *sw, double *scratch)
+/* The figures of one kernel at one length: ks, km its sums and means of the B sequences; xs, xm
+ * the exact ones. */
+static void measure(rp_sweep_k *sk, rp_sweep_pt *pt, const double *ks, const double *km,
+                    const lp_dd *xs, const lp_dd *xm, const rp_sweep *sw, double *scratch)
 {
     const lp_format F = sk->k->out;
     const int64_t B = sw->B;
     double *us = scratch, *um = scratch + B;
     for (int64_t b = 0; b < B; b++) {
-        const lp_value *ws = &ref->sum[b], *wm = &ref->mean[b];
-        const lp_err_measure ms = lp_ulp_error(kr->sum[b], ws->dd, lp_value_wide(ws, F), F);
-        const lp_err_measure mm = lp_ulp_error(kr->mean[b], wm->dd, lp_value_wide(wm, F), F);
+        const lp_err_measure ms = lp_ulp_error(ks[b], xs[b], lp_round_to(xs[b].hi, F), F);
+        const lp_err_measure mm = lp_ulp_error(km[b], xm[b], lp_round_to(xm[b].hi, F), F);
         if (ms.cls != LP_CMP_NUMBER || mm.cls != LP_CMP_NUMBER) {
             sk->nonfinite++;
             us[b] = um[b] = (double)INFINITY;
@@ -139,30 +139,33 @@ static void measure(rp_sweep_k *sk, rp_sweep_pt *pt, const lp_kresult *kr, const
         pt->mean_ulp = fmax(pt->mean_ulp, mm.err_ulp);
         pt->sum_abs = fmax(pt->sum_abs, ms.err_abs);
         pt->mean_abs = fmax(pt->mean_abs, mm.err_abs);
-        pt->sum_rel = fmax(pt->sum_rel, ms.err_abs / fabs(ws->dd.hi));
-        pt->mean_rel = fmax(pt->mean_rel, mm.err_abs / fabs(wm->dd.hi));
+        pt->sum_rel = fmax(pt->sum_rel, ms.err_abs / fabs(xs[b].hi));
+        pt->mean_rel = fmax(pt->mean_rel, mm.err_abs / fabs(xm[b].hi));
     }
     pt->sum_ulp50 = median(us, B);
     pt->mean_ulp50 = median(um, B);
-    double *as = scratch, *am = scratch + B, *xs = scratch + 2 * B, *xm = scratch + 3 * B;
+    double *as = scratch, *am = scratch + B, *es_ = scratch + 2 * B, *em_ = scratch + 3 * B;
+    double *rs = scratch + 4 * B, *rm = scratch + 5 * B;
     for (int64_t qd = 0; qd < sw->quads; qd++) {
         const int64_t b0 = qd * QUAD;
-        const lp_dd es = dd_margin(ref->sum, b0), em = dd_margin(ref->mean, b0);
-        const double ks = fmt_margin(kr->sum, b0, F), km = fmt_margin(kr->mean, b0, F);
-        const double ds = fabs((ks - es.hi) - es.lo), dm = fabs((km - em.hi) - em.lo);
+        const lp_dd es = dd_margin(xs, b0), em = dd_margin(xm, b0);
+        const double ds = fabs((fmt_margin(ks, b0, F) - es.hi) - es.lo);
+        const double dm = fabs((fmt_margin(km, b0, F) - em.hi) - em.lo);
         as[qd] = ds;
         am[qd] = dm;
-        xs[qd] = fabs(es.hi);
-        xm[qd] = fabs(em.hi);
+        es_[qd] = fabs(es.hi);
+        em_[qd] = fabs(em.hi);
         pt->msum_abs = fmax(pt->msum_abs, ds);
         pt->mmean_abs = fmax(pt->mmean_abs, dm);
-        pt->msum_rel = fmax(pt->msum_rel, ds / fabs(es.hi));
-        pt->mmean_rel = fmax(pt->mmean_rel, dm / fabs(em.hi));
+        rs[qd] = ds / fabs(es.hi);
+        rm[qd] = dm / fabs(em.hi);
     }
     pt->msum_abs50 = median(as, sw->quads);
     pt->mmean_abs50 = median(am, sw->quads);
-    pt->margin_sum = median(xs, sw->quads);
-    pt->margin_mean = median(xm, sw->quads);
+    pt->margin_sum = median(es_, sw->quads);
+    pt->margin_mean = median(em_, sw->quads);
+    pt->msum_rel = median(rs, sw->quads);
+    pt->mmean_rel = median(rm, sw->quads);
 }
 
 static void sweep_job(void *ctx, size_t ki)
@@ -170,23 +173,38 @@ static void sweep_job(void *ctx, size_t ki)
     sweep_data *d = ctx;
     rp_sweep *sw = d->sw;
     rp_sweep_k *sk = &sw->k[ki];
-    double *scratch = malloc((size_t)(4 * sw->B) * sizeof *scratch);
-    if (!scratch) return;   /* left zero; status set below */
-    for (int li = 0; li < sw->nlen; li++) {
-        void *lg = logits_as(sw, d, li, sk->k->storage);
-        if (!lg) break;
-        const lp_problem pb = problem(sw, d, li, sk->k->storage, lg);
-        lp_kresult kr;
-        memset(&kr, 0, sizeof kr);
-        lp_error e = {LP_OK, ""};
-        if (lp_kernel_run(&kr, sk->k, &pb, &e) == LP_OK)
-            measure(sk, &sk->pt[li], &kr, &d->ref[li], sw, scratch);
-        else
-            sk->nonfinite += sw->B;
-        lp_kresult_free(&kr);
+    const int64_t B = sw->B, V = sw->V;
+    double *scratch = malloc((size_t)(8 * B) * sizeof *scratch);
+    void *lg = logits_as(sw, d, sk->k->storage);
+    if (!scratch || !lg) {
+        sk->nonfinite = -1;   /* out of memory: reported by rp_sweep_run */
+        free(scratch);
         free(lg);
+        return;
+    }
+    double *ks = scratch + 6 * B, *km = scratch + 7 * B;
+    const size_t esz = (size_t)lp_format_get(sk->k->storage)->bytes;
+    for (int li = 0; li < sw->nlen; li++) {
+        const int64_t L = sw->len[li];
+        for (int64_t b = 0; b < B; b++) {
+            lp_problem pb = LP_PROBLEM_INIT;
+            pb.shape = (lp_shape){1, L, V};
+            pb.fmt = sk->k->storage;
+            pb.logits = (const char *)lg + (size_t)(b * d->Lmax * V) * esz;
+            pb.labels = d->labels + b * d->Lmax;
+            pb.shift = LP_SHIFT_NONE;
+            lp_kresult kr;
+            memset(&kr, 0, sizeof kr);
+            lp_error e = {LP_OK, ""};
+            const int ok = lp_kernel_run(&kr, sk->k, &pb, &e) == LP_OK;
+            ks[b] = ok ? kr.sum[0] : (double)NAN;
+            km[b] = ok ? kr.mean[0] : (double)NAN;
+            lp_kresult_free(&kr);
+        }
+        measure(sk, &sk->pt[li], ks, km, d->xs + li * B, d->xm + li * B, sw, scratch);
     }
     free(scratch);
+    free(lg);
 }
 
 static int sweep_kernel(const lp_kernel *k)
@@ -202,9 +220,9 @@ lp_status rp_sweep_run(rp_sweep *sw, const rp_kernels *ks, const rp_options *o, 
     const int64_t maxlen = o->quick ? 512 : 8192;
     for (int64_t p = 1; p <= maxlen; p *= 2) {
         sw->len[sw->nlen++] = p;
-        if (p >= 2 && p <= 64) sw->len[sw->nlen++] = 3 * p / 2;   /* in between, where cheap */
+        if (p >= 2 && 3 * p / 2 < maxlen) sw->len[sw->nlen++] = 3 * p / 2;
     }
-    sw->quads = o->quick ? 2 : 4;
+    sw->quads = o->quick ? 2 : 8;
     sw->B = QUAD * sw->quads;
     sw->V = o->quick ? 16 : 32;
     sw->k = calloc(ks->n ? ks->n : 1, sizeof *sw->k);
@@ -213,45 +231,61 @@ lp_status rp_sweep_run(rp_sweep *sw, const rp_kernels *ks, const rp_options *o, 
         if (sweep_kernel(ks->v[i].k)) sw->k[sw->nk++].k = ks->v[i].k;
     if (sw->nk == 0) return LP_OK;
 
-    sweep_data *d = calloc(1, sizeof *d);
-    if (!d) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
-    d->sw = sw;
+    sweep_data d;
+    memset(&d, 0, sizeof d);
+    d.sw = sw;
+    d.Lmax = maxlen;
+    const int64_t B = sw->B, L = maxlen;
+    d.q = malloc((size_t)(B * L * sw->V));
+    d.labels = malloc((size_t)(B * L) * sizeof *d.labels);
+    d.xs = calloc((size_t)(sw->nlen * B), sizeof *d.xs);
+    d.xm = calloc((size_t)(sw->nlen * B), sizeof *d.xm);
+    void *lg = NULL;
+    lp_ref_result ref;
+    memset(&ref, 0, sizeof ref);
     lp_status s = LP_OK;
-    lp_ref_options ropt = LP_REF_OPTIONS_INIT;
-    ropt.threads = o->threads;
-    double lsum = 0;
-    for (int li = 0; li < sw->nlen && s == LP_OK; li++) {
-        const int64_t L = sw->len[li];
-        d->q[li] = malloc((size_t)(sw->B * L * sw->V));
-        d->labels[li] = malloc((size_t)(sw->B * L) * sizeof(int64_t));
-        if (!d->q[li] || !d->labels[li]) {
-            s = lp_fail(err, LP_ERR_NOMEM, "out of memory for the sweep");
-            break;
-        }
-        gen_length(sw, d, li, o->seed);
-        void *lg = logits_as(sw, d, li, LP_F64);
-        if (!lg) {
-            s = lp_fail(err, LP_ERR_NOMEM, "out of memory for the sweep");
-            break;
-        }
-        const lp_problem pb = problem(sw, d, li, LP_F64, lg);
-        s = lp_ref_compute_opts(&d->ref[li], &pb, &ropt, err);
-        free(lg);
-        if (s != LP_OK) break;
-        for (int64_t i = 0; i < sw->B * L; i++) lsum += d->ref[li].logp[i].dd.hi;
-        sw->tokens += sw->B * L;
-        if (isatty(fileno(stderr)))
-            fprintf(stderr, "\r\033[Klpcert report: sweep reference, length %lld", (long long)L);
+    if (!d.q || !d.labels || !d.xs || !d.xm) s = lp_fail(err, LP_ERR_NOMEM, "out of memory for the sweep");
+    if (s == LP_OK) {
+        gen(sw, &d, o->seed);
+        if (!(lg = logits_as(sw, &d, LP_F64))) s = lp_fail(err, LP_ERR_NOMEM, "out of memory for the sweep");
     }
-    if (isatty(fileno(stderr))) fputs("\r\033[K", stderr);
-    sw->mean_logp = sw->tokens ? lsum / (double)sw->tokens : 0;
-    if (s == LP_OK) s = rp_parallel(o->threads, sw->nk, sweep_job, d, err);
-    for (int li = 0; li < sw->nlen; li++) {
-        free(d->q[li]);
-        free(d->labels[li]);
-        lp_ref_result_free(&d->ref[li]);
+    if (s == LP_OK) {
+        lp_problem pb = LP_PROBLEM_INIT;
+        pb.shape = (lp_shape){B, L, sw->V};
+        pb.fmt = LP_F64;
+        pb.logits = lg;
+        pb.labels = d.labels;
+        pb.shift = LP_SHIFT_NONE;
+        lp_ref_options ropt = LP_REF_OPTIONS_INIT;
+        ropt.threads = o->threads;
+        s = lp_ref_compute_opts(&ref, &pb, &ropt, err);
     }
-    free(d);
+    free(lg);
+    if (s == LP_OK) {   /* exact prefix sums and means */
+        double lsum = 0;
+        for (int64_t b = 0; b < B; b++) {
+            lp_dd acc = {0, 0};
+            for (int64_t t = 0, li = 0; t < L; t++) {
+                acc = dd_add(acc, ref.logp[b * L + t].dd);
+                lsum += ref.logp[b * L + t].dd.hi;
+                if (li < sw->nlen && t + 1 == sw->len[li]) {
+                    d.xs[li * B + b] = acc;
+                    d.xm[li * B + b] = dd_div(acc, (double)(t + 1));
+                    li++;
+                }
+            }
+        }
+        sw->tokens = B * L;
+        sw->mean_logp = lsum / (double)(B * L);
+        s = rp_parallel(o->threads, sw->nk, sweep_job, &d, err);
+        for (size_t i = 0; i < sw->nk && s == LP_OK; i++)
+            if (sw->k[i].nonfinite < 0) s = lp_fail(err, LP_ERR_NOMEM, "out of memory for the sweep");
+    }
+    lp_ref_result_free(&ref);
+    free(d.q);
+    free(d.labels);
+    free(d.xs);
+    free(d.xm);
     return s;
 }
 
