@@ -147,8 +147,9 @@ static double abs_below(const rp_kernel *rk, lp_format f, int hi_dec)
     return m;
 }
 
-/* Decades where a format's results are normal numbers: 10^lo <= |logp| (lo above emin). */
-static int normal_decade(lp_format f) { return f == LP_F64 ? -307 : f == LP_F16 ? -4 : -37; }
+/* The lowest decade where a format's results are normal numbers (10^lo above 2^emin), and above
+ * the first bin, which also holds every |logp| below 10^(RP_LBIN_LO + 1). */
+static int normal_decade(lp_format f) { return f == LP_F64 ? RP_LBIN_LO + 1 : f == LP_F16 ? -4 : -37; }
 
 void rp_prose_near_zero(rp_buf *b, const rp_report *r)
 {
@@ -243,10 +244,13 @@ static void conclude_sum_mean(rp_buf *b, const rp_sweep *sw)
     compare(c1, sizeof c1, o->mean_rel, o->sum_rel);
     rp_printf(b, "1. **Sum versus mean, one sequence.** A mean computed as sum / n carries the "
                  "sum's relative error plus one rounding: with `twopass_f32` (left-to-right f32 sum) "
-                 "at L = %lld the mean's relative error (%.2e) is %s the sum's (%.2e). The ulp "
-                 "figures differ (%.3g ulp for the sum, %.3g for the mean) only because the two "
-                 "values sit at different places in their binades. ",
-              (long long)sw->len[lo], o->mean_rel, c1, o->sum_rel, o->sum_ulp, o->mean_ulp);
+                 "at L = %lld the mean's relative error (%.2e) is %s the sum's (%.2e). ",
+              (long long)sw->len[lo], o->mean_rel, c1, o->sum_rel);
+    if (strncmp(c1, "about", 5) == 0)
+        rp_printf(b, "The ulp figures differ (%.3g ulp for the sum, %.3g for the mean) only because "
+                     "the two values sit at different places in their binades. ", o->sum_ulp, o->mean_ulp);
+    else
+        rp_printf(b, "In ulps: %.3g for the sum, %.3g for the mean. ", o->sum_ulp, o->mean_ulp);
     rp_printf(b, "The absolute error is where they part: from L = 16 to %lld the sum's grows %.3g "
                  "times (%.2e to %.2e, about L^%.2f for a length %.0f times larger), the mean's "
                  "stays %.2e at L = %lld. ",

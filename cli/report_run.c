@@ -231,7 +231,7 @@ static lp_status kernel_totals(rp_kernel *rk, lp_error *err)
             for (size_t i = 0; i < r->ng; i++) {
                 const ck_group *g = &r->g[i];
                 if (!group_in(g, out, fi)) continue;
-                memcpy(v + n, g->ulps, g->nulps * sizeof *v);
+                if (g->nulps) memcpy(v + n, g->ulps, g->nulps * sizeof *v);
                 n += g->nulps;
                 st->n += g->n;
                 st->n_mismatch += g->n_mismatch;
