@@ -10,11 +10,14 @@
  * count. MPFR's exponent range and flags are per thread (TLS): each worker sets and restores its own.
  *
  * Fast path (default; lp_ref_options.slow turns it off, and it is off when the double-double is
- * wanted): a token is first evaluated by fast.c, whose double enclosure decides the wanted formats
- * in almost every case; otherwise the token goes through the Ziv loop (counted: stats.fallback)
- * and its MPFR enclosure is widened outward to doubles. Sums and means are then decided from the
- * outward double sums of the token enclosures (lp_fast_sum); an undecided sequence (or token mean)
- * is redone by the MPFR code below from MPFR enclosures of its tokens (stats.seq_fallback). Every
+ * wanted): a token is first evaluated by fast.c (tier 1, double; skipped when f64 is wanted),
+ * whose enclosure decides f32/f16/bf16 in almost every case, then by fast_dd.c (tier 2,
+ * double-double: decides f64, and retries tier 1's undecided rows); otherwise the token goes
+ * through the Ziv loop (counted: stats.fallback, tier 1 and 2 count as stats.fast) and its MPFR
+ * enclosure is kept as a pair p + [clo, chi] like the others. Sums and means are then decided
+ * from the outward double sums of the token enclosures (lp_fast_sum), then from their MPFR sum
+ * (lp_fast_sum_pairs: narrow enough for f64); an undecided sequence (or token mean) is redone by
+ * the MPFR code below from MPFR enclosures of its tokens (stats.seq_fallback). Every
  * decision is a correct rounding, so the results are those of the MPFR path bit for bit, and they
  * depend only on the input, never on the thread count.
  */
@@ -63,8 +66,8 @@ typedef struct job {
     lp_ref_stats stats;
     int fast;             /* the fast path is on */
     unsigned want;        /* wanted outputs (LP_REF_ALL bits) */
-    double *enc;          /* [2 B*Ts] fast mode: double enclosure (lo, hi) of every NUM token */
-    double *senc;         /* [2 B] fast mode: double enclosure of every sequence sum with NUM tokens */
+    double *enc;          /* [3 B*Ts] fast mode: enclosure p + [clo, chi] of every NUM token */
+    double *senc;         /* [3 B] fast mode: the same of every sequence sum with NUM tokens */
 } job;
 
 static lp_row row_at(const lp_problem *pb, int64_t b, int64_t ts)
@@ -148,6 +151,59 @@ static void release_rows(job *J, int64_t i0, int64_t i1)
     madvise((void *)a, z - a, MADV_DONTNEED);
 }
 
+/* Keeps an enclosure as the triple (p, clo, chi); ends-only ones as (lo, 0, up(hi - lo)). */
+static void store_enc(double *t, const lp_fast_enc *e)
+{
+    if (e->p == e->p) {
+        t[0] = e->p;
+        t[1] = e->clo;
+        t[2] = e->chi;
+    } else {
+        t[0] = e->lo;
+        t[1] = 0.0;
+        t[2] = nextafter(e->hi - e->lo, HUGE_VAL);
+    }
+}
+
+/* The double ends dn(p + clo), up(p + chi) of k triples into lo[2 i], lo[2 i + 1]. */
+static void trip_ends(double *ends, const double *trip, int64_t k)
+{
+    for (int64_t i = 0; i < k; i++) {
+        const double p = trip[3 * i], a = p + trip[3 * i + 1], b = p + trip[3 * i + 2];
+        ends[2 * i] = nextafter(a, -HUGE_VAL);
+        ends[2 * i + 1] = nextafter(b, HUGE_VAL);
+    }
+}
+
+/* Decides a sum (sum may be NULL: not wanted) and the mean sum / n of k token (or sequence)
+ * triples: from the double sums of the ends first (fast; f32/f16/bf16), then from the MPFR sums
+ * of the pairs (narrow: f64). *es receives the enclosure of the sum. ends: scratch of 2k doubles. */
+static int decide_sum(lp_value *sum, lp_value *mean, lp_fast_enc *es, const double *trip,
+                      double *ends, int64_t k, int64_t n, unsigned want)
+{
+    double slo, shi, qlo, qhi;
+    trip_ends(ends, trip, k);
+    lp_fast_sum(&slo, &shi, ends, ends + 1, k, 2);
+    lp_fast_div(&qlo, &qhi, slo, shi, n);
+    lp_fast_enc e1 = lp_fast_enc_ends(slo, shi), m1 = lp_fast_enc_ends(qlo, qhi);
+    lp_value s0 = sum ? *sum : *mean, m0 = *mean;
+    if ((!sum || lp_fast_decide(&s0, &e1, want)) && lp_fast_decide(&m0, &m1, want)) {
+        if (sum) *sum = s0;
+        *mean = m0;
+        *es = e1;
+        return 1;
+    }
+    lp_fast_enc e2, m2;
+    if (!lp_fast_sum_pairs(&e2, trip, k, 1) || !lp_fast_sum_pairs(&m2, trip, k, n)) return 0;
+    if ((!sum || lp_fast_decide(&s0, &e2, want)) && lp_fast_decide(&m0, &m2, want)) {
+        if (sum) *sum = s0;
+        *mean = m0;
+        *es = e2;
+        return 1;
+    }
+    return 0;
+}
+
 /* Phase 1: the tokens of one chunk. */
 static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
 {
@@ -164,13 +220,21 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         st->tokens++;
         lp_row r = row_at(pb, b, ts);
         lp_fast_enc fe;
-        if (J->fast && lp_fast_row(&fe, r.data, r.fmt, r.V, r.label, r.tau) &&
-            lp_fast_decide(out, &fe, J->want)) {
-            J->enc[2 * i] = fe.lo;
-            J->enc[2 * i + 1] = fe.hi;
-            J->cls[i] = LP_TOK_NUM;
-            st->fast++;
-            continue;
+        if (J->fast) {
+            /* Tier 1 (double) unless f64 is wanted, which only tier 2 (double-double) decides;
+             * tier 2 also retries what tier 1 left undecided. Same domain for both. */
+            const int t1 = !(J->want & (1u << LP_F64));
+            const int dom = t1 && lp_fast_row(&fe, r.data, r.fmt, r.V, r.label, r.tau);
+            int ok = dom && lp_fast_decide(out, &fe, J->want);
+            if (!ok && (dom || !t1))
+                ok = lp_fast_row_dd(&fe, r.data, r.fmt, r.V, r.label, r.tau) &&
+                     lp_fast_decide(out, &fe, J->want);
+            if (ok) {
+                store_enc(J->enc + 3 * i, &fe);
+                J->cls[i] = LP_TOK_NUM;
+                st->fast++;
+                continue;
+            }
         }
         lp_tok_class cls = lp_row_scan(&r);
         J->cls[i] = (uint8_t)cls;
@@ -191,8 +255,8 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         sl->prec = prec;
         if (J->fast) {
             st->fallback++;
-            J->enc[2 * i] = mpfr_get_d(sl->lo, MPFR_RNDD);
-            J->enc[2 * i + 1] = mpfr_get_d(sl->hi, MPFR_RNDU);
+            lp_fast_enc_mpfr(&fe, sl->lo, sl->hi);
+            store_enc(J->enc + 3 * i, &fe);
         }
     }
     if (J->opt->release) release_rows(J, c * J->chunk, end);
@@ -270,21 +334,22 @@ static void do_sequence(job *J, int64_t b, mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_st
     mpfr_ptr slo = J->seq[2 * b], shi = J->seq[2 * b + 1];
     if (J->fast) {
         /* Every counted token is NUM here (else the sequence is special). */
-        double *lo2 = J->enc + 2 * b * J->Ts;
-        double qlo, qhi;
+        double *tr = J->enc + 3 * b * J->Ts;
         /* Uncounted tokens of the sequence do not count: gather the counted enclosures. */
         int64_t k = 0;
         for (int64_t ts = 0; ts < J->Ts; ts++)
             if (J->res->counted[b * J->Ts + ts]) {
-                lo2[2 * k] = J->enc[2 * (b * J->Ts + ts)];
-                lo2[2 * k + 1] = J->enc[2 * (b * J->Ts + ts) + 1];
+                for (int c = 0; c < 3; c++) tr[3 * k + c] = J->enc[3 * (b * J->Ts + ts) + c];
                 k++;
             }
-        lp_fast_sum(&J->senc[2 * b], &J->senc[2 * b + 1], lo2, lo2 + 1, k, 2);
-        lp_fast_div(&qlo, &qhi, J->senc[2 * b], J->senc[2 * b + 1], t->n);
-        lp_fast_enc es = lp_fast_enc_ends(J->senc[2 * b], J->senc[2 * b + 1]);
-        lp_fast_enc em = lp_fast_enc_ends(qlo, qhi);
-        if (lp_fast_decide(sum, &es, J->want) && lp_fast_decide(mean, &em, J->want)) return;
+        double *ends = malloc(2 * (size_t)(k ? k : 1) * sizeof *ends);
+        lp_fast_enc es;
+        int ok = ends && decide_sum(sum, mean, &es, tr, ends, k, t->n, J->want);
+        free(ends);
+        if (ok) {
+            store_enc(J->senc + 3 * b, &es);
+            return;
+        }
         st->seq_fallback++;
         ensure_slots(J, b);
     }
@@ -293,8 +358,9 @@ static void do_sequence(job *J, int64_t b, mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_st
         J->sprec[b] = prec;
         if (lp_decide(sum, slo, shi) && decide_mean(mean, slo, shi, t->n)) {
             if (J->fast) {
-                J->senc[2 * b] = mpfr_get_d(slo, MPFR_RNDD);
-                J->senc[2 * b + 1] = mpfr_get_d(shi, MPFR_RNDU);
+                lp_fast_enc es;
+                lp_fast_enc_mpfr(&es, slo, shi);
+                store_enc(J->senc + 3 * b, &es);
             }
             return;
         }
@@ -381,21 +447,18 @@ static void do_token_mean(job *J)
     }
     int fast_done = 0;
     if (J->fast && lo && hi && tlo && thi) {
-        double *buf = malloc(2 * (size_t)B * sizeof *buf);
+        double *buf = malloc(5 * (size_t)B * sizeof *buf);
         int done = 0;
         if (buf) {
             int64_t k = 0;
             for (int64_t b = 0; b < B; b++)
                 if (J->tal[b].n_num) {
-                    buf[2 * k] = J->senc[2 * b];
-                    buf[2 * k + 1] = J->senc[2 * b + 1];
+                    for (int c = 0; c < 3; c++) buf[3 * k + c] = J->senc[3 * b + c];
                     k++;
                 }
-            double slo_d, shi_d, qlo, qhi;
-            lp_fast_sum(&slo_d, &shi_d, buf, buf + 1, k, 2);
-            lp_fast_div(&qlo, &qhi, slo_d, shi_d, all.n);
-            lp_fast_enc em = lp_fast_enc_ends(qlo, qhi);
-            done = lp_fast_decide(&J->res->token_mean, &em, J->want);
+            lp_fast_enc es;
+            done = decide_sum(NULL, &J->res->token_mean, &es, buf, buf + 3 * (size_t)B, k,
+                              all.n, J->want);
             free(buf);
         }
         if (done) {
@@ -489,8 +552,8 @@ lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp
     const unsigned want = opt->formats ? (opt->formats & LP_REF_ALL) : LP_REF_ALL;
     const int fast = !opt->slow && !(want & LP_REF_DD);
     if (J && fast) {
-        J->enc = calloc(2 * n1, sizeof *J->enc);
-        J->senc = calloc(2 * (size_t)B, sizeof *J->senc);
+        J->enc = calloc(3 * n1, sizeof *J->enc);
+        J->senc = calloc(3 * (size_t)B + 1, sizeof *J->senc);
     }
     if (!res->logp || !res->counted || !res->sum || !res->mean || !res->count || !J ||
         !J->slots || !J->cls || !J->tal || !J->seq || !J->sprec ||

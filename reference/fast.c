@@ -69,7 +69,8 @@
  *   The f32/f16/bf16 rounding of p + c (c = clo, chi) is computed exactly by rn_pair (round to odd).
  *   A rounding of f32 (f16, bf16) is undecided only when logp lies within 2^-42 L of a rounding
  *   boundary: at most of the order of 1e-5 of the tokens (measured: bench/bench_fast.c); f64 is
- *   decided only when lo and hi coincide, which practically never happens: it is left to MPFR.
+ *   decided when RN(p + clo) and RN(p + chi) coincide (L below half an ulp of D), else it is left to
+ *   tier 2 (fast_dd.c), whose enclosure is about 2^-98 wide.
  *   EVIDENCE  tests/t_fast.c: fast == MPFR bit for bit on the whole vector corpus, on random rows of
  *           every storage format and on constructed hard cases (the fallback counter moves);
  *           it also checks lp_fast_log1p and the exp kernel against MPFR within the bounds above.
@@ -82,6 +83,7 @@
 #include "lp_core.h"
 #include "lp_fast.h"
 #include "lp_format.h"
+#include "lp_fast_internal.h"
 
 #define U 0x1p-53
 #define BLK 1024
@@ -234,8 +236,13 @@ static void f16_init(void)
     for (uint32_t h = 0; h < 65536; h++) f16_tab[h] = lp_f16_to_f32((uint16_t)h);
 }
 
+void lp_fast_prepare(lp_format fmt)
+{
+    if (fmt == LP_F16) pthread_once(&f16_once, f16_init);
+}
+
 /* Widens elements [o, o + n) of the row into buf (exact). */
-static void widen(double *buf, const void *row, lp_format fmt, int64_t o, int n)
+void lp_fast_widen(double *buf, const void *row, lp_format fmt, int64_t o, int n)
 {
     const unsigned char *p = row;
     switch (fmt) {
@@ -270,14 +277,14 @@ static void widen(double *buf, const void *row, lp_format fmt, int64_t o, int n)
 }
 
 /* The row max over finite and -inf values; *bad set when a NaN or +inf is present. */
-static double row_max(const void *row, lp_format fmt, int64_t V, int *bad)
+double lp_fast_row_max(const void *row, lp_format fmt, int64_t V, int *bad)
 {
     double buf[BLK];
     double mx = -HUGE_VAL;
     int b = 0;
     for (int64_t o = 0; o < V; o += BLK) {
         const int n = V - o < BLK ? (int)(V - o) : BLK;
-        widen(buf, row, fmt, o, n);
+        lp_fast_widen(buf, row, fmt, o, n);
         for (int i = 0; i < n; i++) {
             const double v = buf[i];
             b |= (v != v) | (v == HUGE_VAL);
@@ -292,9 +299,9 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
                 double tau)
 {
     if (tau != 1.0 || V < 2 || V >= ((int64_t)1 << 31) || label < 0 || label >= V) return 0;
-    if (fmt == LP_F16) pthread_once(&f16_once, f16_init);
+    lp_fast_prepare(fmt);
     int bad;
-    const double m = row_max(row, fmt, V, &bad);
+    const double m = lp_fast_row_max(row, fmt, V, &bad);
     const double xy = lp_load_f64(row, fmt, (size_t)label);
     if (bad || m == -HUGE_VAL || xy == -HUGE_VAL) return 0;
     /* (3): Sum2 over the block sums, starting from n_max - 1 (added at the end: exact). */
@@ -303,7 +310,7 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
     int64_t n_small = 0, n_max = 0;
     for (int64_t o = 0; o < V; o += BLK) {
         const int n = V - o < BLK ? (int)(V - o) : BLK;
-        widen(buf, row, fmt, o, n);
+        lp_fast_widen(buf, row, fmt, o, n);
         int np = n;
         while (np % LANES) buf[np++] = -HUGE_VAL;  /* padding: a small term, uncounted below */
         n_small -= np - n;
@@ -370,8 +377,10 @@ int lp_fast_decide(lp_value *out, const lp_fast_enc *e, unsigned want)
 {
     lp_value v = *out;
     if (want & (1u << LP_F64)) {
-        if (lp_bits_f64(e->lo) != lp_bits_f64(e->hi)) return 0;
-        v.f64 = e->lo;
+        /* p + c rounded by the hardware is RN_64 of the exact real p + c (one IEEE addition). */
+        const double a = e->p == e->p ? e->p + e->clo : e->lo, b = e->p == e->p ? e->p + e->chi : e->hi;
+        if (lp_bits_f64(a) != lp_bits_f64(b)) return 0;
+        v.f64 = a;
     }
     for (int f = LP_F32; f <= LP_BF16; f++) {
         if (!(want & (1u << f))) continue;

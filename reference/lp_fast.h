@@ -2,6 +2,7 @@
 #ifndef LP_FAST_H
 #define LP_FAST_H
 
+#include <mpfr.h>
 #include <stdint.h>
 
 #include "lpcert.h"
@@ -16,6 +17,18 @@ typedef struct lp_fast_enc { double p, clo, chi, lo, hi; } lp_fast_enc;
  * the caller then classifies and evaluates the row with the MPFR path. */
 int lp_fast_row(lp_fast_enc *e, const void *row, lp_format fmt, int64_t V, int64_t label,
                 double tau);
+
+/* Tier 2 (fast_dd.c): the same enclosure from a double-double evaluation, about 2^-97 wide
+ * relative (decides f64); same domain as lp_fast_row, plus |max|, |x_y| < 2^1000. */
+int lp_fast_row_dd(lp_fast_enc *e, const void *row, lp_format fmt, int64_t V, int64_t label,
+                   double tau);
+
+/* The pair form of a finite MPFR enclosure [lo, hi]: p = RN(lo), p + clo <= lo, p + chi >= hi. */
+void lp_fast_enc_mpfr(lp_fast_enc *out, const mpfr_t lo, const mpfr_t hi);
+
+/* The enclosure of the sum of k enclosures given as triples (p, clo, chi) at trip[3 i], divided
+ * by n when n > 1; 0 when not finite (or out of memory). MPFR, one directed rounding per end. */
+int lp_fast_sum_pairs(lp_fast_enc *out, const double *trip, int64_t k, int64_t n);
 
 /* Decides, for every format f with bit (1u << f) set in want, the rounding of every real in the
  * enclosure e, into out. Returns 1 when all of them are decided. Other members are left alone. */
@@ -40,5 +53,7 @@ void lp_fast_div(double *qlo, double *qhi, double lo, double hi, int64_t n);
  * rounding of y); 0 for y < -700 and for y = 0 (left out of T). */
 double lp_fast_log1p(double t);
 double lp_fast_exp(double y);
+/* Tier 2's exp for -700 <= y < 0: hi + *lo = exp(y) within 20.2 u^2 relative (+2^-1073). */
+double lp_fast_exp_dd(double y, double *lo);
 
 #endif
