@@ -11,6 +11,15 @@
 #include "lp_rng.h"
 #include "lp_suite.h"
 
+int ck_batch_parse(ck_batch *out, const char *v)
+{
+    if (strcmp(v, "require") == 0) *out = CK_BATCH_REQUIRE;
+    else if (strcmp(v, "report") == 0) *out = CK_BATCH_REPORT;
+    else if (strcmp(v, "off") == 0) *out = CK_BATCH_OFF;
+    else return 0;
+    return 1;
+}
+
 static int same(double a, double b)
 {
     if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);

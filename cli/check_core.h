@@ -35,6 +35,8 @@ const char *ck_tensor_name(int out);   /* "logp", "sum", "mean": the candidate's
 typedef enum ck_masking { CK_MASKING_SPEC = 0, CK_MASKING_MUL = 1 } ck_masking;
 typedef enum ck_empty { CK_EMPTY_CASE = 0, CK_EMPTY_NAN = 1, CK_EMPTY_ZERO = 2 } ck_empty;
 typedef enum ck_batch { CK_BATCH_REQUIRE = 0, CK_BATCH_REPORT = 1, CK_BATCH_OFF = 2 } ck_batch;
+/* --batch-invariance require|report|off (certify, fuzz): 1 and *out set, 0 for another word. */
+int ck_batch_parse(ck_batch *out, const char *v);
 
 #define CK_REL_SLACK 0x1p-20   /* ulp added to the baseline-relative bound (see above) */
 
@@ -141,7 +143,8 @@ lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_pro
                       const lp_ref_result *ref, const ck_outputs *cand, const ck_outputs *base,
                       lp_error *err);
 void ck_run_diag(ck_run *r, int kind, const char *fmt, ...) LP_PRINTF(3, 4);
-int ck_run_failed(const ck_run *r);
+int ck_run_failed(const ck_run *r);        /* nothing compared counts as a failure */
+int ck_run_any_failure(const ck_run *r);   /* a failing group, batch failure or kernel error */
 int ck_group_failed(const ck_run *r, const ck_group *g);
 int ck_group_rel_failed(const ck_run *r, const ck_group *g);
 double ck_group_median(ck_group *g);   /* sorts g->ulps */
@@ -177,6 +180,9 @@ typedef struct ck_header {
 } ck_header;
 
 void ck_report_table(FILE *f, ck_run *r, const ck_header *h);
+/* One line naming r's first failure (a group's worst value: got, want, error, bound; else a
+ * batch-invariance change or a kernel error); "" when ck_run_any_failure(r) is 0. */
+void ck_report_first_failure(char *buf, size_t n, const ck_run *r);
 lp_status ck_report_json(const char *path, ck_run *r, const ck_header *h, lp_error *err);
 lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h, lp_error *err);
 
@@ -252,6 +258,13 @@ lp_status ck_kernel_run(const ck_kernel *k, const lp_problem *pb, ck_outputs *ou
  * with free(); a view of pb itself when nothing changes. */
 lp_status ck_kernel_view(lp_problem *view, int64_t **labels_own, const ck_kernel *k,
                          const lp_problem *pb, lp_error *err);
+/* Runs k on pb and judges it into r as certify does (ck_kernel_run, the reference given_ref or
+ * lp_ref_compute when NULL, the baseline, ck_kernel_view, ck_run_case, ck_batch_check with bseed
+ * unless r->opt.batch is off). *ran: 1 judged, 0 skipped (recorded as CK_D_SKIP), -1 the kernel
+ * returned an error (recorded as CK_D_KERNEL_ERR). */
+lp_status ck_kernel_judge(ck_run *r, const ck_kernel *k, const char *name, const char *cls,
+                          const lp_problem *pb, const lp_ref_result *given_ref, uint64_t bseed,
+                          int *ran, lp_error *err);
 /* Batch invariance of k on pb (full: its outputs on the whole batch): sequences alone and in a
  * larger batch at another position. Records checks and failures in r. */
 lp_status ck_batch_check(ck_run *r, const ck_kernel *k, const char *name, const lp_problem *pb,

@@ -212,7 +212,11 @@ int ck_group_failed(const ck_run *r, const ck_group *g)
 
 int ck_run_failed(const ck_run *r)
 {
-    if (r->values == 0) return 1;
+    return r->values == 0 || ck_run_any_failure(r);
+}
+
+int ck_run_any_failure(const ck_run *r)
+{
     for (size_t i = 0; i < r->ng; i++)
         if (ck_group_failed(r, &r->g[i])) return 1;
     if (r->batch_fail > 0 && r->opt.batch == CK_BATCH_REQUIRE) return 1;

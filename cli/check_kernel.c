@@ -3,7 +3,7 @@
  * the transformations its capabilities require (mask folded into labels, ignore_index rewritten to
  * -100, shift none passed as the equivalent shift next). Outputs are allocated here, poisoned with
  * a quiet NaN so that a value the kernel forgets to write shows as a class mismatch, and widened
- * to double after the call. */
+ * to double after the call. ck_kernel_judge runs a kernel on one case and judges it as certify does. */
 #include <dlfcn.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -224,4 +224,53 @@ lp_status ck_kernel_view(lp_problem *view, int64_t **labels_own, const ck_kernel
     if (rewrite) view->ignore_index = -100;
     *labels_own = lab;
     return LP_OK;
+}
+
+lp_status ck_kernel_judge(ck_run *r, const ck_kernel *k, const char *name, const char *cls,
+                          const lp_problem *pb, const lp_ref_result *given_ref, uint64_t bseed,
+                          int *ran, lp_error *err)
+{
+    ck_outputs cand, base;
+    memset(&base, 0, sizeof base);
+    const char *skip;
+    int kfail;
+    char kmsg[256];
+    *ran = 0;
+    lp_status s = ck_kernel_run(k, pb, &cand, &skip, &kfail, kmsg, sizeof kmsg, err);
+    if (s != LP_OK) return s;
+    if (skip) {
+        ck_run_diag(r, CK_D_SKIP, "case %s: %s", name, skip);
+        return LP_OK;
+    }
+    if (kfail) {
+        *ran = -1;
+        ck_run_diag(r, CK_D_KERNEL_ERR, "case %s: %s", name, kmsg[0] ? kmsg : "(no message)");
+        return LP_OK;
+    }
+    *ran = 1;
+    lp_ref_result own;
+    memset(&own, 0, sizeof own);
+    const lp_ref_result *ref = given_ref;
+    if (!ref) {
+        lp_ref_options ro = LP_REF_OPTIONS_INIT;
+        ro.threads = r->opt.threads;
+        s = lp_ref_compute_opts(&own, pb, &ro, err);
+        ref = &own;
+    }
+    int have_base = 0;
+    if (s == LP_OK && r->opt.baseline) {
+        const char *why = NULL;
+        s = ck_baseline_run(&base, r->opt.baseline, pb, &have_base, &why, err);
+        if (s == LP_OK && !have_base) ck_run_diag(r, CK_D_NO_BASELINE, "case %s: %s", name, why);
+    }
+    lp_problem view;
+    int64_t *view_labels = NULL;
+    if (s == LP_OK) s = ck_kernel_view(&view, &view_labels, k, pb, err);
+    if (s == LP_OK) s = ck_run_case(r, name, cls, &view, ref, &cand, have_base ? &base : NULL, err);
+    free(view_labels);
+    if (s == LP_OK && r->opt.batch != CK_BATCH_OFF) s = ck_batch_check(r, k, name, pb, &cand, bseed, err);
+    ck_outputs_free(&cand);
+    ck_outputs_free(&base);
+    lp_ref_result_free(&own);
+    return s;
 }

@@ -32,6 +32,12 @@ static const char *const diag_title[CK_ND] = {
     "note",
 };
 
+/* certify and fuzz run a kernel themselves: batch invariance and kernel errors are theirs. */
+static int runs_kernel(const ck_header *h)
+{
+    return strcmp(h->command, "certify") == 0 || strcmp(h->command, "fuzz") == 0;
+}
+
 static const char *verdict_word(int failed) { return failed ? "FAIL" : "PASS"; }
 
 static void bound_text(char *buf, size_t n, const ck_options *o, int out)
@@ -200,7 +206,7 @@ void ck_report_table(FILE *f, ck_run *r, const ck_header *h)
     fprintf(f, "  masking:    %s\n", buf);
     empty_observed(buf, sizeof buf, r);
     fprintf(f, "  empty mean: %s\n", buf);
-    if (strcmp(h->command, "certify") == 0) {
+    if (runs_kernel(h)) {
         if (r->opt.batch == CK_BATCH_OFF)
             fprintf(f, "  batch invariance: not checked\n");
         else
@@ -264,10 +270,48 @@ void ck_report_table(FILE *f, ck_run *r, const ck_header *h)
                "the baseline bound",
             verdict_word(failed), (long long)r->cases, (long long)r->values, nfail, r->ng,
             (long long)mism, (long long)leaks, (long long)over, rel);
-    if (strcmp(h->command, "certify") == 0)
+    if (runs_kernel(h))
         fprintf(f, "; %lld batch-invariance failures; %lld kernel errors", (long long)r->batch_fail,
                 (long long)r->d[CK_D_KERNEL_ERR].n);
     fprintf(f, ")%s\n", r->values == 0 ? "; nothing was compared" : "");
+}
+
+void ck_report_first_failure(char *buf, size_t n, const ck_run *r)
+{
+    if (n) buf[0] = 0;
+    for (size_t i = 0; i < r->ng; i++) {
+        const ck_group *g = &r->g[i];
+        if (!ck_group_failed(r, g)) continue;
+        const ck_repro *w = (g->n_mismatch || g->n_over || !g->rel_worst.set) ? &g->worst
+                                                                               : &g->rel_worst;
+        char where[96], got[64], want[64], err[96], bnd[96];
+        if (w->out == CK_TOKEN)
+            snprintf(where, sizeof where, "token b=%lld t=%lld (label %lld)", (long long)w->b,
+                     (long long)w->ts, (long long)w->label);
+        else
+            snprintf(where, sizeof where, "%s of sequence b=%lld", ck_output_name(w->out),
+                     (long long)w->b);
+        lp_format_hexdec(got, sizeof got, w->y, w->fmt);
+        lp_format_hexdec(want, sizeof want, w->ref_f, w->fmt);
+        if (w->m.cls == LP_CMP_MISMATCH) snprintf(err, sizeof err, "class mismatch");
+        else snprintf(err, sizeof err, "%.4g ulp, %.3e abs", w->m.err_ulp, w->m.err_abs);
+        if (ck_group_rel_failed(r, g) && !g->n_mismatch && !g->n_over)
+            snprintf(bnd, sizeof bnd, "<= %g x the baseline's %.4g ulp + 2^-20", r->opt.factor,
+                     g->rel_base_max);
+        else if (w->m.cls == LP_CMP_MISMATCH)
+            snprintf(bnd, sizeof bnd, "the same class (NaN, inf, number)");
+        else
+            bound_text(bnd, sizeof bnd, &r->opt, w->out);
+        snprintf(buf, n, "%s: got %s %s, want %s (exact %.17g %+.3e): %s; bound %s%s%s", where,
+                 lp_format_name(w->fmt), got, want, w->dd.hi, w->dd.lo, err, bnd,
+                 w->note[0] ? "; " : "", w->note);
+        return;
+    }
+    if (r->batch_fail > 0 && r->opt.batch == CK_BATCH_REQUIRE) {
+        snprintf(buf, n, "batch invariance: %s", r->d[CK_D_BATCH].example);
+        return;
+    }
+    if (r->d[CK_D_KERNEL_ERR].n > 0) snprintf(buf, n, "kernel error: %s", r->d[CK_D_KERNEL_ERR].example);
 }
 
 /* ---- JSON --------------------------------------------------------------------------------------- */
@@ -411,7 +455,7 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
     cJSON_AddNumberToObject(e, "as_case_policy", (double)r->empty_as_policy);
     empty_observed(buf, sizeof buf, r);
     cJSON_AddStringToObject(e, "text", buf);
-    if (strcmp(h->command, "certify") == 0) {
+    if (runs_kernel(h)) {
         cJSON *bi = cJSON_AddObjectToObject(root, "batch_invariance");
         cJSON_AddStringToObject(bi, "mode", r->opt.batch == CK_BATCH_REQUIRE ? "require"
                                             : r->opt.batch == CK_BATCH_REPORT ? "report" : "off");
@@ -518,7 +562,7 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
                    "inputs + 2^-20 ulp\n", r->opt.factor, r->opt.baseline);
     fprintf(f, "- class mismatches (NaN vs number, inf vs finite) always fail\n");
     fprintf(f, "- masking: %s\n- empty mean: %s\n", masking_text(&r->opt), empty_text(&r->opt));
-    if (strcmp(h->command, "certify") == 0)
+    if (runs_kernel(h))
         fprintf(f, "- batch invariance: %s\n", r->opt.batch == CK_BATCH_REQUIRE ? "required"
                                                : r->opt.batch == CK_BATCH_REPORT ? "reported" : "not checked");
     fprintf(f, "\nErrors are measured as DESIGN A4 of lpcert: err_ulp = |y - x| / ulp_F(x), x the "
@@ -552,7 +596,7 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
     fprintf(f, "- masking: %s\n", buf);
     empty_observed(buf, sizeof buf, r);
     fprintf(f, "- empty mean: %s\n", buf);
-    if (strcmp(h->command, "certify") == 0 && r->opt.batch != CK_BATCH_OFF)
+    if (runs_kernel(h) && r->opt.batch != CK_BATCH_OFF)
         fprintf(f, "- batch invariance: %lld checks, %lld changed bits\n",
                 (long long)r->batch_checks, (long long)r->batch_fail);
     int any = 0;

@@ -77,10 +77,8 @@ static int parse(certify_opts *o, int argc, char **argv)
             if (*v == '-' || *end || end == v)
                 return lp_cli_usage("certify", "--seed: '%s' is not a non-negative integer", v);
         } else if (strcmp(a, "--batch-invariance") == 0) {
-            if (strcmp(v, "require") == 0) o->ck.batch = CK_BATCH_REQUIRE;
-            else if (strcmp(v, "report") == 0) o->ck.batch = CK_BATCH_REPORT;
-            else if (strcmp(v, "off") == 0) o->ck.batch = CK_BATCH_OFF;
-            else return lp_cli_usage("certify", "--batch-invariance: '%s' is not require, report or off", v);
+            if (!ck_batch_parse(&o->ck.batch, v))
+                return lp_cli_usage("certify", "--batch-invariance: '%s' is not require, report or off", v);
         } else {
             return lp_cli_usage("certify", "unknown option '%s'", a);
         }
@@ -182,49 +180,10 @@ typedef struct certify_ctx {
 static lp_status one_case(certify_ctx *x, const char *name, const char *cls, const lp_problem *pb,
                           const lp_ref_result *given_ref, uint64_t bseed, lp_error *err)
 {
-    ck_outputs cand, base;
-    memset(&base, 0, sizeof base);
-    const char *skip;
-    int kfail;
-    char kmsg[256];
-    lp_status s = ck_kernel_run(&x->k, pb, &cand, &skip, &kfail, kmsg, sizeof kmsg, err);
-    if (s != LP_OK) return s;
-    if (skip) {
-        x->skipped++;
-        ck_run_diag(&x->r, CK_D_SKIP, "case %s: %s", name, skip);
-        return LP_OK;
-    }
-    if (kfail) {
-        ck_run_diag(&x->r, CK_D_KERNEL_ERR, "case %s: %s", name, kmsg[0] ? kmsg : "(no message)");
-        return LP_OK;
-    }
-    x->ran++;
-    lp_ref_result own;
-    memset(&own, 0, sizeof own);
-    const lp_ref_result *ref = given_ref;
-    if (!ref) {
-        lp_ref_options ro = LP_REF_OPTIONS_INIT;
-        ro.threads = x->o->ck.threads;
-        s = lp_ref_compute_opts(&own, pb, &ro, err);
-        ref = &own;
-    }
-    int have_base = 0;
-    if (s == LP_OK && x->r.opt.baseline) {
-        const char *why = NULL;
-        s = ck_baseline_run(&base, x->r.opt.baseline, pb, &have_base, &why, err);
-        if (s == LP_OK && !have_base)
-            ck_run_diag(&x->r, CK_D_NO_BASELINE, "case %s: %s", name, why);
-    }
-    lp_problem view;
-    int64_t *view_labels = NULL;
-    if (s == LP_OK) s = ck_kernel_view(&view, &view_labels, &x->k, pb, err);
-    if (s == LP_OK) s = ck_run_case(&x->r, name, cls, &view, ref, &cand, have_base ? &base : NULL, err);
-    free(view_labels);
-    if (s == LP_OK && x->r.opt.batch != CK_BATCH_OFF)
-        s = ck_batch_check(&x->r, &x->k, name, pb, &cand, bseed, err);
-    ck_outputs_free(&cand);
-    ck_outputs_free(&base);
-    lp_ref_result_free(&own);
+    int ran;
+    lp_status s = ck_kernel_judge(&x->r, &x->k, name, cls, pb, given_ref, bseed, &ran, err);
+    if (s == LP_OK && ran == 1) x->ran++;
+    if (s == LP_OK && ran == 0) x->skipped++;
     return s;
 }
 
