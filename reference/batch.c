@@ -147,7 +147,13 @@ static void release_rows(job *J, int64_t i0, int64_t i1)
     const char *p1 = (const char *)lp_problem_row(pb, b1, (i1 - 1) % J->Ts) +
                      (size_t)pb->shape.V * (size_t)lp_format_get(pb->fmt)->bytes;
     const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    const uintptr_t a = (uintptr_t)p0 & ~(pg - 1), z = ((uintptr_t)p1 + pg - 1) & ~(pg - 1);
+    /* The kernel's fault-around maps up to 64 KiB of cached pages about a faulting address, also
+     * before it: pages of earlier, already released rows. Going 64 KiB back (not before the
+     * logits' first page) drops those too, so the resident set stays a few rows per thread. */
+    const uintptr_t base = (uintptr_t)pb->logits & ~(pg - 1);
+    uintptr_t a = (uintptr_t)p0 & ~(pg - 1);
+    a = a - base > 65536 ? a - 65536 : base;
+    const uintptr_t z = ((uintptr_t)p1 + pg - 1) & ~(pg - 1);
     madvise((void *)a, z - a, MADV_DONTNEED);
 }
 

@@ -227,11 +227,6 @@ static inline void exp_dd(double y0, double y1, double *vh, double *vl, int64_t 
     FAST_TWO_SUM(fh, fl, *vh, *vl);
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LP_NO_CLONES)
-#define LP_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define LP_CLONES
-#endif
 
 /* Steps (1) to (5) on n (a multiple of LANES) widened logits: returns the block's sum. */
 LP_CLONES static dd block_dd(const double *x, int n, double m, int64_t *n_small, int64_t *n_max)

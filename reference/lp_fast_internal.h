@@ -6,6 +6,18 @@
 
 #include "lpcert.h"
 
+/* The hot loops are compiled for AVX-512, AVX2+FMA and the baseline, chosen at load time
+ * (GCC target_clones on x86-64). The build's -ffp-contract=off keeps every operation as written
+ * and the explicit fma() calls are one rounding on every ISA, so all clones give the same bits.
+ * Left out under ASan (its shadow checks and ifunc resolvers do not mix well) and with
+ * -DLP_NO_CLONES. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LP_NO_CLONES) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define LP_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LP_CLONES
+#endif
+
 /* Builds what widening fmt needs (the f16 table), once; thread-safe. */
 void lp_fast_prepare(lp_format fmt);
 /* Widens elements [o, o + n) of a row of fmt into buf, exactly (lp_fast_prepare first). */
