@@ -1,14 +1,16 @@
 /* fz_fast.c: on any decoded problem, the certified fast path gives the MPFR path's results bit for bit.
  *
- * The wanted outputs come from the tail byte k0 (f32, f16 and bf16 alone, with f64, or all) and the
- * thread count from k1 (1 or 2); the MPFR path (lp_ref_options.slow) runs on one thread. Statuses,
- * messages' presence, counted flags, counts, every token, sum, mean and the token mean must agree
- * bit for bit (NaN patterns included). */
+ * The wanted outputs come from the tail byte k0 ({f32, f16, bf16}, f32 alone, f64 with bf16: tier 2,
+ * or all: no fast path) and the thread count from bit 0 of k1 (1 or 2); bit 1 of k1 forces tier 1's
+ * histogram path (bf16, f16) on every row length. The MPFR path (lp_ref_options.slow) runs on one
+ * thread. Statuses, messages' presence, counted flags, counts, every token, sum, mean and the
+ * token mean must agree bit for bit (NaN patterns included). */
 #include <stdio.h>
 #include <string.h>
 
 #include "fz_decode.h"
 #include "lp_core.h"
+#include "lp_fast.h"
 #include "lpcert.h"
 
 #define H "fz_fast"
@@ -35,7 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     so.slow = 1;
     lp_ref_result a, b;
     lp_error ea = {LP_OK, ""}, eb = {LP_OK, ""};
+    lp_fast_hist_min_v = (p.param[1] >> 1) & 1 ? 2 : 16384; /* tier 1's histogram path on short rows */
     lp_status sa = lp_ref_compute_opts(&a, &p.pb, &fo, &ea);
+    lp_fast_hist_min_v = 16384;
     lp_status sb = lp_ref_compute_opts(&b, &p.pb, &so, &eb);
     LP_FZ_CHECK(sa == sb, H, &p, "status fast %d (%s) slow %d (%s)", (int)sa, ea.msg, (int)sb, eb.msg);
     if (sa == LP_OK) {

@@ -51,11 +51,20 @@
  *       |T^ - sum b^| <= u sum b^ + gamma_{n-1}^2 sum b^ <= 1.001 u sum b^ for n <= 2^21 blocks.
  *       Hence with T_big = T - (small terms): T_big in T^ [1 - E_T, 1 + E_T], E_T = 890 u (E_t +
  *       gamma_136 + 1.001 u and second-order terms), and T in [T^(1 - E_T), T^(1 + E_T) + A].
+ *   (3') Histogram path (bf16 and f16 rows with V >= lp_fast_hist_min_v, default 16384): the same
+ *       T as a sum over the distinct bit patterns b present, c_b times exp(v_b - m) (c_b the
+ *       count, exact in double). m, and the NaN / +inf test, come from the counts (patterns in
+ *       value order). Each term is RN(c_b t^_b) = c_b t^_b (1 + d), |d| <= u (c_b >= 1 and
+ *       t^_b >= 2^-1011: no underflow), so E_t becomes 753 u; the terms (at most 65536) are
+ *       summed exactly as in (3) (blocks of 1024 in 8 lanes, Sum2 over the blocks); small terms
+ *       and ties are counted with their multiplicity. So E_T = 891 u here, and E_L = 924 u below:
+ *       the same wL (928 u) covers both. One pass over the row instead of two, and one exp per
+ *       distinct value (a few thousand) instead of per logit.
  *   (4) L^ = lp_fast_log1p(T^), own code below, |L^ - log1p(T^)| <= E_log log1p(T^) + 2^-1070,
  *       E_log = 32 u (proof at lp_fast_log1p). log1p is increasing with slope 1/(1+s), and
  *       T/(1+T) <= log1p(T), so |log1p(T^(1 +- E_T)) - log1p(T^)| <= E_T/(1 - E_T) log1p(T^), and
  *       log1p(a + A) <= log1p(a) + A. So L = log1p(T) lies in
- *       [L^ (1 - E_L) - 2^-1069, L^ (1 + E_L) + A + 2^-1069], E_L = 923 u.
+ *       [L^ (1 - E_L) - 2^-1069, L^ (1 + E_L) + A + 2^-1069], E_L = 923 u (924 u for (3')).
  *   (5) Dh = RN(x_y - m), Dl its TwoSum error: x_y - m = Dh + Dl exactly (no overflow: checked).
  *   (6) p = RN(Dh - L^), pe its TwoSum error: Dh - L^ = p + pe exactly. So
  *       logp = p + pe + Dl - (L - L^), with -(L - L^) in [-wL - A - 2^-1069, wL + 2^-1069] where
@@ -235,6 +244,40 @@ LP_CLONES static double block_sum(const double *x, int n, double m, int64_t *n_s
     return b;
 }
 
+/* block_sum over distinct values x[i] occurring w[i] times (the histogram path, step 3'):
+ * adds RN(w_i t^_i); counts small terms and ties with their multiplicity (w_i < 2^31: exact). */
+LP_CLONES static double block_sum_w(const double *x, const double *w, int n, double m,
+                                    int64_t *n_small, int64_t *n_max)
+{
+    v4d a0 = {0, 0, 0, 0}, a1 = a0, c0 = a0, c1 = a0, z0 = a0, z1 = a0;
+    for (int i = 0; i < n; i += LANES) {
+        v4d x0, x1, w0, w1, t0, t1;
+        memcpy(&x0, x + i, sizeof x0);
+        memcpy(&x1, x + i + 4, sizeof x1);
+        memcpy(&w0, w + i, sizeof w0);
+        memcpy(&w1, w + i + 4, sizeof w1);
+        x0 -= m;
+        x1 -= m;
+        v4i s0, s1, e0, e1;
+        exp_term(&t0, &x0, &s0, &e0);
+        exp_term(&t1, &x1, &s1, &e1);
+        a0 += t0 * w0;
+        a1 += t1 * w1;
+        c0 += (v4d)((v4i)w0 & s0);
+        c1 += (v4d)((v4i)w1 & s1);
+        z0 += (v4d)((v4i)w0 & e0);
+        z1 += (v4d)((v4i)w1 & e1);
+    }
+    double b = a0[0];
+    for (int l = 1; l < 4; l++) b += a0[l];
+    for (int l = 0; l < 4; l++) b += a1[l];
+    for (int l = 0; l < 4; l++) {
+        *n_small += (int64_t)c0[l] + (int64_t)c1[l];
+        *n_max += (int64_t)z0[l] + (int64_t)z1[l];
+    }
+    return b;
+}
+
 double lp_fast_exp(double y)
 {
     double x[LANES];
@@ -344,29 +387,107 @@ LP_CLONES double lp_fast_row_max(const void *row, lp_format fmt, int64_t V, int 
     return mx;
 }
 
+int lp_fast_hist_min_v = 16384;
+
+/* The histogram path of step 3 (16-bit formats, long rows): counts of the 65536 bit patterns in
+ * one pass over the row, the max and the NaN / +inf test from the counts (patterns in value
+ * order: positive ones increasing up to +inf, then NaNs; negative ones increasing in magnitude
+ * from -0 to -inf, then NaNs), then the Sum2 of block_sum_w over the distinct values present.
+ * Returns 0 for a row outside the domain (NaN, +inf, no finite value). */
+static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int64_t *n_max,
+                    const void *row, lp_format fmt, int64_t V)
+{
+    uint32_t cnt[65536];
+    memset(cnt, 0, sizeof cnt);
+    const unsigned char *p = row;
+    int64_t i = 0;
+    for (; i + 4 <= V; i += 4) { /* four patterns per 64-bit load (little-endian order) */
+        uint64_t q;
+        memcpy(&q, p + 2 * (size_t)i, 8);
+        __builtin_prefetch(p + 2 * (size_t)i + 2048);
+        cnt[q & 0xffffu]++;
+        cnt[(q >> 16) & 0xffffu]++;
+        cnt[(q >> 32) & 0xffffu]++;
+        cnt[q >> 48]++;
+    }
+    for (; i < V; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * (size_t)i, 2);
+        cnt[h]++;
+    }
+    const unsigned inf = fmt == LP_BF16 ? 0x7f80u : 0x7c00u;
+    for (unsigned b = inf; b < 0x8000u; b++)
+        if (cnt[b] | cnt[b | 0x8000u] * (b > inf)) return 0; /* +inf or NaN */
+    int top = -1;
+    for (int b = (int)inf - 1; b >= 0 && top < 0; b--)
+        if (cnt[b]) top = b;
+    for (unsigned b = 0x8000u; b < (0x8000u | inf) && top < 0; b++)
+        if (cnt[b]) top = (int)b;
+    if (top < 0) return 0; /* only -inf */
+    const double m = lp_load_f64(&(uint16_t){(uint16_t)top}, fmt, 0);
+    double x[BLK], w[BLK], sh = 0.0, sl = 0.0;
+    int n = 0;
+    for (unsigned b = 0; b <= 0xffffu; b++) {
+        if (!cnt[b]) continue;
+        x[n] = lp_load_f64(&(uint16_t){(uint16_t)b}, fmt, 0);
+        w[n++] = (double)cnt[b];
+        if (n == BLK) {
+            while (n % LANES) { /* padding: weight 0, a small term counted 0 times */
+                x[n] = -HUGE_VAL;
+                w[n++] = 0.0;
+            }
+            const double s0 = block_sum_w(x, w, n, m, n_small, n_max);
+            const double s = sh + s0, bb = s - sh, e = (sh - (s - bb)) + (s0 - bb); /* TwoSum */
+            sh = s;
+            sl += e;
+            n = 0;
+        }
+    }
+    if (n) {
+        while (n % LANES) {
+            x[n] = -HUGE_VAL;
+            w[n++] = 0.0;
+        }
+        const double s0 = block_sum_w(x, w, n, m, n_small, n_max);
+        const double s = sh + s0, bb = s - sh, e = (sh - (s - bb)) + (s0 - bb);
+        sh = s;
+        sl += e;
+    }
+    *psh = sh;
+    *psl = sl;
+    *pm = m;
+    return 1;
+}
+
 int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int64_t label,
                 double tau)
 {
     if (tau != 1.0 || V < 2 || V >= ((int64_t)1 << 31) || label < 0 || label >= V) return 0;
     lp_fast_prepare(fmt);
-    int bad;
-    const double m = lp_fast_row_max(row, fmt, V, &bad);
-    const double xy = lp_load_f64(row, fmt, (size_t)label);
-    if (bad || m == -HUGE_VAL || xy == -HUGE_VAL) return 0;
-    /* (3): Sum2 over the block sums, starting from n_max - 1 (added at the end: exact). */
-    double buf[BLK];
-    double sh = 0.0, sl = 0.0;
+    double sh = 0.0, sl = 0.0, m, xy;
     int64_t n_small = 0, n_max = 0;
-    for (int64_t o = 0; o < V; o += BLK) {
-        const int n = V - o < BLK ? (int)(V - o) : BLK;
-        lp_fast_widen(buf, row, fmt, o, n);
-        int np = n;
-        while (np % LANES) buf[np++] = -HUGE_VAL;  /* padding: a small term, uncounted below */
-        n_small -= np - n;
-        const double b = block_sum(buf, np, m, &n_small, &n_max);
-        const double s = sh + b, bb = s - sh, e = (sh - (s - bb)) + (b - bb); /* TwoSum */
-        sh = s;
-        sl += e;
+    if ((fmt == LP_BF16 || fmt == LP_F16) && V >= lp_fast_hist_min_v) {
+        if (!row_hist(&sh, &sl, &m, &n_small, &n_max, row, fmt, V)) return 0;
+        xy = lp_load_f64(row, fmt, (size_t)label);
+        if (xy == -HUGE_VAL) return 0;
+    } else {
+        int bad;
+        m = lp_fast_row_max(row, fmt, V, &bad);
+        xy = lp_load_f64(row, fmt, (size_t)label);
+        if (bad || m == -HUGE_VAL || xy == -HUGE_VAL) return 0;
+        /* (3): Sum2 over the block sums, starting from n_max - 1 (added at the end: exact). */
+        double buf[BLK];
+        for (int64_t o = 0; o < V; o += BLK) {
+            const int n = V - o < BLK ? (int)(V - o) : BLK;
+            lp_fast_widen(buf, row, fmt, o, n);
+            int np = n;
+            while (np % LANES) buf[np++] = -HUGE_VAL;  /* padding: a small term, uncounted below */
+            n_small -= np - n;
+            const double b = block_sum(buf, np, m, &n_small, &n_max);
+            const double s = sh + b, bb = s - sh, e = (sh - (s - bb)) + (b - bb); /* TwoSum */
+            sh = s;
+            sl += e;
+        }
     }
     {
         const double c = (double)(n_max - 1);

@@ -52,6 +52,10 @@ void lp_fast_div(double *qlo, double *qhi, double lo, double hi, int64_t n);
  * <= 32 u (+ 2^-1070); lp_fast_exp(y), -700 <= y < 0, relative error <= 52 u (step 2 without the
  * rounding of y); 0 for y < -700 and for y = 0 (left out of T). */
 double lp_fast_log1p(double t);
+/* Tier 1 takes the histogram path (fast.c, step 3') for bf16 and f16 rows of at least this many
+ * logits (default 16384); tests and fz_fast lower it to cover that path on short rows. Set it
+ * only while no computation runs. */
+extern int lp_fast_hist_min_v;
 double lp_fast_exp(double y);
 /* Tier 2's exp for -700 <= y < 0: hi + *lo = exp(y) within 20.2 u^2 relative (+2^-1073). */
 double lp_fast_exp_dd(double y, double *lo);

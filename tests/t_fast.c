@@ -7,9 +7,11 @@
  *  corpus    every case of vectors/corpus (500 cases, 105k tokens): lp_ref_compute_opts with the
  *            fast path and with --slow, for the wanted sets {f32, f16, bf16} and {f64, f32}; every
  *            output (tokens, sums, means, token mean, counts, counted flags) bit for bit, and the
- *            fallback rate reported.
+ *            fallback rate reported; bf16 and f16 cases again with tier 1's histogram path forced.
  *  random    seeded random problems of every storage format (normal, wide, peaked, -inf masked
- *            rows, ties), V up to 4096, 1 and 2 threads: the same comparison.
+ *            rows, ties), V up to 4096 (bf16 and f16 also from 16384 to 66384: tier 1's
+ *            histogram path), 1 and 2 threads: the same comparison; bf16 and f16 problems again
+ *            with the histogram path forced on every row (lp_fast_hist_min_v = 2).
  *  hard      constructed rows whose logp lies within 2^-53 relative of an f32 rounding midpoint
  *            (tier 1 cannot decide them, tier 2 does), a sequence whose sum does (its tokens'
  *            tier-1 enclosures cannot decide it: MPFR); with f64 wanted, a row whose logp lies within 2^-100
@@ -243,6 +245,11 @@ static void run_vprob(vprob *c)
     half_seqfb += st.seq_fallback;
     n_cases++;
     compare(c->name, pb, WANT_F64, 1, NULL);
+    if (pb->fmt == LP_BF16 || pb->fmt == LP_F16) { /* tier 1's histogram path on every row */
+        lp_fast_hist_min_v = 2;
+        compare(c->name, pb, WANT_HALF, 1, NULL);
+        lp_fast_hist_min_v = 16384;
+    }
 }
 
 static void check_corpus_file(const char *path)
@@ -371,7 +378,8 @@ static void check_random(lpt_rng *rng, int n)
         const lp_format fmt = (lp_format)(c % 4);
         const int family = (c / 4) % 5;
         const int64_t B = 1 + (int64_t)(lpt_rng_next(rng) % 3), T = 2 + (int64_t)(lpt_rng_next(rng) % 6);
-        const int64_t V = 2 + (int64_t)(lpt_rng_next(rng) % (c % 3 == 0 ? 4096 : 300));
+        int64_t V = 2 + (int64_t)(lpt_rng_next(rng) % (c % 3 == 0 ? 4096 : 300));
+        if (c % 40 == 2 || c % 40 == 3) V = 16384 + (int64_t)(lpt_rng_next(rng) % 50000); /* bf16, f16 */
         const double scale = family == 1 ? 40.0 : 3.0;
         unsigned char *x = malloc((size_t)(B * T * V) * 8);
         int64_t *lab = malloc((size_t)(B * T) * sizeof *lab);
@@ -395,6 +403,11 @@ static void check_random(lpt_rng *rng, int n)
         char name[64];
         snprintf(name, sizeof name, "random/%d/%s/fam%d", c, lp_format_name(fmt), family);
         compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
+        if (fmt == LP_BF16 || fmt == LP_F16) { /* tier 1's histogram path on the same rows */
+            lp_fast_hist_min_v = 2;
+            compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
+            lp_fast_hist_min_v = 16384;
+        }
         if (c % 2 == 0) compare(name, &pb, c % 4 ? WANT_F64 : WANT_F64_ONLY, 1 + c % 3 % 2, NULL);
         free(x);
         free(lab);
