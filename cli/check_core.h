@@ -55,6 +55,10 @@ void ck_options_init(ck_options *o);
  * --empty-mean, --threads). Returns 1 if a is one of them (v consumed; *rc set to the exit code of
  * a usage error, else LP_EXIT_OK), 0 if not. */
 int ck_options_parse(ck_options *o, const char *cmd, const char *a, const char *v, int *rc);
+/* Parses --seconds N (in [0, 1e6]) and --seed N (strtoull base 0) of certify and fuzz, as
+ * ck_options_parse does its options. */
+int ck_seconds_seed_parse(double *seconds, uint64_t *seed, const char *cmd, const char *a,
+                          const char *v, int *rc);
 /* Checks the combination; returns LP_EXIT_OK or prints a usage error and returns its code. */
 int ck_options_finish(ck_options *o, const char *cmd);
 extern const char ck_options_help[];   /* the common options, for --help */

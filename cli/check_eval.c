@@ -107,6 +107,24 @@ int ck_options_parse(ck_options *o, const char *cmd, const char *a, const char *
     return 1;
 }
 
+int ck_seconds_seed_parse(double *seconds, uint64_t *seed, const char *cmd, const char *a,
+                          const char *v, int *rc)
+{
+    *rc = LP_EXIT_OK;
+    if (strcmp(a, "--seconds") == 0) {
+        if (!lp_cli_double(seconds, v) || *seconds < 0 || *seconds > 1e6)
+            *rc = lp_cli_usage(cmd, "--seconds: '%s' is not a number in [0, 1e6]", v);
+    } else if (strcmp(a, "--seed") == 0) {
+        char *end;
+        *seed = strtoull(v, &end, 0);
+        if (*v == '-' || *end || end == v)
+            *rc = lp_cli_usage(cmd, "--seed: '%s' is not a non-negative integer", v);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 int ck_options_finish(ck_options *o, const char *cmd)
 {
     if (o->factor > 0 && !o->baseline) return lp_cli_usage(cmd, "--factor needs --vs-baseline");

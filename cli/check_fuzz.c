@@ -10,9 +10,9 @@ const char ck_fuzz_help[] =
     "                         a larger batch must keep their bits (default require)\n"
     "  --in-range F           judge only problems that stay in the range of format F, the format\n"
     "                         the kernel computes in (e.g. f32): tau and every logit x / tau of a\n"
-    "                         scored row finite (tau non-zero) once rounded to F, and no exact token\n"
-    "                         or sum finite whose rounding to F overflows; the others are left out\n"
-    "                         and counted\n";
+    "                         scored row finite (tau non-zero) once rounded to F, and so the spread\n"
+    "                         of each row (max - min), and no exact token or sum finite whose\n"
+    "                         rounding to F overflows; the others are left out and counted\n";
 
 void ck_fuzz_init(ck_fuzz *z)
 {
@@ -137,8 +137,11 @@ static int overflows(const lp_value *v, lp_format f)
     return isfinite(v->dd.hi) && isinf(lp_value_wide(v, f));
 }
 
-/* 1 if pb stays in the range of format f (--in-range): tau and every finite x / tau of a scored
- * row finite in f (tau non-zero), no exact token or sum of ref finite but infinite in f. */
+/* 1 if pb stays in the range of format f (--in-range): tau finite and non-zero in f; in every
+ * scored row, counted or not, each finite x / tau finite in f and so is the spread (largest minus
+ * smallest of them: a masked row's logp at its label or at the dummy label 0 then cannot
+ * overflow either, which a multiply-masking kernel turns into 0 * -inf = NaN); no exact token or
+ * sum finite but infinite in f. */
 static int in_range(const lp_problem *pb, const lp_ref_result *ref, lp_format f)
 {
     const double tau = lp_round_to(pb->temperature, f);
@@ -149,12 +152,18 @@ static int in_range(const lp_problem *pb, const lp_ref_result *ref, lp_format f)
         for (int64_t ts = 0; ts < Ts; ts++) {
             if (ref->counted[b * Ts + ts] && overflows(&ref->logp[b * Ts + ts], f)) return 0;
             const void *row = lp_problem_row(pb, b, ts);
+            double lo = HUGE_VAL, hi = -HUGE_VAL;
             for (int64_t i = 0; i < V; i++) {
                 const double x = lp_load_f64(row, pb->fmt, (size_t)i);
+                if (!isfinite(x)) continue;
                 /* RN_f(RN_f(x) / tau): the double quotient is exact enough (53 >= 2p + 2 bits for
                  * f32 and the half formats), and for f64 it is the division itself */
-                if (isfinite(x) && isinf(lp_round_to(lp_round_to(x, f) / tau, f))) return 0;
+                const double q = lp_round_to(lp_round_to(x, f) / tau, f);
+                if (isinf(q)) return 0;
+                if (q < lo) lo = q;
+                if (q > hi) hi = q;
             }
+            if (lo <= hi && isinf(lp_round_to(hi - lo, f))) return 0;
         }
     }
     return 1;

@@ -14,6 +14,7 @@ int lp_cmd_gen(int argc, char **argv);
 int lp_cmd_check(int argc, char **argv);
 int lp_cmd_certify(int argc, char **argv);
 int lp_cmd_report(int argc, char **argv);
+int lp_cmd_fuzz(int argc, char **argv);      /* built when fuzz/ is there (LP_HAVE_FZ) */
 
 /* Prints "lpcert <cmd>: <msg>" on stderr and returns the exit code for the status. */
 int lp_cli_fail(const char *cmd, const lp_error *err);

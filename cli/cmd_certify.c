@@ -68,14 +68,8 @@ static int parse(certify_opts *o, int argc, char **argv)
         else if (strcmp(a, "--cases") == 0) o->glob = v;
         else if (strcmp(a, "--json") == 0) o->json = v;
         else if (strcmp(a, "--certificate") == 0) o->cert = v;
-        else if (strcmp(a, "--seconds") == 0) {
-            if (!lp_cli_double(&o->seconds, v) || o->seconds < 0 || o->seconds > 1e6)
-                return lp_cli_usage("certify", "--seconds: '%s' is not a number in [0, 1e6]", v);
-        } else if (strcmp(a, "--seed") == 0) {
-            char *end;
-            o->seed = strtoull(v, &end, 0);
-            if (*v == '-' || *end || end == v)
-                return lp_cli_usage("certify", "--seed: '%s' is not a non-negative integer", v);
+        else if (ck_seconds_seed_parse(&o->seconds, &o->seed, "certify", a, v, &rc)) {
+            if (rc != LP_EXIT_OK) return rc;
         } else if (strcmp(a, "--batch-invariance") == 0) {
             if (!ck_batch_parse(&o->ck.batch, v))
                 return lp_cli_usage("certify", "--batch-invariance: '%s' is not require, report or off", v);
