@@ -5,8 +5,8 @@
  *   kernel    every registered f32 kernel (lp_kernel_row), the fastest reported,
  *   ref f32   the exact reference, f32 wanted (lp_ref_compute_opts, formats = f32, 1 thread),
  *   ref f64   the exact reference, f64 wanted (formats = f64: tier 2, double-double, fast_dd.c),
- * and the ratios ref/kernel. Then the fallback rate of the fast path (f32, f16 and bf16 wanted) on
- * random families in every storage format.
+ * and the ratios ref/kernel. Then the fallback rate of the fast path (f32, f16 and bf16 wanted;
+ * then f64 wanted) on random families in every storage format.
  *
  * usage: build/bench/lp_bench_fast [--rows N]        the ratios and fallback rates
  *        build/bench/lp_bench_fast --write-big PATH   writes the B=8, T=4096, V=128256 bf16
@@ -142,12 +142,12 @@ static void ratios(int64_t R)
     }
 }
 
-/* Fallback rates of the fast path, f32 + f16 + bf16 wanted, per random family and format. */
-static void fallback_rates(int64_t R, int64_t V)
+/* Fallback rates of the fast path, want (f32 + f16 + bf16, or f64), per random family and format. */
+static void fallback_rates(int64_t R, int64_t V, unsigned want)
 {
     static const char *fams[] = {"normal3", "wide40", "peaked", "masked", "ties", "uniform"};
-    printf("\nfallback to MPFR, wanted {f32, f16, bf16}, %lld rows of V = %lld per family and format:\n",
-           (long long)R, (long long)V);
+    printf("\nfallback to MPFR, wanted %s, %lld rows of V = %lld per family and format:\n",
+           want == (1u << LP_F64) ? "{f64} (tier 2)" : "{f32, f16, bf16}", (long long)R, (long long)V);
     printf("%-9s %-22s %-22s %-22s %-22s\n", "family", "f64", "f32", "f16", "bf16");
     int64_t *lab = malloc((size_t)R * sizeof *lab);
     unsigned char *x = malloc((size_t)(R * V) * 8);
@@ -173,8 +173,7 @@ static void fallback_rates(int64_t R, int64_t V)
             for (int64_t r = 0; r < R; r++)
                 lab[r] = f == 2 ? (r % 2 ? 0 : (int64_t)(lp_rng_next(&rng) % (uint64_t)V))
                                 : (int64_t)(lp_rng_next(&rng) % (uint64_t)V);
-            lp_ref_stats st = pass_ref(x, (lp_format)fmt, R, V,
-                                       (1u << LP_F32) | (1u << LP_F16) | (1u << LP_BF16), lab);
+            lp_ref_stats st = pass_ref(x, (lp_format)fmt, R, V, want, lab);
             char cell[32];
             snprintf(cell, sizeof cell, "%lld/%lld (%.1e)", (long long)st.fallback,
                      (long long)st.tokens, (double)st.fallback / (double)st.tokens);
@@ -232,6 +231,7 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--write-big") == 0) return write_big(argv[2]);
     if (argc == 3 && strcmp(argv[1], "--rows") == 0) R = atoll(argv[2]);
     ratios(R);
-    fallback_rates(20000, 1000);
+    fallback_rates(20000, 1000, (1u << LP_F32) | (1u << LP_F16) | (1u << LP_BF16));
+    fallback_rates(20000, 1000, 1u << LP_F64);
     return 0;
 }

@@ -503,6 +503,7 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
     const double wL = L * (928.0 * U);
     const double S = (double)(n_small + 1) * 0x1p-1009;
     out->p = p;
+    out->r64 = __builtin_nan("");
     out->clo = dn(dn(dn(pe + Dl) - wL) - S);
     out->chi = up(up(up(pe + Dl) + wL) + 0x1p-1009);
     out->lo = dn(p + out->clo);
@@ -549,8 +550,9 @@ int lp_fast_decide(lp_value *out, const lp_fast_enc *e, unsigned want)
     if (want & (1u << LP_F64)) {
         /* p + c rounded by the hardware is RN_64 of the exact real p + c (one IEEE addition). */
         const double a = e->p == e->p ? e->p + e->clo : e->lo, b = e->p == e->p ? e->p + e->chi : e->hi;
-        if (lp_bits_f64(a) != lp_bits_f64(b)) return 0;
-        v.f64 = a;
+        if (e->r64 == e->r64) v.f64 = e->r64;
+        else if (lp_bits_f64(a) != lp_bits_f64(b)) return 0;
+        else v.f64 = a;
     }
     for (int f = LP_F32; f <= LP_BF16; f++) {
         if (!(want & (1u << f))) continue;

@@ -77,9 +77,12 @@
  *       2^-1009. With S = (n_small + V + 65) 2^-1009 >= both:
  *       T in [max(0, (T^ - S)(1 - E_T)), (T^ + 2S)(1 + 2 E_T)]  (1/(1 - E) <= 1 + 2E).
  *   (6) The ends are formed in MPFR at 160 bits with outward (directed) roundings, log1p of each
- *       (MPFR, correctly rounded RNDD / RNDU: log1p is increasing), D - L with D = x_y - m rounded
- *       outward, and the result given as p = RN(lo) and clo, chi (the MPFR differences lo - p
- *       RNDD and hi - p RNDU, then rounded outward to double): p + clo <= logp <= p + chi.
+ *       (MPFR, correctly rounded RNDD / RNDU: log1p is increasing), then D - L_hi and D - L_lo
+ *       exactly (2300 bits: D = x_y - m and L's bits fit). f64 is decided from these exact ends
+ *       (r64: mpfr_get_d RNDN of both, equal, normal range); the f32/f16/bf16 roundings from the
+ *       pair p = RN(lo), clo, chi (the MPFR differences lo - p RNDD and hi - p RNDU, rounded
+ *       outward to double): p + clo <= logp <= p + chi. A logp just below an f64 midpoint D (a
+ *       difference of f64 logits with an isolated max) stays decidable that way.
  *       This per-row MPFR step costs a few microseconds; the sum over V terms is the work.
  *   TOTAL   relative width of L about 2 E_T = 2^-97.3 (plus S), of logp at most that (D and L have
  *   one sign, logp = D - L). f64 is undecided only when logp lies within about 2^-97 |logp| of an
@@ -297,6 +300,10 @@ void lp_fast_enc_mpfr(lp_fast_enc *out, const mpfr_t lo, const mpfr_t hi)
     out->p = p;
     out->lo = nextafter(p + out->clo, -HUGE_VAL);
     out->hi = nextafter(p + out->chi, HUGE_VAL);
+    /* mpfr_get_d(RNDN) is the correct rounding to double; kept to the normal range. */
+    const double a = mpfr_get_d(lo, MPFR_RNDN), b = mpfr_get_d(hi, MPFR_RNDN);
+    out->r64 = lp_bits_f64(a) == lp_bits_f64(b) && fabs(a) >= 0x1p-1021 && fabs(a) <= 0x1p1023
+                   ? a : __builtin_nan("");
 }
 
 int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int64_t label,
@@ -362,6 +369,10 @@ int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, 
     mpfr_mul(th, th, b, MPFR_RNDU);
     mpfr_log1p(tl, tl, MPFR_RNDD); /* L_lo */
     mpfr_log1p(th, th, MPFR_RNDU); /* L_hi */
+    /* D = x_y - m exactly (|x_y|, |m| < 2^1000: at most 2100 bits), and D - L exactly too (L's
+     * 160 bits end above 2^-1163): 2300 bits, so that a logp just below a midpoint D stays below. */
+    mpfr_set_prec(a, 2300);
+    mpfr_set_prec(b, 2300);
     mpfr_set_d(a, xy, MPFR_RNDN);
     mpfr_sub_d(a, a, m, MPFR_RNDD);
     mpfr_sub(a, a, th, MPFR_RNDD); /* lo = D - L_hi */

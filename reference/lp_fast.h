@@ -8,8 +8,10 @@
 #include "lpcert.h"
 
 /* An enclosure of logp: p + clo <= logp <= p + chi (p a double, clo <= chi; p NaN when absent),
- * and lo <= logp <= hi in plain doubles (lo <= p + clo, hi >= p + chi). */
-typedef struct lp_fast_enc { double p, clo, chi, lo, hi; } lp_fast_enc;
+ * and lo <= logp <= hi in plain doubles (lo <= p + clo, hi >= p + chi). r64: RN_64(logp) when the
+ * exact MPFR ends it came from round alike (normal range only), else NaN: the pair in doubles
+ * cannot say "a midpoint minus 2^-300", the MPFR ends can. */
+typedef struct lp_fast_enc { double p, clo, chi, lo, hi, r64; } lp_fast_enc;
 
 /* An enclosure of logp for one row of V logits in fmt scoring label, from the tier-1
  * double evaluation and its a-priori bound (fast.c). Returns 1 when computed; 0 when the row is
@@ -36,7 +38,7 @@ int lp_fast_decide(lp_value *out, const lp_fast_enc *e, unsigned want);
 /* An enclosure from plain ends (p absent). */
 static inline lp_fast_enc lp_fast_enc_ends(double lo, double hi)
 {
-    lp_fast_enc e = {__builtin_nan(""), 0, 0, lo, hi};
+    lp_fast_enc e = {__builtin_nan(""), 0, 0, lo, hi, __builtin_nan("")};
     return e;
 }
 
