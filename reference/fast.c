@@ -3,8 +3,9 @@
  * which each requested rounding is decided; batch.c falls back to the MPFR Ziv loop (ziv.c) when
  * a rounding is undecided or the row is outside this file's domain.
  *
- * CONTRACT  lp_fast_row: for a row with tau = 1, 2 <= V < 2^31, no NaN and no +inf, some finite
- *           logit and a finite label logit, returns lo <= logp <= hi (logp the exact real of ziv.c).
+ * CONTRACT  lp_fast_row: for a row with 2^-900 <= tau <= 2^900, 2 <= V < 2^31, no NaN and no +inf,
+ *           some finite logit and a finite label logit, returns lo <= logp <= hi (logp the exact
+ *           real of ziv.c; its D = (x_y - m)/tau, T's terms exp((x_i - m)/tau)).
  *           Otherwise returns 0. lp_fast_decide: RN_F(lo) == RN_F(hi) for every wanted F implies
  *           RN_F(logp) is that value (rounding is monotone), so results are bit-identical to the
  *           MPFR path's, which is the correct rounding too. The double-double is never produced
@@ -72,6 +73,18 @@
  *   (7) Enclosure, pair form: S = (n_small + 1) 2^-1009 (exact; covers A, 2^-1069 and 2^-1075),
  *       clo = dn(RN(dn(RN(dn(RN(pe + Dl)) - wL)) - S)), chi = up(RN(up(RN(up(RN(pe + Dl)) + wL)) + 2^-1009)):
  *       p + clo <= logp <= p + chi; plain ends lo = dn(RN(p + clo)), hi = up(RN(p + chi)).
+ *   TEMPERATURE (tau != 1; tau = 1 takes the lines above, bit for bit as before):
+ *   (1') yh_i = RN(RN(x_i - m) ti), ti = RN(1/tau): yh_i = y_i (1 + d)^3, so |yh_i - y_i| <=
+ *       3.0001 u |y_i|; "small" still means y_i < -699.99. A product underflowing (|y_i| <
+ *       2^-1074) is counted as a tie: exp(y_i) = 1 - tiny, inside the relative slack below (T >= 1
+ *       then). d0 becomes 2100.3 u in (2): E_t = 2153 u (2154 u with (3')), E_T = 2292 u,
+ *       E_L = 2325 u, and wL = RN(L^ * 2330 u).
+ *   (7') D/tau: q = RN(Dh/tau), r = fma(-q, tau, Dh) = Dh - q tau exactly (the remainder of a
+ *       correctly rounded quotient is a double; an underflowing one errs by <= 2^-1075),
+ *       c = RN(RN(r + Dl)/tau): D/tau = q + (Dh - q tau + Dl)/tau = q + c + eps, |eps| <=
+ *       2.0003 u |c| + 2^-172 <= eD := up(RN(|c| 2^-51)) + 2^-160 (tau >= 2^-900). With p =
+ *       RN(q - L^), pe its TwoSum error: clo = dn(dn(dn(dn(pe + c) - eD) - wL) - S) and chi =
+ *       up(up(up(up(pe + c) + eD) + wL) + 2^-1009); |q|, |c| <= 2^1000 or the row is refused.
  *   TOTAL   logp in p + [clo, chi]: the uncertainty is only that of L (relative 2^-43.1 of L,
  *   plus 2^-1008 absolute), never of D; this decides the common wide-logit case logp = D - tiny with
  *   D an exact midpoint of f32 (a difference of two f32 values has up to 25 bits).
@@ -214,7 +227,8 @@ __attribute__((always_inline)) static inline void exp_term(v4d *t, const v4d *yp
     *t = (v4d)((v4i)(p * (v4d)eb) & ~(*small | *zero));
 }
 
-LP_CLONES static double block_sum(const double *x, int n, double m, int64_t *n_small, int64_t *n_max)
+LP_CLONES static double block_sum(const double *x, int n, double m, double ti, int64_t *n_small,
+                                  int64_t *n_max)
 {
     v4d a0 = {0, 0, 0, 0}, a1 = a0;
     v4i c0 = {0, 0, 0, 0}, c1 = c0, z0 = c0, z1 = c0;
@@ -222,8 +236,8 @@ LP_CLONES static double block_sum(const double *x, int n, double m, int64_t *n_s
         v4d x0, x1, t0, t1;
         memcpy(&x0, x + i, sizeof x0);
         memcpy(&x1, x + i + 4, sizeof x1);
-        x0 -= m;
-        x1 -= m;
+        x0 = (x0 - m) * ti; /* ti = 1 (tau = 1): exact, the product changes nothing */
+        x1 = (x1 - m) * ti;
         v4i s0, s1, e0, e1;
         exp_term(&t0, &x0, &s0, &e0);
         exp_term(&t1, &x1, &s1, &e1);
@@ -246,7 +260,7 @@ LP_CLONES static double block_sum(const double *x, int n, double m, int64_t *n_s
 
 /* block_sum over distinct values x[i] occurring w[i] times (the histogram path, step 3'):
  * adds RN(w_i t^_i); counts small terms and ties with their multiplicity (w_i < 2^31: exact). */
-LP_CLONES static double block_sum_w(const double *x, const double *w, int n, double m,
+LP_CLONES static double block_sum_w(const double *x, const double *w, int n, double m, double ti,
                                     int64_t *n_small, int64_t *n_max)
 {
     v4d a0 = {0, 0, 0, 0}, a1 = a0, c0 = a0, c1 = a0, z0 = a0, z1 = a0;
@@ -256,8 +270,8 @@ LP_CLONES static double block_sum_w(const double *x, const double *w, int n, dou
         memcpy(&x1, x + i + 4, sizeof x1);
         memcpy(&w0, w + i, sizeof w0);
         memcpy(&w1, w + i + 4, sizeof w1);
-        x0 -= m;
-        x1 -= m;
+        x0 = (x0 - m) * ti; /* ti = 1 (tau = 1): exact, the product changes nothing */
+        x1 = (x1 - m) * ti;
         v4i s0, s1, e0, e1;
         exp_term(&t0, &x0, &s0, &e0);
         exp_term(&t1, &x1, &s1, &e1);
@@ -283,7 +297,7 @@ double lp_fast_exp(double y)
     double x[LANES];
     int64_t ns = 0, nm = 0;
     for (int l = 0; l < LANES; l++) x[l] = l ? -HUGE_VAL : y;
-    return block_sum(x, LANES, 0.0, &ns, &nm);
+    return block_sum(x, LANES, 0.0, 1.0, &ns, &nm);
 }
 
 /* f16 widening by table (65536 floats, built once). */
@@ -395,7 +409,7 @@ int lp_fast_hist_min_v = 16384;
  * from -0 to -inf, then NaNs), then the Sum2 of block_sum_w over the distinct values present.
  * Returns 0 for a row outside the domain (NaN, +inf, no finite value). */
 static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int64_t *n_max,
-                    const void *row, lp_format fmt, int64_t V)
+                    const void *row, lp_format fmt, int64_t V, double ti)
 {
     uint32_t cnt[65536];
     memset(cnt, 0, sizeof cnt);
@@ -436,7 +450,7 @@ static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int6
                 x[n] = -HUGE_VAL;
                 w[n++] = 0.0;
             }
-            const double s0 = block_sum_w(x, w, n, m, n_small, n_max);
+            const double s0 = block_sum_w(x, w, n, m, ti, n_small, n_max);
             const double s = sh + s0, bb = s - sh, e = (sh - (s - bb)) + (s0 - bb); /* TwoSum */
             sh = s;
             sl += e;
@@ -448,7 +462,7 @@ static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int6
             x[n] = -HUGE_VAL;
             w[n++] = 0.0;
         }
-        const double s0 = block_sum_w(x, w, n, m, n_small, n_max);
+        const double s0 = block_sum_w(x, w, n, m, ti, n_small, n_max);
         const double s = sh + s0, bb = s - sh, e = (sh - (s - bb)) + (s0 - bb);
         sh = s;
         sl += e;
@@ -462,12 +476,15 @@ static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int6
 int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int64_t label,
                 double tau)
 {
-    if (tau != 1.0 || V < 2 || V >= ((int64_t)1 << 31) || label < 0 || label >= V) return 0;
+    if (!(tau >= 0x1p-900 && tau <= 0x1p900) || V < 2 || V >= ((int64_t)1 << 31) || label < 0 ||
+        label >= V)
+        return 0;
     lp_fast_prepare(fmt);
+    const double ti = 1.0 / tau; /* RN(1/tau): 1 exactly for tau = 1 */
     double sh = 0.0, sl = 0.0, m, xy;
     int64_t n_small = 0, n_max = 0;
     if ((fmt == LP_BF16 || fmt == LP_F16) && V >= lp_fast_hist_min_v) {
-        if (!row_hist(&sh, &sl, &m, &n_small, &n_max, row, fmt, V)) return 0;
+        if (!row_hist(&sh, &sl, &m, &n_small, &n_max, row, fmt, V, ti)) return 0;
         xy = lp_load_f64(row, fmt, (size_t)label);
         if (xy == -HUGE_VAL) return 0;
     } else {
@@ -483,7 +500,7 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
             int np = n;
             while (np % LANES) buf[np++] = -HUGE_VAL;  /* padding: a small term, uncounted below */
             n_small -= np - n;
-            const double b = block_sum(buf, np, m, &n_small, &n_max);
+            const double b = block_sum(buf, np, m, ti, &n_small, &n_max);
             const double s = sh + b, bb = s - sh, e = (sh - (s - bb)) + (b - bb); /* TwoSum */
             sh = s;
             sl += e;
@@ -499,15 +516,26 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
     const double L = lp_fast_log1p(T);
     const double D = xy - m, Dz = D - xy, Dl = (xy - (D - Dz)) + (-m - Dz); /* TwoSum: exact */
     if (!(D > -HUGE_VAL)) return 0; /* D overflowed (f64 logits near the range's ends) */
-    const double p = D - L, pz = p - D, pe = (D - (p - pz)) + (-L - pz);   /* TwoSum: exact */
-    const double wL = L * (928.0 * U);
     const double S = (double)(n_small + 1) * 0x1p-1009;
-    out->p = p;
     out->r64 = __builtin_nan("");
-    out->clo = dn(dn(dn(pe + Dl) - wL) - S);
-    out->chi = up(up(up(pe + Dl) + wL) + 0x1p-1009);
-    out->lo = dn(p + out->clo);
-    out->hi = up(p + out->chi);
+    if (tau == 1.0) {
+        const double p = D - L, pz = p - D, pe = (D - (p - pz)) + (-L - pz);   /* TwoSum: exact */
+        const double wL = L * (928.0 * U);
+        out->p = p;
+        out->clo = dn(dn(dn(pe + Dl) - wL) - S);
+        out->chi = up(up(up(pe + Dl) + wL) + 0x1p-1009);
+    } else { /* (7'): D / tau = q + c + eps, |eps| <= eD */
+        const double q = D / tau, r = fma(-q, tau, D), c = (r + Dl) / tau;
+        if (!(fabs(q) <= 0x1p1000) || !(fabs(c) <= 0x1p1000)) return 0;
+        const double eD = up(fabs(c) * 0x1p-51) + 0x1p-160;
+        const double p = q - L, pz = p - q, pe = (q - (p - pz)) + (-L - pz);   /* TwoSum: exact */
+        const double wL = L * (2330.0 * U);
+        out->p = p;
+        out->clo = dn(dn(dn(dn(pe + c) - eD) - wL) - S);
+        out->chi = up(up(up(up(pe + c) + eD) + wL) + 0x1p-1009);
+    }
+    out->lo = dn(out->p + out->clo);
+    out->hi = up(out->p + out->chi);
     return 1;
 }
 

@@ -15,13 +15,14 @@ typedef struct lp_fast_enc { double p, clo, chi, lo, hi, r64; } lp_fast_enc;
 
 /* An enclosure of logp for one row of V logits in fmt scoring label, from the tier-1
  * double evaluation and its a-priori bound (fast.c). Returns 1 when computed; 0 when the row is
- * outside the fast path's domain (tau != 1, V >= 2^31, a NaN, +inf or all -inf row, a -inf label):
+ * outside the fast path's domain (tau outside [2^-900, 2^900], V >= 2^31, a NaN, +inf or all -inf
+ * row, a -inf label, |D/tau| > 2^1000):
  * the caller then classifies and evaluates the row with the MPFR path. */
 int lp_fast_row(lp_fast_enc *e, const void *row, lp_format fmt, int64_t V, int64_t label,
                 double tau);
 
 /* Tier 2 (fast_dd.c): the same enclosure from a double-double evaluation, about 2^-97 wide
- * relative (decides f64); same domain as lp_fast_row, plus |max|, |x_y| < 2^1000. */
+ * relative (decides f64); tau = 1 only, |max|, |x_y| < 2^1000, otherwise as lp_fast_row. */
 int lp_fast_row_dd(lp_fast_enc *e, const void *row, lp_format fmt, int64_t V, int64_t label,
                    double tau);
 

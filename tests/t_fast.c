@@ -10,7 +10,8 @@
  *            fallback rate reported; bf16 and f16 cases again with tier 1's histogram path forced.
  *  random    seeded random problems of every storage format (normal, wide, peaked, -inf masked
  *            rows, ties), V up to 4096 (bf16 and f16 also from 16384 to 66384: tier 1's
- *            histogram path), 1 and 2 threads: the same comparison; bf16 and f16 problems again
+ *            histogram path), tau = 1 and tau != 1 (one case in five: tier 1's temperature
+ *            path), 1 and 2 threads: the same comparison; bf16 and f16 problems again
  *            with the histogram path forced on every row (lp_fast_hist_min_v = 2).
  *  hard      constructed rows whose logp lies within 2^-53 relative of an f32 rounding midpoint
  *            (tier 1 cannot decide them, tier 2 does), a sequence whose sum does (its tokens'
@@ -400,6 +401,8 @@ static void check_random(lpt_rng *rng, int n)
         pb.logits = x;
         pb.labels = lab;
         pb.shift = c % 2 ? LP_SHIFT_NEXT : LP_SHIFT_NONE;
+        static const double taus[] = {0.7, 1.0 / 3.0, 2.5, 0.05, 17.0, 1e-3};
+        if (c % 5 == 1) pb.temperature = taus[(c / 5) % 6]; /* tier 1 with tau != 1 */
         char name[64];
         snprintf(name, sizeof name, "random/%d/%s/fam%d", c, lp_format_name(fmt), family);
         compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
