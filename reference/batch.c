@@ -298,6 +298,72 @@ static void seq_enclose(job *J, int64_t b, mpfr_prec_t prec, mpfr_t slo, mpfr_t 
     if (prec > st->max_prec) st->max_prec = prec;
 }
 
+/* The sum of the counted NUM tokens of sequences [b0, b1), enclosed in its two parts:
+ *     S = N / tau - sum_i L_i,   N = sum_i (x_y,i - m_i)  (exact: a sum of dyadics, LP_GAP_PREC
+ *                                                          bits each, summed without rounding)
+ * with L_i = log1p(T_i) enclosed at prec. The token enclosures of seq_enclose round each
+ * D_i = (x_y,i - m_i) / tau outward on its own; with tau != 1 those D_i are not dyadic, yet their
+ * sum can be, and can be a rounding boundary: then the summed ends straddle it at every
+ * precision, and when every T_i underflows MPFR's exponent range (gaps past 3e18) the L_i that
+ * decide the side are below any precision. Here N / tau is one division, exact when the sum is
+ * dyadic, and the open-bound decision (ziv.c, STRICTNESS: every L_i lies strictly inside its
+ * enclosure) settles it. The Ziv loops try it once plain doubling has failed twice.
+ * Returns 0 on out of memory (slo, shi untouched). */
+static int split_enclose(job *J, int64_t b0, int64_t b1, mpfr_prec_t prec, mpfr_t slo, mpfr_t shi)
+{
+    int64_t k = 0;
+    for (int64_t i = b0 * J->Ts; i < b1 * J->Ts; i++)
+        k += J->res->counted[i] && J->cls[i] == LP_TOK_NUM;
+    if (k == 0) {                                /* no NUM token: the sum is exactly 0 */
+        mpfr_set_zero(slo, -1);
+        mpfr_set_zero(shi, -1);
+        return 1;
+    }
+    const size_t nk = (size_t)k;
+    __mpfr_struct *v = malloc(3 * nk * sizeof *v);
+    mpfr_ptr *p = malloc(3 * nk * sizeof *p);
+    if (!v || !p) {
+        free(v);
+        free(p);
+        return 0;
+    }
+    int64_t n = 0;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t ts = 0; ts < J->Ts; ts++) {
+            const int64_t i = b * J->Ts + ts;
+            if (!J->res->counted[i] || J->cls[i] != LP_TOK_NUM) continue;
+            lp_row r = row_at(J->pb, b, ts);
+            LP_ASSERT(lp_row_scan(&r) == LP_TOK_NUM);
+            mpfr_inits2(64, &v[n], &v[nk + n], &v[2 * nk + n], (mpfr_ptr)0);
+            lp_row_gap(&v[n], &r);
+            lp_row_log1p_enclose(&v[nk + n], &v[2 * nk + n], &r, prec);
+            p[n] = &v[n];
+            p[nk + n] = &v[nk + n];
+            p[2 * nk + n] = &v[2 * nk + n];
+            n++;
+        }
+    mpfr_prec_t w = mpfr_get_prec(&v[nk]) + 8;   /* every L has the working precision of prec */
+    for (int64_t c = k; c > 1; c = (c + 1) / 2) w++;
+    mpfr_t N, d, llo, lhi;
+    mpfr_init2(N, LP_GAP_PREC + 64);             /* |N| < k 2^1025, bits down to 2^-1074 */
+    mpfr_inits2(w, d, llo, lhi, (mpfr_ptr)0);
+    mpfr_sum(N, p, (unsigned long)k, MPFR_RNDN); /* exact */
+    mpfr_sum(llo, p + nk, (unsigned long)k, MPFR_RNDD);
+    mpfr_sum(lhi, p + 2 * nk, (unsigned long)k, MPFR_RNDU);
+    const double tau = J->pb->temperature;
+    mpfr_set_prec(slo, w);
+    mpfr_set_prec(shi, w);
+    mpfr_div_d(d, N, tau, MPFR_RNDD);
+    mpfr_sub(slo, d, lhi, MPFR_RNDD);
+    mpfr_div_d(d, N, tau, MPFR_RNDU);
+    mpfr_sub(shi, d, llo, MPFR_RNDU);
+    mpfr_clears(N, d, llo, lhi, (mpfr_ptr)0);
+    for (size_t j = 0; j < 3 * nk; j++) mpfr_clear(&v[j]);
+    free(v);
+    free(p);
+    return 1;
+}
+
 /* Fast mode, before MPFR work on sequence b: MPFR enclosures (at the first precision) of its
  * counted tokens that the fast path decided (their slots are empty). */
 static void ensure_slots(job *J, int64_t b)
@@ -362,7 +428,10 @@ static void do_sequence(job *J, int64_t b, mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_st
     for (mpfr_prec_t prec = pmax;; prec *= 2) {
         seq_enclose(J, b, prec, slo, shi, lo, hi, st);
         J->sprec[b] = prec;
-        if (lp_decide(sum, slo, shi) && decide_mean(mean, slo, shi, t->n)) {
+        int ok = lp_decide(sum, slo, shi) && decide_mean(mean, slo, shi, t->n);
+        if (!ok && prec >= 4 * lp_ziv_prec0() && split_enclose(J, b, b + 1, prec, slo, shi))
+            ok = lp_decide(sum, slo, shi) && decide_mean(mean, slo, shi, t->n);
+        if (ok) {
             if (J->fast) {
                 lp_fast_enc es;
                 lp_fast_enc_mpfr(&es, slo, shi);
@@ -490,6 +559,9 @@ static void do_token_mean(job *J)
         }
         sum_enclose(slo, shi, lo, hi, k);
         if (decide_mean(&J->res->token_mean, slo, shi, all.n)) break;
+        if (prec >= 4 * lp_ziv_prec0() && split_enclose(J, 0, B, prec, slo, shi) &&
+            decide_mean(&J->res->token_mean, slo, shi, all.n))
+            break;
         if (prec >= lp_ziv_max_prec()) {
             lp_error e;
             lp_fail(&e, LP_ERR_INTERNAL, "ziv: token mean undecided at %ld bits: please report",

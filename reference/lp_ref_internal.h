@@ -28,6 +28,10 @@ void lp_mpfr_leave(const lp_mpfr_state *st);
 
 lp_tok_class lp_row_scan(lp_row *r);
 void lp_row_enclose(mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t prec);
+/* The two parts of logp = (x_y - m) / tau - L: L's enclosure, and x_y - m exactly. */
+#define LP_GAP_PREC 2112
+void lp_row_log1p_enclose(mpfr_t llo, mpfr_t lhi, const lp_row *r, mpfr_prec_t prec);
+void lp_row_gap(mpfr_t g, const lp_row *r);
 lp_status lp_row_decide(lp_value *out, mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t *prec,
                         lp_ref_stats *stats, lp_error *err);
 int lp_decide(lp_value *out, const mpfr_t lo, const mpfr_t hi);

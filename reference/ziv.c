@@ -49,6 +49,11 @@
  *           ends, RNDU; the mean divides both by n > 0 outward; the token mean sums the sequence
  *           enclosures and divides by the total count. Strictness carries over. When a sum or mean
  *           is undecided every token of the sequence (or batch) is recomputed at doubled precision.
+ *           From 4 prec0 on, an undecided sum is also enclosed in its two parts (batch.c
+ *           split_enclose): N / tau - sum L_i, N = sum (x_y,i - m_i) exact (lp_row_gap), so that a
+ *           sum of non-dyadic D_i = (x_y,i - m_i) / tau that is itself a dyadic rounding boundary
+ *           is seen exactly; strictness then decides it, even when every L_i has underflowed
+ *           MPFR's exponent range (found by fuzzing: bf16, tau = 3, gaps of 3e18).
  */
 #include <math.h>
 #include <mpfr.h>
@@ -233,45 +238,70 @@ static mpfr_prec_t working_prec(mpfr_prec_t prec, int64_t V)
     return w;
 }
 
-/* lo, hi (any precision; reset here) enclose logp of a LP_TOK_NUM row with width < 2^-prec |logp|. */
-void lp_row_enclose(mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t prec)
+/* llo, lhi (reset to the working precision of prec and V) enclose L = log1p(T) of a LP_TOK_NUM
+ * row, T = sum of exp((x_i - m) / tau) over i != j. */
+void lp_row_log1p_enclose(mpfr_t llo, mpfr_t lhi, const lp_row *r, mpfr_prec_t prec)
 {
     const mpfr_prec_t w = working_prec(prec, r->V);
     const double tau = r->tau;
-    mpfr_t tlo, thi, dlo, dhi, e, m;
-    mpfr_inits2(w, tlo, thi, dlo, dhi, e, (mpfr_ptr)0);
+    mpfr_t dlo, dhi, e, m;
+    mpfr_inits2(w, dlo, dhi, e, (mpfr_ptr)0);
+    mpfr_set_prec(llo, w);
+    mpfr_set_prec(lhi, w);
     mpfr_init2(m, 64);
     mpfr_set_d(m, r->m, MPFR_RNDN); /* exact */
-    mpfr_set_zero(tlo, 1);
-    mpfr_set_zero(thi, 1);
+    mpfr_set_zero(llo, 1);
+    mpfr_set_zero(lhi, 1);
     for (int64_t i = 0; i < r->V; i++) {
         if (i == r->j) continue;
         double x = lp_load_f64(r->data, r->fmt, (size_t)i);
         if (x == -HUGE_VAL) continue; /* exp(-inf) = 0: vocabulary masking */
         if (x == r->m) {              /* a tie for the max: exp(0) = 1 exactly */
-            mpfr_add_ui(tlo, tlo, 1, MPFR_RNDD);
-            mpfr_add_ui(thi, thi, 1, MPFR_RNDU);
+            mpfr_add_ui(llo, llo, 1, MPFR_RNDD);
+            mpfr_add_ui(lhi, lhi, 1, MPFR_RNDU);
             continue;
         }
         int exact = mpfr_d_sub(dlo, x, m, MPFR_RNDD) == 0;
         if (tau != 1.0) exact = (mpfr_div_d(dlo, dlo, tau, MPFR_RNDD) == 0) && exact;
         if (exact) {
             int inex = mpfr_exp(e, dlo, MPFR_RNDD);
-            mpfr_add(tlo, tlo, e, MPFR_RNDD);
+            mpfr_add(llo, llo, e, MPFR_RNDD);
             if (inex) mpfr_nextabove(e);
-            mpfr_add(thi, thi, e, MPFR_RNDU);
+            mpfr_add(lhi, lhi, e, MPFR_RNDU);
         } else {
             mpfr_d_sub(dhi, x, m, MPFR_RNDU);
             if (tau != 1.0) mpfr_div_d(dhi, dhi, tau, MPFR_RNDU);
             mpfr_exp(e, dlo, MPFR_RNDD);
-            mpfr_add(tlo, tlo, e, MPFR_RNDD);
+            mpfr_add(llo, llo, e, MPFR_RNDD);
             mpfr_exp(e, dhi, MPFR_RNDU);
-            mpfr_add(thi, thi, e, MPFR_RNDU);
+            mpfr_add(lhi, lhi, e, MPFR_RNDU);
         }
     }
-    /* L = log1p(T); reuse tlo/thi. */
-    mpfr_log1p(tlo, tlo, MPFR_RNDD);
-    mpfr_log1p(thi, thi, MPFR_RNDU);
+    mpfr_log1p(llo, llo, MPFR_RNDD);
+    mpfr_log1p(lhi, lhi, MPFR_RNDU);
+    mpfr_clears(dlo, dhi, e, m, (mpfr_ptr)0);
+}
+
+/* g (reset to LP_GAP_PREC bits) = x_y - m exactly: both are doubles, whose difference needs at
+ * most 1024 + 1074 + 1 bits. */
+void lp_row_gap(mpfr_t g, const lp_row *r)
+{
+    mpfr_set_prec(g, LP_GAP_PREC);
+    mpfr_set_d(g, r->xy, MPFR_RNDN);
+    int inex = mpfr_sub_d(g, g, r->m, MPFR_RNDN);
+    LP_ASSERT(inex == 0);
+}
+
+/* lo, hi (any precision; reset here) enclose logp of a LP_TOK_NUM row with width < 2^-prec |logp|. */
+void lp_row_enclose(mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t prec)
+{
+    const mpfr_prec_t w = working_prec(prec, r->V);
+    const double tau = r->tau;
+    mpfr_t tlo, thi, dlo, dhi, m;
+    mpfr_inits2(w, tlo, thi, dlo, dhi, (mpfr_ptr)0);
+    mpfr_init2(m, 64);
+    mpfr_set_d(m, r->m, MPFR_RNDN); /* exact */
+    lp_row_log1p_enclose(tlo, thi, r, prec); /* L = log1p(T) */
     /* D = (x_y - m) / tau. */
     if (r->xy == r->m) {
         mpfr_set_zero(dlo, 1);
@@ -288,7 +318,7 @@ void lp_row_enclose(mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t prec)
     mpfr_set_prec(hi, w);
     mpfr_sub(lo, dlo, thi, MPFR_RNDD);
     mpfr_sub(hi, dhi, tlo, MPFR_RNDU);
-    mpfr_clears(tlo, thi, dlo, dhi, e, m, (mpfr_ptr)0);
+    mpfr_clears(tlo, thi, dlo, dhi, m, (mpfr_ptr)0);
 }
 
 /* The Ziv loop on one LP_TOK_NUM row from precision *prec; on success *prec is the precision
