@@ -408,14 +408,12 @@ int lp_fast_hist_min_v = 16384;
  * order: positive ones increasing up to +inf, then NaNs; negative ones increasing in magnitude
  * from -0 to -inf, then NaNs), then the Sum2 of block_sum_w over the distinct values present.
  * Returns 0 for a row outside the domain (NaN, +inf, no finite value). */
-static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int64_t *n_max,
-                    const void *row, lp_format fmt, int64_t V, double ti)
+int lp_fast_hist16(uint32_t *cnt, const void *row, lp_format fmt, int64_t V, double *pm)
 {
-    uint32_t cnt[65536];
-    memset(cnt, 0, sizeof cnt);
+    memset(cnt, 0, 65536 * sizeof *cnt);
     const unsigned char *p = row;
     int64_t i = 0;
-    for (; i + 4 <= V; i += 4) { /* four patterns per 64-bit load (little-endian order) */
+    for (; i + 4 <= V; i += 4) { /* four patterns per 64-bit load (any byte order: 4 lanes) */
         uint64_t q;
         memcpy(&q, p + 2 * (size_t)i, 8);
         __builtin_prefetch(p + 2 * (size_t)i + 2048);
@@ -438,7 +436,16 @@ static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int6
     for (unsigned b = 0x8000u; b < (0x8000u | inf) && top < 0; b++)
         if (cnt[b]) top = (int)b;
     if (top < 0) return 0; /* only -inf */
-    const double m = lp_load_f64(&(uint16_t){(uint16_t)top}, fmt, 0);
+    *pm = lp_load_f64(&(uint16_t){(uint16_t)top}, fmt, 0);
+    return 1;
+}
+
+static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int64_t *n_max,
+                    const void *row, lp_format fmt, int64_t V, double ti)
+{
+    uint32_t cnt[65536];
+    double m;
+    if (!lp_fast_hist16(cnt, row, fmt, V, &m)) return 0;
     double x[BLK], w[BLK], sh = 0.0, sl = 0.0;
     int n = 0;
     for (unsigned b = 0; b <= 0xffffu; b++) {

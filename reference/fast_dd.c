@@ -72,10 +72,18 @@
  *       are added pairwise (3 levels), block sums by a binary counter (a block sum meets at most
  *       24 additions for < 2^23 blocks), and n_max - 1 last: every term meets at most 60
  *       additions, so T^ = sum t^_i (1 + th'_i), |th'_i| <= (1 + delta)^60 - 1 <= 180.1 u^2.
- *       With E_t: |T^ - T_big| <= E_T T_big + A, E_T := 201 u^2 (2^-98.3), T_big the sum of the
+ *       With E_t: |T^ - T_big| <= E_T T_big + A, E_T := 201 u^2 (2^-98.3; 204 u^2 for (5')),
+ *       T_big the sum of the
  *       kept terms, A <= (V + 64) 2^-1072 (every absolute error above); T - T_big <= n_small
  *       2^-1009. With S = (n_small + V + 65) 2^-1009 >= both:
  *       T in [max(0, (T^ - S)(1 - E_T)), (T^ + 2S)(1 + 2 E_T)]  (1/(1 - E) <= 1 + 2E).
+ *   (5') Histogram path (bf16, f16, V >= lp_fast_hist_min_v; fast.c step 3'): the terms are
+ *       c_b exp(v_b - m) over the distinct patterns b, c_b the count (exact, < 2^31). The term's
+ *       (th, tl) times c: (ph, pl) = TwoProd(c, th) (exact: c th >= 2^-1011), then Fast2Sum(ph,
+ *       RN(pl + RN(c tl))): errors u |c tl| <= u^2 c th and u |pl + c tl| <= 2.0001 u^2 c th:
+ *       E_t becomes (1 + 20.2 u^2)(1 + 3.01 u^2) - 1 <= 23.3 u^2; small terms and ties are
+ *       counted with their counts; at most 256 blocks. E_T = 23.3 + 180.1 <= 204 u^2, used for
+ *       both paths.
  *   (6) The ends are formed in MPFR at 160 bits with outward (directed) roundings, log1p of each
  *       (MPFR, correctly rounded RNDD / RNDU: log1p is increasing), then D - L_hi and D - L_lo
  *       exactly (2300 bits: D = x_y - m and L's bits fit). f64 is decided from these exact ends
@@ -108,7 +116,7 @@
 #define SMALL (-700.0)
 #define SHIFT 0x1.8p52
 #define SHIFT_BITS 0x4338000000000000ull
-#define E_T_U2 201.0 /* E_T in units of u^2 */
+#define E_T_U2 204.0 /* E_T in units of u^2 (201 suffices without (5')) */
 #define LEVELS 26
 
 static double TH[256], TL[256];
@@ -231,8 +239,11 @@ static inline void exp_dd(double y0, double y1, double *vh, double *vl, int64_t 
 }
 
 
-/* Steps (1) to (5) on n (a multiple of LANES) widened logits: returns the block's sum. */
-LP_CLONES static dd block_dd(const double *x, int n, double m, int64_t *n_small, int64_t *n_max)
+/* Steps (1) to (5) on n (a multiple of LANES) widened logits: returns the block's sum. With w
+ * (the histogram path, (5')): x holds distinct values, w their counts, each term times its count. */
+__attribute__((always_inline)) static inline dd block_body(const double *x, const double *w, int n,
+                                                           double m, int64_t *n_small,
+                                                           int64_t *n_max)
 {
     double ah[LANES], al[LANES];
     int64_t cs[LANES], cm[LANES];
@@ -253,14 +264,20 @@ LP_CLONES static dd block_dd(const double *x, int n, double m, int64_t *n_small,
             const uint64_t eb = (uint64_t)(e + 1023) << 52;
             double sc;
             memcpy(&sc, &eb, 8);
-            const double th = (small | zero) ? 0.0 : vh * sc, tl = (small | zero) ? 0.0 : vl * sc;
+            double th = (small | zero) ? 0.0 : vh * sc, tl = (small | zero) ? 0.0 : vl * sc;
+            int64_t cnt = 1;
+            if (w) { /* (5'): (th, tl) times the count c: TwoProd, c tl, Fast2Sum */
+                const double c = w[i + l], ph = c * th, pl = fma(c, th, -ph);
+                FAST_TWO_SUM(ph, pl + c * tl, th, tl);
+                cnt = (int64_t)c;
+            }
             double s, er, h, lo;
             TWO_SUM(ah[l], th, s, er);
             FAST_TWO_SUM(s, (al[l] + tl) + er, h, lo);
             ah[l] = h;
             al[l] = lo;
-            cs[l] += small;
-            cm[l] += zero;
+            cs[l] += small * cnt;
+            cm[l] += zero * cnt;
         }
     }
     dd v[LANES];
@@ -270,9 +287,33 @@ LP_CLONES static dd block_dd(const double *x, int n, double m, int64_t *n_small,
         *n_small += cs[l];
         *n_max += cm[l];
     }
-    for (int w = 1; w < LANES; w *= 2)
-        for (int l = 0; l + w < LANES; l += 2 * w) v[l] = dd_add(v[l], v[l + w]);
+    for (int s = 1; s < LANES; s *= 2)
+        for (int l = 0; l + s < LANES; l += 2 * s) v[l] = dd_add(v[l], v[l + s]);
     return v[0];
+}
+
+LP_CLONES static dd block_dd(const double *x, int n, double m, int64_t *n_small, int64_t *n_max)
+{
+    return block_body(x, NULL, n, m, n_small, n_max);
+}
+
+LP_CLONES static dd block_dd_w(const double *x, const double *w, int n, double m, int64_t *n_small,
+                               int64_t *n_max)
+{
+    return block_body(x, w, n, m, n_small, n_max);
+}
+
+/* The binary counter of step (5): adds block sum b at level 0, carrying. */
+static void cascade(dd *lev, unsigned *used, dd b)
+{
+    int l = 0;
+    while (*used & (1u << l)) {
+        b = dd_add(lev[l], b);
+        *used &= ~(1u << l);
+        l++;
+    }
+    lev[l] = b;
+    *used |= 1u << l;
 }
 
 double lp_fast_exp_dd(double y, double *lo)
@@ -312,31 +353,51 @@ int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, 
     if (tau != 1.0 || V < 2 || V >= ((int64_t)1 << 31) || label < 0 || label >= V) return 0;
     lp_fast_prepare(fmt);
     pthread_once(&tab_once, tab_init);
-    int bad;
-    const double m = lp_fast_row_max(row, fmt, V, &bad);
-    const double xy = lp_load_f64(row, fmt, (size_t)label);
-    if (bad || m == -HUGE_VAL || xy == -HUGE_VAL || !(fabs(m) < 0x1p1000) || !(fabs(xy) < 0x1p1000))
-        return 0;
     double buf[BLK2];
     dd lev[LEVELS];
     unsigned used = 0;
     int64_t n_small = 0, n_max = 0;
-    for (int64_t o = 0; o < V; o += BLK2) {
-        const int n = V - o < BLK2 ? (int)(V - o) : BLK2;
-        lp_fast_widen(buf, row, fmt, o, n);
-        int np = n;
-        while (np % LANES) buf[np++] = -HUGE_VAL; /* padding: a small term, uncounted below */
-        n_small -= np - n;
-        dd b = block_dd(buf, np, m, &n_small, &n_max);
-        int l = 0;
-        while (used & (1u << l)) { /* binary counter: pairwise sums of blocks */
-            b = dd_add(lev[l], b);
-            used &= ~(1u << l);
-            l++;
+    double m;
+    if ((fmt == LP_BF16 || fmt == LP_F16) && V >= lp_fast_hist_min_v) { /* (5') */
+        uint32_t cnt[65536];
+        double w[BLK2];
+        if (!lp_fast_hist16(cnt, row, fmt, V, &m)) return 0;
+        int n = 0;
+        for (unsigned b = 0; b <= 0xffffu; b++) {
+            if (!cnt[b]) continue;
+            buf[n] = lp_load_f64(&(uint16_t){(uint16_t)b}, fmt, 0);
+            w[n++] = (double)cnt[b];
+            if (n == BLK2) {
+                while (n % LANES) { /* padding: count 0 */
+                    buf[n] = -HUGE_VAL;
+                    w[n++] = 0.0;
+                }
+                cascade(lev, &used, block_dd_w(buf, w, n, m, &n_small, &n_max));
+                n = 0;
+            }
         }
-        lev[l] = b;
-        used |= 1u << l;
+        if (n) {
+            while (n % LANES) {
+                buf[n] = -HUGE_VAL;
+                w[n++] = 0.0;
+            }
+            cascade(lev, &used, block_dd_w(buf, w, n, m, &n_small, &n_max));
+        }
+    } else {
+        int bad;
+        m = lp_fast_row_max(row, fmt, V, &bad);
+        if (bad || m == -HUGE_VAL) return 0;
+        for (int64_t o = 0; o < V; o += BLK2) {
+            const int n = V - o < BLK2 ? (int)(V - o) : BLK2;
+            lp_fast_widen(buf, row, fmt, o, n);
+            int np = n;
+            while (np % LANES) buf[np++] = -HUGE_VAL; /* padding: a small term, uncounted below */
+            n_small -= np - n;
+            cascade(lev, &used, block_dd(buf, np, m, &n_small, &n_max));
+        }
     }
+    const double xy = lp_load_f64(row, fmt, (size_t)label);
+    if (xy == -HUGE_VAL || !(fabs(m) < 0x1p1000) || !(fabs(xy) < 0x1p1000)) return 0;
     dd T = {0.0, 0.0};
     for (int l = 0; l < LEVELS; l++)
         if (used & (1u << l)) T = dd_add(T, lev[l]);

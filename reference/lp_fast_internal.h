@@ -16,6 +16,11 @@
 #define LP_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LP_CLONES
+/* The counts of the 65536 bit patterns of a bf16 or f16 row into cnt (zeroed first), and its max
+ * into *m, found from the counts (patterns in value order). 0 when the row holds a NaN or +inf, or
+ * no value above -inf. */
+int lp_fast_hist16(uint32_t *cnt, const void *row, lp_format fmt, int64_t V, double *m);
+
 #endif
 
 /* Builds what widening fmt needs (the f16 table), once; thread-safe. */
@@ -25,5 +30,10 @@ void lp_fast_widen(double *buf, const void *row, lp_format fmt, int64_t o, int n
 /* The max over the finite and -inf values of a row of V elements; *bad = 1 when it holds a NaN or
  * +inf. Blocks of 1024: buf-free for the caller. */
 double lp_fast_row_max(const void *row, lp_format fmt, int64_t V, int *bad);
+
+/* The counts of the 65536 bit patterns of a bf16 or f16 row into cnt (zeroed first), and its max
+ * into *m, found from the counts (patterns in value order). 0 when the row holds a NaN or +inf, or
+ * no value above -inf. */
+int lp_fast_hist16(uint32_t *cnt, const void *row, lp_format fmt, int64_t V, double *m);
 
 #endif

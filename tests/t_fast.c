@@ -7,16 +7,17 @@
  *  corpus    every case of vectors/corpus (500 cases, 105k tokens): lp_ref_compute_opts with the
  *            fast path and with --slow, for the wanted sets {f32, f16, bf16} and {f64, f32}; every
  *            output (tokens, sums, means, token mean, counts, counted flags) bit for bit, and the
- *            fallback rate reported; bf16 and f16 cases again with tier 1's histogram path forced.
+ *            fallback rate reported; bf16 and f16 cases again with the histogram paths (tiers 1
+ *            and 2) forced.
  *  random    seeded random problems of every storage format (normal, wide, peaked, -inf masked
  *            rows, ties), V up to 4096 (bf16 and f16 also from 16384 to 66384: tier 1's
  *            histogram path), tau = 1 and tau != 1 (one case in five: tier 1's temperature
  *            path), 1 and 2 threads: the same comparison; bf16 and f16 problems again
- *            with the histogram path forced on every row (lp_fast_hist_min_v = 2).
+ *            with the histogram paths forced on every row (lp_fast_hist_min_v = 2), f64 too.
  *  hard      constructed rows whose logp lies within 2^-53 relative of an f32 rounding midpoint
  *            (tier 1 cannot decide them, tier 2 does), a sequence whose sum does (its tokens'
- *            tier-1 enclosures cannot decide it: MPFR); with f64 wanted, a row whose logp lies within 2^-100
- *            of an f64 midpoint and a row with logp below 2^-1000 (both fall back to MPFR), and a
+ *            tier-1 enclosures cannot decide it: MPFR); with f64 wanted, a row whose logp lies
+ *            within 2^-100 of an f64 midpoint and a row with logp below 2^-1000 (both fall back to MPFR), and a
  *            sequence whose sum and mean lie within 2^-100 of f64 midpoints (falls back): the
  *            fallback counters move as stated and results still agree.
  */
@@ -246,9 +247,10 @@ static void run_vprob(vprob *c)
     half_seqfb += st.seq_fallback;
     n_cases++;
     compare(c->name, pb, WANT_F64, 1, NULL);
-    if (pb->fmt == LP_BF16 || pb->fmt == LP_F16) { /* tier 1's histogram path on every row */
+    if (pb->fmt == LP_BF16 || pb->fmt == LP_F16) { /* the histogram paths on every row */
         lp_fast_hist_min_v = 2;
         compare(c->name, pb, WANT_HALF, 1, NULL);
+        compare(c->name, pb, WANT_F64, 1, NULL);
         lp_fast_hist_min_v = 16384;
     }
 }
@@ -406,9 +408,10 @@ static void check_random(lpt_rng *rng, int n)
         char name[64];
         snprintf(name, sizeof name, "random/%d/%s/fam%d", c, lp_format_name(fmt), family);
         compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
-        if (fmt == LP_BF16 || fmt == LP_F16) { /* tier 1's histogram path on the same rows */
+        if (fmt == LP_BF16 || fmt == LP_F16) { /* the histogram paths on the same rows */
             lp_fast_hist_min_v = 2;
             compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
+            compare(name, &pb, WANT_F64_ONLY, 1 + c % 2, NULL);
             lp_fast_hist_min_v = 16384;
         }
         if (c % 2 == 0) compare(name, &pb, c % 4 ? WANT_F64 : WANT_F64_ONLY, 1 + c % 3 % 2, NULL);
