@@ -193,7 +193,7 @@ static void series(rp_buf *b, const rp_series *s, const axis *ax, const axis *ay
 
 lp_status rp_svg_write(const char *path, const rp_plot *p, lp_error *err)
 {
-    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+    double xlo = HUGE_VAL, xhi = -HUGE_VAL, ylo = HUGE_VAL, yhi = -HUGE_VAL;
     for (int k = 0; k < p->ns; k++)
         for (int i = 0; i < p->s[k].n; i++) {
             const double x = p->s[k].x[i], y = p->s[k].y[i];
