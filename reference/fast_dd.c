@@ -26,6 +26,15 @@
  *   (1) (yh, yl) = TwoSum(x_i, -m): x_i - m = yh + yl exactly, |yl| <= u |yh|. yh = 0 iff x_i = m
  *       (counted in n_max); yh < -700 ("small", -inf included): exp(x_i - m) < 2^-1009, left out and
  *       bounded by n_small 2^-1009 as in fast.c.
+ *   (1'') tau != 1 (2^-900 <= tau <= 2^900): y = (yh + yl)/tau = q + q2 + q3 + eps with
+ *       q = RN(yh/tau), r = fma(-q, tau, yh) = yh - q tau exactly (the remainder of a correctly
+ *       rounded quotient is a double; an underflowing one errs by <= 2^-1075, 2^-175 in y),
+ *       (zh, zl) = TwoSum(r, yl), q2 = RN(zh/tau), r2 = fma(-q2, tau, zh) likewise,
+ *       q3 = RN(RN(r2 + zl)/tau): |q2| <= 2.01 u |q|, |q3| <= 4.1 u^2 |q|, |eps| <= 2.01 u |q3| +
+ *       2^-174 < 2^-140. "Small" and the reduction use q (as yh) and q2 (as yl, now <= 2^-42.5);
+ *       q3 enters the tail below (one more rounding, <= 2^-113): eta <= 2^-111.9 <= 0.016 u^2,
+ *       so the bounds of (2) to (5) hold. D/tau is formed in MPFR (6). tau = 1 skips (1''): the
+ *       lines below bit for bit.
  *   (2) exp(y), y = yh + yl, -700 <= yh < 0. C = ln2/256; C1 = RN_35(C), C2 = RN_35(C - C1),
  *       C3 = RN(C - C1 - C2): |C - C1| <= 2^-44, |C2| <= 2^-44, |C - C1 - C2| <= 2^-80,
  *       C4 = C - C1 - C2 - C3, |C4| <= 2^-133. KS = RN(256/ln2).
@@ -35,9 +44,11 @@
  *       k C1, k C2 are exact (18 + 35 bits). (s1, e1) = TwoSum(yh, -k C1), (s2, e2) = TwoSum(s1,
  *       -k C2), (s3, e3) = TwoSum(s2, yl), all exact; |s1|, |s2|, |s3| <= 0.00137 (|yh - kC| <=
  *       0.0013539, |k (C - C1)| <= 2^-26, |yl| <= 2^-43.5), so |e1|, |e2|, |e3| <= 2^-62.5.
- *       p3 = RN(k C3): |k C3| <= 2^-62, error <= 2^-115. tail = RN(RN(RN(e1 + e2) + e3) - p3):
- *       three roundings of values <= 2^-60: error <= 2^-114.5 + 2^-114 + 2^-113. |k C4| <= 2^-115.
- *       (h, rl) = TwoSum(s3, tail). So r = h + rl + eta, |eta| <= 2^-112.8 <= 0.01 u^2;
+ *       p3 = RN(k C3): |k C3| <= 2^-62, error <= 2^-115. tail = RN(RN(RN(RN(e1 + e2) + e3) + q3)
+ *       - p3) (q3 = 0 for tau = 1): roundings of values <= 2^-60: error <= 2^-114.5 + 2^-114 +
+ *       2^-113 (+ 2^-113 with q3). |k C4| <= 2^-115.
+ *       (h, rl) = TwoSum(s3, tail). So r = h + rl + eta, |eta| <= 2^-112.8 <= 0.01 u^2 (0.016 u^2
+ *       for tau != 1, (1''));
  *       |h| <= rho := 0.001355, |rl| <= u |h| <= 2^-62.5.
  *       exp(r) = exp(h) (1 + rl + th1) exp(eta), |th1| <= rl^2 <= 2^-125.
  *   (3) exp(h) = P(h) + R, P = sum_{i=0}^{9} h^i/i!, |R| <= rho^10/10! e^rho <= 2^-117.
@@ -193,7 +204,7 @@ static dd dd_add(dd a, dd b)
 }
 
 /* exp(y0 + y1), steps (2) to (4), unscaled: returns (vh, vl) ~ 2^(j/256) exp(r) and *e. */
-static inline void exp_dd(double y0, double y1, double *vh, double *vl, int64_t *ke)
+static inline void exp_dd(double y0, double y1, double y2, double *vh, double *vl, int64_t *ke)
 {
     const double s = y0 * KS + SHIFT;
     const double kd = s - SHIFT;
@@ -206,7 +217,7 @@ static inline void exp_dd(double y0, double y1, double *vh, double *vl, int64_t 
     TWO_SUM(y0, -(kd * C1), s1, e1);
     TWO_SUM(s1, -(kd * C2), s2, e2);
     TWO_SUM(s2, y1, s3, e3);
-    const double tail = ((e1 + e2) + e3) - kd * C3;
+    const double tail = (((e1 + e2) + e3) + y2) - kd * C3;
     TWO_SUM(s3, tail, h, rl);
     /* (3) */
     const double g = fma(fma(fma(fma(G9, h, G8), h, G7), h, G6), h, G5);
@@ -242,8 +253,8 @@ static inline void exp_dd(double y0, double y1, double *vh, double *vl, int64_t 
 /* Steps (1) to (5) on n (a multiple of LANES) widened logits: returns the block's sum. With w
  * (the histogram path, (5')): x holds distinct values, w their counts, each term times its count. */
 __attribute__((always_inline)) static inline dd block_body(const double *x, const double *w, int n,
-                                                           double m, int64_t *n_small,
-                                                           int64_t *n_max)
+                                                           double m, double tau, int scaled,
+                                                           int64_t *n_small, int64_t *n_max)
 {
     double ah[LANES], al[LANES];
     int64_t cs[LANES], cm[LANES];
@@ -256,11 +267,22 @@ __attribute__((always_inline)) static inline dd block_body(const double *x, cons
             const double x0 = x[i + l];
             double yh, yl;
             TWO_SUM(x0, -m, yh, yl);
-            const int small = !(yh >= SMALL), zero = yh == 0.0;
-            const double y0 = small ? SMALL : yh, y1 = small ? 0.0 : yl;
+            const int zero = yh == 0.0;
+            double q = yh, q2 = yl, q3 = 0.0;
+            if (scaled) { /* (1''): (yh + yl)/tau = q + q2 + q3 */
+                q = yh / tau;
+                const double r = fma(-q, tau, yh);
+                double zh, zl;
+                TWO_SUM(r, yl, zh, zl);
+                q2 = zh / tau;
+                const double r2 = fma(-q2, tau, zh);
+                q3 = (r2 + zl) / tau;
+            }
+            const int small = !(q >= SMALL);
+            const double y0 = small ? SMALL : q, y1 = small ? 0.0 : q2, y2 = small ? 0.0 : q3;
             double vh, vl;
             int64_t e;
-            exp_dd(y0, y1, &vh, &vl, &e);
+            exp_dd(y0, y1, y2, &vh, &vl, &e);
             const uint64_t eb = (uint64_t)(e + 1023) << 52;
             double sc;
             memcpy(&sc, &eb, 8);
@@ -292,15 +314,18 @@ __attribute__((always_inline)) static inline dd block_body(const double *x, cons
     return v[0];
 }
 
-LP_CLONES static dd block_dd(const double *x, int n, double m, int64_t *n_small, int64_t *n_max)
+LP_CLONES static dd block_dd(const double *x, int n, double m, double tau, int64_t *n_small,
+                             int64_t *n_max)
 {
-    return block_body(x, NULL, n, m, n_small, n_max);
+    if (tau == 1.0) return block_body(x, NULL, n, m, 1.0, 0, n_small, n_max);
+    return block_body(x, NULL, n, m, tau, 1, n_small, n_max);
 }
 
-LP_CLONES static dd block_dd_w(const double *x, const double *w, int n, double m, int64_t *n_small,
-                               int64_t *n_max)
+LP_CLONES static dd block_dd_w(const double *x, const double *w, int n, double m, double tau,
+                               int64_t *n_small, int64_t *n_max)
 {
-    return block_body(x, w, n, m, n_small, n_max);
+    if (tau == 1.0) return block_body(x, w, n, m, 1.0, 0, n_small, n_max);
+    return block_body(x, w, n, m, tau, 1, n_small, n_max);
 }
 
 /* The binary counter of step (5): adds block sum b at level 0, carrying. */
@@ -321,7 +346,7 @@ double lp_fast_exp_dd(double y, double *lo)
     pthread_once(&tab_once, tab_init);
     double vh, vl;
     int64_t e;
-    exp_dd(y, 0.0, &vh, &vl, &e);
+    exp_dd(y, 0.0, 0.0, &vh, &vl, &e);
     *lo = ldexp(vl, (int)e);
     return ldexp(vh, (int)e);
 }
@@ -350,7 +375,9 @@ void lp_fast_enc_mpfr(lp_fast_enc *out, const mpfr_t lo, const mpfr_t hi)
 int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int64_t label,
                    double tau)
 {
-    if (tau != 1.0 || V < 2 || V >= ((int64_t)1 << 31) || label < 0 || label >= V) return 0;
+    if (!(tau >= 0x1p-900 && tau <= 0x1p900) || V < 2 || V >= ((int64_t)1 << 31) || label < 0 ||
+        label >= V)
+        return 0;
     lp_fast_prepare(fmt);
     pthread_once(&tab_once, tab_init);
     double buf[BLK2];
@@ -372,7 +399,7 @@ int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, 
                     buf[n] = -HUGE_VAL;
                     w[n++] = 0.0;
                 }
-                cascade(lev, &used, block_dd_w(buf, w, n, m, &n_small, &n_max));
+                cascade(lev, &used, block_dd_w(buf, w, n, m, tau, &n_small, &n_max));
                 n = 0;
             }
         }
@@ -381,7 +408,7 @@ int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, 
                 buf[n] = -HUGE_VAL;
                 w[n++] = 0.0;
             }
-            cascade(lev, &used, block_dd_w(buf, w, n, m, &n_small, &n_max));
+            cascade(lev, &used, block_dd_w(buf, w, n, m, tau, &n_small, &n_max));
         }
     } else {
         int bad;
@@ -393,7 +420,7 @@ int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, 
             int np = n;
             while (np % LANES) buf[np++] = -HUGE_VAL; /* padding: a small term, uncounted below */
             n_small -= np - n;
-            cascade(lev, &used, block_dd(buf, np, m, &n_small, &n_max));
+            cascade(lev, &used, block_dd(buf, np, m, tau, &n_small, &n_max));
         }
     }
     const double xy = lp_load_f64(row, fmt, (size_t)label);
@@ -436,9 +463,11 @@ int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, 
     mpfr_set_prec(b, 2300);
     mpfr_set_d(a, xy, MPFR_RNDN);
     mpfr_sub_d(a, a, m, MPFR_RNDD);
+    if (tau != 1.0) mpfr_div_d(a, a, tau, MPFR_RNDD); /* D/tau, outward (tau > 0) */
     mpfr_sub(a, a, th, MPFR_RNDD); /* lo = D - L_hi */
     mpfr_set_d(b, xy, MPFR_RNDN);
     mpfr_sub_d(b, b, m, MPFR_RNDU);
+    if (tau != 1.0) mpfr_div_d(b, b, tau, MPFR_RNDU);
     mpfr_sub(b, b, tl, MPFR_RNDU); /* hi = D - L_lo */
     lp_fast_enc_mpfr(out, a, b);
     mpfr_clears(S, tl, th, a, b, (mpfr_ptr)0);
