@@ -3,9 +3,13 @@
  * one core, logits/s of
  *   read      a plain memory read of the rows (sum of the floats),
  *   kernel    every registered f32 kernel (lp_kernel_row), the fastest reported,
+ *   plain     a plain two-pass f32 loop built with -O3 -ffast-math (bench/plain_f32.c: glibc's
+ *             vector expf, AVX2 where the CPU has it): what a framework's vectorised CPU kernel
+ *             does, the anchor of issue 7's "3,000 times slower" (impl/'s kernels are scalar: they
+ *             round every operation through a context, to model any accumulation format),
  *   ref f32   the exact reference, f32 wanted (lp_ref_compute_opts, formats = f32, 1 thread),
  *   ref f64   the exact reference, f64 wanted (formats = f64: tier 2, double-double, fast_dd.c),
- * and the ratios ref/kernel. Then the fallback rate of the fast path (f32, f16 and bf16 wanted;
+ * and the ratios ref/kernel and ref/plain. Then the fallback rate of the fast path (f32, f16 and bf16 wanted;
  * then f64 wanted) on random families in every storage format.
  *
  * usage: build/bench/lp_bench_fast [--rows N]        the ratios and fallback rates
@@ -81,6 +85,15 @@ static double t_kernel(const void *a, const float *rows, int64_t R, int64_t V)
 {
     return pass_kernel(a, rows, R, V);
 }
+float lp_bench_plain_f32(const float *restrict x, int64_t V, int64_t y);
+
+static double t_plain(const void *a, const float *rows, int64_t R, int64_t V)
+{
+    (void)a;
+    double s = 0;
+    for (int64_t r = 0; r < R; r++) s += (double)lp_bench_plain_f32(rows + r * V, V, (r * 7919) % V);
+    return s;
+}
 static double t_ref32(const void *a, const float *rows, int64_t R, int64_t V)
 {
     return (double)pass_ref(rows, LP_F32, R, V, 1u << LP_F32, (int64_t *)a).fallback;
@@ -110,8 +123,9 @@ static void ratios(int64_t R)
     static const int64_t Vs[] = {32000, 128256, 256000};
     printf("lp_bench_fast: f32 logits, normal scale 3, one core, %lld rows; logits/s (best of 3)\n",
            (long long)R);
-    printf("%-7s %-9s %-9s %-24s %-9s %-9s %-10s %-10s\n", "V", "read", "kernel", "fastest f32 kernel",
-           "ref f32", "ref f64", "f32/kern", "f64/kern");
+    printf("%-7s %-9s %-9s %-24s %-9s %-9s %-9s %-9s %-9s %-10s %-10s\n", "V", "read", "kernel",
+           "fastest f32 kernel", "plain", "ref f32", "ref f64", "f32/kern", "f64/kern", "f32/plain",
+           "f64/plain");
     for (int i = 0; i < 3; i++) {
         const int64_t V = Vs[i];
         float *rows = malloc((size_t)(R * V) * sizeof *rows);
@@ -133,10 +147,12 @@ static void ratios(int64_t R)
                 kname = ker->name;
             }
         }
+        double r_plain = rate(t_plain, NULL, rows, R, V, 5);
         double r32 = rate(t_ref32, lab, rows, R, V, 3);
         double r64 = rate(t_ref64, lab, rows, R, V, 3);
-        printf("%-7lld %-9.3g %-9.3g %-24s %-9.3g %-9.3g %-10.3g %-10.3g\n", (long long)V, r_read,
-               r_kern, kname, r32, r64, r32 / r_kern, r64 / r_kern);
+        printf("%-7lld %-9.3g %-9.3g %-24s %-9.3g %-9.3g %-9.3g %-9.3g %-9.3g %-10.3g %-10.3g\n",
+               (long long)V, r_read, r_kern, kname, r_plain, r32, r64, r32 / r_kern, r64 / r_kern,
+               r32 / r_plain, r64 / r_plain);
         free(rows);
         free(lab);
     }
