@@ -27,8 +27,10 @@ static const char usage[] =
     "token_mean.lo ([1]). --json prints the same to stdout with hex bit patterns (small inputs).\n"
     "--threads N: worker threads (default: one per CPU; results are identical for any N).\n"
     "--formats LIST: the outputs to compute, comma-separated from f64,f32,f16,bf16,dd (default: all);\n"
-    "the others are written as NaN. f32, f16 and bf16 alone are decided by the certified double fast\n"
-    "path (MPFR only where it cannot decide); f64 and dd need the MPFR loop.\n"
+    "the others are written as NaN. f64, f32, f16 and bf16 are decided by the certified fast path\n"
+    "(double, and double-double for f64; the MPFR loop only where it cannot decide): real sizes run\n"
+    "near kernel speed. dd (the *.hi, *.lo outputs) comes from the MPFR loop alone, about 10^6\n"
+    "logits/s per thread: leave it out of --formats on large inputs.\n"
     "--slow: the MPFR loop for everything (the results are the same bits).\n"
     "Exit 0 on success, 2 on a usage or input error (no output file is left behind).\n";
 
@@ -272,6 +274,11 @@ int lp_cmd_ref(int argc, char **argv)
     ropt.formats = o.formats;
     ropt.release = 1; /* the logits are a read-only mapping (lp_tensor_open_spec) */
     if (isatty(fileno(stderr))) ropt.progress = progress;
+    const double nlogits = (double)o.pb.shape.B * (double)o.pb.shape.T * (double)o.pb.shape.V;
+    if (s == LP_OK && !o.slow && (!o.formats || (o.formats & LP_REF_DD)) && nlogits > 0x1p26)
+        fprintf(stderr, "lpcert ref: %.3g logits with the double-double outputs (*.hi, *.lo), which "
+                "only the MPFR loop gives (about 1e6 logits/s per thread); --formats "
+                "f64,f32,f16,bf16 takes the fast path\n", nlogits);
     if (s == LP_OK) s = lp_ref_compute_opts(&res, &o.pb, &ropt, &err);
     if (ropt.progress) fputs("\r\033[K", stderr);
     if (s == LP_OK && o.out) s = write_out(&o, &res, &err);
