@@ -159,6 +159,8 @@ double lp_shifted_sum_logerr(const lp_kctx *c, int64_t n, int64_t resc, double L
  * when with_resc). LP_KOUTSIDE outside the domain. */
 double lp_shifted_log_err(const lp_kctx *c, const lp_kfeat *f, int with_resc, double *dT,
                           lp_kfeat *z);
+/* twopass.c's TOTAL from that (online.c: with_resc = 1). */
+double lp_bound_shifted(const lp_kctx *c, const lp_kfeat *f, int with_resc);
 
 /* The per-element temperature modes (arith.c): the change of logp from x/tau to the tempered row
  * (*dT), and the features of the tempered row (fz: D, L, P, mT, mT_lo widened accordingly).

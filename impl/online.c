@@ -50,13 +50,4 @@ double lp_row_online(lp_kctx *c, const double *x, int64_t V, int64_t y)
     return k_sub(c, k_sub(c, z[y], m), k_log(c, s));
 }
 
-double lp_bound_online(const lp_kctx *c, const lp_kfeat *f)
-{
-    double dT;
-    lp_kfeat z;
-    const double errL = lp_shifted_log_err(c, f, 1, &dT, &z);
-    if (errL < 0) return LP_KOUTSIDE;
-    const double pre = c->u * z.D + errL;
-    const double acc = pre + c->u * (z.P + pre);
-    return lp_inflate(dT + acc + lp_out_err(c, z.P, acc));
-}
+double lp_bound_online(const lp_kctx *c, const lp_kfeat *f) { return lp_bound_shifted(c, f, 1); }

@@ -94,13 +94,16 @@ double lp_shifted_log_err(const lp_kctx *c, const lp_kfeat *f, int with_resc, do
     return dL + c->eps_log * (z->L + dL);
 }
 
-double lp_bound_twopass(const lp_kctx *c, const lp_kfeat *f)
+/* The TOTAL of twopass.c, with the rescales of online.c's running max when with_resc. */
+double lp_bound_shifted(const lp_kctx *c, const lp_kfeat *f, int with_resc)
 {
     double dT;
     lp_kfeat z;
-    const double errL = lp_shifted_log_err(c, f, 0, &dT, &z);
+    const double errL = lp_shifted_log_err(c, f, with_resc, &dT, &z);
     if (errL < 0) return LP_KOUTSIDE;
     const double pre = c->u * z.D + errL;
     const double acc = pre + c->u * (z.P + pre);
     return lp_inflate(dT + acc + lp_out_err(c, z.P, acc));
 }
+
+double lp_bound_twopass(const lp_kctx *c, const lp_kfeat *f) { return lp_bound_shifted(c, f, 0); }
