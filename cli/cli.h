@@ -14,18 +14,22 @@ int lp_cmd_gen(int argc, char **argv);
 int lp_cmd_check(int argc, char **argv);
 int lp_cmd_certify(int argc, char **argv);
 int lp_cmd_report(int argc, char **argv);
-int lp_cmd_fuzz(int argc, char **argv);      /* built when fuzz/ is there (LP_HAVE_FZ) */
+int lp_cmd_fuzz(int argc, char **argv);
 
 /* Prints "lpcert <cmd>: <msg>" on stderr and returns the exit code for the status. */
 int lp_cli_fail(const char *cmd, const lp_error *err);
 int lp_cli_usage(const char *cmd, const char *fmt, ...) LP_PRINTF(2, 3);
 
-/* Parses a whole decimal integer / a finite double; 1 on success. */
-int lp_cli_int64(int64_t *out, const char *s);
-int lp_cli_double(double *out, const char *s);
 
-struct lp_tensor;
-lp_status lp_cli_mask_bytes(uint8_t **out, const struct lp_tensor *t, const char *what, lp_error *err);
+/* The option parser shared by the judging commands (opts.c): the common options of check/
+ * (--max-ulp, --max-abs, --vs-baseline, ...) and --seconds/--seed. Each returns 0 if a is not
+ * one of its options, else 1 with *rc LP_EXIT_OK or the exit code of a usage error (printed). */
+struct ck_options;
+int lp_cli_opt_common(struct ck_options *o, const char *cmd, const char *a, const char *v, int *rc);
+int lp_cli_opt_seconds_seed(double *seconds, uint64_t *seed, const char *cmd, const char *a,
+                            const char *v, int *rc);
+/* Checks the combination of the common options: LP_EXIT_OK or a usage error's code (printed). */
+int lp_cli_opt_finish(struct ck_options *o, const char *cmd);
 
 /* A result's value in format f as "0x<bits>" */
 void lp_cli_hex(char *buf, size_t n, const lp_value *v, lp_format f);

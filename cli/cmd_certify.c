@@ -7,7 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check_core.h"
+#include "cli.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_rng.h"
@@ -58,7 +59,7 @@ static int parse(certify_opts *o, int argc, char **argv)
         if (i + 1 >= argc) return lp_cli_usage("certify", "option %s needs a value", a);
         const char *v = argv[++i];
         int rc;
-        if (ck_options_parse(&o->ck, "certify", a, v, &rc)) {
+        if (lp_cli_opt_common(&o->ck, "certify", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;
             continue;
         }
@@ -68,7 +69,7 @@ static int parse(certify_opts *o, int argc, char **argv)
         else if (strcmp(a, "--cases") == 0) o->glob = v;
         else if (strcmp(a, "--json") == 0) o->json = v;
         else if (strcmp(a, "--certificate") == 0) o->cert = v;
-        else if (ck_seconds_seed_parse(&o->seconds, &o->seed, "certify", a, v, &rc)) {
+        else if (lp_cli_opt_seconds_seed(&o->seconds, &o->seed, "certify", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;
         } else if (strcmp(a, "--batch-invariance") == 0) {
             if (!ck_batch_parse(&o->ck.batch, v))
@@ -78,7 +79,7 @@ static int parse(certify_opts *o, int argc, char **argv)
         }
     }
     if (!o->plugin == !o->kernel) return lp_cli_usage("certify", "give one of --plugin and --kernel");
-    return ck_options_finish(&o->ck, "certify");
+    return lp_cli_opt_finish(&o->ck, "certify");
 }
 
 /* ---- random problems ---------------------------------------------------------------------------- */

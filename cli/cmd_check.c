@@ -6,7 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check_core.h"
+#include "cli.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_suite.h"
@@ -76,7 +77,7 @@ static int parse(check_opts *o, int argc, char **argv)
         if (i + 1 >= argc) return lp_cli_usage("check", "option %s needs a value", a);
         const char *v = argv[++i];
         int rc;
-        if (ck_options_parse(&o->ck, "check", a, v, &rc)) {
+        if (lp_cli_opt_common(&o->ck, "check", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;
             continue;
         }
@@ -96,10 +97,10 @@ static int parse(check_opts *o, int argc, char **argv)
             else if (strcmp(v, "none") == 0) o->pb.shift = LP_SHIFT_NONE;
             else return lp_cli_usage("check", "--shift: '%s' is not next or none", v);
         } else if (strcmp(a, "--ignore-index") == 0) {
-            if (!lp_cli_int64(&o->pb.ignore_index, v))
+            if (!lp_parse_int64(&o->pb.ignore_index, v))
                 return lp_cli_usage("check", "--ignore-index: '%s' is not an integer", v);
         } else if (strcmp(a, "--temperature") == 0) {
-            if (!lp_cli_double(&o->pb.temperature, v) || !(o->pb.temperature > 0))
+            if (!lp_parse_double(&o->pb.temperature, v) || !(o->pb.temperature > 0))
                 return lp_cli_usage("check", "--temperature: '%s' is not a positive finite number", v);
         } else {
             return lp_cli_usage("check", "unknown option '%s'", a);
@@ -124,7 +125,7 @@ static int parse(check_opts *o, int argc, char **argv)
     }
     if (o->ck.empty != CK_EMPTY_CASE)
         o->pb.empty_mean = o->ck.empty == CK_EMPTY_NAN ? LP_EMPTY_NAN : LP_EMPTY_ZERO;
-    return ck_options_finish(&o->ck, "check");
+    return lp_cli_opt_finish(&o->ck, "check");
 }
 
 /* The file part of a "path[:tensor]" spec. */
@@ -385,7 +386,7 @@ static int check_single(check_opts *o)
     if (s == LP_OK && mt) {
         if (mt->numel != yt->numel)
             s = lp_fail(&err, LP_ERR_INPUT, "%s: mask shape does not match the labels", o->mask);
-        else s = lp_cli_mask_bytes(&mask, mt, o->mask, &err);
+        else s = lp_tensor_mask_bytes(&mask, mt, o->mask, &err);
         pb->mask = mask;
     }
     if (s == LP_OK) s = lp_problem_check(pb, &err);

@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check_fuzz.h"
+#include "cli.h"
+#include "lp_check_fuzz.h"
 #include "lp_format.h"
 #include "lp_rng.h"
 
@@ -64,20 +65,23 @@ static int parse(fuzz_opts *o, ck_fuzz *z, int argc, char **argv)
                                                             : "option %s needs a value", a);
         const char *v = argv[++i];
         int rc = LP_EXIT_OK;
-        if (ck_fuzz_option(z, "fuzz", a, v, &rc) && rc == LP_EXIT_OK) continue;
-        if (rc != LP_EXIT_OK) return rc;
+        lp_error e = {LP_OK, ""};
+        if (ck_fuzz_option(z, a, v, &e)) {
+            if (e.status != LP_OK) return lp_cli_usage("fuzz", "%s", e.msg);
+            continue;
+        }
         if (strcmp(a, "--plugin") == 0) o->plugin = v;
         else if (strcmp(a, "--artifact") == 0) o->artifact = v;
         else if (strcmp(a, "--replay") == 0) o->replay = v;
         else if (strcmp(a, "--json") == 0) o->json = v;
-        else if (ck_seconds_seed_parse(&o->seconds, &o->seed, "fuzz", a, v, &rc)) {
+        else if (lp_cli_opt_seconds_seed(&o->seconds, &o->seed, "fuzz", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;
         } else {
             return lp_cli_usage("fuzz", "unknown option '%s'", a);
         }
     }
     if (!o->plugin) return lp_cli_usage("fuzz", "--plugin LIB.so[:SYMBOL] is required");
-    return ck_options_finish(&z->opt, "fuzz");
+    return lp_cli_opt_finish(&z->opt, "fuzz");
 }
 
 /* ---- inputs -------------------------------------------------------------------------------- */

@@ -62,7 +62,7 @@ static int parse(gen_opts *o, int argc, char **argv)
                 return lp_cli_usage("gen", "--seed: '%s' is not a non-negative integer", v);
         } else if (strcmp(a, "--threads") == 0) {
             int64_t n;
-            if (!lp_cli_int64(&n, v) || n < 0 || n > 64)
+            if (!lp_parse_int64(&n, v) || n < 0 || n > 64)
                 return lp_cli_usage("gen", "--threads: '%s' is not an integer in [0, 64]", v);
             o->threads = (int)n;
         } else if (strcmp(a, "--out") == 0) {

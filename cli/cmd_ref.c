@@ -86,14 +86,14 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
             else if (strcmp(v, "none") == 0) o->pb.shift = LP_SHIFT_NONE;
             else return lp_cli_usage("ref", "--shift: '%s' is not next or none", v);
         } else if (strcmp(a, "--ignore-index") == 0) {
-            if (!lp_cli_int64(&o->pb.ignore_index, v))
+            if (!lp_parse_int64(&o->pb.ignore_index, v))
                 return lp_cli_usage("ref", "--ignore-index: '%s' is not an integer", v);
         } else if (strcmp(a, "--temperature") == 0) {
-            if (!lp_cli_double(&o->pb.temperature, v) || !(o->pb.temperature > 0))
+            if (!lp_parse_double(&o->pb.temperature, v) || !(o->pb.temperature > 0))
                 return lp_cli_usage("ref", "--temperature: '%s' is not a positive finite number", v);
         } else if (strcmp(a, "--threads") == 0) {
             int64_t n;
-            if (!lp_cli_int64(&n, v) || n < 0 || n > 64)
+            if (!lp_parse_int64(&n, v) || n < 0 || n > 64)
                 return lp_cli_usage("ref", "--threads: '%s' is not an integer in [0, 64]", v);
             o->threads = (int)n;
         } else if (strcmp(a, "--empty-mean") == 0) {
@@ -151,7 +151,7 @@ static lp_status bind_inputs(ref_opts *o, const lp_tensor *lt, const lp_tensor *
             memcmp(mt->dims, yt->dims, sizeof(int64_t) * (size_t)yt->ndim) != 0)
             return lp_fail(err, LP_ERR_INPUT, "%s: mask shape does not match labels", o->mask);
         uint8_t *m = NULL;
-        lp_status ms = lp_cli_mask_bytes(&m, mt, o->mask, err);
+        lp_status ms = lp_tensor_mask_bytes(&m, mt, o->mask, err);
         if (ms != LP_OK) return ms;
         *mask_copy = m;
         pb->mask = m;

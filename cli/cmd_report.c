@@ -7,7 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "report.h"
+#include "cli.h"
+#include "lp_report.h"
 
 static const char usage[] =
     "usage: lpcert report [--out-dir DIR] [--json FILE] [--kernels GLOBS] [--families GLOBS]\n"
@@ -66,7 +67,7 @@ static int parse(rp_options *o, int argc, char **argv)
                 return lp_cli_usage("report", "--seed: '%s' is not a non-negative integer", v);
         } else if (strcmp(a, "--threads") == 0) {
             int64_t n;
-            if (!lp_cli_int64(&n, v) || n < 0 || n > 64)
+            if (!lp_parse_int64(&n, v) || n < 0 || n > 64)
                 return lp_cli_usage("report", "--threads: '%s' is not an integer in [0, 64]", v);
             o->threads = (int)n;
         } else {

@@ -12,9 +12,7 @@ static const char usage[] =
     "  check  a file of a kernel's outputs against the exact reference: report and verdict\n"
     "  certify  a kernel loaded from a shared library (plugin ABI): suite, random, batch invariance\n"
     "  report the accuracy report of every built-in kernel: docs/ACCURACY.md, JSON, SVG figures\n"
-#ifdef LP_HAVE_FZ
     "  fuzz   random problems (the fuzzers' decoder) for a plugin, judged as certify judges them\n"
-#endif
     "  demo   exact results of a small embedded example\n"
     "\n"
     "lpcert <command> --help for the options of each. Exit status: 0 success, 1 failure,\n"
@@ -40,9 +38,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "check") == 0) return lp_cmd_check(argc - 1, argv + 1);
     if (strcmp(argv[1], "certify") == 0) return lp_cmd_certify(argc - 1, argv + 1);
     if (strcmp(argv[1], "report") == 0) return lp_cmd_report(argc - 1, argv + 1);
-#ifdef LP_HAVE_FZ
     if (strcmp(argv[1], "fuzz") == 0) return lp_cmd_fuzz(argc - 1, argv + 1);
-#endif
     fprintf(stderr, "lpcert: unknown command '%s' (see lpcert --help)\n", argv[1]);
     return LP_EXIT_USAGE;
 }

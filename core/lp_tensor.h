@@ -97,4 +97,8 @@ void lp_tensor_shape_str(char *dst, size_t cap, int ndim, const int64_t *dims);
  * int64 or size_t. A zero dim gives 0 whatever the others. */
 int lp_tensor_sizes(int64_t *numel, size_t *nbytes, int ndim, const int64_t *dims, lp_dtype dt);
 
+/* A mask tensor (U8, BOOL, I64 or I32 of 0 and 1) as bytes; *out is the caller's to free. what
+ * names the tensor in errors. */
+lp_status lp_tensor_mask_bytes(uint8_t **out, const lp_tensor *t, const char *what, lp_error *err);
+
 #endif

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "check_fuzz.h"
+#include "lp_check_fuzz.h"
 #include "fz_decode.h"
 
 #define H "fz_plugin"
@@ -67,7 +67,9 @@ static ck_fuzz *setup(void)
         if (!args || !*args) args = LP_FZ_EXAMPLE_ARGS;
     }
     ck_fuzz_init(&z);
-    if (ck_fuzz_args(&z, H, args) != LP_EXIT_OK) {
+    lp_error aerr = {LP_OK, ""};
+    if (ck_fuzz_args(&z, args, &aerr) != LP_OK) {
+        fprintf(stderr, "%s: %s\n", H, aerr.msg);
         fprintf(stderr, "%s: LPCERT_FUZZ_ARGS '%s' is not valid (the options of lpcert fuzz)\n", H,
                 args ? args : "");
         exit(2);

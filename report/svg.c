@@ -1,11 +1,11 @@
-/* cli/report_svg.c: line plots as SVG, written directly (no plotting dependency), and the text
+/* report/svg.c: line plots as SVG, written directly (no plotting dependency), and the text
  * helpers of the report (a growing buffer, atomic file writes). Coordinates are printed with one
  * decimal, so a figure is a pure function of its data: the same bytes on every run. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 
-#include "report.h"
+#include "lp_report.h"
 
 void rp_printf(rp_buf *b, const char *fmt, ...)
 {

@@ -1,7 +1,7 @@
-/* cli/check_builtin.c: the built-in kernels of impl/ (when lpcert is built with them) as the
+/* check/builtin.c: the built-in kernels of impl/ (when lpcert is built with them) as the
  * baseline of `check --vs-baseline` and as plugins for `certify --kernel`, through the same ABI a
  * third-party plugin uses. */
-#include "check_core.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_suite.h"

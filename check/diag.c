@@ -1,4 +1,4 @@
-/* cli/check_diag.c: diagnoses: what a wrong candidate got wrong. A masked row that can leak into
+/* check/diag.c: diagnoses: what a wrong candidate got wrong. A masked row that can leak into
  * a multiply-masked sum; the usual mistakes (wrong shift, temperature ignored or multiplied),
  * recognised when the candidate's wrong values match what that mistake computes.
  *
@@ -11,7 +11,7 @@
  * outputs are left to the class and leak diagnoses, and only finite values count as matches. */
 #include <math.h>
 
-#include "check_core.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 

@@ -1,9 +1,9 @@
-/* fuzz/fz_decode.c: bytes -> a small lp_problem that reaches the hard places (layout: fz_decode.h).
+/* gen/fuzz_decode.c: bytes -> a small lp_problem that reaches the hard places (layout:
+ * lp_fuzz_decode.h).
  * Deterministic: the same bytes give the same problem, on every machine and in every process. */
-#include "fz_decode.h"
+#include "lp_fuzz_decode.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -438,17 +438,4 @@ void lp_fz_dump(FILE *fp, const lp_fz_problem *p)
             fprintf(fp, "\n");
         }
     }
-}
-
-void lp_fz_fail(const char *harness, const lp_fz_problem *p, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "FAIL %s: ", harness);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    if (p) lp_fz_dump(stderr, p);
-    fflush(stderr);
-    abort();
 }

@@ -1,8 +1,8 @@
-/* cli/check_core.h: what `lpcert check` and `lpcert certify` share: the options (bounds and the
- * semantics certified), candidate outputs, the comparison with the exact reference (check_eval.c),
- * its diagnoses (check_diag.c), the report (check_report.c), hashes (check_hash.c), suite and
- * candidate files (check_input.c), kernels run in-process (check_kernel.c, check_builtin.c) and
- * batch invariance (check_batch.c).
+/* check/lp_check_internal.h: what `lpcert check` and `lpcert certify` share: the options (bounds and the
+ * semantics certified), candidate outputs, the comparison with the exact reference (eval.c),
+ * its diagnoses (diag.c), the report (report.c), hashes (hash.c), suite and
+ * candidate files (input.c), kernels run in-process (kernel.c, builtin.c) and
+ * batch invariance (batch.c).
  *
  * Definitions (the report and README.md, "Bounds and semantics", state the same):
  *   value     one counted token's logp, or one sequence's sum or mean. Tokens that do not count
@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli.h"
+#include "lp_core.h"
 #include "lp_tensor.h"
 #include "lp_ulp.h"
 #include "lpcert_plugin.h"
@@ -52,15 +52,11 @@ typedef struct ck_options {
 } ck_options;
 void ck_options_init(ck_options *o);
 /* Parses one option of the common set (--max-ulp, --max-abs, --vs-baseline, --factor, --masking,
- * --empty-mean, --threads). Returns 1 if a is one of them (v consumed; *rc set to the exit code of
- * a usage error, else LP_EXIT_OK), 0 if not. */
-int ck_options_parse(ck_options *o, const char *cmd, const char *a, const char *v, int *rc);
-/* Parses --seconds N (in [0, 1e6]) and --seed N (strtoull base 0) of certify and fuzz, as
- * ck_options_parse does its options. */
-int ck_seconds_seed_parse(double *seconds, uint64_t *seed, const char *cmd, const char *a,
-                          const char *v, int *rc);
-/* Checks the combination; returns LP_EXIT_OK or prints a usage error and returns its code. */
-int ck_options_finish(ck_options *o, const char *cmd);
+ * --empty-mean, --threads). Returns 0 if a is not one of them; else 1, with err (never NULL)
+ * LP_OK, or LP_ERR_USAGE and the message (v consumed either way). */
+int ck_options_parse(ck_options *o, const char *a, const char *v, lp_error *err);
+/* Checks the combination (LP_ERR_USAGE and a message when it is wrong). */
+lp_status ck_options_finish(ck_options *o, lp_error *err);
 extern const char ck_options_help[];   /* the common options, for --help */
 
 /* One output of a candidate (or of the baseline): n values of format fmt widened to double. */
@@ -73,7 +69,7 @@ typedef struct ck_array {
 typedef struct ck_outputs { ck_array a[CK_NOUT]; } ck_outputs;
 void ck_outputs_free(ck_outputs *o);   /* frees the arrays, leaves the struct zeroed */
 
-/* ---- the comparison (check_eval.c) ---- */
+/* ---- the comparison (eval.c) ---- */
 
 typedef struct ck_repro {      /* one value, everything needed to reproduce it */
     int set;
@@ -153,7 +149,7 @@ int ck_group_failed(const ck_run *r, const ck_group *g);
 int ck_group_rel_failed(const ck_run *r, const ck_group *g);
 double ck_group_median(ck_group *g);   /* sorts g->ulps */
 
-/* ---- diagnoses (check_diag.c) ---- */
+/* ---- diagnoses (diag.c) ---- */
 
 /* 1 if the non-counted scored row (b, ts) could make a multiply-masked sum NaN: it holds NaN or
  * +inf, is all -inf, or is -inf at its label (when in [0, V)) or at the dummy label 0. */
@@ -165,7 +161,7 @@ void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const l
 /* Representable steps between two finite values of format f (widened to double). */
 uint64_t ck_format_steps(double a, double b, lp_format f);
 
-/* ---- report (check_report.c) ---- */
+/* ---- report (report.c) ---- */
 
 typedef struct ck_file {
     const char *role;          /* "suite", "candidate", "logits", "plugin", ... */
@@ -190,7 +186,7 @@ void ck_report_first_failure(char *buf, size_t n, const ck_run *r);
 lp_status ck_report_json(const char *path, ck_run *r, const ck_header *h, lp_error *err);
 lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h, lp_error *err);
 
-/* ---- hashes (check_hash.c) ---- */
+/* ---- hashes (hash.c) ---- */
 
 lp_status ck_sha256_file(char hex[65], const char *path, lp_error *err);
 typedef struct ck_sha ck_sha;   /* incremental, for content digests */
@@ -198,7 +194,7 @@ ck_sha *ck_sha_new(void);
 void ck_sha_update(ck_sha *s, const void *p, size_t n);
 void ck_sha_final(ck_sha *s, char hex[65]);   /* frees s */
 
-/* ---- suite and candidate files (check_input.c) ---- */
+/* ---- suite and candidate files (input.c) ---- */
 
 typedef struct ck_case {
     char name[128];
@@ -238,7 +234,7 @@ lp_status ck_candidate_load(ck_outputs *o, const lp_tfile *cf, const char *cpath
                             const ck_suite *s, size_t i, lp_error *err);
 int ck_glob_match(const char *glob, const char *name);
 
-/* ---- kernels run in-process: plugins and built-ins (check_kernel.c, check_builtin.c) ---- */
+/* ---- kernels run in-process: plugins and built-ins (kernel.c, builtin.c) ---- */
 
 typedef struct ck_kernel {
     const lp_plugin *p;

@@ -1,7 +1,7 @@
-/* cli/check_fuzz.c: one fuzz input judged as certify judges a case (see check_fuzz.h). */
+/* check/fuzz.c: one fuzz input judged as certify judges a case (see lp_check_fuzz.h). */
 #include <math.h>
 
-#include "check_fuzz.h"
+#include "lp_check_fuzz.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 
@@ -22,13 +22,12 @@ void ck_fuzz_init(ck_fuzz *z)
     z->range_fmt = z->exact_fmt = -1;
 }
 
-int ck_fuzz_option(ck_fuzz *z, const char *cmd, const char *a, const char *v, int *rc)
+int ck_fuzz_option(ck_fuzz *z, const char *a, const char *v, lp_error *err)
 {
-    if (ck_options_parse(&z->opt, cmd, a, v, rc)) return 1;
-    *rc = LP_EXIT_OK;
+    if (ck_options_parse(&z->opt, a, v, err)) return 1;
     if (strcmp(a, "--batch-invariance") == 0) {
         if (!ck_batch_parse(&z->opt.batch, v))
-            *rc = lp_cli_usage(cmd, "--batch-invariance: '%s' is not require, report or off", v);
+            lp_fail(err, LP_ERR_USAGE, "--batch-invariance: '%s' is not require, report or off", v);
         return 1;
     }
     int *fmt = strcmp(a, "--in-range") == 0         ? &z->range_fmt
@@ -38,13 +37,13 @@ int ck_fuzz_option(ck_fuzz *z, const char *cmd, const char *a, const char *v, in
         *fmt = -1;
         for (int f = 0; f < LP_NFORMATS; f++)
             if (strcmp(v, lp_format_name((lp_format)f)) == 0) *fmt = f;
-        if (*fmt < 0) *rc = lp_cli_usage(cmd, "%s: '%s' is not f64, f32, f16 or bf16", a, v);
+        if (*fmt < 0) lp_fail(err, LP_ERR_USAGE, "%s: '%s' is not f64, f32, f16 or bf16", a, v);
         return 1;
     }
     return 0;
 }
 
-int ck_fuzz_args(ck_fuzz *z, const char *cmd, const char *line)
+lp_status ck_fuzz_args(ck_fuzz *z, const char *line, lp_error *err)
 {
     char word[2][256];
     int have = 0;
@@ -53,24 +52,25 @@ int ck_fuzz_args(ck_fuzz *z, const char *cmd, const char *line)
         while (*s == ' ' || *s == '\t' || *s == '\n') s++;
         if (!*s) break;
         size_t n = strcspn(s, " \t\n");
-        if (n >= sizeof word[0]) return lp_cli_usage(cmd, "option word '%.40s...' is too long", s);
+        if (n >= sizeof word[0])
+            return lp_fail(err, LP_ERR_USAGE, "option word '%.40s...' is too long", s);
         memcpy(word[have], s, n);
         word[have][n] = 0;
         s += n;
         if (have == 0) {
             if (strncmp(word[0], "--", 2) != 0)
-                return lp_cli_usage(cmd, "unexpected argument '%s' (options start with --)", word[0]);
+                return lp_fail(err, LP_ERR_USAGE,
+                               "unexpected argument '%s' (options start with --)", word[0]);
             have = 1;
             continue;
         }
-        int rc;
-        if (!ck_fuzz_option(z, cmd, word[0], word[1], &rc))
-            return lp_cli_usage(cmd, "unknown option '%s'", word[0]);
-        if (rc != LP_EXIT_OK) return rc;
+        if (!ck_fuzz_option(z, word[0], word[1], err))
+            return lp_fail(err, LP_ERR_USAGE, "unknown option '%s'", word[0]);
+        if (err->status != LP_OK) return err->status;
         have = 0;
     }
-    if (have) return lp_cli_usage(cmd, "option %s needs a value", word[0]);
-    return ck_options_finish(&z->opt, cmd);
+    if (have) return lp_fail(err, LP_ERR_USAGE, "option %s needs a value", word[0]);
+    return ck_options_finish(&z->opt, err);
 }
 
 static void append(char *buf, size_t n, const char *fmt, double x)

@@ -1,4 +1,4 @@
-/* cli/report_run.c: the exact reference once per case, then every selected kernel on every case
+/* report/run.c: the exact reference once per case, then every selected kernel on every case
  * whose logits it reads (lp_kernel_accepts: its storage format, or one it widens exactly), compared
  * by check's own code (ck_run_case: per class and output max/median ulp, max abs, class
  * mismatches, NaN leaks, the masking and empty-mean conventions). The report adds the 99th
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "lp_format.h"
-#include "report.h"
+#include "lp_report.h"
 
 /* ---- threads ---------------------------------------------------------------------------------- */
 

@@ -1,10 +1,10 @@
-/* cli/check_eval.c: the comparison of candidate outputs with the exact reference, per case class
- * and output (definitions in check_core.h), the conventions the candidate follows (masking,
+/* check/eval.c: the comparison of candidate outputs with the exact reference, per case class
+ * and output (definitions in lp_check_internal.h), the conventions the candidate follows (masking,
  * empty mean), and the options that set the bounds and the semantics certified. */
 #include <math.h>
 #include <stdarg.h>
 
-#include "check_core.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 
@@ -52,7 +52,7 @@ void ck_options_init(ck_options *o)
     o->factor = -1;
 }
 
-static int parse_bound(double *dst, const char *cmd, const char *opt, const char *v)
+static lp_status parse_bound(double *dst, const char *opt, const char *v, lp_error *err)
 {
     const char *eq = strchr(v, '=');
     int outs[CK_NOUT] = {1, 1, 1};
@@ -63,43 +63,43 @@ static int parse_bound(double *dst, const char *cmd, const char *opt, const char
         for (int i = 0; i < CK_NOUT; i++)
             if (strlen(ck_output_name(i)) == n && strncmp(v, ck_output_name(i), n) == 0) which = i;
         if (which < 0)
-            return lp_cli_usage(cmd, "%s: '%.*s' is not token, sum or mean", opt, (int)n, v);
+            return lp_fail(err, LP_ERR_USAGE, "%s: '%.*s' is not token, sum or mean", opt, (int)n, v);
         for (int i = 0; i < CK_NOUT; i++) outs[i] = i == which;
         num = eq + 1;
     }
     double x;
-    if (!lp_cli_double(&x, num) || x < 0)
-        return lp_cli_usage(cmd, "%s: '%s' is not a non-negative number", opt, num);
+    if (!lp_parse_double(&x, num) || x < 0)
+        return lp_fail(err, LP_ERR_USAGE, "%s: '%s' is not a non-negative number", opt, num);
     for (int i = 0; i < CK_NOUT; i++)
         if (outs[i]) dst[i] = x;
-    return LP_EXIT_OK;
+    return LP_OK;
 }
 
-int ck_options_parse(ck_options *o, const char *cmd, const char *a, const char *v, int *rc)
+int ck_options_parse(ck_options *o, const char *a, const char *v, lp_error *err)
 {
-    *rc = LP_EXIT_OK;
+    lp_fail(err, LP_OK, "%s", "");
     if (strcmp(a, "--max-ulp") == 0) {
-        *rc = parse_bound(o->max_ulp, cmd, a, v);
+        parse_bound(o->max_ulp, a, v, err);
     } else if (strcmp(a, "--max-abs") == 0) {
-        *rc = parse_bound(o->max_abs, cmd, a, v);
+        parse_bound(o->max_abs, a, v, err);
     } else if (strcmp(a, "--vs-baseline") == 0) {
         o->baseline = v;
     } else if (strcmp(a, "--factor") == 0) {
-        if (!lp_cli_double(&o->factor, v) || !(o->factor > 0))
-            *rc = lp_cli_usage(cmd, "--factor: '%s' is not a positive number", v);
+        if (!lp_parse_double(&o->factor, v) || !(o->factor > 0))
+            lp_fail(err, LP_ERR_USAGE, "--factor: '%s' is not a positive number", v);
     } else if (strcmp(a, "--masking") == 0) {
         if (strcmp(v, "spec") == 0 || strcmp(v, "assign") == 0) o->masking = CK_MASKING_SPEC;
         else if (strcmp(v, "mul") == 0 || strcmp(v, "multiply") == 0) o->masking = CK_MASKING_MUL;
-        else *rc = lp_cli_usage(cmd, "--masking: '%s' is not spec or mul", v);
+        else lp_fail(err, LP_ERR_USAGE, "--masking: '%s' is not spec or mul", v);
     } else if (strcmp(a, "--empty-mean") == 0) {
         if (strcmp(v, "case") == 0) o->empty = CK_EMPTY_CASE;
         else if (strcmp(v, "nan") == 0) o->empty = CK_EMPTY_NAN;
         else if (strcmp(v, "zero") == 0) o->empty = CK_EMPTY_ZERO;
-        else *rc = lp_cli_usage(cmd, "--empty-mean: '%s' is not case, nan or zero", v);
+        else lp_fail(err, LP_ERR_USAGE, "--empty-mean: '%s' is not case, nan or zero", v);
     } else if (strcmp(a, "--threads") == 0) {
         int64_t n;
-        if (!lp_cli_int64(&n, v) || n < 0 || n > 64)
-            *rc = lp_cli_usage(cmd, "--threads: '%s' is not an integer in [0, 64]", v);
+        if (!lp_parse_int64(&n, v) || n < 0 || n > 64)
+            lp_fail(err, LP_ERR_USAGE, "--threads: '%s' is not an integer in [0, 64]", v);
         else o->threads = (int)n;
     } else {
         return 0;
@@ -107,37 +107,20 @@ int ck_options_parse(ck_options *o, const char *cmd, const char *a, const char *
     return 1;
 }
 
-int ck_seconds_seed_parse(double *seconds, uint64_t *seed, const char *cmd, const char *a,
-                          const char *v, int *rc)
+lp_status ck_options_finish(ck_options *o, lp_error *err)
 {
-    *rc = LP_EXIT_OK;
-    if (strcmp(a, "--seconds") == 0) {
-        if (!lp_cli_double(seconds, v) || *seconds < 0 || *seconds > 1e6)
-            *rc = lp_cli_usage(cmd, "--seconds: '%s' is not a number in [0, 1e6]", v);
-    } else if (strcmp(a, "--seed") == 0) {
-        char *end;
-        *seed = strtoull(v, &end, 0);
-        if (*v == '-' || *end || end == v)
-            *rc = lp_cli_usage(cmd, "--seed: '%s' is not a non-negative integer", v);
-    } else {
-        return 0;
-    }
-    return 1;
-}
-
-int ck_options_finish(ck_options *o, const char *cmd)
-{
-    if (o->factor > 0 && !o->baseline) return lp_cli_usage(cmd, "--factor needs --vs-baseline");
+    if (o->factor > 0 && !o->baseline)
+        return lp_fail(err, LP_ERR_USAGE, "--factor needs --vs-baseline");
     if (o->baseline) {
         if (!ck_builtin_available())
-            return lp_cli_usage(cmd, "--vs-baseline: this lpcert was built without the kernel "
-                                     "registry (impl/)");
+            return lp_fail(err, LP_ERR_USAGE, "--vs-baseline: this lpcert was built without the "
+                                              "kernel registry (impl/)");
         if (!ck_builtin_known(o->baseline))
-            return lp_cli_usage(cmd, "--vs-baseline: unknown kernel '%s' (e.g. twopass_f32)",
-                                o->baseline);
+            return lp_fail(err, LP_ERR_USAGE,
+                           "--vs-baseline: unknown kernel '%s' (e.g. twopass_f32)", o->baseline);
         if (!(o->factor > 0)) o->factor = 1;
     }
-    return LP_EXIT_OK;
+    return LP_OK;
 }
 
 /* ---- the run ---------------------------------------------------------------------------------- */

@@ -1,7 +1,7 @@
-/* cli/check_report.c: the report of `lpcert check` and `lpcert certify`: a table on stdout, the
+/* check/report.c: the report of `lpcert check` and `lpcert certify`: a table on stdout, the
  * same as JSON (--json), and a Markdown certificate (--certificate). All three say the same
  * things: the inputs and their hashes, the bounds and semantics, per class and output the figures
- * of check_core.h, the conventions the candidate follows, the diagnoses, the worst values with a
+ * of lp_check_internal.h, the conventions the candidate follows, the diagnoses, the worst values with a
  * reproducer, and the verdict. Files are written to <path>.tmp and renamed: never partial. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "check_core.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 
 static const char *const diag_title[CK_ND] = {

@@ -1,4 +1,4 @@
-/* cli/report_cases.c: the cases of `lpcert report`, in a fixed order:
+/* report/cases.c: the cases of `lpcert report`, in a fixed order:
  *   1. the committed corpus, the vector files of vectors/corpus in name order (families "corpus.<name>"); only
  *      the inputs are read (vectors/FORMAT.md: case, fmt, shape, shift, ignore_index, temperature,
  *      empty_mean, l, k, x lines): the expected values are recomputed by the reference, which
@@ -14,7 +14,7 @@
 
 #include "lp_format.h"
 #include "lp_rng.h"
-#include "report.h"
+#include "lp_report.h"
 
 const char rp_exhaustive_domain[] =
     "V = 2, logits (0, x) for every finite x of the storage format (f16: 63,488 values, bf16: "
@@ -154,7 +154,7 @@ static lp_status vline(vreader *r, rp_cases *cs, char *ln, lp_error *err)
     } else if (strcmp(key, "shift") == 0) {
         c->pb.shift = strcmp(v, "none") == 0 ? LP_SHIFT_NONE : LP_SHIFT_NEXT;
     } else if (strcmp(key, "ignore_index") == 0) {
-        if (!lp_cli_int64(&c->pb.ignore_index, v)) return bad(r, err, "bad ignore_index");
+        if (!lp_parse_int64(&c->pb.ignore_index, v)) return bad(r, err, "bad ignore_index");
     } else if (strcmp(key, "temperature") == 0) {
         uint64_t h;
         if (!hexval(&v, 16, &h)) return bad(r, err, "bad temperature");

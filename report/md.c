@@ -1,11 +1,11 @@
-/* cli/report_md.c: DIR/ACCURACY.md (method, tables, figures) and DIR/accuracy_families.md (per
+/* report/md.c: DIR/ACCURACY.md (method, tables, figures) and DIR/accuracy_families.md (per
  * kernel x format x family), and the summary table on stdout. The conclusions are written by
- * report_prose.c from the same figures. Numbers are printed with %.3g (ulp) and %.2e (absolute),
+ * prose.c from the same figures. Numbers are printed with %.3g (ulp) and %.2e (absolute),
  * so the text is a function of the figures only. */
 #include <math.h>
 
 #include "lp_format.h"
-#include "report.h"
+#include "lp_report.h"
 
 static void ulp_txt(char *b, size_t n, double v, int64_t have)
 {

@@ -1,4 +1,4 @@
-/* cli/report_prose.c: the written conclusions of ACCURACY.md, derived from the measured figures.
+/* report/prose.c: the written conclusions of ACCURACY.md, derived from the measured figures.
  * Every number in a sentence is read from the report's arrays, and every comparison ("smaller",
  * "grows", "the same to within a factor 2") is decided here from those numbers, so the text stays
  * true when the kernels, the suite or the reference change. A statement whose kernels were not
@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "lp_format.h"
-#include "report.h"
+#include "lp_report.h"
 
 static const rp_kernel *kern(const rp_report *r, const char *name)
 {

@@ -1,4 +1,4 @@
-/* cli/check_input.c: suites and candidate files for `lpcert check` (DESIGN B4).
+/* check/input.c: suites and candidate files for `lpcert check` (DESIGN B4).
  *
  * A suite holds case/<name>/logits [B, T, V], labels [B, T], optional mask [B, T], parameters in
  * __metadata__ (case/<name>/shift, ignore_index, temperature, empty_mean, family; defaults next,
@@ -10,7 +10,7 @@
 #include <fnmatch.h>
 #include <math.h>
 
-#include "check_core.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 
@@ -128,7 +128,7 @@ static lp_status bind_case(ck_suite *s, ck_case *c, const lp_tensor *lt, lp_erro
         snprintf(what, sizeof what, "%s: case/%s/mask", path, name);
         if (mt->numel != yt->numel)
             return lp_fail(err, LP_ERR_INPUT, "%s: shape does not match the labels", what);
-        lp_status st = lp_cli_mask_bytes(&c->mask_own, mt, what, err);
+        lp_status st = lp_tensor_mask_bytes(&c->mask_own, mt, what, err);
         if (st != LP_OK) return st;
         pb->mask = c->mask_own;
     }
@@ -139,7 +139,7 @@ static lp_status bind_case(ck_suite *s, ck_case *c, const lp_tensor *lt, lp_erro
         else return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/shift is '%s', not next or none",
                             path, name, v);
     }
-    if ((v = case_meta(s, name, "ignore_index")) && !lp_cli_int64(&pb->ignore_index, v))
+    if ((v = case_meta(s, name, "ignore_index")) && !lp_parse_int64(&pb->ignore_index, v))
         return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/ignore_index '%s' is not an integer",
                        path, name, v);
     if ((v = case_meta(s, name, "temperature"))) {

@@ -1,4 +1,4 @@
-/* cli/report_fig.c: the figures of the report (DIR/figures, one SVG each), from the same arrays the JSON
+/* report/fig.c: the figures of the report (DIR/figures, one SVG each), from the same arrays the JSON
  * and the Markdown print:
  *   hist_<dtype>.svg        err_ulp histogram of the per-token outputs, standard suite, base kernels
  *   logp_ulp_<dtype>.svg    max err_ulp against the exact |logp|, per decade (near_zero included)
@@ -8,7 +8,7 @@
 #include <math.h>
 
 #include "lp_format.h"
-#include "report.h"
+#include "lp_report.h"
 
 #define MAXS 16
 

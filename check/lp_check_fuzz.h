@@ -1,4 +1,4 @@
-/* cli/check_fuzz.h: one fuzz input, decoded by the fuzzers' problem decoder (fuzz/fz_decode.h),
+/* check/lp_check_fuzz.h: one fuzz input, decoded by the fuzzers' problem decoder (gen/lp_fuzz_decode.h),
  * judged as `lpcert certify` judges a case: the exact reference first (a problem it rejects is
  * not run), the kernel with certify's transformations and skips, lpcert check's comparison under
  * the given bounds and conventions, and batch invariance. Shared by `lpcert fuzz` (cmd_fuzz.c)
@@ -7,8 +7,8 @@
 #ifndef LP_CHECK_FUZZ_H
 #define LP_CHECK_FUZZ_H
 
-#include "check_core.h"
-#include "fz_decode.h"
+#include "lp_check_internal.h"
+#include "lp_fuzz_decode.h"
 
 typedef enum ck_fz_verdict {
     CK_FZ_PASS = 0,   /* judged, passed */
@@ -29,12 +29,12 @@ typedef struct ck_fuzz {
 } ck_fuzz;
 
 void ck_fuzz_init(ck_fuzz *z);   /* options as certify's defaults, reference on one thread */
-/* One option of the judgement (the common set of check_core.h, --batch-invariance,
- * --in-range, --tempered-exact); returns 1 if a is one of them (*rc as ck_options_parse), else 0. */
-int ck_fuzz_option(ck_fuzz *z, const char *cmd, const char *a, const char *v, int *rc);
+/* One option of the judgement (the common set of lp_check_internal.h, --batch-invariance,
+ * --in-range, --tempered-exact): 0 if a is not one of them, else 1 with err as ck_options_parse. */
+int ck_fuzz_option(ck_fuzz *z, const char *a, const char *v, lp_error *err);
 /* Parses a whole option string ("--max-ulp 4 --masking mul", words split at blanks) and checks
- * the combination; returns LP_EXIT_OK or the exit code of a usage error (printed). */
-int ck_fuzz_args(ck_fuzz *z, const char *cmd, const char *line);
+ * the combination; LP_OK or LP_ERR_USAGE with the message. */
+lp_status ck_fuzz_args(ck_fuzz *z, const char *line, lp_error *err);
 extern const char ck_fuzz_help[];   /* --batch-invariance, --in-range, --tempered-exact: --help */
 /* The options as one line, e.g. "--max-ulp token=4,sum=4,mean=4 --masking mul ...". */
 void ck_fuzz_args_text(char *buf, size_t n, const ck_fuzz *z);

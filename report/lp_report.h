@@ -1,13 +1,13 @@
-/* cli/report.h: what the files of `lpcert report` share (cmd_report.c drives them).
+/* report/lp_report.h: what the files of `lpcert report` share (cmd_report.c drives them).
  *
- *   report_cases.c  the cases: the committed corpus (vectors/corpus, one file per family), the generated families
+ *   cases.c  the cases: the committed corpus (vectors/corpus, one file per family), the generated families
  *                   of the standard suite, and the report's own families (near_zero, pair_exh)
- *   report_run.c    the exact reference once per case, every selected kernel against it (the
+ *   run.c    the exact reference once per case, every selected kernel against it (the
  *                   comparison is check's: ck_run_case), histograms and error against logp
- *   report_sweep.c  sum versus mean against sequence length, and the DPO margin
- *   report_svg.c    the figures, written as SVG directly
- *   report_md.c     docs/ACCURACY.md (tables and the prose derived from the figures)
- *   report_json.c   the JSON file with every figure
+ *   sweep.c  sum versus mean against sequence length, and the DPO margin
+ *   svg.c    the figures, written as SVG directly
+ *   md.c     docs/ACCURACY.md (tables and the prose derived from the figures)
+ *   json.c   the JSON file with every figure
  *
  * Everything written is a function of the options (seed, selections, --quick) only: no time, no
  * path, no thread count; threads only split independent kernels.
@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "check_core.h"
+#include "lp_check_internal.h"
 #include "lp_impl.h"
 #include "lp_suite.h"
 
@@ -192,7 +192,7 @@ int rp_class_exhaustive(const rp_cases *cs, const char *cls);
 
 lp_status rp_figures_write(const rp_report *r, lp_error *err);
 lp_status rp_families_write(const rp_report *r, lp_error *err);
-/* The prose of ACCURACY.md (report_prose.c), derived from the figures. */
+/* The prose of ACCURACY.md (prose.c), derived from the figures. */
 void rp_prose_conclusions(rp_buf *b, const rp_report *r);
 void rp_prose_method(rp_buf *b, const rp_report *r);
 void rp_prose_sweep(rp_buf *b, const rp_report *r);

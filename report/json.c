@@ -1,11 +1,11 @@
-/* cli/report_json.c: the JSON file of `lpcert report`: every figure of the Markdown and the SVGs,
+/* report/json.c: the JSON file of `lpcert report`: every figure of the Markdown and the SVGs,
  * and the per-class groups behind them. Numbers are cJSON's shortest round-trip text; a NaN or an
  * infinity (no value) is null. */
 #include <cjson/cJSON.h>
 #include <math.h>
 
 #include "lp_format.h"
-#include "report.h"
+#include "lp_report.h"
 
 /* Figures keep 6 significant digits: enough to read, and stable against the last bits of the
  * reference's double-double, which two correct evaluations may give differently (lpcert.h). */

@@ -1,11 +1,11 @@
-/* cli/check_batch.c: batch invariance (DESIGN A5): a sequence's outputs must not change with the
+/* check/batch.c: batch invariance (DESIGN A5): a sequence's outputs must not change with the
  * batch around it. For sequences 0 and B-1 of a problem (every one when B <= 3): run it alone
  * (B = 1), and inside a batch of B + 2 sequences at another position, the others being the rest of
  * the batch in reverse order and seeded random-normal sequences. Its counted tokens, sum and mean
  * must keep their bits (NaNs compare equal whatever their payload). */
 #include <math.h>
 
-#include "check_core.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_rng.h"

@@ -1,4 +1,4 @@
-/* cli/check_kernel.c: kernels run in-process through the plugin ABI (include/lpcert_plugin.h):
+/* check/kernel.c: kernels run in-process through the plugin ABI (include/lpcert_plugin.h):
  * loading a plugin with dlopen, checking its description, and running it on an lp_problem with
  * the transformations its capabilities require (mask folded into labels, ignore_index rewritten to
  * -100, shift none passed as the equivalent shift next). Outputs are allocated here, poisoned with
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#include "check_core.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 

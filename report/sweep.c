@@ -1,4 +1,4 @@
-/* cli/report_sweep.c: sum versus mean against sequence length, and the DPO margin.
+/* report/sweep.c: sum versus mean against sequence length, and the DPO margin.
  *
  * B sequences of Lmax = 8192 scored tokens (shift none, no mask), V = 32; the sequence of length L
  * is the first L tokens of each (L = 1 to 8192: powers of 2 and 3 * 2^k). Logits are multiples of
@@ -27,7 +27,7 @@
 
 #include "lp_format.h"
 #include "lp_rng.h"
-#include "report.h"
+#include "lp_report.h"
 
 #define QUAD 4
 

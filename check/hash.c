@@ -1,10 +1,10 @@
-/* cli/check_hash.c: SHA-256 (FIPS 180-4) of files and of content digests, for certificates.
+/* check/hash.c: SHA-256 (FIPS 180-4) of files and of content digests, for certificates.
  * From the system's libcrypto (OpenSSL, Debian libssl-dev): EVP digests, streamed in 1 MiB
  * blocks so that a file of any size is hashed in bounded memory. */
 #include <errno.h>
 #include <openssl/evp.h>
 
-#include "check_core.h"
+#include "lp_check_internal.h"
 
 struct ck_sha {
     EVP_MD_CTX *ctx;
