@@ -500,13 +500,7 @@ lp_status ck_report_json(const char *path, ck_run *r, const ck_header *h, lp_err
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!text) return lp_fail(err, LP_ERR_NOMEM, "out of memory writing %s", path);
-    lp_afile *f;
-    lp_status s = lp_afile_open(&f, path, err);
-    if (s == LP_OK) {
-        lp_afile_write(f, text, strlen(text));
-        lp_afile_write(f, "\n", 1);
-        s = lp_afile_commit(f, err);
-    }
+    lp_status s = lp_write_line_atomic(path, text, err);
     free(text);
     return s;
 }

@@ -108,6 +108,16 @@ lp_status lp_write_file_atomic(const char *path, const void *data, size_t len, l
     return lp_afile_commit(a, err);
 }
 
+lp_status lp_write_line_atomic(const char *path, const char *text, lp_error *err)
+{
+    lp_afile *a;
+    lp_status st = lp_afile_open(&a, path, err);
+    if (st != LP_OK) return st;
+    lp_afile_write(a, text, strlen(text));
+    lp_afile_write(a, "\n", 1);
+    return lp_afile_commit(a, err);
+}
+
 /* ---- directory listings ------------------------------------------------------------------------- */
 
 static int cmp_name(const void *a, const void *b)

@@ -28,6 +28,8 @@ void lp_afile_abort(lp_afile *a);
 
 /* The whole of data to path, atomically (lp_afile_open + write + commit). */
 lp_status lp_write_file_atomic(const char *path, const void *data, size_t len, lp_error *err);
+/* The string text and one '\n' after it (a JSON document as cJSON_Print leaves it), atomically. */
+lp_status lp_write_line_atomic(const char *path, const char *text, lp_error *err);
 
 /* The names (not paths) of the entries of dir that end in suffix ("" or NULL: every entry), in
  * strcmp order; hidden names (a leading '.') and a name that is the suffix alone are skipped. The

@@ -176,13 +176,7 @@ lp_status rp_json_write(const rp_report *r, lp_error *err)
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", r->o->json);
-    lp_afile *f;
-    lp_status s = lp_afile_open(&f, r->o->json, err);
-    if (s == LP_OK) {
-        lp_afile_write(f, text, strlen(text));
-        lp_afile_write(f, "\n", 1);
-        s = lp_afile_commit(f, err);
-    }
+    lp_status s = lp_write_line_atomic(r->o->json, text, err);
     free(text);
     return s;
 }

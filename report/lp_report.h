@@ -175,10 +175,10 @@ typedef struct rp_plot {
 /* Writes the plot as an SVG document to path (atomically). */
 lp_status rp_svg_write(const char *path, const rp_plot *p, lp_error *err);
 
-/* A growing string (core/lp_buf.h: free with lp_text_free); rp_printf appends to it. Files are
- * written with lp_write_file_atomic (core/lp_file.h). */
+/* A growing string: core/lp_buf.h's, under the report's short names (free with lp_text_free).
+ * Files are written with lp_write_file_atomic (core/lp_file.h). */
 typedef lp_text rp_buf;
-void rp_printf(rp_buf *b, const char *fmt, ...) LP_PRINTF(2, 3);
+#define rp_printf lp_text_printf
 
 /* 1 if k is the plain member of its family: "<family>_<storage>" or "<family>_<storage>_accNN". */
 int rp_kernel_base(const lp_kernel *k);

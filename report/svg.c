@@ -1,19 +1,10 @@
-/* report/svg.c: line plots as SVG, written directly (no plotting dependency), and rp_printf, the
- * report's append to a growing string (core/lp_buf.h). Coordinates are printed with one
- * decimal, so a figure is a pure function of its data: the same bytes on every run. */
+/* report/svg.c: line plots as SVG, written directly (no plotting dependency). Coordinates are
+ * printed with one decimal, so a figure is a pure function of its data: the same bytes on every
+ * run. */
 #include <math.h>
-#include <stdarg.h>
 
 #include "lp_file.h"
 #include "lp_report.h"
-
-void rp_printf(rp_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    lp_text_vprintf(b, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- the plot --------------------------------------------------------------------------------- */
 
