@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 
+#include "lp_buf.h"
 #include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
@@ -156,15 +157,9 @@ static ck_group *group_get(ck_run *r, const char *cls, int out, lp_error *err)
 {
     for (size_t i = 0; i < r->ng; i++)
         if (r->g[i].out == out && strcmp(r->g[i].cls, cls) == 0) return &r->g[i];
-    if (r->ng == r->capg) {
-        size_t cap = r->capg ? 2 * r->capg : 32;
-        ck_group *g = realloc(r->g, cap * sizeof *g);
-        if (!g) {
-            lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
-            return NULL;
-        }
-        r->g = g;
-        r->capg = cap;
+    if (!LP_VEC_RESERVE(r->g, r->capg, r->ng + 1, 32)) {
+        lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+        return NULL;
     }
     ck_group *g = &r->g[r->ng++];
     memset(g, 0, sizeof *g);
@@ -175,13 +170,7 @@ static ck_group *group_get(ck_run *r, const char *cls, int out, lp_error *err)
 
 static int push_ulp(ck_group *g, double u)
 {
-    if (g->nulps == g->capulps) {
-        size_t cap = g->capulps ? 2 * g->capulps : 256;
-        double *p = realloc(g->ulps, cap * sizeof *p);
-        if (!p) return 0;
-        g->ulps = p;
-        g->capulps = cap;
-    }
+    if (!LP_VEC_RESERVE(g->ulps, g->capulps, g->nulps + 1, 256)) return 0;
     g->ulps[g->nulps++] = u;
     return 1;
 }

@@ -4,12 +4,12 @@
  * of lp_check_internal.h, the conventions the candidate follows, the diagnoses, the worst values with a
  * reproducer, and the verdict. Files are written to <path>.tmp and renamed: never partial. */
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "lp_check_internal.h"
+#include "lp_file.h"
 #include "lp_format.h"
 
 static const char *const diag_title[CK_ND] = {
@@ -494,38 +494,14 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
     return root;
 }
 
-static lp_status write_text(const char *path, const char *text, lp_error *err)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return lp_fail(err, LP_ERR_USAGE, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return lp_fail(err, LP_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    int ok = fputs(text, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return lp_fail(err, LP_ERR_IO, "%s: write failed", path);
-    }
-    return LP_OK;
-}
-
 lp_status ck_report_json(const char *path, ck_run *r, const ck_header *h, lp_error *err)
 {
     cJSON *root = json_build(r, h);
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!text) return lp_fail(err, LP_ERR_NOMEM, "out of memory writing %s", path);
-    size_t n = strlen(text);
-    char *t2 = realloc(text, n + 2);
-    if (!t2) {
-        free(text);
-        return lp_fail(err, LP_ERR_NOMEM, "out of memory writing %s", path);
-    }
-    t2[n] = '\n';
-    t2[n + 1] = 0;
-    lp_status s = write_text(path, t2, err);
-    free(t2);
+    lp_status s = lp_write_line_atomic(path, text, err);
+    free(text);
     return s;
 }
 
@@ -623,7 +599,7 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
         free(text);
         return lp_fail(err, LP_ERR_NOMEM, "out of memory writing %s", path);
     }
-    lp_status s = write_text(path, text, err);
+    lp_status s = lp_write_file_atomic(path, text, strlen(text), err);
     free(text);
     return s;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lp_buf.h"
 #include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
@@ -217,13 +218,8 @@ static lp_status save_outputs(save_list *l, const ck_case *c, const ck_outputs *
     for (int k = 0; k < CK_NOUT; k++) {
         const ck_array *a = &out->a[k];
         if (!a->present) continue;
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? 2 * l->cap : 64;
-            saved *v = realloc(l->v, cap * sizeof *v);
-            if (!v) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
-            l->v = v;
-            l->cap = cap;
-        }
+        if (!LP_VEC_RESERVE(l->v, l->cap, l->n + 1, 64))
+            return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
         saved *sv = &l->v[l->n];
         sv->data = malloc((size_t)(a->n ? a->n : 1) * (size_t)lp_format_get(a->fmt)->bytes);
         if (!sv->data) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "lp_check_fuzz.h"
+#include "lp_file.h"
 #include "lp_format.h"
 #include "lp_rng.h"
 
@@ -155,21 +156,6 @@ static lp_status read_file(uint8_t **out, size_t *n, const char *path, lp_error 
     return LP_OK;
 }
 
-/* Writes data to path through path.tmp and rename (no partial file). */
-static lp_status write_file(const char *path, const uint8_t *data, size_t n, lp_error *err)
-{
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return lp_fail(err, LP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    const int ok = fwrite(data, 1, n, f) == n;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return lp_fail(err, LP_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    }
-    return LP_OK;
-}
-
 static double now_s(void)
 {
     struct timespec t;
@@ -235,7 +221,7 @@ static lp_status write_json(const char *path, const fuzz_opts *o, const ck_fuzz 
         return s;
     }
     if (!text) return lp_fail(err, LP_ERR_NOMEM, "fuzz: out of memory for JSON");
-    s = write_file(path, (const uint8_t *)text, strlen(text), err);
+    s = lp_write_file_atomic(path, text, strlen(text), err);
     free(text);
     return s;
 }
@@ -311,11 +297,11 @@ int lp_cmd_fuzz(int argc, char **argv)
             }
             if (internal) {
                 lp_error werr = {LP_OK, ""};
-                if (write_file(artifact, buf, n, &werr) == LP_OK)
+                if (lp_write_file_atomic(artifact, buf, n, &werr) == LP_OK)
                     fprintf(stderr, "lpcert fuzz: lpcert itself failed on an input (a bug: please "
                             "report it with the input): %s\n  input: %s\n", err.msg, artifact);
             } else {
-                s = write_file(artifact, buf, n, &err);
+                s = lp_write_file_atomic(artifact, buf, n, &err);
             }
         }
     }

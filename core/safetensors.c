@@ -19,10 +19,10 @@
  * The writer emits what the reference writes, in the order the tensors were added, "__metadata__"
  * first; shapes and offsets are raw decimal integers, never a double's "%g". */
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <unistd.h>
 
+#include "lp_buf.h"
 #include "lp_core.h"
+#include "lp_file.h"
 #include "lp_tensor.h"
 
 #define HEADER_MAX 100000000u             /* the reference's MAX_HEADER_SIZE */
@@ -491,12 +491,16 @@ typedef struct wtensor {
     size_t nbytes;
 } wtensor;
 
+typedef struct wmeta {
+    char *key, *value;
+} wmeta;
+
 struct lp_twriter {
-    char *path, *tmp;
-    FILE *fp;
+    char *path;                /* for messages */
+    lp_afile *out;             /* "<path>.tmp" until lp_twriter_finish renames it */
     wtensor *ts;
     size_t nt, capt;
-    char **meta;               /* key, value, ... */
+    wmeta *meta;
     size_t nmeta, capm;
     uint64_t total;            /* data bytes so far */
 };
@@ -512,11 +516,13 @@ static char *dupstr(const char *s)
 static void writer_free(lp_twriter *w)
 {
     for (size_t i = 0; i < w->nt; i++) free(w->ts[i].name);
-    for (size_t i = 0; i < 2 * w->nmeta; i++) free(w->meta[i]);
+    for (size_t i = 0; i < w->nmeta; i++) {
+        free(w->meta[i].key);
+        free(w->meta[i].value);
+    }
     free(w->ts);
     free(w->meta);
     free(w->path);
-    free(w->tmp);
     free(w);
 }
 
@@ -527,20 +533,13 @@ lp_status lp_twriter_new(lp_twriter **out, const char *path, lp_error *err)
     char lab[97];
     lp_tensor_quote(lab, sizeof lab, path, 96);
     lp_twriter *w = calloc(1, sizeof *w);
-    size_t n = strlen(path);
-    if (w) {
-        w->path = dupstr(path);
-        w->tmp = malloc(n + 5);
-    }
-    if (!w || !w->path || !w->tmp) {
+    if (w) w->path = dupstr(path);
+    if (!w || !w->path) {
         if (w) writer_free(w);
         return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
     }
-    memcpy(w->tmp, path, n);
-    memcpy(w->tmp + n, ".tmp", 5);
-    w->fp = fopen(w->tmp, "wb");
-    if (!w->fp) {
-        lp_status st = lp_fail(err, LP_ERR_IO, "%s.tmp: cannot create: %s", lab, strerror(errno));
+    lp_status st = lp_afile_open(&w->out, path, err);
+    if (st != LP_OK) {
         writer_free(w);
         return st;
     }
@@ -579,13 +578,8 @@ lp_status lp_twriter_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
         return lp_fail(err, LP_ERR_USAGE, "%s: tensor '%s': size overflows", lab, nm);
     if (nbytes > 0 && !data)
         return lp_fail(err, LP_ERR_USAGE, "%s: tensor '%s': no data", lab, nm);
-    if (w->nt == w->capt) {
-        size_t cap = w->capt ? 2 * w->capt : 16;
-        wtensor *p = realloc(w->ts, cap * sizeof *p);
-        if (!p) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
-        w->ts = p;
-        w->capt = cap;
-    }
+    if (!LP_VEC_RESERVE(w->ts, w->capt, w->nt + 1, 16))
+        return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
     wtensor *t = &w->ts[w->nt];
     memset(t, 0, sizeof *t);
     if (!(t->name = dupstr(name))) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
@@ -608,24 +602,17 @@ lp_status lp_twriter_meta(lp_twriter *w, const char *key, const char *value, lp_
     if (!utf8_valid_str(key) || !utf8_valid_str(value))
         return lp_fail(err, LP_ERR_USAGE, "%s: metadata '%s' is not valid UTF-8", lab, nm);
     for (size_t i = 0; i < w->nmeta; i++)
-        if (strcmp(w->meta[2 * i], key) == 0)
+        if (strcmp(w->meta[i].key, key) == 0)
             return lp_fail(err, LP_ERR_USAGE, "%s: metadata key '%s' set twice", lab, nm);
-    if (w->nmeta == w->capm) {
-        size_t cap = w->capm ? 2 * w->capm : 8;
-        char **p = realloc(w->meta, 2 * cap * sizeof *p);
-        if (!p) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
-        w->meta = p;
-        w->capm = cap;
-    }
+    if (!LP_VEC_RESERVE(w->meta, w->capm, w->nmeta + 1, 8))
+        return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
     char *k = dupstr(key), *v = dupstr(value);
     if (!k || !v) {
         free(k);
         free(v);
         return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
     }
-    w->meta[2 * w->nmeta] = k;
-    w->meta[2 * w->nmeta + 1] = v;
-    w->nmeta++;
+    w->meta[w->nmeta++] = (wmeta){k, v};
     return LP_OK;
 }
 
@@ -655,7 +642,7 @@ static char *header_json(const lp_twriter *w)
         cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
         if (!m) goto fail;
         for (size_t i = 0; i < w->nmeta; i++)
-            if (!cJSON_AddStringToObject(m, w->meta[2 * i], w->meta[2 * i + 1])) goto fail;
+            if (!cJSON_AddStringToObject(m, w->meta[i].key, w->meta[i].value)) goto fail;
     }
     int64_t at = 0;
     for (size_t i = 0; i < w->nt; i++) {
@@ -683,56 +670,35 @@ fail:
     return NULL;
 }
 
-static int write_all(FILE *fp, const void *p, size_t n)
-{
-    return n == 0 || fwrite(p, 1, n, fp) == n;
-}
-
 lp_status lp_twriter_finish(lp_twriter *w, lp_error *err)
 {
     char lab[97];
     lp_tensor_quote(lab, sizeof lab, w->path, 96);
-    lp_status st = LP_OK;
     char *text = header_json(w);
     if (!text) {
-        st = lp_fail(err, LP_ERR_NOMEM, "%s: out of memory for the header", lab);
-        goto fail;
+        lp_status st = lp_fail(err, LP_ERR_NOMEM, "%s: out of memory for the header", lab);
+        lp_twriter_abort(w);
+        return st;
     }
     size_t len = strlen(text), pad = (8 - len % 8) % 8;
     uint64_t n = (uint64_t)(len + pad);
     unsigned char n8[8];
     for (int i = 0; i < 8; i++) n8[i] = (unsigned char)(n >> (8 * i));
     static const char spaces[8] = "        ";
-    int ok = write_all(w->fp, n8, 8) && write_all(w->fp, text, len) &&
-             write_all(w->fp, spaces, pad);
+    int ok = lp_afile_write(w->out, n8, 8) && lp_afile_write(w->out, text, len) &&
+             lp_afile_write(w->out, spaces, pad);
     cJSON_free(text);
-    for (size_t i = 0; ok && i < w->nt; i++) ok = write_all(w->fp, w->ts[i].data, w->ts[i].nbytes);
-    if (!ok || fflush(w->fp) != 0 || fsync(fileno(w->fp)) != 0) {
-        st = lp_fail(err, LP_ERR_IO, "%s.tmp: write failed: %s", lab, strerror(errno));
-        goto fail;
-    }
-    FILE *fp = w->fp;
-    w->fp = NULL;
-    if (fclose(fp) != 0) {
-        st = lp_fail(err, LP_ERR_IO, "%s.tmp: close failed: %s", lab, strerror(errno));
-        goto fail;
-    }
-    if (rename(w->tmp, w->path) != 0) {
-        st = lp_fail(err, LP_ERR_IO, "%s: cannot rename %s.tmp onto it: %s", lab, lab,
-                     strerror(errno));
-        goto fail;
-    }
+    for (size_t i = 0; ok && i < w->nt; i++)
+        ok = lp_afile_write(w->out, w->ts[i].data, w->ts[i].nbytes);
+    lp_afile *out = w->out;   /* the commit reports a failed write, and frees out in every case */
+    w->out = NULL;
     writer_free(w);
-    return LP_OK;
-fail:
-    lp_twriter_abort(w);
-    return st;
+    return lp_afile_commit(out, err);
 }
 
 void lp_twriter_abort(lp_twriter *w)
 {
     if (!w) return;
-    if (w->fp) fclose(w->fp);
-    remove(w->tmp);
+    lp_afile_abort(w->out);
     writer_free(w);
 }

@@ -6,13 +6,15 @@
  * runs are repeatable. Each file is read into a malloc'd buffer of exactly its size, so that ASan
  * reports any read past the input. The path is printed before the run: when a harness aborts, the
  * last line names the input. Exit status 0 when every input ran, 2 on a usage or I/O error. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "lp_buf.h"
+#include "lp_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,18 +25,13 @@ static int run_file(const char *path)
         fprintf(stderr, "replay: %s: cannot open: %s\n", path, strerror(errno));
         return 0;
     }
-    size_t cap = 4096, n = 0;
-    unsigned char *buf = malloc(cap);
+    size_t cap = 0, n = 0;
+    unsigned char *buf = NULL;
+    int oom = 0;
     for (;;) {
-        if (!buf) break;
-        if (n == cap) {
-            unsigned char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
+        if (!LP_VEC_RESERVE(buf, cap, n + 1, 4096)) {
+            oom = 1;
+            break;
         }
         size_t got = fread(buf + n, 1, cap - n, fp);
         n += got;
@@ -42,8 +39,8 @@ static int run_file(const char *path)
     }
     int io_error = ferror(fp);
     fclose(fp);
-    if (!buf || io_error) {
-        fprintf(stderr, "replay: %s: %s\n", path, buf ? "read error" : "out of memory");
+    if (oom || io_error) {
+        fprintf(stderr, "replay: %s: %s\n", path, oom ? "out of memory" : "read error");
         free(buf);
         return 0;
     }
@@ -62,46 +59,34 @@ static int run_file(const char *path)
     return 1;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Runs every regular file of dir; returns the number run, or -1 on error. */
 static long run_dir(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "replay: %s: cannot open directory: %s\n", dir, strerror(errno));
+    char **names;
+    size_t n;
+    lp_error err = {LP_OK, ""};
+    if (lp_dir_list(&names, &n, dir, NULL, &err) != LP_OK) {
+        fprintf(stderr, "replay: %s\n", err.msg);
         return -1;
     }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        if (n == cap) {
-            char **nn = realloc(names, (cap = cap ? 2 * cap : 64) * sizeof *nn);
-            if (!nn) break;
-            names = nn;
-        }
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        if (!(names[n] = malloc(len))) break;
-        snprintf(names[n], len, "%s/%s", dir, e->d_name);
-        n++;
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
     long ran = 0;
     for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(dir) + strlen(names[i]) + 2;
+        char *path = malloc(len);
+        if (!path) {
+            fprintf(stderr, "replay: %s: out of memory\n", dir);
+            ran = -1;
+            break;
+        }
+        snprintf(path, len, "%s/%s", dir, names[i]);
         struct stat sb;
-        if (stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode)) {
-            if (!run_file(names[i])) ran = -1;
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+            if (!run_file(path)) ran = -1;
             else if (ran >= 0) ran++;
         }
-        free(names[i]);
+        free(path);
     }
-    free(names);
+    lp_dir_list_free(names, n);
     return ran;
 }
 

@@ -4,6 +4,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "lp_buf.h"
 #include "lp_core.h"
 #include "lp_format.h"
 #include "lp_rng.h"
@@ -74,13 +75,7 @@ typedef struct builder {
 static lp_case *add(builder *bd, int64_t B, int64_t T, int64_t V)
 {
     lp_case_list *l = bd->out;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        lp_case *v = realloc(l->v, cap * sizeof *v);
-        if (!v) return NULL;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (!LP_VEC_RESERVE(l->v, l->cap, l->n + 1, 64)) return NULL;
     lp_case *c = &l->v[l->n];
     memset(c, 0, sizeof *c);
     size_t n = (size_t)(B * T * V), esz = (size_t)lp_format_get(bd->fmt)->bytes;

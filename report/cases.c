@@ -8,10 +8,11 @@
  *      1/4, at several max logits: the regime where logp is close to 0) and pair_exh (every finite
  *      value of f16 and bf16, exhaustively: see rp_exhaustive_domain).
  * --quick keeps a few small families and samples pair_exh (then marked sampled). */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 
+#include "lp_buf.h"
+#include "lp_file.h"
 #include "lp_format.h"
 #include "lp_rng.h"
 #include "lp_report.h"
@@ -55,15 +56,9 @@ static int family_selected(const rp_options *o, const char *fam)
 
 static rp_case *case_add(rp_cases *cs, lp_error *err)
 {
-    if (cs->n == cs->cap) {
-        size_t cap = cs->cap ? 2 * cs->cap : 256;
-        rp_case *v = realloc(cs->v, cap * sizeof *v);
-        if (!v) {
-            lp_fail(err, LP_ERR_NOMEM, "report: out of memory for the cases");
-            return NULL;
-        }
-        cs->v = v;
-        cs->cap = cap;
+    if (!LP_VEC_RESERVE(cs->v, cs->cap, cs->n + 1, 256)) {
+        lp_fail(err, LP_ERR_NOMEM, "report: out of memory for the cases");
+        return NULL;
     }
     rp_case *c = &cs->v[cs->n++];
     memset(c, 0, sizeof *c);
@@ -239,36 +234,16 @@ static lp_status read_corpus_file(rp_cases *cs, const char *path, const rp_optio
     return s;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static lp_status read_corpus(rp_cases *cs, const rp_options *o, lp_error *err)
 {
-    DIR *d = opendir(o->corpus);
-    if (!d)
+    char **names;
+    size_t n;
+    lp_status s = lp_dir_list(&names, &n, o->corpus, ".txt", err);
+    if (s == LP_ERR_IO)
         return lp_fail(err, LP_ERR_IO, "%s: cannot open the corpus folder: %s (run from the "
                        "source root, or pass --corpus DIR)", o->corpus, strerror(errno));
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    lp_status s = LP_OK;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l < 5 || strcmp(e->d_name + l - 4, ".txt") != 0) continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 32;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn) { s = lp_fail(err, LP_ERR_NOMEM, "out of memory"); break; }
-            names = nn;
-        }
-        if (!(names[n] = strdup(e->d_name))) { s = lp_fail(err, LP_ERR_NOMEM, "out of memory"); break; }
-        n++;
-    }
-    closedir(d);
-    if (s == LP_OK && n == 0) s = lp_fail(err, LP_ERR_INPUT, "%s: no *.txt vector file", o->corpus);
-    if (n) qsort(names, n, sizeof *names, cmp_str);
+    if (s != LP_OK) return lp_fail(err, s, "out of memory");
+    if (n == 0) s = lp_fail(err, LP_ERR_INPUT, "%s: no *.txt vector file", o->corpus);
     for (size_t i = 0; i < n && s == LP_OK; i++) {
         char path[4096], fam[300];
         snprintf(fam, sizeof fam, "corpus.%.*s", (int)(strlen(names[i]) - 4), names[i]);
@@ -276,8 +251,7 @@ static lp_status read_corpus(rp_cases *cs, const rp_options *o, lp_error *err)
         snprintf(path, sizeof path, "%s/%s", o->corpus, names[i]);
         s = read_corpus_file(cs, path, o, err);
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
+    lp_dir_list_free(names, n);
     return s;
 }
 
@@ -391,18 +365,16 @@ int rp_family_known(const char *glob, const rp_options *o)
         if (ck_glob_match(glob, lp_family_at(f)->name)) return 1;
     for (int i = 0; i < 2; i++)
         if (ck_glob_match(glob, own[i])) return 1;
-    DIR *d = opendir(o->corpus);
-    if (!d) return 0;
+    char **names;
+    size_t n;
+    if (lp_dir_list(&names, &n, o->corpus, ".txt", NULL) != LP_OK) return 0;
     int hit = 0;
-    struct dirent *e;
-    while (!hit && (e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l < 5 || strcmp(e->d_name + l - 4, ".txt") != 0) continue;
+    for (size_t i = 0; i < n && !hit; i++) {
         char fam[300];
-        snprintf(fam, sizeof fam, "corpus.%.*s", (int)(l - 4), e->d_name);
+        snprintf(fam, sizeof fam, "corpus.%.*s", (int)(strlen(names[i]) - 4), names[i]);
         hit = ck_glob_match(glob, fam);
     }
-    closedir(d);
+    lp_dir_list_free(names, n);
     return hit;
 }
 

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 
+#include "lp_file.h"
 #include "lp_format.h"
 #include "lp_report.h"
 
@@ -175,15 +176,7 @@ lp_status rp_json_write(const rp_report *r, lp_error *err)
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", r->o->json);
-    size_t n = strlen(text);
-    text[n] = 0;
-    char *t2 = realloc(text, n + 2);
-    if (!t2) {
-        free(text);
-        return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", r->o->json);
-    }
-    t2[n] = '\n';
-    lp_status s = rp_write_file(r->o->json, t2, n + 1, err);
-    free(t2);
+    lp_status s = lp_write_line_atomic(r->o->json, text, err);
+    free(text);
     return s;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lp_buf.h"
 #include "lp_check_internal.h"
 #include "lp_impl.h"
 #include "lp_suite.h"
@@ -173,17 +174,11 @@ typedef struct rp_plot {
 
 /* Writes the plot as an SVG document to path (atomically). */
 lp_status rp_svg_write(const char *path, const rp_plot *p, lp_error *err);
-/* Writes text to path through path.tmp and rename. */
-lp_status rp_write_file(const char *path, const char *text, size_t len, lp_error *err);
 
-/* A growing string. */
-typedef struct rp_buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} rp_buf;
-void rp_printf(rp_buf *b, const char *fmt, ...) LP_PRINTF(2, 3);
-void rp_buf_free(rp_buf *b);
+/* A growing string: core/lp_buf.h's, under the report's short names (free with lp_text_free).
+ * Files are written with lp_write_file_atomic (core/lp_file.h). */
+typedef lp_text rp_buf;
+#define rp_printf lp_text_printf
 
 /* 1 if k is the plain member of its family: "<family>_<storage>" or "<family>_<storage>_accNN". */
 int rp_kernel_base(const lp_kernel *k);

@@ -4,6 +4,7 @@
  * so the text is a function of the figures only. */
 #include <math.h>
 
+#include "lp_file.h"
 #include "lp_format.h"
 #include "lp_report.h"
 
@@ -213,8 +214,8 @@ lp_status rp_markdown_write(const rp_report *r, lp_error *err)
 
     char path[4300];
     snprintf(path, sizeof path, "%s/ACCURACY.md", r->o->out_dir);
-    lp_status s = b.oom ? lp_fail(err, LP_ERR_NOMEM, "out of memory") : rp_write_file(path, b.p, b.n, err);
-    rp_buf_free(&b);
+    lp_status s = b.oom ? lp_fail(err, LP_ERR_NOMEM, "out of memory") : lp_write_file_atomic(path, b.p, b.n, err);
+    lp_text_free(&b);
     if (s == LP_OK) s = rp_families_write(r, err);
     return s;
 }
@@ -251,8 +252,8 @@ lp_status rp_families_write(const rp_report *r, lp_error *err)
     }
     char path[4300];
     snprintf(path, sizeof path, "%s/accuracy_families.md", r->o->out_dir);
-    lp_status s = b.oom ? lp_fail(err, LP_ERR_NOMEM, "out of memory") : rp_write_file(path, b.p, b.n, err);
-    rp_buf_free(&b);
+    lp_status s = b.oom ? lp_fail(err, LP_ERR_NOMEM, "out of memory") : lp_write_file_atomic(path, b.p, b.n, err);
+    lp_text_free(&b);
     return s;
 }
 

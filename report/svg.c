@@ -1,61 +1,10 @@
-/* report/svg.c: line plots as SVG, written directly (no plotting dependency), and the text
- * helpers of the report (a growing buffer, atomic file writes). Coordinates are printed with one
- * decimal, so a figure is a pure function of its data: the same bytes on every run. */
-#include <errno.h>
+/* report/svg.c: line plots as SVG, written directly (no plotting dependency). Coordinates are
+ * printed with one decimal, so a figure is a pure function of its data: the same bytes on every
+ * run. */
 #include <math.h>
-#include <stdarg.h>
 
+#include "lp_file.h"
 #include "lp_report.h"
-
-void rp_printf(rp_buf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        const size_t room = b->cap - b->n;
-        const int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? room : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && (size_t)k < room) {
-            b->n += (size_t)k;
-            return;
-        }
-        size_t cap = b->cap ? 2 * b->cap : 4096;
-        while (cap < b->n + (size_t)k + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-}
-
-void rp_buf_free(rp_buf *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
-lp_status rp_write_file(const char *path, const char *text, size_t len, lp_error *err)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return lp_fail(err, LP_ERR_USAGE, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return lp_fail(err, LP_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    const int ok = fwrite(text, 1, len, f) == len;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return lp_fail(err, LP_ERR_IO, "%s: write failed", path);
-    }
-    return LP_OK;
-}
 
 /* ---- the plot --------------------------------------------------------------------------------- */
 
@@ -245,7 +194,7 @@ lp_status rp_svg_write(const char *path, const rp_plot *p, lp_error *err)
     }
     rp_printf(&b, "</svg>\n");
     lp_status s = b.oom ? lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", path)
-                        : rp_write_file(path, b.p, b.n, err);
-    rp_buf_free(&b);
+                        : lp_write_file_atomic(path, b.p, b.n, err);
+    lp_text_free(&b);
     return s;
 }

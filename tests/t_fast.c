@@ -21,7 +21,6 @@
  *            sequence whose sum and mean lie within 2^-100 of f64 midpoints (falls back): the
  *            fallback counters move as stated and results still agree.
  */
-#include <dirent.h>
 #include <math.h>
 #include <mpfr.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 
 #include "lp_core.h"
 #include "lp_fast.h"
+#include "lp_file.h"
 #include "lp_format.h"
 #include "lpcert.h"
 #include "lpt.h"
@@ -259,19 +259,12 @@ static void check_corpus_file(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!lpt_check(f != NULL, "corpus: cannot open %s", path)) return;
-    size_t cap = 1 << 16;
-    char *line = malloc(cap);
+    size_t cap = 0;
+    char *line = NULL;
     vprob c;
     memset(&c, 0, sizeof c);
     int in_case = 0;
-    while (fgets(line, (int)cap, f)) {
-        size_t len = strlen(line);
-        while (len == cap - 1 && line[len - 1] != '\n') { /* a long x line: grow */
-            cap *= 2;
-            line = realloc(line, cap);
-            if (!fgets(line + len, (int)(cap - len), f)) break;
-            len = strlen(line);
-        }
+    while (getline(&line, &cap, f) > 0) {   /* any length: x lines are long */
         char *p = line;
         if (*p == '#' || *p == '\n') continue;
         char key[16];
@@ -334,31 +327,22 @@ static void check_corpus_file(const char *path)
     fclose(f);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void check_corpus(void)
 {
-    DIR *d = opendir(CORPUS_DIR);
-    if (!lpt_check(d != NULL, "corpus: cannot open %s", CORPUS_DIR)) return;
-    char *names[256];
-    int nfiles = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL && nfiles < 256;) {
-        size_t n = strlen(e->d_name);
-        if (n > 4 && strcmp(e->d_name + n - 4, ".txt") == 0) names[nfiles++] = strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)nfiles, sizeof names[0], cmp_str);
-    for (int i = 0; i < nfiles; i++) {
+    char **names;
+    size_t nfiles;
+    lp_error err = {LP_OK, ""};
+    if (!lpt_check(lp_dir_list(&names, &nfiles, CORPUS_DIR, ".txt", &err) == LP_OK,
+                   "corpus: cannot open %s: %s", CORPUS_DIR, err.msg))
+        return;
+    for (size_t i = 0; i < nfiles; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", CORPUS_DIR, names[i]);
         check_corpus_file(path);
-        free(names[i]);
     }
-    lpt_check(nfiles >= 10, "corpus: only %d files found in %s", nfiles, CORPUS_DIR);
-    printf("t_fast: corpus: %d files, %lld cases, wanted {f32, f16, bf16}: %lld tokens, %lld fell "
+    lp_dir_list_free(names, nfiles);
+    lpt_check(nfiles >= 10, "corpus: only %zu files found in %s", nfiles, CORPUS_DIR);
+    printf("t_fast: corpus: %zu files, %lld cases, wanted {f32, f16, bf16}: %lld tokens, %lld fell "
            "back to MPFR, %lld sum/mean fallbacks\n", nfiles, (long long)n_cases,
            (long long)half_tokens, (long long)half_fallback, (long long)half_seqfb);
 }

@@ -15,9 +15,9 @@
  *              value is an ordinary number, and its promise says the row is outside its domain,
  *              while twopass holds its bound there: the contract is not vacuous.
  * LPCERT_LEVEL=2 multiplies the random budget by 10. */
-#include <dirent.h>
 #include <math.h>
 
+#include "lp_file.h"
 #include "lp_format.h"
 #include "lp_impl.h"
 #include "lp_problem.h"
@@ -675,30 +675,19 @@ static void check_corpus_file(const char *path, int64_t *ncases)
     fclose(f);
 }
 
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Every vectors/corpus/<family>.txt, in name order. */
 static void check_corpus(void)
 {
-    int64_t n = 0, nfiles = 0;
-    char *names[256];
-    DIR *d = opendir("vectors/corpus");
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL && nfiles < 256) {
-        const size_t len = strlen(e->d_name);
-        if (len > 4 && strcmp(e->d_name + len - 4, ".txt") == 0) names[nfiles++] = strdup(e->d_name);
-    }
-    if (d) closedir(d);
-    qsort(names, (size_t)nfiles, sizeof names[0], by_name);
-    for (int64_t i = 0; i < nfiles; i++) {
+    int64_t n = 0;
+    char **names = NULL;
+    size_t nfiles = 0;
+    if (lp_dir_list(&names, &nfiles, "vectors/corpus", ".txt", NULL) != LP_OK) nfiles = 0;
+    for (size_t i = 0; i < nfiles; i++) {
         char path[512];
         snprintf(path, sizeof path, "vectors/corpus/%s", names[i]);
         check_corpus_file(path, &n);
-        free(names[i]);
     }
+    lp_dir_list_free(names, nfiles);
     if (nfiles == 0)
         printf("corpus: vectors/corpus/*.txt not found (run from the source root): skipped\n");
     else

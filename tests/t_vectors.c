@@ -18,7 +18,6 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -29,6 +28,7 @@
 #include <unistd.h>
 
 #include "lp_core.h"
+#include "lp_file.h"
 #include "lp_format.h"
 #include "lpcert.h"
 #include "lpt.h"
@@ -493,11 +493,6 @@ static void check_file(const char *path)
     fclose(f);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Every *.txt of a folder, in name order; a plain file is checked as it is. */
 static void check_path(const char *path)
 {
@@ -509,34 +504,21 @@ static void check_path(const char *path)
         check_file(path);
         return;
     }
-    DIR *d = opendir(path);
-    if (!lpt_check(d != NULL, "%s: opendir: %s", path, strerror(errno))) return;
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
-        if (l < 5 || strcmp(e->d_name + l - 4, ".txt") != 0 || e->d_name[0] == '.') continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 32;
-            char **nn = realloc(names, cap * sizeof *names);
-            LP_ASSERT(nn != NULL);
-            names = nn;
-        }
-        size_t need = strlen(path) + l + 2;
-        names[n] = malloc(need);
-        LP_ASSERT(names[n] != NULL);
-        snprintf(names[n], need, "%s/%s", path, e->d_name);
-        n++;
-    }
-    closedir(d);
+    char **names;
+    size_t n;
+    lp_status st = lp_dir_list(&names, &n, path, ".txt", NULL);
+    LP_ASSERT(st != LP_ERR_NOMEM);
+    if (!lpt_check(st == LP_OK, "%s: opendir: %s", path, strerror(errno))) return;
     lpt_check(n > 0, "%s: no *.txt vector files", path);
-    if (n) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
-        check_file(names[i]);
-        free(names[i]);
+        size_t need = strlen(path) + strlen(names[i]) + 2;
+        char *file = malloc(need);
+        LP_ASSERT(file != NULL);
+        snprintf(file, need, "%s/%s", path, names[i]);
+        check_file(file);
+        free(file);
     }
-    free(names);
+    lp_dir_list_free(names, n);
 }
 
 /* Level 2: the large-vocabulary cases, generated now by the oracle (not committed). */
