@@ -11,6 +11,7 @@
 #include "lp_check_internal.h"
 #include "lp_file.h"
 #include "lp_format.h"
+#include "lpcert_version.h"
 
 static const char *const diag_title[CK_ND] = {
     "NaN leak from a masked row (multiply-masking: 0 * NaN, 0 * inf or 0 * -inf = NaN)",
@@ -368,7 +369,7 @@ static cJSON *json_repro(const ck_repro *w)
 static cJSON *json_build(ck_run *r, const ck_header *h)
 {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "tool", "lpcert 0.1.0");
+    cJSON_AddStringToObject(root, "tool", "lpcert " LPCERT_VERSION_STRING);
     cJSON_AddStringToObject(root, "command", h->command);
     cJSON_AddStringToObject(root, "suite", h->suite);
     cJSON_AddStringToObject(root, "candidate", h->candidate);
@@ -520,7 +521,8 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
     gmtime_r(&now, &tmv);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &tmv);
     fprintf(f, "# lpcert certificate: %s\n\n", verdict_word(failed));
-    fprintf(f, "Issued by lpcert 0.1.0 (`lpcert %s`) on %s.\n\n", h->command, date);
+    fprintf(f, "Issued by lpcert " LPCERT_VERSION_STRING " (`lpcert %s`) on %s.\n\n", h->command,
+            date);
     fprintf(f, "## Inputs\n\n| | |\n| --- | --- |\n| suite | %s |\n| candidate | %s |\n",
             h->suite, h->candidate);
     for (int i = 0; i < h->nfiles; i++)

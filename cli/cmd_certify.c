@@ -13,6 +13,7 @@
 #include "lp_problem.h"
 #include "lp_rng.h"
 #include "lp_suite.h"
+#include "lpcert_version.h"
 
 static const char usage[] =
     "usage: lpcert certify --plugin LIB.so[:SYMBOL] | --kernel NAME  [options]\n"
@@ -276,7 +277,8 @@ int lp_cmd_certify(int argc, char **argv)
         }
         ck_sha_final(dg, digest);
         if (s == LP_OK && kept == 0) s = lp_fail(&err, LP_ERR_USAGE, "certify: no case matches --cases '%s'", o.glob);
-        snprintf(sdesc, sizeof sdesc, "the standard suite of lpcert 0.1.0 (lpcert gen --seed %" PRIu64
+        snprintf(sdesc, sizeof sdesc,
+                 "the standard suite of lpcert " LPCERT_VERSION_STRING " (lpcert gen --seed %" PRIu64
                  "), %zu of %zu cases in all four formats%s%s; inputs digest sha256 %s", o.seed,
                  kept, total, o.glob ? " matching " : "", o.glob ? o.glob : "", digest);
     }

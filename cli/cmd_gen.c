@@ -8,6 +8,7 @@
 #include "lp_format.h"
 #include "lp_suite.h"
 #include "lp_tensor.h"
+#include "lpcert_version.h"
 
 static const char usage[] =
     "usage: lpcert gen [--family NAME|all] [--dtype f64|f32|f16|bf16|all] [--seed N]\n"
@@ -133,7 +134,7 @@ int lp_cmd_gen(int argc, char **argv)
     }
     if (isatty(fileno(stderr))) fputs("\r\033[K", stderr);
     snprintf(buf, sizeof buf, "%" PRIu64, o.seed);
-    if (s == LP_OK) s = lp_twriter_meta(w, "generator", "lpcert gen 0.1.0", &err);
+    if (s == LP_OK) s = lp_twriter_meta(w, "generator", "lpcert gen " LPCERT_VERSION_STRING, &err);
     if (s == LP_OK) s = lp_twriter_meta(w, "format", "lpcert-suite-1", &err);
     if (s == LP_OK) s = lp_twriter_meta(w, "seed", buf, &err);
     snprintf(buf, sizeof buf, "%zu", cases.n);

@@ -8,6 +8,7 @@
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_tensor.h"
+#include "lpcert_version.h"
 
 static const char usage[] =
     "usage: lpcert ref --logits L.npy|L.safetensors[:tensor] --labels Y.npy|Y.safetensors[:tensor]\n"
@@ -168,7 +169,7 @@ static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *
     if (s == LP_OK) s = lp_cli_ref_tensors(w, "", r, &keep, err);
     char buf[64];
     struct { const char *k; const char *v; } meta[] = {
-        {"generator", "lpcert ref 0.1.0"},
+        {"generator", "lpcert ref " LPCERT_VERSION_STRING},
         {"logits", o->logits},
         {"labels", o->labels},
         {"mask", o->mask ? o->mask : ""},

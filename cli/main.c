@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lpcert_version.h"
 
 static const char usage[] =
     "usage: lpcert <command> [options]\n"
@@ -29,7 +30,7 @@ int main(int argc, char **argv)
         return LP_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        puts("lpcert 0.1.0");
+        puts("lpcert " LPCERT_VERSION_STRING);
         return LP_EXIT_OK;
     }
     if (strcmp(argv[1], "ref") == 0) return lp_cmd_ref(argc - 1, argv + 1);

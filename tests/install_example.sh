@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# tests/install_example.sh BUILD_DIR SOURCE_DIR CC [FLAGS...]: the ctest test install_example. Installs
+# the build into a temporary prefix (cmake --install), then builds examples/user_test/ against it
+# the two ways a user would, and runs each binary:
+#   pkg-config:    make -f examples/user_test/Makefile (cc, pkg-config --cflags --libs lpcert)
+#   find_package:  a fresh cmake configure of examples/user_test/ (liblpcert.so and liblpcert.a)
+# FLAGS go to every compile and link (the sanitizer build passes its -fsanitize flags: the
+# installed library is instrumented, so its users must be too). Exit 77 (skipped) while the
+# installed tree has no lpcert_check.h (a branch without the check API).
+set -euo pipefail
+build=$1 src=$2 cc=$3
+shift 3
+flags="$*"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lpcert-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+cmake --install "$build" --prefix "$prefix" >"$tmp/install.log"
+for f in lib/liblpcert.so lib/liblpcert.a include/lpcert.h include/lpcert_plugin.h \
+         include/lpcert_version.h lib/pkgconfig/lpcert.pc lib/cmake/lpcert/lpcertConfig.cmake \
+         lib/cmake/lpcert/lpcertConfigVersion.cmake lib/cmake/lpcert/lpcertTargets.cmake bin/lpcert; do
+    [ -e "$prefix/$f" ] || { echo "install_example: $prefix/$f not installed" >&2; exit 1; }
+done
+if [ ! -e "$prefix/include/lpcert_check.h" ]; then
+    echo "install_example: skipped: no include/lpcert_check.h to build examples/user_test against"
+    exit 77
+fi
+
+echo "== pkg-config: $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs lpcert)"
+mkdir "$tmp/pc"
+PKG_CONFIG_PATH=$prefix/lib/pkgconfig make -s -C "$tmp/pc" -f "$src/examples/user_test/Makefile" \
+    CC="$cc" CFLAGS="-O2 -std=c11 -Wall -Wextra -Werror $flags" LDFLAGS="$flags"
+"$tmp/pc/user_test"
+
+echo "== find_package"
+cmake -S "$src/examples/user_test" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="-Wall -Wextra -Werror $flags" \
+      -DCMAKE_EXE_LINKER_FLAGS="$flags" >"$tmp/cm.log" || { cat "$tmp/cm.log"; exit 1; }
+cmake --build "$tmp/cm" >"$tmp/build.log" || { cat "$tmp/build.log"; exit 1; }
+"$tmp/cm/user_test"
+"$tmp/cm/user_test_static" >/dev/null
+echo "install_example: ok"
