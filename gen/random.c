@@ -1,11 +1,14 @@
-/* gen/random.c: certify's seeded random problems (lp_gen_random.h). Moved from cli/cmd_certify.c;
- * the draws are made in the same order, so a seed gives the same problems as before. */
+/* gen/random.c: seeded random problems and inputs (lp_gen_random.h): certify's random problems
+ * (from cli/cmd_certify.c), the batch-invariance fillers (from check/batch.c) and the fuzz
+ * command's random inputs (from cli/cmd_fuzz.c). The draws are made in the same order as before
+ * the move, so a seed gives the same problems. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lp_core.h"
 #include "lp_format.h"
+#include "lp_fuzz_decode.h"
 #include "lp_gen_random.h"
 #include "lp_problem.h"
 
@@ -80,4 +83,39 @@ lp_status lp_gen_random(lp_case *c, lp_rng *rng, unsigned fmts, int temp_ok, lp_
             }
         }
     return LP_OK;
+}
+
+void lp_gen_filler(void *logits, void *labels, lp_format fmt, lp_itype lt, int64_t T, int64_t V,
+                   lp_rng *rng)
+{
+    for (int64_t i = 0; i < T * V; i++) lp_store_f64(logits, fmt, (size_t)i, 3 * lp_rng_normal(rng));
+    char *dy = labels;
+    for (int64_t t = 0; t < T; t++) {
+        int64_t y = (int64_t)lp_rng_below(rng, (uint64_t)V);
+        if (lt == LP_I64) memcpy(dy + 8 * t, &y, 8);
+        else { int32_t y32 = (int32_t)y; memcpy(dy + 4 * t, &y32, 4); }
+    }
+}
+
+size_t lp_gen_fuzz_input(uint8_t *buf, size_t cap, lp_rng *rng, unsigned formats,
+                         const uint8_t *taus, int ntau)
+{
+    const size_t nsel = (size_t)lp_rng_below(rng, 33), payload = (size_t)lp_rng_below(rng, 2049);
+    const size_t n = payload + nsel + LP_FZ_NPARAM;
+    if (n > cap) return 0;
+    for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)lp_rng_next(rng);
+    uint8_t *k = buf + n - 1;   /* k[-j] is tail byte j */
+    int fl[LP_NFORMATS], nf = 0;
+    for (int f = 0; f < LP_NFORMATS; f++)
+        if (formats & (1u << f)) fl[nf++] = f;
+    k[0] = (uint8_t)((k[0] & ~3u) | (unsigned)fl[lp_rng_below(rng, (uint64_t)nf)]);
+    if (lp_rng_below(rng, 8)) k[0] &= 0x7f;                  /* mask byte 2: an input error */
+    if (ntau > 0 && lp_rng_below(rng, 16))
+        k[-3] = (uint8_t)((k[-3] & 0xf0) | taus[lp_rng_below(rng, (uint64_t)ntau)]);
+    if (lp_rng_below(rng, 8))
+        for (size_t j = 0; j < nsel; j++) {
+            uint8_t *s = k - LP_FZ_NPARAM - j;
+            if (*s >= 0xf0) *s &= 0x7f;                     /* mostly out-of-range labels */
+        }
+    return n;
 }
