@@ -86,9 +86,9 @@ static lp_err_measure token_err(const fixture *x, int i)
     return lp_ulp_error((double)x->logp[i], x->ref.logp[i].dd, (double)x->ref.logp[i].f32, LP_F32);
 }
 
-static void hexdec(char *buf, size_t n, double v)
+static void hexdec(char *buf, size_t n, float v)
 {
-    lp_format_hexdec(buf, n, v, LP_F32);
+    lp_format_hexdec(buf, n, (double)v, LP_F32);
 }
 
 /* Runs the fixture's candidate under opt; returns the run (NULL on error, reported). */
@@ -339,7 +339,7 @@ static void test_rel_rule(void)
         g.rel_cand_max = edge;
         lpt_check(!ck_group_rel_failed(&r, &g), "baseline rule: cand %a = %g x %a + 2^-20 fails",
                   edge, factors[i], bases[i]);
-        g.rel_cand_max = nextafter(edge, INFINITY);
+        g.rel_cand_max = nextafter(edge, (double)INFINITY);
         lpt_check(ck_group_rel_failed(&r, &g) && ck_group_failed(&r, &g),
                   "baseline rule: cand %a > %g x %a + 2^-20 passes", g.rel_cand_max, factors[i], bases[i]);
     }
