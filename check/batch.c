@@ -1,12 +1,14 @@
 /* check/batch.c: batch invariance (DESIGN A5): a sequence's outputs must not change with the
  * batch around it. For sequences 0 and B-1 of a problem (every one when B <= 3): run it alone
  * (B = 1), and inside a batch of B + 2 sequences at another position, the others being the rest of
- * the batch in reverse order and seeded random-normal sequences. Its counted tokens, sum and mean
- * must keep their bits (NaNs compare equal whatever their payload). */
+ * the batch in reverse order and seeded random-normal sequences (gen/random.c, lp_gen_filler).
+ * Its counted tokens, sum and mean must keep their bits (NaNs compare equal whatever their
+ * payload). */
 #include <math.h>
 
 #include "lp_check_internal.h"
 #include "lp_format.h"
+#include "lp_gen_random.h"
 #include "lp_problem.h"
 #include "lp_rng.h"
 #include "lp_suite.h"
@@ -125,13 +127,7 @@ lp_status ck_batch_check(ck_run *r, const ck_kernel *k, const char *name, const 
                 memcpy(dy, (const char *)pb->labels + (size_t)(src * T) * lsz, (size_t)T * lsz);
                 if (mask) memcpy(mask + q * T, pb->mask + src * T, (size_t)T);
             } else {
-                for (int64_t i = 0; i < T * V; i++)
-                    lp_store_f64(dl, pb->fmt, (size_t)i, 3 * lp_rng_normal(&rng));
-                for (int64_t t = 0; t < T; t++) {
-                    int64_t y = (int64_t)lp_rng_below(&rng, (uint64_t)V);
-                    if (lsz == 8) memcpy(dy + 8 * t, &y, 8);
-                    else { int32_t y32 = (int32_t)y; memcpy(dy + 4 * t, &y32, 4); }
-                }
+                lp_gen_filler(dl, dy, pb->fmt, pb->label_type, T, V, &rng);
                 if (mask) memset(mask + q * T, 1, (size_t)T);
             }
         }

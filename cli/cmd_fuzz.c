@@ -18,6 +18,7 @@
 #include "lp_check_fuzz.h"
 #include "lp_file.h"
 #include "lp_format.h"
+#include "lp_gen_random.h"
 #include "lp_rng.h"
 
 static const char usage[] =
@@ -109,32 +110,6 @@ static int tau_choices(uint8_t *ok, const ck_fuzz *z)
         }
         if (good) ok[n++] = (uint8_t)i;
     }
-    return n;
-}
-
-/* A random input of the decoder's layout (fuzz/fz_decode.h): payload bytes, then label
- * selectors and the 12 parameter bytes read from the end. taus: the tau selectors to draw from
- * (15 times in 16). */
-static size_t random_input(uint8_t *buf, size_t cap, lp_rng *rng, const lp_plugin *p,
-                           const uint8_t *taus, int ntau)
-{
-    const size_t nsel = (size_t)lp_rng_below(rng, 33), payload = (size_t)lp_rng_below(rng, 2049);
-    const size_t n = payload + nsel + LP_FZ_NPARAM;
-    if (n > cap) return 0;
-    for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)lp_rng_next(rng);
-    uint8_t *k = buf + n - 1;   /* k[-j] is tail byte j */
-    int fl[LP_NFORMATS], nf = 0;
-    for (int f = 0; f < LP_NFORMATS; f++)
-        if (p->formats & LP_PLUGIN_FMT(f)) fl[nf++] = f;
-    k[0] = (uint8_t)((k[0] & ~3u) | (unsigned)fl[lp_rng_below(rng, (uint64_t)nf)]);
-    if (lp_rng_below(rng, 8)) k[0] &= 0x7f;                  /* mask byte 2: an input error */
-    if (ntau > 0 && lp_rng_below(rng, 16))
-        k[-3] = (uint8_t)((k[-3] & 0xf0) | taus[lp_rng_below(rng, (uint64_t)ntau)]);
-    if (lp_rng_below(rng, 8))
-        for (size_t j = 0; j < nsel; j++) {
-            uint8_t *s = k - LP_FZ_NPARAM - j;
-            if (*s >= 0xf0) *s &= 0x7f;                     /* mostly out-of-range labels */
-        }
     return n;
 }
 
@@ -272,7 +247,7 @@ int lp_cmd_fuzz(int argc, char **argv)
         int64_t tried = 0;
         const int tty = isatty(fileno(stderr));
         while (s == LP_OK && (tried == 0 || now_s() - t0 < o.seconds)) {
-            n = random_input(buf, cap, &rng, z.k.p, taus, ntau);
+            n = lp_gen_fuzz_input(buf, cap, &rng, z.k.p->formats, taus, ntau);
             s = ck_fuzz_one(&z, buf, n, &v, &report, &err);
             tried++;
             if (s != LP_OK) {

@@ -1,0 +1,375 @@
+/* check/api.c: the public verdict engine (include/lpcert_check.h) over the internal one
+ * (lp_check_internal.h): an lp_check is a ck_run with the report header of the route that filled
+ * it (problems in memory, a suite and a candidate file, or a certify run). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lp_check_certify.h"
+#include "lp_check_internal.h"
+#include "lp_format.h"
+#include "lp_problem.h"
+#include "lpcert_check.h"
+
+struct lp_check {
+    ck_run r;
+    ck_header h;
+    int route;                 /* 0 nothing yet, 1 memory, 2 a suite file, 3 certify */
+    int64_t problems;
+    unsigned fm[CK_NOUT];      /* candidate formats seen per output */
+    char sdesc[5400], cdesc[1200], paths[2][4096];
+    ck_certify *cert;
+};
+
+struct lp_check_suite {
+    ck_suite s;
+    char path[4096];
+    char glob[512];
+    int has_glob;
+};
+
+lp_status lp_check_new(lp_check **out, const lp_check_options *opt, lp_error *err)
+{
+    static const lp_check_options dflt = LP_CHECK_OPTIONS_INIT;
+    if (!opt) opt = &dflt;
+    *out = NULL;
+    ck_options o;
+    ck_options_init(&o);
+    for (int i = 0; i < CK_NOUT; i++) {
+        o.max_ulp[i] = opt->max_ulp[i] < 0 ? -1 : opt->max_ulp[i];
+        o.max_abs[i] = opt->max_abs[i] < 0 ? -1 : opt->max_abs[i];
+        if (isnan(opt->max_ulp[i]) || isnan(opt->max_abs[i]))
+            return lp_fail(err, LP_ERR_USAGE, "check options: a bound of %s is NaN", ck_output_name(i));
+    }
+    o.baseline = opt->baseline;
+    o.factor = opt->factor > 0 ? opt->factor : -1;
+    if (opt->masking != 0 && opt->masking != 1)
+        return lp_fail(err, LP_ERR_USAGE, "check options: masking %d is not 0 (spec) or 1 (mul)",
+                       opt->masking);
+    o.masking = opt->masking ? CK_MASKING_MUL : CK_MASKING_SPEC;
+    if (opt->empty_mean < 0 || opt->empty_mean > 2)
+        return lp_fail(err, LP_ERR_USAGE, "check options: empty_mean %d is not 0 (case), 1 (nan) "
+                       "or 2 (zero)", opt->empty_mean);
+    o.empty = (ck_empty)opt->empty_mean;
+    if (opt->threads < 0 || opt->threads > 64)
+        return lp_fail(err, LP_ERR_USAGE, "check options: threads %d is not in [0, 64]", opt->threads);
+    o.threads = opt->threads;
+    lp_status s = ck_options_finish(&o, err);
+    if (s != LP_OK) return s;
+    lp_check *c = calloc(1, sizeof *c);
+    if (!c) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+    s = ck_run_init(&c->r, &o, err);
+    if (s != LP_OK) {
+        free(c);
+        return s;
+    }
+    *out = c;
+    return LP_OK;
+}
+
+void lp_check_free(lp_check *c)
+{
+    if (!c) return;
+    ck_run_free(&c->r);
+    if (c->cert) {
+        ck_certify_close(c->cert);
+        free(c->cert);
+    }
+    free(c);
+}
+
+/* "what: outputs logp (f32), sum (f64)": the formats each output came in. */
+static void cand_text(char *buf, size_t n, const char *what, const unsigned fm[CK_NOUT])
+{
+    size_t l = (size_t)snprintf(buf, n, "%s: outputs", what);
+    int any = 0;
+    for (int o = 0; o < CK_NOUT && l < n; o++) {
+        if (!fm[o]) continue;
+        l += (size_t)snprintf(buf + l, n - l, "%s %s (", any++ ? "," : "", ck_tensor_name(o));
+        int k = 0;
+        for (int f = 0; f < LP_NFORMATS && l < n; f++)
+            if (fm[o] & (1u << f))
+                l += (size_t)snprintf(buf + l, n - l, "%s%s", k++ ? " " : "", lp_format_name((lp_format)f));
+        if (l < n) l += (size_t)snprintf(buf + l, n - l, ")");
+    }
+}
+
+/* The baseline's outputs on pb when the run has one (*have 0 when it cannot read pb). */
+static lp_status baseline(ck_run *r, ck_outputs *base, const char *name, const lp_problem *pb,
+                          int *have, lp_error *err)
+{
+    *have = 0;
+    if (!r->opt.baseline) return LP_OK;
+    const char *why = NULL;
+    lp_status s = ck_baseline_run(base, r->opt.baseline, pb, have, &why, err);
+    if (s == LP_OK && !*have)
+        ck_run_diag(r, CK_D_NO_BASELINE, "case %s (%s logits): %s", name, lp_format_name(pb->fmt), why);
+    return s;
+}
+
+static lp_status widen(ck_array *a, lp_format fmt, const void *p, int64_t n, lp_error *err)
+{
+    a->present = 1;
+    a->fmt = fmt;
+    a->n = n;
+    a->v = malloc((size_t)(n > 0 ? n : 1) * sizeof *a->v);
+    if (!a->v) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+    for (int64_t i = 0; i < n; i++) a->v[i] = lp_load_f64(p, fmt, (size_t)i);
+    return LP_OK;
+}
+
+lp_status lp_check_problem(lp_check *c, const char *name, const char *cls, const lp_problem *pb,
+                           const lp_ref_result *ref, const lp_candidate *cand, lp_error *err)
+{
+    if (!c || !name || !pb || !cand)
+        return lp_fail(err, LP_ERR_USAGE, "check: a NULL run, name, problem or candidate");
+    if (!cls) cls = name;
+    if ((unsigned)cand->fmt >= LP_NFORMATS)
+        return lp_fail(err, LP_ERR_USAGE, "check %s: candidate format %d is not one of the four",
+                       name, (int)cand->fmt);
+    if (!cand->logp && !cand->sum && !cand->mean)
+        return lp_fail(err, LP_ERR_USAGE, "check %s: the candidate gives none of logp, sum, mean", name);
+    lp_status s = lp_problem_check(pb, err);
+    if (s != LP_OK) return s;
+    const int64_t B = pb->shape.B, Ts = lp_problem_ts(pb);
+    lp_ref_result own;
+    memset(&own, 0, sizeof own);
+    if (!ref) {
+        lp_ref_options ropt = LP_REF_OPTIONS_INIT;
+        ropt.threads = c->r.opt.threads;
+        s = lp_ref_compute_opts(&own, pb, &ropt, err);
+        if (s != LP_OK) return s;
+        ref = &own;
+    } else if (ref->B != B || ref->Ts != Ts) {
+        return lp_fail(err, LP_ERR_USAGE, "check %s: the reference given has B=%lld, T_s=%lld; the "
+                       "problem B=%lld, T_s=%lld", name, (long long)ref->B, (long long)ref->Ts,
+                       (long long)B, (long long)Ts);
+    }
+    ck_outputs co, base;
+    memset(&co, 0, sizeof co);
+    memset(&base, 0, sizeof base);
+    const void *arr[CK_NOUT] = {cand->logp, cand->sum, cand->mean};
+    for (int k = 0; k < CK_NOUT && s == LP_OK; k++)
+        if (arr[k]) s = widen(&co.a[k], cand->fmt, arr[k], k == CK_TOKEN ? B * Ts : B, err);
+    int have = 0;
+    if (s == LP_OK) s = baseline(&c->r, &base, name, pb, &have, err);
+    if (s == LP_OK) s = ck_run_case(&c->r, name, cls, pb, ref, &co, have ? &base : NULL, err);
+    if (s == LP_OK) {
+        for (int k = 0; k < CK_NOUT; k++)
+            if (arr[k]) c->fm[k] |= 1u << cand->fmt;
+        c->problems++;
+        c->route = 1;
+        snprintf(c->sdesc, sizeof c->sdesc, "%lld problems given through the C API (lpcert_check.h); "
+                 "reference computed by lpcert unless given", (long long)c->problems);
+        cand_text(c->cdesc, sizeof c->cdesc, "given in memory", c->fm);
+        memset(&c->h, 0, sizeof c->h);
+        c->h.command = "check";
+        c->h.suite = c->sdesc;
+        c->h.candidate = c->cdesc;
+    }
+    ck_outputs_free(&co);
+    ck_outputs_free(&base);
+    lp_ref_result_free(&own);
+    return s;
+}
+
+int lp_check_failed(const lp_check *c)
+{
+    return !c || ck_run_failed(&c->r);
+}
+
+int lp_check_exit_code(const lp_check *c, lp_status s)
+{
+    if (s != LP_OK) return s == LP_ERR_INTERNAL || s == LP_ERR_NOMEM ? 1 : 2;
+    return lp_check_failed(c) ? 1 : 0;
+}
+
+/* The header of the route that filled c (an empty run reads as problems in memory). */
+static const ck_header *header(lp_check *c)
+{
+    if (c->route == 0) {
+        snprintf(c->sdesc, sizeof c->sdesc, "no problem given");
+        snprintf(c->cdesc, sizeof c->cdesc, "none");
+        memset(&c->h, 0, sizeof c->h);
+        c->h.command = "check";
+        c->h.suite = c->sdesc;
+        c->h.candidate = c->cdesc;
+    }
+    return c->route == 3 ? &c->cert->h : &c->h;
+}
+
+void lp_check_write_table(FILE *f, lp_check *c)
+{
+    if (f && c) ck_report_table(f, &c->r, header(c));
+}
+
+lp_status lp_check_write_json(lp_check *c, const char *path, lp_error *err)
+{
+    if (!c || !path) return lp_fail(err, LP_ERR_USAGE, "check: a NULL run or path");
+    return ck_report_json(path, &c->r, header(c), err);
+}
+
+lp_status lp_check_write_certificate(lp_check *c, const char *path, lp_error *err)
+{
+    if (!c || !path) return lp_fail(err, LP_ERR_USAGE, "check: a NULL run or path");
+    return ck_report_certificate(path, &c->r, header(c), err);
+}
+
+size_t lp_check_group_count(const lp_check *c)
+{
+    return c ? c->r.ng : 0;
+}
+
+int64_t lp_check_values(const lp_check *c)
+{
+    return c ? c->r.values : 0;
+}
+
+lp_status lp_check_group_get(lp_check *c, size_t i, lp_check_group *out, lp_error *err)
+{
+    if (!c || !out || i >= c->r.ng)
+        return lp_fail(err, LP_ERR_USAGE, "check: group %zu of %zu", i, c ? c->r.ng : 0);
+    ck_group *g = &c->r.g[i];
+    memset(out, 0, sizeof *out);
+    out->cls = g->cls;
+    out->output = (lp_output)g->out;
+    out->formats = g->fmts;
+    out->format = LP_F64;
+    for (int f = LP_NFORMATS - 1; f >= 0; f--)
+        if (g->fmts & (1u << f)) out->format = (lp_format)f;
+    out->n = g->n;
+    out->correctly_rounded = g->n_cr;
+    out->max_ulp = g->max_ulp;
+    out->max_abs = g->max_abs;
+    out->median_ulp = ck_group_median(g);
+    out->class_mismatches = g->n_mismatch;
+    out->nan_leaks = g->n_leak;
+    out->over_bound = g->n_over;
+    out->base_max_ulp = c->r.opt.baseline && g->rel_n ? g->rel_base_max : (double)NAN;
+    out->failed = ck_group_failed(&c->r, g);
+    return LP_OK;
+}
+
+/* ---- files ------------------------------------------------------------------------------------- */
+
+lp_status lp_check_suite_open(lp_check_suite **out, const char *path, const char *glob,
+                              lp_error *err)
+{
+    *out = NULL;
+    if (!path) return lp_fail(err, LP_ERR_USAGE, "check: a NULL suite path");
+    lp_check_suite *s = calloc(1, sizeof *s);
+    if (!s) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if (glob) {
+        snprintf(s->glob, sizeof s->glob, "%s", glob);
+        s->has_glob = 1;
+    }
+    lp_status st = ck_suite_open(&s->s, s->path, s->has_glob ? s->glob : NULL, err);
+    if (st != LP_OK) {
+        free(s);
+        return st;
+    }
+    *out = s;
+    return LP_OK;
+}
+
+void lp_check_suite_free(lp_check_suite *s)
+{
+    if (!s) return;
+    ck_suite_close(&s->s);
+    free(s);
+}
+
+size_t lp_check_suite_count(const lp_check_suite *s)
+{
+    return s ? s->s.n : 0;
+}
+
+lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const char *candidate_path,
+                                 int recompute, lp_error *err)
+{
+    if (!c || !s || !candidate_path)
+        return lp_fail(err, LP_ERR_USAGE, "check: a NULL run, suite or candidate path");
+    const ck_suite *su = &s->s;
+    lp_tfile *cf = NULL;
+    ck_header *h = &c->h;
+    lp_status st = lp_tfile_open(&cf, candidate_path, err);
+    if (st == LP_OK) st = ck_candidate_validate(cf, candidate_path, su, err);
+    if (st == LP_OK) {
+        memset(h, 0, sizeof *h);
+        h->files[0].role = "suite";
+        h->files[0].path = strcpy(c->paths[0], s->path);
+        st = ck_sha256_file(h->files[0].sha256, s->path, err);
+        h->nfiles = 1;
+    }
+    if (st == LP_OK && strcmp(s->path, candidate_path) != 0) {
+        h->files[1].role = "candidate";
+        h->files[1].path = strcpy(c->paths[1], candidate_path);
+        st = ck_sha256_file(h->files[1].sha256, candidate_path, err);
+        h->nfiles = 2;
+    }
+    unsigned fm[CK_NOUT] = {0, 0, 0};
+    for (size_t i = 0; i < su->n && st == LP_OK; i++) {
+        const ck_case *cs = &su->c[i];
+        lp_ref_result ref;
+        ck_outputs cand, base;
+        memset(&cand, 0, sizeof cand);
+        memset(&base, 0, sizeof base);
+        int have = 0;
+        st = ck_suite_ref(&ref, su, i, recompute, c->r.opt.threads, err);
+        if (st != LP_OK) break;
+        st = ck_candidate_load(&cand, cf, candidate_path, su, i, err);
+        if (st == LP_OK) st = baseline(&c->r, &base, cs->name, &cs->pb, &have, err);
+        if (st == LP_OK)
+            st = ck_run_case(&c->r, cs->name, cs->cls, &cs->pb, &ref, &cand, have ? &base : NULL, err);
+        for (int k = 0; k < CK_NOUT; k++)
+            if (cand.a[k].present) fm[k] |= 1u << cand.a[k].fmt;
+        ck_outputs_free(&cand);
+        ck_outputs_free(&base);
+        lp_ref_result_free(&ref);
+    }
+    if (st == LP_OK) {
+        const char *gen = lp_tfile_meta(su->f, "generator"), *seed = lp_tfile_meta(su->f, "seed");
+        snprintf(c->sdesc, sizeof c->sdesc, "%s: %zu cases%s%s%s%s%s%s", s->path, su->n,
+                 s->has_glob ? " matching " : "", s->has_glob ? s->glob : "", gen ? ", from " : "",
+                 gen ? gen : "", seed ? ", seed " : "", seed ? seed : "");
+        cand_text(c->cdesc, sizeof c->cdesc, candidate_path, fm);
+        h->command = "check";
+        h->suite = c->sdesc;
+        h->candidate = c->cdesc;
+        if (recompute)
+            snprintf(h->extra[h->nextra++], sizeof h->extra[0], "reference recomputed by lpcert");
+        c->route = 2;
+    }
+    lp_tfile_close(cf);
+    return st;
+}
+
+/* ---- certify ----------------------------------------------------------------------------------- */
+
+lp_status lp_check_certify(lp_check *c, const lp_certify_options *opt, lp_error *err)
+{
+    if (!c || !opt) return lp_fail(err, LP_ERR_USAGE, "certify: a NULL run or options");
+    if (c->r.cases > 0 || c->cert)
+        return lp_fail(err, LP_ERR_USAGE, "certify: the run already holds results (use a new one)");
+    if (opt->batch_invariance < 0 || opt->batch_invariance > 2)
+        return lp_fail(err, LP_ERR_USAGE, "certify: batch_invariance %d is not 0 (require), 1 "
+                       "(report) or 2 (off)", opt->batch_invariance);
+    if (!(opt->seconds >= 0))
+        return lp_fail(err, LP_ERR_USAGE, "certify: seconds must be >= 0");
+    ck_certify *ce = calloc(1, sizeof *ce);
+    if (!ce) return lp_fail(err, LP_ERR_NOMEM, "certify: out of memory");
+    ce->plugin = opt->plugin;
+    ce->kernel = opt->kernel;
+    ce->suite = opt->suite;
+    ce->glob = opt->cases;
+    ce->seconds = opt->seconds;
+    ce->seed = opt->seed;
+    ce->progress = opt->progress;
+    ce->user = opt->user;
+    c->r.opt.batch = (ck_batch)opt->batch_invariance;
+    c->cert = ce;
+    lp_status s = ck_certify_run(ce, &c->r, err);
+    if (s == LP_OK) c->route = 3;
+    return s;
+}
