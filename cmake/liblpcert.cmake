@@ -47,11 +47,9 @@ endif()
 
 # Headers: the public ones only (nothing of core/ or the other folders is reachable from them).
 set(LP_PUBLIC_HEADERS ${PROJECT_SOURCE_DIR}/include/lpcert.h
+                      ${PROJECT_SOURCE_DIR}/include/lpcert_check.h
                       ${PROJECT_SOURCE_DIR}/include/lpcert_plugin.h
                       ${PROJECT_BINARY_DIR}/include/lpcert_version.h)
-if(EXISTS ${PROJECT_SOURCE_DIR}/include/lpcert_check.h)
-  list(APPEND LP_PUBLIC_HEADERS ${PROJECT_SOURCE_DIR}/include/lpcert_check.h)
-endif()
 install(FILES ${LP_PUBLIC_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 install(TARGETS lpcert_shared lpcert_static EXPORT lpcertTargets
