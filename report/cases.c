@@ -102,26 +102,18 @@ static lp_status read_corpus_file(rp_cases *cs, const char *path, const rp_optio
         c->pb = vc.c.pb;
         c->pb.label_type = LP_I64;
         c->pb.labels = vc.c.labels;
-        c->own_logits = vc.c.logits;
-        c->own_labels = vc.c.labels;
-        c->own_mask = vc.c.mask;
-        vc.c.logits = NULL;
-        vc.c.labels = NULL;
-        vc.c.mask = NULL;
         char fam[80], name[140];
         snprintf(fam, sizeof fam, "corpus.%s", vc.c.family);
         snprintf(name, sizeof name, "corpus.%s", vc.c.name);
         case_names(c, fam, name);
+        c->own = vc.c;                     /* the arrays move to the report's case */
+        memset(&vc.c, 0, sizeof vc.c);
         lp_vcase_free(&vc);
     }
     lp_vectors_close(r);
     /* a file holds one family: keep it or drop it whole */
     if (s == LP_OK && cs->n > first && !family_selected(o, cs->v[first].family)) {
-        for (size_t i = first; i < cs->n; i++) {
-            free(cs->v[i].own_logits);
-            free(cs->v[i].own_labels);
-            free(cs->v[i].own_mask);
-        }
+        for (size_t i = first; i < cs->n; i++) lp_case_free(&cs->v[i].own);
         cs->n = first;
     }
     return s;
@@ -201,11 +193,11 @@ static lp_status own_case(rp_cases *cs, rp_case **out, const char *fam, const ch
     c->pb.shape = shp;
     c->pb.shift = LP_SHIFT_NONE;
     const size_t rows = (size_t)(shp.B * shp.T);
-    c->own_logits = calloc(rows * (size_t)shp.V, (size_t)lp_format_get(f)->bytes);
-    c->own_labels = calloc(rows, sizeof *c->own_labels);
-    if (!c->own_logits || !c->own_labels) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
-    c->pb.logits = c->own_logits;
-    c->pb.labels = c->own_labels;
+    c->own.logits = calloc(rows * (size_t)shp.V, (size_t)lp_format_get(f)->bytes);
+    c->own.labels = calloc(rows, sizeof *c->own.labels);
+    if (!c->own.logits || !c->own.labels) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
+    c->pb.logits = c->own.logits;
+    c->pb.labels = c->own.labels;
     case_names(c, fam, name);
     *out = c;
     return LP_OK;
@@ -232,9 +224,9 @@ static lp_status add_near_zero(rp_cases *cs, const rp_options *o, lp_error *err)
             for (int64_t i = 0; i < V; i++) {
                 double x = m;
                 if (i != y) x = m - d - (double)lp_rng_below(&rng, 4) * 0x1p-6 * (d + 1);
-                lp_store_f64(c->own_logits, (lp_format)f, (size_t)(r * V + i), x);
+                lp_store_f64(c->own.logits, (lp_format)f, (size_t)(r * V + i), x);
             }
-            c->own_labels[r] = y;
+            c->own.labels[r] = y;
         }
     }
     return LP_OK;
@@ -257,7 +249,7 @@ static lp_status add_pair_exh(rp_cases *cs, const rp_options *o, lp_error *err)
         lp_status s = own_case(cs, &c, "pair_exh", name, f, (lp_shape){2 * n, 1, 2}, err);
         if (s != LP_OK) return s;
         c->exhaustive = step == 1;
-        uint16_t *lg = c->own_logits;
+        uint16_t *lg = c->own.logits;
         int64_t b = 0;
         for (unsigned h = 0; h < 65536; h += step) {
             const double x = f == LP_F16 ? lp_f16_to_f64((uint16_t)h) : lp_bf16_to_f64((uint16_t)h);
@@ -265,7 +257,7 @@ static lp_status add_pair_exh(rp_cases *cs, const rp_options *o, lp_error *err)
             for (int lab = 0; lab < 2; lab++, b++) {
                 lg[2 * b] = 0;
                 lg[2 * b + 1] = (uint16_t)h;
-                c->own_labels[b] = lab;
+                c->own.labels[b] = lab;
             }
         }
     }
@@ -314,9 +306,7 @@ lp_status rp_cases_build(rp_cases *cs, const rp_options *o, lp_error *err)
 void rp_cases_free(rp_cases *cs)
 {
     for (size_t i = 0; i < cs->n; i++) {
-        free(cs->v[i].own_logits);
-        free(cs->v[i].own_labels);
-        free(cs->v[i].own_mask);
+        lp_case_free(&cs->v[i].own);
         lp_ref_result_free(&cs->v[i].ref);
     }
     free(cs->v);
