@@ -105,7 +105,7 @@ int lp_cmd_gen(int argc, char **argv)
         tokens += res[i].B * res[i].Ts;
         s = lp_suite_write_case(w, c->name, c->family, pb, &err);
         lp_suite_expected_prefix(name, sizeof name, c->name);
-        if (s == LP_OK) s = lp_cli_ref_tensors(w, name, &res[i], &keep[i], &err);
+        if (s == LP_OK) s = lp_ref_tensors_add(w, name, &res[i], &keep[i], &err);
         if (isatty(fileno(stderr)))
             fprintf(stderr, "\rlpcert gen: %zu / %zu cases", i + 1, cases.n);
     }
@@ -118,7 +118,7 @@ int lp_cmd_gen(int argc, char **argv)
                 cases.n, o.family ? o.family : "all families", o.seed, tokens, o.out);
     for (size_t i = 0; i < cases.n && res && keep; i++) {
         lp_ref_result_free(&res[i]);
-        lp_cli_ref_cols_free(keep[i]);
+        lp_ref_cols_free(keep[i]);
     }
     free(res);
     free(keep);

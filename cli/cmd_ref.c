@@ -8,6 +8,7 @@
 #include "lp_bind.h"
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_suite_io.h"
 #include "lp_tensor.h"
 
 static const char usage[] =
@@ -125,7 +126,7 @@ static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *
     lp_twriter *w = NULL;
     lp_ref_cols *keep = NULL;
     lp_status s = lp_twriter_new(&w, o->out, err);
-    if (s == LP_OK) s = lp_cli_ref_tensors(w, "", r, &keep, err);
+    if (s == LP_OK) s = lp_ref_tensors_add(w, "", r, &keep, err);
     char buf[64];
     struct { const char *k; const char *v; } meta[] = {
         {"generator", "lpcert ref 0.1.0"},
@@ -144,7 +145,7 @@ static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *
     if (s == LP_OK) s = lp_twriter_meta(w, "temperature", buf, err);
     if (s == LP_OK) s = lp_twriter_finish(w, err);
     else lp_twriter_abort(w);
-    lp_cli_ref_cols_free(keep);
+    lp_ref_cols_free(keep);
     return s;
 }
 

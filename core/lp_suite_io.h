@@ -21,7 +21,18 @@
 
 #define LP_SUITE_FORMAT "lpcert-suite-1"
 
-/* ---- writing ---- */
+/* ---- the result columns (the layout of `lpcert ref`'s file and of a suite's expected/) ---- */
+
+/* Adds the reference results r to a writer under the names "<prefix>logp.f64", ... "logp.bf16",
+ * "logp.hi", "logp.lo", "<prefix>counted", "<prefix>sum.<fmt>", "<prefix>mean.<fmt>",
+ * "<prefix>count", "<prefix>token_mean.<fmt>" (<fmt>: f64 f32 f16 bf16 hi lo). The column arrays
+ * live in *keep until lp_ref_cols_free, after the writer has finished. */
+typedef struct lp_ref_cols lp_ref_cols;
+lp_status lp_ref_tensors_add(lp_twriter *w, const char *prefix, const lp_ref_result *r,
+                             lp_ref_cols **keep, lp_error *err);
+void lp_ref_cols_free(lp_ref_cols *keep);   /* NULL is a no-op */
+
+/* ---- writing a suite ---- */
 
 /* Adds case <name>'s inputs (logits, labels, mask when pb has one; data borrowed until the writer
  * finishes) and its parameters (metadata shift, ignore_index, temperature, empty_mean, family,
@@ -34,7 +45,7 @@ void lp_suite_expected_prefix(char *dst, size_t cap, const char *name);
 lp_status lp_suite_write_header(lp_twriter *w, const char *generator, uint64_t seed,
                                 size_t ncases, lp_error *err);
 
-/* ---- reading ---- */
+/* ---- reading a suite ---- */
 
 /* If tensor_name is "case/<name>/logits", copies <name> into dst and returns 1; returns -1 when
  * the name does not fit in cap bytes, 0 for any other tensor. */
