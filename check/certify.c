@@ -124,7 +124,7 @@ static lp_status run_random(ck_certify *c, ck_run *r, lp_error *err)
         snprintf(name, sizeof name, "random/%s/%" PRId64, lp_format_name(rc.pb.fmt), c->nrand);
         snprintf(cls, sizeof cls, "random/%s", lp_format_name(rc.pb.fmt));
         s = one_case(c, r, name, cls, &rc.pb, NULL, lp_rng_next(&rng), err);
-        lp_gen_case_free(&rc);
+        lp_case_free(&rc);
         c->nrand++;
         progress(c, c->nrand, -1);
     }

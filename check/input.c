@@ -1,9 +1,7 @@
 /* check/input.c: suites and candidate files for `lpcert check` (DESIGN B4).
  *
- * A suite holds case/<name>/logits [B, T, V], labels [B, T], optional mask [B, T], parameters in
- * __metadata__ (case/<name>/shift, ignore_index, temperature, empty_mean, family; defaults next,
- * -100, 1, nan, the first component of the name) and, from `lpcert gen`, the expected values
- * case/<name>/expected/<output> named as `lpcert ref` names them. A candidate holds
+ * A suite is read with core/lp_suite_io.h (its layout: case/<name>/logits, labels, mask,
+ * expected/<output> and the parameters in __metadata__). A candidate holds
  * case/<name>/logp [B, T_s], case/<name>/sum [B], case/<name>/mean [B], any subset, each in F64,
  * F32, F16 or BF16. Every candidate tensor is checked (name, dtype, shape) before anything is
  * compared, so a mismatched file gives one error line and no report. */
@@ -13,6 +11,7 @@
 #include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_suite_io.h"
 
 /* One pattern of n bytes: an fnmatch glob, or without wildcards a prefix ending at a '/'. */
 static int one_match(const char *pat, size_t n, const char *name)
@@ -81,93 +80,13 @@ lp_status ck_output_load(ck_array *arr, const lp_tensor *t, int ndim, const int6
 
 /* ---- suites ------------------------------------------------------------------------------------- */
 
-static const char *case_meta(const ck_suite *s, const char *name, const char *key)
+static lp_status bind_case(ck_suite *s, ck_case *c, lp_error *err)
 {
-    char k[256];
-    snprintf(k, sizeof k, "case/%s/%s", name, key);
-    return lp_tfile_meta(s->f, k);
-}
-
-static const lp_tensor *case_tensor(const lp_tfile *f, const char *name, const char *key)
-{
-    char k[300];
-    snprintf(k, sizeof k, "case/%s/%s", name, key);
-    return lp_tfile_find(f, k);
-}
-
-static lp_status bind_case(ck_suite *s, ck_case *c, const lp_tensor *lt, lp_error *err)
-{
-    const char *path = s->path, *name = c->name;
-    lp_problem *pb = &c->pb;
-    *pb = (lp_problem)LP_PROBLEM_INIT;
-    lp_format fmt;
-    if (!lp_dtype_format(&fmt, lt->dtype))
-        return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/logits: dtype %s is not F64, F32, F16 or BF16",
-                       path, name, lp_dtype_name(lt->dtype));
-    if (lt->ndim == 3) pb->shape = (lp_shape){lt->dims[0], lt->dims[1], lt->dims[2]};
-    else if (lt->ndim == 2) pb->shape = (lp_shape){1, lt->dims[0], lt->dims[1]};
-    else return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/logits has %d dimensions, expected [B, T, V]",
-                        path, name, lt->ndim);
-    pb->fmt = fmt;
-    pb->logits = lt->data;
-    const lp_tensor *yt = case_tensor(s->f, name, "labels");
-    if (!yt) return lp_fail(err, LP_ERR_INPUT, "%s: case %s has logits but no case/%s/labels", path,
-                            name, name);
-    const int64_t bt[2] = {pb->shape.B, pb->shape.T};
-    if (yt->numel != bt[0] * bt[1] || (yt->ndim != 2 && !(yt->ndim == 1 && lt->ndim == 2)))
-        return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/labels: shape does not match logits [B=%lld, T=%lld]",
-                       path, name, (long long)bt[0], (long long)bt[1]);
-    if (yt->dtype == LP_DT_I64) pb->label_type = LP_I64;
-    else if (yt->dtype == LP_DT_I32) pb->label_type = LP_I32;
-    else return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/labels: dtype %s is not I64 or I32", path,
-                        name, lp_dtype_name(yt->dtype));
-    pb->labels = yt->data;
-    const lp_tensor *mt = case_tensor(s->f, name, "mask");
-    if (mt) {
-        char what[300];
-        snprintf(what, sizeof what, "%s: case/%s/mask", path, name);
-        if (mt->numel != yt->numel)
-            return lp_fail(err, LP_ERR_INPUT, "%s: shape does not match the labels", what);
-        lp_status st = lp_tensor_mask_bytes(&c->mask_own, mt, what, err);
-        if (st != LP_OK) return st;
-        pb->mask = c->mask_own;
-    }
-    const char *v;
-    if ((v = case_meta(s, name, "shift"))) {
-        if (strcmp(v, "next") == 0) pb->shift = LP_SHIFT_NEXT;
-        else if (strcmp(v, "none") == 0) pb->shift = LP_SHIFT_NONE;
-        else return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/shift is '%s', not next or none",
-                            path, name, v);
-    }
-    if ((v = case_meta(s, name, "ignore_index")) && !lp_parse_int64(&pb->ignore_index, v))
-        return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/ignore_index '%s' is not an integer",
-                       path, name, v);
-    if ((v = case_meta(s, name, "temperature"))) {
-        char *end;
-        double tau = strtod(v, &end);
-        if (end == v || *end || !(tau > 0) || isinf(tau))
-            return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/temperature '%s' is not a "
-                           "positive finite number", path, name, v);
-        pb->temperature = tau;
-    }
-    if ((v = case_meta(s, name, "empty_mean"))) {
-        if (strcmp(v, "nan") == 0) pb->empty_mean = LP_EMPTY_NAN;
-        else if (strcmp(v, "zero") == 0) pb->empty_mean = LP_EMPTY_ZERO;
-        else return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/empty_mean is '%s', not nan or zero",
-                            path, name, v);
-    }
-    if ((v = case_meta(s, name, "family"))) {
-        snprintf(c->family, sizeof c->family, "%s", v);
-    } else {
-        size_t n = strcspn(name, "/");
-        snprintf(c->family, sizeof c->family, "%.*s", (int)(n < 63 ? n : 63), name);
-    }
-    snprintf(c->cls, sizeof c->cls, "%s/%s", c->family, lp_format_name(fmt));
-    c->has_expected = case_tensor(s->f, name, "expected/logp.f64") != NULL;
-    lp_error e2 = {LP_OK, ""};
-    if (lp_problem_check(pb, &e2) != LP_OK)
-        return lp_fail(err, e2.status == LP_ERR_USAGE ? LP_ERR_INPUT : e2.status, "%s: case %s: %s",
-                       path, name, e2.msg);
+    lp_status st = lp_suite_read_case(&c->pb, &c->mask_own, c->family, sizeof c->family, s->f,
+                                      s->path, c->name, err);
+    if (st != LP_OK) return st;
+    snprintf(c->cls, sizeof c->cls, "%s/%s", c->family, lp_format_name(c->pb.fmt));
+    c->has_expected = lp_suite_has_expected(s->f, c->name);
     return LP_OK;
 }
 
@@ -183,19 +102,16 @@ lp_status ck_suite_open(ck_suite *s, const char *path, const char *glob, lp_erro
     size_t total = 0;
     for (size_t i = 0; i < nt && st == LP_OK; i++) {
         const lp_tensor *t = lp_tfile_at(s->f, i);
-        const size_t n = strlen(t->name);
-        if (strncmp(t->name, "case/", 5) != 0 || n < 12 || strcmp(t->name + n - 7, "/logits") != 0)
-            continue;
-        total++;
         ck_case *c = &s->c[s->n];
-        if (n - 12 >= sizeof c->name)
+        const int is_case = lp_suite_case_of(c->name, sizeof c->name, t->name);
+        if (is_case == 0) continue;
+        total++;
+        if (is_case < 0)
             return lp_fail(err, LP_ERR_INPUT, "%s: case name too long in tensor '%.60s...'", path,
                            t->name);
-        memcpy(c->name, t->name + 5, n - 12);
-        c->name[n - 12] = 0;
         if (!ck_glob_match(glob, c->name)) continue;
         s->n++;
-        st = bind_case(s, c, t, err);
+        st = bind_case(s, c, err);
     }
     if (st != LP_OK) return st;
     if (total == 0)
@@ -213,36 +129,6 @@ void ck_suite_close(ck_suite *s)
     free(s->c);
     lp_tfile_close(s->f);
     memset(s, 0, sizeof *s);
-}
-
-/* Reads expected/<stem>.<fmt> and .hi/.lo into the values' fields. */
-static lp_status load_values(lp_value *v, const ck_suite *s, const ck_case *c, const char *stem,
-                             int nd, const int64_t *dims, lp_error *err)
-{
-    static const char *const suf[6] = {"f64", "f32", "f16", "bf16", "hi", "lo"};
-    static const lp_dtype dts[6] = {LP_DT_F64, LP_DT_F32, LP_DT_F16, LP_DT_BF16, LP_DT_F64, LP_DT_F64};
-    for (int k = 0; k < 6; k++) {
-        char key[64];
-        snprintf(key, sizeof key, "expected/%s.%s", stem, suf[k]);
-        const lp_tensor *t = case_tensor(s->f, c->name, key);
-        int ok = t && t->dtype == dts[k] && t->ndim == nd;
-        for (int i = 0; ok && i < nd; i++) ok = t->dims[i] == dims[i];
-        if (!ok)
-            return lp_fail(err, LP_ERR_INPUT, "%s: case/%s/%s is missing or not %s of the case's "
-                           "shape", s->path, c->name, key, lp_dtype_name(dts[k]));
-        for (int64_t i = 0; i < t->numel; i++) {
-            const char *p = (const char *)t->data;
-            switch (k) {
-            case 0: memcpy(&v[i].f64, p + 8 * i, 8); break;
-            case 1: memcpy(&v[i].f32, p + 4 * i, 4); break;
-            case 2: memcpy(&v[i].f16, p + 2 * i, 2); break;
-            case 3: memcpy(&v[i].bf16, p + 2 * i, 2); break;
-            case 4: memcpy(&v[i].dd.hi, p + 8 * i, 8); break;
-            default: memcpy(&v[i].dd.lo, p + 8 * i, 8); break;
-            }
-        }
-    }
-    return LP_OK;
 }
 
 lp_status ck_suite_ref(lp_ref_result *ref, const ck_suite *s, size_t i, int recompute, int threads,
@@ -267,28 +153,7 @@ lp_status ck_suite_ref(lp_ref_result *ref, const ck_suite *s, size_t i, int reco
         lp_ref_result_free(ref);
         return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory for case %s", s->path, c->name);
     }
-    const int64_t d2[2] = {B, Ts}, d1[1] = {B};
-    lp_status st = load_values(ref->logp, s, c, "logp", 2, d2, err);
-    if (st == LP_OK) st = load_values(ref->sum, s, c, "sum", 1, d1, err);
-    if (st == LP_OK) st = load_values(ref->mean, s, c, "mean", 1, d1, err);
-    const lp_tensor *ct = case_tensor(s->f, c->name, "expected/counted");
-    const lp_tensor *nt = case_tensor(s->f, c->name, "expected/count");
-    if (st == LP_OK && (!ct || ct->dtype != LP_DT_U8 || ct->numel != B * Ts || !nt ||
-                        nt->dtype != LP_DT_I64 || nt->numel != B))
-        st = lp_fail(err, LP_ERR_INPUT, "%s: case/%s/expected/counted or count is missing or "
-                     "malformed", s->path, c->name);
-    if (st == LP_OK) {
-        memcpy(ref->counted, ct->data, (size_t)(B * Ts));
-        memcpy(ref->count, nt->data, (size_t)B * 8);
-        /* the counted flags must be those of the inputs: a suite whose expected values belong to
-         * other inputs is corrupt */
-        for (int64_t b = 0; b < B && st == LP_OK; b++)
-            for (int64_t ts = 0; ts < Ts && st == LP_OK; ts++)
-                if ((ref->counted[b * Ts + ts] != 0) != lp_problem_counted(&c->pb, b, ts))
-                    st = lp_fail(err, LP_ERR_INPUT, "%s: case/%s/expected/counted[b=%lld,t=%lld] "
-                                 "disagrees with the case's labels and mask", s->path, c->name,
-                                 (long long)b, (long long)ts);
-    }
+    lp_status st = lp_suite_read_expected(ref, s->f, s->path, c->name, &c->pb, err);
     if (st != LP_OK) lp_ref_result_free(ref);
     return st;
 }
@@ -358,7 +223,7 @@ lp_status ck_candidate_validate(const lp_tfile *cf, const char *cpath, const ck_
         size_t idx;
         const ck_case *c = find_case(s, name, &idx);
         if (!c) {
-            if (!case_tensor(s->f, name, "logits"))
+            if (!lp_suite_tensor(s->f, name, "logits"))
                 st = lp_fail(err, LP_ERR_INPUT, "%s: tensor '%s': the suite %s has no case '%s'",
                              cpath, t->name, s->path, name);
             continue;   /* a case left out by --cases */
@@ -383,7 +248,7 @@ lp_status ck_candidate_load(ck_outputs *o, const lp_tfile *cf, const char *cpath
     memset(o, 0, sizeof *o);
     const ck_case *c = &s->c[i];
     for (int out = 0; out < CK_NOUT; out++) {
-        const lp_tensor *t = case_tensor(cf, c->name, ck_tensor_name(out));
+        const lp_tensor *t = lp_suite_tensor(cf, c->name, ck_tensor_name(out));
         if (!t) continue;
         lp_status st = load_one(&o->a[out], t, cpath, c, out, err);
         if (st != LP_OK) {

@@ -34,14 +34,4 @@ int lp_cli_opt_finish(struct ck_options *o, const char *cmd);
 /* A result's value in format f as "0x<bits>" */
 void lp_cli_hex(char *buf, size_t n, const lp_value *v, lp_format f);
 
-/* Adds the reference results r to a safetensors writer under names "<prefix>logp.f64", ...,
- * "<prefix>counted", "<prefix>sum.<fmt>", "<prefix>count", "<prefix>token_mean.<fmt>" (the layout
- * of `lpcert ref`). The column arrays live in *keep until lp_cli_ref_cols_free, after the writer
- * has finished. */
-typedef struct lp_ref_cols lp_ref_cols;
-struct lp_twriter;
-lp_status lp_cli_ref_tensors(struct lp_twriter *w, const char *prefix, const lp_ref_result *r,
-                             lp_ref_cols **keep, lp_error *err);
-void lp_cli_ref_cols_free(lp_ref_cols *keep);   /* NULL is a no-op */
-
 #endif

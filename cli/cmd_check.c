@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lp_bind.h"
 #include "lp_buf.h"
 #include "lp_check_internal.h"
 #include "lp_format.h"
@@ -16,17 +17,19 @@
 static const char usage[] =
     "usage: lpcert check SUITE.safetensors CANDIDATE.safetensors [options]\n"
     "       lpcert check SUITE.safetensors --kernel NAME [--save-candidate OUT.safetensors]\n"
-    "       lpcert check --logits L --labels Y [--mask M] [--shift next|none] [--ignore-index N]\n"
-    "                    [--temperature T] [--logp P.npy] [--sum S.npy] [--mean M.npy] [options]\n"
+    "       lpcert check --logits L --labels Y [--mask M] [--dtype f64|f32|f16|bf16]\n"
+    "                    [--shift next|none] [--ignore-index N] [--temperature T]\n"
+    "                    [--logp P.npy] [--sum S.npy] [--mean M.npy] [options]\n"
     "\n"
     "Compares a kernel's outputs with the exact reference. SUITE comes from `lpcert gen` (or holds\n"
     "case/<name>/logits, labels [, mask] and parameters in __metadata__: expected values are then\n"
     "computed). CANDIDATE holds case/<name>/logp [B, T_s], case/<name>/sum [B], case/<name>/mean\n"
     "[B], any subset, each in F64, F32, F16 or BF16: the tensor's dtype says which format's\n"
     "reference it is measured against. Values at positions that do not count are ignored.\n"
-    "The second route checks one case: logits [B, T, V] or [T, V] and labels, files as for\n"
-    "`lpcert ref` (F[:tensor]); outputs as .npy (a '<u2' array is read as bf16 bit patterns) or\n"
-    "safetensors F:tensor.\n"
+    "The second route checks one case: logits [B, T, V] or [T, V] and labels [B, T] (or [T]), files\n"
+    "as for `lpcert ref` (F[:tensor]; --dtype as there: a '<u2' logits array is read as bf16 with\n"
+    "--dtype bf16); outputs as .npy (a '<u2' array is read as bf16 bit patterns) or safetensors\n"
+    "F:tensor.\n"
     "\n"
     "Reports per case class (family/dtype) and output (token, sum, mean): values compared, %%\n"
     "correctly rounded, max and median ulp error, max absolute error, max steps from the correctly\n"
@@ -52,7 +55,8 @@ typedef struct check_opts {
     const char *suite, *cand;
     const char *logits, *labels, *mask, *outs[CK_NOUT];
     const char *glob, *json, *cert, *kernel, *save;
-    int recompute, quiet;
+    int recompute, quiet, have_dtype;
+    lp_format dtype;
     lp_problem pb;
     ck_options ck;
 } check_opts;
@@ -93,7 +97,11 @@ static int parse(check_opts *o, int argc, char **argv)
         else if (strcmp(a, "--save-candidate") == 0) o->save = v;
         else if (strcmp(a, "--json") == 0) o->json = v;
         else if (strcmp(a, "--certificate") == 0) o->cert = v;
-        else if (strcmp(a, "--shift") == 0) {
+        else if (strcmp(a, "--dtype") == 0) {
+            if (!lp_format_parse(&o->dtype, v))
+                return lp_cli_usage("check", "--dtype: '%s' is not one of f64, f32, f16, bf16", v);
+            o->have_dtype = 1;
+        } else if (strcmp(a, "--shift") == 0) {
             if (strcmp(v, "next") == 0) o->pb.shift = LP_SHIFT_NEXT;
             else if (strcmp(v, "none") == 0) o->pb.shift = LP_SHIFT_NONE;
             else return lp_cli_usage("check", "--shift: '%s' is not next or none", v);
@@ -116,6 +124,8 @@ static int parse(check_opts *o, int argc, char **argv)
             return lp_cli_usage("check", "at least one of --logp, --sum, --mean is required");
         if (o->glob || o->recompute)
             return lp_cli_usage("check", "--cases and --recompute apply to a suite");
+    } else if (o->have_dtype) {
+        return lp_cli_usage("check", "--dtype goes with --logits/--labels");
     } else if (o->kernel) {
         if (npos != 1) return lp_cli_usage("check", "--kernel NAME takes the place of CANDIDATE: give SUITE only");
     } else {
@@ -358,34 +368,9 @@ static int check_single(check_opts *o)
     for (int k = 0; k < CK_NOUT && s == LP_OK; k++)
         if (o->outs[k]) s = lp_tensor_open_spec(&fo[k], &ot[k], o->outs[k], &err);
     if (s == LP_OK) {
-        lp_format fmt;
-        if (!lp_dtype_format(&fmt, lt->dtype))
-            s = lp_fail(&err, LP_ERR_INPUT, "%s: logits dtype %s is not F64, F32, F16 or BF16",
-                        o->logits, lp_dtype_name(lt->dtype));
-        else if (lt->ndim == 3) pb->shape = (lp_shape){lt->dims[0], lt->dims[1], lt->dims[2]};
-        else if (lt->ndim == 2) pb->shape = (lp_shape){1, lt->dims[0], lt->dims[1]};
-        else s = lp_fail(&err, LP_ERR_INPUT, "%s: logits have %d dimensions; expected [B, T, V] or [T, V]",
-                         o->logits, lt->ndim);
-        pb->fmt = fmt;
-        pb->logits = lt->data;
+        const lp_bind_names what = {o->logits, o->labels, o->mask};
+        s = lp_bind(pb, &mask, lt, yt, mt, o->have_dtype ? &o->dtype : NULL, &what, &err);
     }
-    if (s == LP_OK && (yt->numel != pb->shape.B * pb->shape.T || yt->ndim != lt->ndim - 1))
-        s = lp_fail(&err, LP_ERR_INPUT, "%s: labels shape does not match logits [B=%lld, T=%lld]",
-                    o->labels, (long long)pb->shape.B, (long long)pb->shape.T);
-    if (s == LP_OK) {
-        if (yt->dtype == LP_DT_I64) pb->label_type = LP_I64;
-        else if (yt->dtype == LP_DT_I32) pb->label_type = LP_I32;
-        else s = lp_fail(&err, LP_ERR_INPUT, "%s: labels dtype %s is not I64 or I32", o->labels,
-                         lp_dtype_name(yt->dtype));
-        pb->labels = yt->data;
-    }
-    if (s == LP_OK && mt) {
-        if (mt->numel != yt->numel)
-            s = lp_fail(&err, LP_ERR_INPUT, "%s: mask shape does not match the labels", o->mask);
-        else s = lp_tensor_mask_bytes(&mask, mt, o->mask, &err);
-        pb->mask = mask;
-    }
-    if (s == LP_OK) s = lp_problem_check(pb, &err);
     const int64_t B = pb->shape.B, Ts = lp_problem_ts(pb);
     for (int k = 0; k < CK_NOUT && s == LP_OK; k++) {
         if (!ot[k]) continue;

@@ -1,12 +1,12 @@
 /* cli/cmd_gen.c: `lpcert gen`: export families of the standard suite as one safetensors file with
  * the exact expected results beside the inputs (DESIGN B4), for users to run their own kernel on. */
 #include <inttypes.h>
-#include <math.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "lp_format.h"
 #include "lp_suite.h"
+#include "lp_suite_io.h"
 #include "lp_tensor.h"
 #include "lpcert_version.h"
 
@@ -76,14 +76,6 @@ static int parse(gen_opts *o, int argc, char **argv)
     return LP_EXIT_OK;
 }
 
-static lp_status add_meta(lp_twriter *w, const char *name, const char *key, const char *val,
-                          lp_error *err)
-{
-    char k[256];
-    snprintf(k, sizeof k, "case/%s/%s", name, key);
-    return lp_twriter_meta(w, k, val, err);
-}
-
 int lp_cmd_gen(int argc, char **argv)
 {
     gen_opts o = {NULL, NULL, 0xf, 0x5eed, 0, 0};
@@ -105,40 +97,21 @@ int lp_cmd_gen(int argc, char **argv)
     lp_ref_options ropt = LP_REF_OPTIONS_INIT;
     ropt.threads = o.threads;
     int64_t tokens = 0;
-    char name[256], buf[64];
+    char name[256];
     for (size_t i = 0; i < cases.n && s == LP_OK; i++) {
         const lp_case *c = &cases.v[i];
         const lp_problem *pb = &c->pb;
         s = lp_ref_compute_opts(&res[i], pb, &ropt, &err);
         if (s != LP_OK) break;
         tokens += res[i].B * res[i].Ts;
-        int64_t d3[3] = {pb->shape.B, pb->shape.T, pb->shape.V}, d2[2] = {pb->shape.B, pb->shape.T};
-        snprintf(name, sizeof name, "case/%s/logits", c->name);
-        s = lp_twriter_add(w, name, lp_dtype_of_format(pb->fmt), 3, d3, c->logits, &err);
-        snprintf(name, sizeof name, "case/%s/labels", c->name);
-        if (s == LP_OK) s = lp_twriter_add(w, name, LP_DT_I64, 2, d2, c->labels, &err);
-        snprintf(name, sizeof name, "case/%s/mask", c->name);
-        if (s == LP_OK && c->mask) s = lp_twriter_add(w, name, LP_DT_U8, 2, d2, c->mask, &err);
-        snprintf(name, sizeof name, "case/%s/expected/", c->name);
-        if (s == LP_OK) s = lp_cli_ref_tensors(w, name, &res[i], &keep[i], &err);
-        if (s == LP_OK) s = add_meta(w, c->name, "shift", pb->shift == LP_SHIFT_NEXT ? "next" : "none", &err);
-        snprintf(buf, sizeof buf, "%" PRId64, pb->ignore_index);
-        if (s == LP_OK) s = add_meta(w, c->name, "ignore_index", buf, &err);
-        snprintf(buf, sizeof buf, "%a", pb->temperature);
-        if (s == LP_OK) s = add_meta(w, c->name, "temperature", buf, &err);
-        if (s == LP_OK) s = add_meta(w, c->name, "empty_mean", pb->empty_mean == LP_EMPTY_NAN ? "nan" : "zero", &err);
-        if (s == LP_OK) s = add_meta(w, c->name, "family", c->family, &err);
-        if (s == LP_OK) s = add_meta(w, c->name, "dtype", lp_format_name(pb->fmt), &err);
+        s = lp_suite_write_case(w, c->name, c->family, pb, &err);
+        lp_suite_expected_prefix(name, sizeof name, c->name);
+        if (s == LP_OK) s = lp_ref_tensors_add(w, name, &res[i], &keep[i], &err);
         if (isatty(fileno(stderr)))
             fprintf(stderr, "\rlpcert gen: %zu / %zu cases", i + 1, cases.n);
     }
     if (isatty(fileno(stderr))) fputs("\r\033[K", stderr);
-    snprintf(buf, sizeof buf, "%" PRIu64, o.seed);
-    if (s == LP_OK) s = lp_twriter_meta(w, "generator", "lpcert gen " LPCERT_VERSION_STRING, &err);
-    if (s == LP_OK) s = lp_twriter_meta(w, "format", "lpcert-suite-1", &err);
-    if (s == LP_OK) s = lp_twriter_meta(w, "seed", buf, &err);
-    snprintf(buf, sizeof buf, "%zu", cases.n);
-    if (s == LP_OK) s = lp_twriter_meta(w, "cases", buf, &err);
+    if (s == LP_OK) s = lp_suite_write_header(w, "lpcert gen " LPCERT_VERSION_STRING, o.seed, cases.n, &err);
     if (s == LP_OK) s = lp_twriter_finish(w, &err);
     else lp_twriter_abort(w);
     if (s == LP_OK)
@@ -146,7 +119,7 @@ int lp_cmd_gen(int argc, char **argv)
                 cases.n, o.family ? o.family : "all families", o.seed, tokens, o.out);
     for (size_t i = 0; i < cases.n && res && keep; i++) {
         lp_ref_result_free(&res[i]);
-        lp_cli_ref_cols_free(keep[i]);
+        lp_ref_cols_free(keep[i]);
     }
     free(res);
     free(keep);

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lp_bind.h"
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_suite_io.h"
 #include "lp_tensor.h"
 #include "lpcert_version.h"
 
@@ -111,53 +113,12 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
     return LP_EXIT_OK;
 }
 
-/* Shapes: logits [B,T,V] or [T,V]; labels and mask [B,T] or [T] to match. */
+/* Shapes: logits [B,T,V] or [T,V]; labels and mask [B,T] or [T] to match (core/lp_bind.h). */
 static lp_status bind_inputs(ref_opts *o, const lp_tensor *lt, const lp_tensor *yt,
                              const lp_tensor *mt, uint8_t **mask_copy, lp_error *err)
 {
-    lp_problem *pb = &o->pb;
-    lp_format fmt;
-    if (lt->dtype == LP_DT_U16) {
-        if (!(o->have_dtype && o->dtype == LP_BF16))
-            return lp_fail(err, LP_ERR_INPUT, "%s: '<u2' logits are read only as bf16 bit patterns: "
-                           "pass --dtype bf16", o->logits);
-        fmt = LP_BF16;
-    } else if (!lp_dtype_format(&fmt, lt->dtype)) {
-        return lp_fail(err, LP_ERR_INPUT, "%s: logits dtype %s is not F64, F32, F16 or BF16",
-                       o->logits, lp_dtype_name(lt->dtype));
-    } else if (o->have_dtype && o->dtype != fmt) {
-        return lp_fail(err, LP_ERR_INPUT, "%s: logits are %s but --dtype says %s", o->logits,
-                       lp_dtype_name(lt->dtype), lp_format_name(o->dtype));
-    }
-    if (lt->ndim == 3) pb->shape = (lp_shape){lt->dims[0], lt->dims[1], lt->dims[2]};
-    else if (lt->ndim == 2) pb->shape = (lp_shape){1, lt->dims[0], lt->dims[1]};
-    else
-        return lp_fail(err, LP_ERR_INPUT, "%s: logits have %d dimensions; expected [B, T, V] or [T, V]",
-                       o->logits, lt->ndim);
-    int want_nd = lt->ndim - 1;
-    if (yt->ndim != want_nd || yt->dims[0] != (want_nd == 2 ? pb->shape.B : pb->shape.T) ||
-        (want_nd == 2 && yt->dims[1] != pb->shape.T))
-        return lp_fail(err, LP_ERR_INPUT, "%s: labels shape does not match logits [B=%lld, T=%lld, V=%lld]",
-                       o->labels, (long long)pb->shape.B, (long long)pb->shape.T, (long long)pb->shape.V);
-    if (yt->dtype == LP_DT_I64) pb->label_type = LP_I64;
-    else if (yt->dtype == LP_DT_I32) pb->label_type = LP_I32;
-    else
-        return lp_fail(err, LP_ERR_INPUT, "%s: labels dtype %s is not I64 or I32", o->labels,
-                       lp_dtype_name(yt->dtype));
-    pb->fmt = fmt;
-    pb->logits = lt->data;
-    pb->labels = yt->data;
-    if (mt) {
-        if (mt->ndim != yt->ndim || mt->numel != yt->numel ||
-            memcmp(mt->dims, yt->dims, sizeof(int64_t) * (size_t)yt->ndim) != 0)
-            return lp_fail(err, LP_ERR_INPUT, "%s: mask shape does not match labels", o->mask);
-        uint8_t *m = NULL;
-        lp_status ms = lp_tensor_mask_bytes(&m, mt, o->mask, err);
-        if (ms != LP_OK) return ms;
-        *mask_copy = m;
-        pb->mask = m;
-    }
-    return lp_problem_check(pb, err);
+    const lp_bind_names what = {o->logits, o->labels, o->mask};
+    return lp_bind(&o->pb, mask_copy, lt, yt, mt, o->have_dtype ? &o->dtype : NULL, &what, err);
 }
 
 static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *err)
@@ -166,7 +127,7 @@ static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *
     lp_twriter *w = NULL;
     lp_ref_cols *keep = NULL;
     lp_status s = lp_twriter_new(&w, o->out, err);
-    if (s == LP_OK) s = lp_cli_ref_tensors(w, "", r, &keep, err);
+    if (s == LP_OK) s = lp_ref_tensors_add(w, "", r, &keep, err);
     char buf[64];
     struct { const char *k; const char *v; } meta[] = {
         {"generator", "lpcert ref " LPCERT_VERSION_STRING},
@@ -185,7 +146,7 @@ static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *
     if (s == LP_OK) s = lp_twriter_meta(w, "temperature", buf, err);
     if (s == LP_OK) s = lp_twriter_finish(w, err);
     else lp_twriter_abort(w);
-    lp_cli_ref_cols_free(keep);
+    lp_ref_cols_free(keep);
     return s;
 }
 

@@ -88,7 +88,7 @@ static lp_case *add(builder *bd, int64_t B, int64_t T, int64_t V)
     }
     l->n++;
     snprintf(c->name, sizeof c->name, "%s/%s/%d", bd->family, lp_format_name(bd->fmt), bd->k++);
-    c->family = bd->family;
+    snprintf(c->family, sizeof c->family, "%s", bd->family);
     c->pb = (lp_problem)LP_PROBLEM_INIT;
     c->pb.shape = (lp_shape){B, T, V};
     c->pb.fmt = bd->fmt;

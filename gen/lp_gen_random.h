@@ -15,12 +15,11 @@
 /* The seed certify's random problems start from: its --seed xor this ("random"). */
 #define LP_GEN_RANDOM_SALT 0x72616e646f6du
 
-/* Fills c (owned arrays, free with lp_gen_case_free) with one random problem drawn from rng: its
+/* Fills c (owned arrays, free with lp_case_free) with one random problem drawn from rng: its
  * logits format among the bits (1u << fmt) of fmts (at least one), a temperature != 1 only when
  * temp_ok. c->name and c->family are left for the caller ("" and "random"). */
 lp_status lp_gen_random(lp_case *c, lp_rng *rng, unsigned fmts, int temp_ok, lp_error *err);
 /* Frees the arrays of one case and zeroes it. */
-void lp_gen_case_free(lp_case *c);
 
 /* A filler sequence (the neighbours of certify's batch-invariance check): T rows of V logits drawn
  * from a normal of deviation 3, stored in fmt at logits, then T uniform labels in [0, V) stored

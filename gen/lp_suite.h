@@ -1,4 +1,4 @@
-/* core/lp_suite.h: the standard suite: named families of seeded test problems, each probing one
+/* gen/lp_suite.h: the standard suite: named families of seeded test problems, each probing one
  * regime of DESIGN A1-A3 (value classes after PyTorch's normal/small/large/extremal). Used by
  * `lpcert gen` (exported as safetensors), the accuracy report, certification and fuzz seeds.
  * The committed vectors in vectors/ come from an independent Python generator; these families are
@@ -9,16 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lp_case.h"   /* the owned case (core/) */
 #include "lpcert.h"
-
-typedef struct lp_case {
-    char name[96];         /* "<family>/<dtype>/<k>": unique within a suite */
-    const char *family;    /* static string */
-    lp_problem pb;         /* points into the arrays below */
-    void *logits;          /* B*T*V elements of pb.fmt, owned */
-    int64_t *labels;       /* B*T, owned */
-    uint8_t *mask;         /* B*T or NULL, owned */
-} lp_case;
 
 typedef struct lp_case_list {
     lp_case *v;

@@ -12,22 +12,13 @@
 #include "lp_gen_random.h"
 #include "lp_problem.h"
 
-void lp_gen_case_free(lp_case *c)
-{
-    if (!c) return;
-    free(c->logits);
-    free(c->labels);
-    free(c->mask);
-    memset(c, 0, sizeof *c);
-}
-
 lp_status lp_gen_random(lp_case *c, lp_rng *rng, unsigned fmts, int temp_ok, lp_error *err)
 {
     static const int64_t Vs[] = {1, 2, 3, 7, 16, 50, 128, 333, 1000};
     static const double scales[] = {0.5, 2, 8, 32};
     static const double taus[] = {0.5, 0.7, 2, 0.01};
     memset(c, 0, sizeof *c);
-    c->family = "random";
+    snprintf(c->family, sizeof c->family, "%s", "random");
     int nf = 0, fl[LP_NFORMATS];
     for (int f = 0; f < LP_NFORMATS; f++)
         if (fmts & (1u << f)) fl[nf++] = f;
@@ -41,7 +32,7 @@ lp_status lp_gen_random(lp_case *c, lp_rng *rng, unsigned fmts, int temp_ok, lp_
     c->labels = malloc((size_t)(B * T) * sizeof *c->labels);
     c->mask = malloc((size_t)(B * T));
     if (!c->logits || !c->labels || !c->mask) {
-        lp_gen_case_free(c);
+        lp_case_free(c);
         return lp_fail(err, LP_ERR_NOMEM, "certify: out of memory for a random problem");
     }
     lp_problem *pb = &c->pb;

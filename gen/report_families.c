@@ -16,7 +16,7 @@
 static lp_status own_case(lp_case *c, const char *fam, lp_format f, lp_shape shp, lp_error *err)
 {
     memset(c, 0, sizeof *c);
-    c->family = fam;
+    snprintf(c->family, sizeof c->family, "%s", fam);
     snprintf(c->name, sizeof c->name, "%s/%s/0", fam, lp_format_name(f));
     c->pb = (lp_problem)LP_PROBLEM_INIT;
     c->pb.fmt = f;
@@ -26,7 +26,7 @@ static lp_status own_case(lp_case *c, const char *fam, lp_format f, lp_shape shp
     c->logits = calloc(rows * (size_t)shp.V, (size_t)lp_format_get(f)->bytes);
     c->labels = calloc(rows, sizeof *c->labels);
     if (!c->logits || !c->labels) {
-        lp_gen_case_free(c);
+        lp_case_free(c);
         return lp_fail(err, LP_ERR_NOMEM, "out of memory");
     }
     c->pb.logits = c->logits;

@@ -1,8 +1,7 @@
 /* report/cases.c: the cases of `lpcert report`, in a fixed order:
- *   1. the committed corpus, the vector files of vectors/corpus in name order (families "corpus.<name>"); only
- *      the inputs are read (vectors/FORMAT.md: case, fmt, shape, shift, ignore_index, temperature,
- *      empty_mean, l, k, x lines): the expected values are recomputed by the reference, which
- *      tests/t_vectors.c holds bit for bit to them;
+ *   1. the committed corpus, the vector files of vectors/corpus in name order (families "corpus.<name>"),
+ *      read by core/vectors.c; only the inputs are used: the expected values are recomputed by
+ *      the reference, which tests/t_vectors.c holds bit for bit to them;
  *   2. the generated families of the standard suite (lp_suite_build, seed --seed);
  *   3. the report's own families: near_zero (label probability 1 - 10^-k, k = 0 .. 40 in steps of
  *      1/4, at several max logits: the regime where logp is close to 0) and pair_exh (every finite
@@ -18,6 +17,8 @@
 #include "lp_gen_random.h"
 #include "lp_gen_report.h"
 #include "lp_report.h"
+#include "lp_rng.h"
+#include "lp_vectors.h"
 
 const char rp_exhaustive_domain[] =
     "V = 2, logits (0, x) for every finite x of the storage format (f16: 63,488 values, bf16: "
@@ -77,160 +78,40 @@ static void case_names(rp_case *c, const char *family, const char *name)
 
 /* ---- the corpus ------------------------------------------------------------------------------- */
 
-typedef struct vreader {
-    const char *path;
-    int64_t line;
-    rp_case *c;
-    int64_t nl, nk, nx;      /* l, k, x lines read in the current case */
-    char family[64];
-} vreader;
-
-static lp_status bad(const vreader *r, lp_error *err, const char *what)
-{
-    return lp_fail(err, LP_ERR_INPUT, "%s:%lld: %s", r->path, (long long)r->line, what);
-}
-
-static int hexval(const char **pp, int width, uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *p = *pp;
-    while (*p == ' ') p++;
-    for (int i = 0; i < width; i++, p++) {
-        int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
-        if (d < 0) return 0;
-        v = v << 4 | (uint64_t)d;
-    }
-    *out = v;
-    *pp = p;
-    return 1;
-}
-
-static lp_status case_arrays(vreader *r, lp_error *err)
-{
-    rp_case *c = r->c;
-    const lp_shape s = c->pb.shape;
-    if (s.B < 1 || s.T < 1 || s.V < 1 || s.B * s.T > ((int64_t)1 << 26) || s.V > ((int64_t)1 << 20))
-        return bad(r, err, "shape out of range");
-    const size_t rows = (size_t)(s.B * s.T), esz = (size_t)lp_format_get(c->pb.fmt)->bytes;
-    c->own_logits = calloc(rows * (size_t)s.V, esz);
-    c->own_labels = calloc(rows, sizeof *c->own_labels);
-    c->own_mask = calloc(rows, 1);
-    if (!c->own_logits || !c->own_labels || !c->own_mask)
-        return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", r->path);
-    c->pb.logits = c->own_logits;
-    c->pb.labels = c->own_labels;
-    c->pb.label_type = LP_I64;
-    return LP_OK;
-}
-
-static lp_status vline(vreader *r, rp_cases *cs, char *ln, lp_error *err)
-{
-    char *p = ln;
-    size_t kl = strcspn(p, " ");
-    const char *v = p[kl] ? p + kl + 1 : p + kl;
-    p[kl] = 0;
-    const char *key = p;
-    if (strcmp(key, "case") == 0) {
-        if (r->c) return bad(r, err, "'case' inside a case");
-        if (!(r->c = case_add(cs, err))) return err->status;
-        snprintf(r->c->name, sizeof r->c->name, "corpus.%s", v);
-        r->nl = r->nk = r->nx = 0;
-        return LP_OK;
-    }
-    rp_case *c = r->c;
-    if (!c) return bad(r, err, "a line outside a case");
-    if (strcmp(key, "family") == 0) {
-        snprintf(r->family, sizeof r->family, "corpus.%s", v);
-    } else if (strcmp(key, "fmt") == 0) {
-        if (!lp_format_parse(&c->pb.fmt, v)) return bad(r, err, "unknown format");
-    } else if (strcmp(key, "shape") == 0) {
-        long long B, T, V;
-        if (sscanf(v, "%lld %lld %lld", &B, &T, &V) != 3) return bad(r, err, "bad shape");
-        c->pb.shape = (lp_shape){B, T, V};
-        return case_arrays(r, err);
-    } else if (strcmp(key, "shift") == 0) {
-        c->pb.shift = strcmp(v, "none") == 0 ? LP_SHIFT_NONE : LP_SHIFT_NEXT;
-    } else if (strcmp(key, "ignore_index") == 0) {
-        if (!lp_parse_int64(&c->pb.ignore_index, v)) return bad(r, err, "bad ignore_index");
-    } else if (strcmp(key, "temperature") == 0) {
-        uint64_t h;
-        if (!hexval(&v, 16, &h)) return bad(r, err, "bad temperature");
-        c->pb.temperature = lp_f64_bits(h);
-    } else if (strcmp(key, "empty_mean") == 0) {
-        c->pb.empty_mean = strcmp(v, "zero") == 0 ? LP_EMPTY_ZERO : LP_EMPTY_NAN;
-    } else if (strcmp(key, "l") == 0 || strcmp(key, "k") == 0 || strcmp(key, "x") == 0) {
-        if (!c->own_logits) return bad(r, err, "data before 'shape'");
-        const lp_shape s = c->pb.shape;
-        if (key[0] == 'l') {
-            if (r->nl >= s.B) return bad(r, err, "too many 'l' lines");
-            char *end = (char *)v;
-            for (int64_t t = 0; t < s.T; t++) {
-                c->own_labels[r->nl * s.T + t] = strtoll(end, &end, 10);
-            }
-            r->nl++;
-        } else if (key[0] == 'k') {
-            if (r->nk >= s.B || (int64_t)strlen(v) != s.T) return bad(r, err, "bad 'k' line");
-            for (int64_t t = 0; t < s.T; t++) c->own_mask[r->nk * s.T + t] = v[t] == '1';
-            c->pb.mask = c->own_mask;
-            r->nk++;
-        } else {
-            if (r->nx >= s.B * s.T) return bad(r, err, "too many 'x' lines");
-            const int w = 2 * lp_format_get(c->pb.fmt)->bytes;
-            for (int64_t i = 0; i < s.V; i++) {
-                uint64_t h;
-                if (!hexval(&v, w, &h)) return bad(r, err, "bad logit");
-                const size_t at = (size_t)(r->nx * s.V + i);
-                if (w == 16) memcpy((char *)c->own_logits + 8 * at, &h, 8);
-                else if (w == 8) { uint32_t h32 = (uint32_t)h; memcpy((char *)c->own_logits + 4 * at, &h32, 4); }
-                else { uint16_t h16 = (uint16_t)h; memcpy((char *)c->own_logits + 2 * at, &h16, 2); }
-            }
-            r->nx++;
-        }
-    } else if (strcmp(key, "end") == 0) {
-        if (!c->own_logits || r->nl != c->pb.shape.B || r->nx != c->pb.shape.B * c->pb.shape.T)
-            return bad(r, err, "incomplete case");
-        if (!c->pb.mask) {
-            free(c->own_mask);
-            c->own_mask = NULL;
-        }
-        char name[128];
-        snprintf(name, sizeof name, "%s", c->name);
-        case_names(c, r->family, name);
-        r->c = NULL;
-    }
-    /* itype, t, u, s, m: the label storage and the expected values, not needed here */
-    return LP_OK;
-}
-
+/* One vector file (core/vectors.c): its cases, named "corpus.<name>" in the family
+ * "corpus.<family>". */
 static lp_status read_corpus_file(rp_cases *cs, const char *path, const rp_options *o,
                                   lp_error *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return lp_fail(err, LP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    vreader r;
-    memset(&r, 0, sizeof r);
-    r.path = path;
-    size_t cap = 0;
-    char *ln = NULL;
-    ssize_t len;
-    lp_status s = LP_OK;
+    lp_vreader *r = NULL;
+    lp_status s = lp_vectors_open(&r, path, err);
+    if (s != LP_OK) return s;
     const size_t first = cs->n;
-    while (s == LP_OK && (len = getline(&ln, &cap, f)) >= 0) {
-        r.line++;
-        while (len > 0 && (ln[len - 1] == '\n' || ln[len - 1] == '\r')) ln[--len] = 0;
-        if (len == 0 || ln[0] == '#') continue;
-        s = vline(&r, cs, ln, err);
+    lp_vcase vc;
+    int got = 0;
+    while ((s = lp_vectors_next(r, &vc, &got, err)) == LP_OK && got) {
+        rp_case *c = case_add(cs, err);
+        if (!c) {
+            lp_vcase_free(&vc);
+            s = err->status;
+            break;
+        }
+        /* the labels as I64 whatever the file's itype (the same values) */
+        c->pb = vc.c.pb;
+        c->pb.label_type = LP_I64;
+        c->pb.labels = vc.c.labels;
+        char fam[80], name[140];
+        snprintf(fam, sizeof fam, "corpus.%s", vc.c.family);
+        snprintf(name, sizeof name, "corpus.%s", vc.c.name);
+        case_names(c, fam, name);
+        c->own = vc.c;                     /* the arrays move to the report's case */
+        memset(&vc.c, 0, sizeof vc.c);
+        lp_vcase_free(&vc);
     }
-    free(ln);
-    fclose(f);
-    if (s == LP_OK && r.c) s = bad(&r, err, "the last case has no 'end'");
+    lp_vectors_close(r);
     /* a file holds one family: keep it or drop it whole */
     if (s == LP_OK && cs->n > first && !family_selected(o, cs->v[first].family)) {
-        for (size_t i = first; i < cs->n; i++) {
-            free(cs->v[i].own_logits);
-            free(cs->v[i].own_labels);
-            free(cs->v[i].own_mask);
-        }
+        for (size_t i = first; i < cs->n; i++) lp_case_free(&cs->v[i].own);
         cs->n = first;
     }
     return s;
@@ -285,13 +166,11 @@ static lp_status own_case(rp_cases *cs, lp_case *g, lp_error *err)
 {
     rp_case *c = case_add(cs, err);
     if (!c) {
-        lp_gen_case_free(g);
+        lp_case_free(g);
         return err->status;
     }
+    c->own = *g;
     c->pb = g->pb;
-    c->own_logits = g->logits;
-    c->own_labels = g->labels;
-    c->own_mask = g->mask;
     case_names(c, g->family, g->name);
     memset(g, 0, sizeof *g);
     return LP_OK;
@@ -362,9 +241,7 @@ lp_status rp_cases_build(rp_cases *cs, const rp_options *o, lp_error *err)
 void rp_cases_free(rp_cases *cs)
 {
     for (size_t i = 0; i < cs->n; i++) {
-        free(cs->v[i].own_logits);
-        free(cs->v[i].own_labels);
-        free(cs->v[i].own_mask);
+        lp_case_free(&cs->v[i].own);
         lp_ref_result_free(&cs->v[i].ref);
     }
     free(cs->v);

@@ -31,9 +31,8 @@ typedef struct rp_case {
     char cls[96];          /* "<family>/<dtype>": the group of check's comparison */
     int exhaustive;        /* the case enumerates every input of a small domain (tokens) */
     lp_problem pb;
-    void *own_logits;      /* owned arrays (corpus and report families); NULL for the suite's */
-    int64_t *own_labels;
-    uint8_t *own_mask;
+    lp_case own;           /* the owned arrays (corpus and report families; pb points into
+                            * own.logits, own.labels, own.mask); empty for the suite's cases */
     lp_ref_result ref;     /* the exact reference, computed once */
 } rp_case;
 

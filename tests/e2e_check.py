@@ -10,7 +10,9 @@ right diagnosis:
   empty-mean convention swapped (0, not NaN)   FAIL, empty-mean diagnosis; PASS --empty-mean zero
 Corrupt or mismatched candidates (wrong shape, missing case, wrong dtype, unknown tensor, a case
 the suite lacks, a truncated file) give exit 2 and one line on stderr. Also: the single-case route
-with .npy outputs, --json, --certificate (SHA-256 equal to hashlib's), --cases, usage errors.
+with .npy outputs, --json, --certificate (SHA-256 equal to hashlib's), --cases, usage errors, and
+the binding rules shared with `lpcert ref`: [T, B] labels are an input error, a '<u2' npy is bf16
+logits with --dtype bf16.
 
 usage: python3 tests/e2e_check.py path/to/lpcert
 """
@@ -350,6 +352,38 @@ def main():
     check(rc == 2 and err.count("\n") == 1 and "shape" in err, "single wrong shape: %d %r" % (rc, err))
     rc, out, err = run("check", *base)
     check(rc == 2 and err.count("\n") == 1, "single without outputs: %d %r" % (rc, err))
+
+    # one binding rule with `lpcert ref` (core/lp_bind.h): labels exactly [B, T], so a transposed
+    # [T, B] array (the right element count) is an input error; a '<u2' npy is bf16 with --dtype bf16
+    c = next(x for x in cases if x.B != x.T and x.B > 1)
+    tz.write_npy(L, "f32", [c.B, c.T, c.V], c.logits)
+    tz.write_npy(Y, "i64", [c.T, c.B], [c.labels[b * c.T + t] for t in range(c.T) for b in range(c.B)])
+    tz.write_npy(P, "f32", [c.B, c.Ts], c.out("logp.f32"))
+    rc, out, err = run("check", "--logits", L, "--labels", Y, "--ignore-index", str(c.ign), "--logp", P)
+    check(rc == 2 and err.count("\n") == 1 and
+          "%s: labels shape does not match logits [B=%d, T=%d, V=%d]" % (Y, c.B, c.T, c.V) in err,
+          "single [T, B] labels: %d %r" % (rc, err))
+    U, SB, R3, P16 = (os.path.join(d, n) for n in ("u2.npy", "lb.safetensors", "r3.safetensors", "p16.npy"))
+    tz.write_npy(U, "bf16", [c.B, c.T, c.V], c.logits)            # '<u2' on disk
+    tz.write_npy(Y, "i64", [c.B, c.T], c.labels)
+    tz.write_safetensors(SB, [("logits", "bf16", [c.B, c.T, c.V], c.logits)])
+    rc, _, err = run("ref", "--logits", SB, "--labels", Y, "--ignore-index", str(c.ign), "--out", R3)
+    check(rc == 0, "ref on bf16 logits: %r" % err)
+    r3, _ = tz.read_safetensors(R3)
+    tz.write_npy(P16, "f32", [c.B, c.Ts], decode("F32", r3["logp.f32"][2]))
+    one = ["--logits", U, "--labels", Y, "--ignore-index", str(c.ign), "--logp", P16]
+    rc, out, err, rep = run_json(*one, "--dtype", "bf16", "--max-ulp", "0.5")
+    check(rc == 0 and any(g["class"] == "input/bf16" for g in rep.get("groups", [])),
+          "check --dtype bf16 on '<u2' logits: exit %d %r %s" % (rc, err, out[-400:]))
+    rc, out, err = run("check", *one)
+    check(rc == 2 and "'<u2' logits are read only as bf16 bit patterns: pass --dtype bf16" in err,
+          "check '<u2' without --dtype: %d %r" % (rc, err))
+    rc, out, err = run("check", *one, "--dtype", "f32")
+    check(rc == 2 and "--dtype bf16" in err, "check '<u2' with --dtype f32: %d %r" % (rc, err))
+    rc, out, err = run("check", "--logits", SB, "--labels", Y, "--logp", P16, "--dtype", "f32")
+    check(rc == 2 and "logits are BF16 but --dtype says f32" in err, "check --dtype disagrees: %d %r" % (rc, err))
+    rc, out, err = run("check", S, C, "--dtype", "f32")
+    check(rc == 2 and "--dtype goes with --logits/--labels" in err, "check suite --dtype: %d %r" % (rc, err))
 
 
 if __name__ == "__main__":

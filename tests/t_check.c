@@ -565,8 +565,8 @@ static void test_gen_random(void)
                       memcmp(a.logits, b.logits, nb) == 0 && memcmp(a.labels, b.labels, nl * 8) == 0 &&
                       a.pb.temperature == b.pb.temperature && lp_problem_check(&a.pb, &err) == LP_OK,
                   "random problem %d differs between two runs of one seed, or is invalid", k);
-        lp_gen_case_free(&a);
-        lp_gen_case_free(&b);
+        lp_case_free(&a);
+        lp_case_free(&b);
     }
     lp_case z;
     lpt_check(lp_gen_random(&z, &r1, 0, 1, &err) == LP_ERR_USAGE, "no format to draw from accepted");

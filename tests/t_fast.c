@@ -31,6 +31,7 @@
 #include "lp_fast.h"
 #include "lp_file.h"
 #include "lp_format.h"
+#include "lp_vectors.h"
 #include "lpcert.h"
 #include "lpt.h"
 
@@ -202,129 +203,43 @@ static void check_exp_dd(lpt_rng *rng, int n)
     mpfr_flags_restore(fl, MPFR_FLAGS_ALL);
 }
 
-/* ---- the vector corpus: only the problem is read (vectors/FORMAT.md); the expected lines are
- * t_vectors.c's business. ------------------------------------------------------------------- */
+/* ---- the vector corpus: only the problem is used (read by core/vectors.c, vectors/FORMAT.md);
+ * the expected values are t_vectors.c's business. --------------------------------------------- */
 
-typedef struct vprob {
-    char name[256];
-    lp_problem pb;
-    int64_t *labels;
-    int32_t *labels32;
-    uint8_t *mask;
-    unsigned char *logits;
-    int64_t nl, nk, nx;
-} vprob;
-
-static int fmt_bytes(lp_format f) { return f == LP_F64 ? 8 : f == LP_F32 ? 4 : 2; }
-
-static void vprob_free(vprob *c)
+static void run_vcase(lp_vcase *vc)
 {
-    free(c->labels);
-    free(c->labels32);
-    free(c->mask);
-    free(c->logits);
-    memset(c, 0, sizeof *c);
-}
-
-static void run_vprob(vprob *c)
-{
-    lp_problem *pb = &c->pb;
-    const int64_t BT = pb->shape.B * pb->shape.T;
-    if (pb->label_type == LP_I32) {
-        c->labels32 = malloc((size_t)(BT ? BT : 1) * sizeof *c->labels32);
-        for (int64_t i = 0; i < BT; i++) c->labels32[i] = (int32_t)c->labels[i];
-        pb->labels = c->labels32;
-    } else {
-        pb->labels = c->labels;
-    }
-    pb->mask = c->nk ? c->mask : NULL;
-    pb->logits = c->logits;
+    const char *name = vc->c.name;
+    lp_problem *pb = &vc->c.pb;
     lp_ref_stats st;
     memset(&st, 0, sizeof st);
-    compare(c->name, pb, WANT_HALF, 2, &st);
+    compare(name, pb, WANT_HALF, 2, &st);
     half_tokens += st.tokens - st.exact;
     half_fallback += st.fallback;
     half_seqfb += st.seq_fallback;
     n_cases++;
-    compare(c->name, pb, WANT_F64, 1, NULL);
+    compare(name, pb, WANT_F64, 1, NULL);
     if (pb->fmt == LP_BF16 || pb->fmt == LP_F16) { /* the histogram paths on every row */
         lp_fast_hist_min_v = 2;
-        compare(c->name, pb, WANT_HALF, 1, NULL);
-        compare(c->name, pb, WANT_F64, 1, NULL);
+        compare(name, pb, WANT_HALF, 1, NULL);
+        compare(name, pb, WANT_F64, 1, NULL);
         lp_fast_hist_min_v = 16384;
     }
 }
 
 static void check_corpus_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!lpt_check(f != NULL, "corpus: cannot open %s", path)) return;
-    size_t cap = 0;
-    char *line = NULL;
-    vprob c;
-    memset(&c, 0, sizeof c);
-    int in_case = 0;
-    while (getline(&line, &cap, f) > 0) {   /* any length: x lines are long */
-        char *p = line;
-        if (*p == '#' || *p == '\n') continue;
-        char key[16];
-        int nk = 0;
-        if (sscanf(p, "%15s%n", key, &nk) != 1) continue;
-        p += nk;
-        if (strcmp(key, "case") == 0) {
-            vprob_free(&c);
-            c.pb = (lp_problem)LP_PROBLEM_INIT;
-            sscanf(p, "%255s", c.name);
-            in_case = 1;
-        } else if (!in_case) {
-            continue;
-        } else if (strcmp(key, "fmt") == 0) {
-            char v[8];
-            sscanf(p, "%7s", v);
-            lp_format_parse(&c.pb.fmt, v);
-        } else if (strcmp(key, "shape") == 0) {
-            long long B, T, V;
-            sscanf(p, "%lld %lld %lld", &B, &T, &V);
-            c.pb.shape = (lp_shape){B, T, V};
-            size_t BT = (size_t)(B * T) + 1, n = (size_t)(B * T * V) + 1;
-            c.labels = calloc(BT, sizeof *c.labels);
-            c.mask = calloc(BT, 1);
-            c.logits = calloc(n, (size_t)fmt_bytes(c.pb.fmt));
-        } else if (strcmp(key, "shift") == 0) {
-            c.pb.shift = strstr(p, "next") ? LP_SHIFT_NEXT : LP_SHIFT_NONE;
-        } else if (strcmp(key, "ignore_index") == 0) {
-            long long v;
-            sscanf(p, "%lld", &v);
-            c.pb.ignore_index = v;
-        } else if (strcmp(key, "temperature") == 0) {
-            c.pb.temperature = lp_f64_bits(strtoull(p, NULL, 16));
-        } else if (strcmp(key, "empty_mean") == 0) {
-            c.pb.empty_mean = strstr(p, "zero") ? LP_EMPTY_ZERO : LP_EMPTY_NAN;
-        } else if (strcmp(key, "itype") == 0) {
-            c.pb.label_type = strstr(p, "i32") ? LP_I32 : LP_I64;
-        } else if (strcmp(key, "l") == 0) {
-            char *q = p;
-            for (int64_t t = 0; t < c.pb.shape.T; t++) c.labels[c.nl++] = strtoll(q, &q, 10);
-        } else if (strcmp(key, "k") == 0) {
-            while (*p == ' ') p++;
-            for (int64_t t = 0; t < c.pb.shape.T; t++) c.mask[c.nk++] = (uint8_t)(p[t] - '0');
-        } else if (strcmp(key, "x") == 0) {
-            char *q = p;
-            const int w = fmt_bytes(c.pb.fmt);
-            for (int64_t v = 0; v < c.pb.shape.V; v++) {
-                uint64_t bits = strtoull(q, &q, 16);
-                memcpy(c.logits + (size_t)(c.nx * c.pb.shape.V + v) * (size_t)w, &bits, (size_t)w);
-            }
-            c.nx++;
-        } else if (strcmp(key, "end") == 0) {
-            run_vprob(&c);
-            vprob_free(&c);
-            in_case = 0;
-        }
+    lp_vreader *r = NULL;
+    lp_error err = {LP_OK, ""};
+    lp_status s = lp_vectors_open(&r, path, &err);
+    if (!lpt_check(s == LP_OK, "corpus: %s", err.msg)) return;
+    lp_vcase c;
+    int got = 0;
+    while ((s = lp_vectors_next(r, &c, &got, &err)) == LP_OK && got) {
+        run_vcase(&c);
+        lp_vcase_free(&c);
     }
-    vprob_free(&c);
-    free(line);
-    fclose(f);
+    lpt_check(s == LP_OK, "corpus: %s", err.msg);
+    lp_vectors_close(r);
 }
 
 static void check_corpus(void)

@@ -22,19 +22,13 @@
 #include "lp_impl.h"
 #include "lp_problem.h"
 #include "lp_suite.h"
+#include "lp_vectors.h"
 #include "lpt.h"
 
 /* ---- test problems --------------------------------------------------------------------------- */
 
-typedef struct tcase {
-    char name[96];
-    lp_problem pb;
-    void *logits;
-    int64_t *labels;
-    uint8_t *mask;
-} tcase;
-
-static void tcase_init(tcase *c, const char *name, lp_format fmt, int64_t B, int64_t T, int64_t V)
+/* A test problem is an lp_case (core/lp_case.h) that owns its arrays. */
+static void case_init(lp_case *c, const char *name, lp_format fmt, int64_t B, int64_t T, int64_t V)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
@@ -52,15 +46,8 @@ static void tcase_init(tcase *c, const char *name, lp_format fmt, int64_t B, int
     c->pb = pb;
 }
 
-static void tcase_free(tcase *c)
-{
-    free(c->logits);
-    free(c->labels);
-    free(c->mask);
-}
-
 /* Element i of the logits := x rounded to the problem's format. */
-static void put(tcase *c, size_t i, double x) { lp_store_f64(c->logits, c->pb.fmt, i, x); }
+static void put(lp_case *c, size_t i, double x) { lp_store_f64(c->logits, c->pb.fmt, i, x); }
 
 /* ---- judging and statistics ------------------------------------------------------------------ */
 
@@ -73,7 +60,7 @@ typedef struct kstat {
 static kstat *stats;          /* [lp_kernel_count()] */
 
 typedef struct visit_ctx {
-    const tcase *c;
+    const lp_case *c;
     kstat *ks;
     uint64_t seed;
 } visit_ctx;
@@ -99,7 +86,7 @@ static void visit(void *ctx, const lp_kjudged *j)
     if (j->what == LP_KW_TOKEN && j->promise.in_domain && (j->promise.allow & LP_KALLOW_NUM) &&
         j->verdict.ratio > v->ks->worst) {
         v->ks->worst = j->verdict.ratio;
-        snprintf(v->ks->worst_at, sizeof v->ks->worst_at, "%s b=%lld t=%lld exact %.6g err %.3g "
+        snprintf(v->ks->worst_at, sizeof v->ks->worst_at, "%.80s b=%lld t=%lld exact %.6g err %.3g "
                  "bound %.3g", v->c->name, (long long)j->b, (long long)j->ts, j->ref->dd.hi,
                  j->verdict.err_abs, j->promise.abs);
     }
@@ -124,7 +111,7 @@ static void visit(void *ctx, const lp_kjudged *j)
 /* Every kernel that reads the problem's format, against the given reference. */
 static const char *only_kernel;   /* LPCERT_KERNEL=<name>: check that kernel only (repro) */
 
-static void check_with_ref(const tcase *c, const lp_ref_result *ref, uint64_t seed)
+static void check_with_ref(const lp_case *c, const lp_ref_result *ref, uint64_t seed)
 {
     for (size_t i = 0; i < lp_kernel_count(); i++) {
         const lp_kernel *k = lp_kernel_at(i);
@@ -139,7 +126,7 @@ static void check_with_ref(const tcase *c, const lp_ref_result *ref, uint64_t se
 
 static int64_t ref_logits;    /* logits given to the MPFR reference so far */
 
-static void check_case(const tcase *c, uint64_t seed)
+static void check_case(const lp_case *c, uint64_t seed)
 {
     lp_ref_result ref;
     lp_error err = {LP_OK, ""};
@@ -164,7 +151,7 @@ static double fmt_max(lp_format f)
 }
 
 /* Row (b, ts) of c for label y: V values by kind. */
-static void gen_row(tcase *c, lpt_rng *r, row_kind kind, double scale, size_t base, int64_t y)
+static void gen_row(lp_case *c, lpt_rng *r, row_kind kind, double scale, size_t base, int64_t y)
 {
     const int64_t V = c->pb.shape.V;
     const lp_format fmt = c->pb.fmt;
@@ -239,8 +226,8 @@ static void random_case(lpt_rng *r, int id, lp_format fmt, uint64_t seed)
     const double scale = scales[lpt_rng_next(r) % 3];
     char name[96];
     snprintf(name, sizeof name, "random/%s/%s/%d", lp_format_name(fmt), kind_names[kind], id);
-    tcase c;
-    tcase_init(&c, name, fmt, B, T, V);
+    lp_case c;
+    case_init(&c, name, fmt, B, T, V);
     c.pb.shift = lpt_rng_unif(r) < 0.7 ? LP_SHIFT_NEXT : LP_SHIFT_NONE;
     c.pb.temperature = taus[lpt_rng_next(r) % (sizeof taus / sizeof taus[0])];
     c.pb.empty_mean = lpt_rng_unif(r) < 0.5 ? LP_EMPTY_NAN : LP_EMPTY_ZERO;
@@ -268,7 +255,7 @@ static void random_case(lpt_rng *r, int id, lp_format fmt, uint64_t seed)
         }
     }
     check_case(&c, seed);
-    tcase_free(&c);
+    lp_case_free(&c);
 }
 
 static void check_random(int64_t budget)
@@ -329,10 +316,10 @@ static void check_drift(void)
         double cv = lp_round_to(log(u), k->storage);
         const double step = ldexp(1.0, (int)floor(log2(fabs(cv))) - fs->prec + 1);
         while (exp_acc(k->acc, cv) <= u) cv += step;
-        tcase c;
+        lp_case c;
         char name[96];
         snprintf(name, sizeof name, "drift/%s/n=%lld", k->name, (long long)n);
-        tcase_init(&c, name, k->storage, 1, 2, n);
+        case_init(&c, name, k->storage, 1, 2, n);
         for (int64_t j = 0; j < 2 * n; j++) put(&c, (size_t)j, j % n == 0 ? 0.0 : cv);
         c.labels[0] = c.labels[1] = 0;
         const double before = stats[i].worst;
@@ -352,7 +339,7 @@ static void check_drift(void)
                       stats[i].worst);
         if (stats[i].worst < before) stats[i].worst = before;
         lp_ref_result_free(&ref);
-        tcase_free(&c);
+        lp_case_free(&c);
     }
 }
 
@@ -471,208 +458,26 @@ static void check_worst_dominates(void)
 
 /* ---- the committed corpus -------------------------------------------------------------------- */
 
-static int hexval(const char *s, uint64_t *v)
-{
-    char *end;
-    *v = strtoull(s, &end, 16);
-    return end != s;
-}
-
-/* "f64 f32 f16 bf16 lo" hex fields at *p into v; advances *p. */
-static int parse_record(char **p, lp_value *v)
-{
-    uint64_t b[5];
-    for (int i = 0; i < 5; i++) {
-        char *tok = strtok_r(NULL, " \t\n", p);
-        if (!tok || !hexval(tok, &b[i])) return 0;
-    }
-    v->f64 = lp_f64_bits(b[0]);
-    v->f32 = lp_f32_bits((uint32_t)b[1]);
-    v->f16 = (uint16_t)b[2];
-    v->bf16 = (uint16_t)b[3];
-    v->dd.hi = v->f64;
-    v->dd.lo = lp_f64_bits(b[4]);
-    return 1;
-}
-
-typedef struct corpus_case {
-    tcase c;
-    lp_ref_result ref;
-    int64_t rows, toks, nl, nk, ns;   /* lines of each kind read so far */
-    int have_shape;
-} corpus_case;
-
-/* The reference arrays of a case, once its shape and shift are known. */
-static void ensure_ref(corpus_case *cc)
-{
-    lp_ref_result *r = &cc->ref;
-    if (r->logp || !cc->have_shape) return;
-    r->B = cc->c.pb.shape.B;
-    r->Ts = lp_problem_ts(&cc->c.pb);
-    r->logp = calloc((size_t)(r->B * r->Ts) + 1, sizeof *r->logp);
-    r->counted = calloc((size_t)(r->B * r->Ts) + 1, 1);
-    r->sum = calloc((size_t)r->B, sizeof *r->sum);
-    r->mean = calloc((size_t)r->B, sizeof *r->mean);
-    r->count = calloc((size_t)r->B, sizeof *r->count);
-    LP_ASSERT(r->logp && r->counted && r->sum && r->mean && r->count);
-}
-
-/* One line of a case; returns 0 on a malformed line. */
-static int corpus_line(corpus_case *cc, char *line)
-{
-    char *save = NULL;
-    char *key = strtok_r(line, " \t\n", &save);
-    if (!key) return 1;
-    tcase *c = &cc->c;
-    if (!strcmp(key, "fmt")) {
-        lp_format f;
-        char *v = strtok_r(NULL, " \t\n", &save);
-        if (!v || !lp_format_parse(&f, v)) return 0;
-        c->pb.fmt = f;
-    } else if (!strcmp(key, "shape")) {
-        char *a = strtok_r(NULL, " \t\n", &save), *b = strtok_r(NULL, " \t\n", &save),
-             *d = strtok_r(NULL, " \t\n", &save);
-        if (!a || !b || !d) return 0;
-        char name[96];
-        snprintf(name, sizeof name, "%s", c->name);
-        const lp_format f = c->pb.fmt;
-        tcase_init(c, name, f, atoll(a), atoll(b), atoll(d));
-        cc->have_shape = 1;
-    } else if (!cc->have_shape) {
-        return 1;                                       /* case, family, notes */
-    } else if (!strcmp(key, "shift")) {
-        char *v = strtok_r(NULL, " \t\n", &save);
-        if (!v) return 0;
-        c->pb.shift = strcmp(v, "none") == 0 ? LP_SHIFT_NONE : LP_SHIFT_NEXT;
-    } else if (!strcmp(key, "ignore_index")) {
-        char *v = strtok_r(NULL, " \t\n", &save);
-        if (!v) return 0;
-        c->pb.ignore_index = atoll(v);
-    } else if (!strcmp(key, "temperature")) {
-        uint64_t b;
-        char *v = strtok_r(NULL, " \t\n", &save);
-        if (!v || !hexval(v, &b)) return 0;
-        c->pb.temperature = lp_f64_bits(b);
-    } else if (!strcmp(key, "empty_mean")) {
-        char *v = strtok_r(NULL, " \t\n", &save);
-        if (!v) return 0;
-        c->pb.empty_mean = strcmp(v, "zero") == 0 ? LP_EMPTY_ZERO : LP_EMPTY_NAN;
-    } else if (!strcmp(key, "l")) {
-        const int64_t T = c->pb.shape.T;
-        if (cc->nl >= c->pb.shape.B) return 0;
-        for (int64_t t = 0; t < T; t++) {
-            char *v = strtok_r(NULL, " \t\n", &save);
-            if (!v) return 0;
-            c->labels[cc->nl * T + t] = atoll(v);
-        }
-        cc->nl++;
-    } else if (!strcmp(key, "k")) {
-        const int64_t T = c->pb.shape.T;
-        if (!c->mask) {
-            c->mask = calloc((size_t)(c->pb.shape.B * T), 1);
-            LP_ASSERT(c->mask);
-            c->pb.mask = c->mask;
-        }
-        char *v = strtok_r(NULL, " \t\n", &save);
-        if (!v || (int64_t)strlen(v) != T || cc->nk >= c->pb.shape.B) return 0;
-        for (int64_t t = 0; t < T; t++) c->mask[cc->nk * T + t] = (uint8_t)(v[t] == '1');
-        cc->nk++;
-    } else if (!strcmp(key, "x")) {
-        const int64_t V = c->pb.shape.V;
-        if (cc->rows >= c->pb.shape.B * c->pb.shape.T) return 0;
-        for (int64_t i = 0; i < V; i++) {
-            uint64_t b;
-            char *v = strtok_r(NULL, " \t\n", &save);
-            if (!v || !hexval(v, &b)) return 0;
-            const size_t at = (size_t)(cc->rows * V + i);
-            switch (c->pb.fmt) {
-            case LP_F64: memcpy((char *)c->logits + 8 * at, &b, 8); break;
-            case LP_F32: {
-                const uint32_t w = (uint32_t)b;
-                memcpy((char *)c->logits + 4 * at, &w, 4);
-                break;
-            }
-            default: {
-                const uint16_t h = (uint16_t)b;
-                memcpy((char *)c->logits + 2 * at, &h, 2);
-                break;
-            }
-            }
-        }
-        cc->rows++;
-    } else if (!strcmp(key, "t") || !strcmp(key, "u")) {
-        lp_ref_result *r = &cc->ref;
-        ensure_ref(cc);
-        if (cc->toks >= r->B * r->Ts) return 0;
-        if (key[0] == 't') {
-            if (!parse_record(&save, &r->logp[cc->toks])) return 0;
-            r->counted[cc->toks] = 1;
-        } else {
-            lp_value nan = {lp_f64_bits(0x7ff8000000000000u), lp_f32_bits(0x7fc00000u), 0x7e00,
-                            0x7fc0, {lp_f64_bits(0x7ff8000000000000u), lp_f64_bits(0x7ff8000000000000u)}};
-            r->logp[cc->toks] = nan;
-        }
-        cc->toks++;
-    } else if (!strcmp(key, "s")) {
-        lp_ref_result *r = &cc->ref;
-        ensure_ref(cc);
-        char *n = strtok_r(NULL, " \t\n", &save);
-        if (!n || !r->sum || cc->ns >= r->B) return 0;
-        r->count[cc->ns] = atoll(n);
-        if (!parse_record(&save, &r->sum[cc->ns]) || !parse_record(&save, &r->mean[cc->ns]))
-            return 0;
-        cc->ns++;
-    } else if (!strcmp(key, "m")) {
-        if (!strtok_r(NULL, " \t\n", &save) || !parse_record(&save, &cc->ref.token_mean)) return 0;
-    }
-    return 1;
-}
-
+/* Every case of a file, read by core/vectors.c, against the expected values of the file. */
 static void check_corpus_file(const char *path, int64_t *ncases)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char *line = NULL;
-    size_t cap = 0;
-    int64_t lineno = 0;
-    corpus_case cc;
-    int in_case = 0;
-    while (getline(&line, &cap, f) > 0) {
-        lineno++;
-        if (line[0] == '#' || line[0] == '\n') continue;
-        if (!strncmp(line, "case ", 5)) {
-            memset(&cc, 0, sizeof cc);
-            char *nl = strchr(line + 5, '\n');
-            if (nl) *nl = 0;
-            snprintf(cc.c.name, sizeof cc.c.name, "%s", line + 5);
-            in_case = 1;
-            continue;
-        }
-        if (!in_case) continue;
-        if (!strncmp(line, "end", 3)) {
-            in_case = 0;
-            ensure_ref(&cc);
-            const int complete = cc.have_shape && cc.rows == cc.c.pb.shape.B * cc.c.pb.shape.T &&
-                                 cc.nl == cc.c.pb.shape.B && cc.ref.logp &&
-                                 cc.toks == cc.ref.B * cc.ref.Ts && cc.ns == cc.ref.B;
-            if (lpt_check(complete, "%s:%lld: case %s is incomplete", path, (long long)lineno,
-                          cc.c.name)) {
-                check_with_ref(&cc.c, &cc.ref, 0);
-                (*ncases)++;
-            }
-            if (cc.have_shape) tcase_free(&cc.c);
-            lp_ref_result_free(&cc.ref);
-            continue;
-        }
-        if (!corpus_line(&cc, line)) {
-            lpt_check(0, "%s:%lld: malformed line in case %s", path, (long long)lineno, cc.c.name);
-            in_case = 0;
-            if (cc.have_shape) tcase_free(&cc.c);
-            lp_ref_result_free(&cc.ref);
-        }
+    lp_vreader *r = NULL;
+    lp_error err = {LP_OK, ""};
+    lp_status s = lp_vectors_open(&r, path, &err);
+    if (s != LP_OK) return;
+    lp_vcase c;
+    int got = 0;
+    while ((s = lp_vectors_next(r, &c, &got, &err)) == LP_OK && got) {
+        int64_t total = 0;
+        for (int64_t b = 0; b < c.want.B; b++) total += c.want.count[b];
+        lpt_check(total == c.tm_count, "%s:%lld: case %s: the m line counts %lld, the s lines %lld",
+                  path, (long long)c.line, c.c.name, (long long)c.tm_count, (long long)total);
+        check_with_ref(&c.c, &c.want, 0);
+        (*ncases)++;
+        lp_vcase_free(&c);
     }
-    free(line);
-    fclose(f);
+    lpt_check(s == LP_OK, "%s", err.msg);
+    lp_vectors_close(r);
 }
 
 /* Every vectors/corpus/<family>.txt, in name order. */

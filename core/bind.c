@@ -1,0 +1,75 @@
+/* core/bind.c: tensors to an lp_problem with one rule set (see lp_bind.h). */
+#include "lp_bind.h"
+#include "lp_case.h"
+#include "lp_core.h"
+#include "lp_format.h"
+
+lp_status lp_bind_tensors(lp_problem *pb, uint8_t **mask_own, const lp_tensor *lt,
+                          const lp_tensor *yt, const lp_tensor *mt, const lp_format *dtype,
+                          const lp_bind_names *what, lp_error *err)
+{
+    *mask_own = NULL;
+    lp_format fmt;
+    if (lt->dtype == LP_DT_U16) {
+        if (!(dtype && *dtype == LP_BF16))
+            return lp_fail(err, LP_ERR_INPUT, "%s: '<u2' logits are read only as bf16 bit patterns: "
+                           "pass --dtype bf16", what->logits);
+        fmt = LP_BF16;
+    } else if (!lp_dtype_format(&fmt, lt->dtype)) {
+        return lp_fail(err, LP_ERR_INPUT, "%s: logits dtype %s is not F64, F32, F16 or BF16",
+                       what->logits, lp_dtype_name(lt->dtype));
+    } else if (dtype && *dtype != fmt) {
+        return lp_fail(err, LP_ERR_INPUT, "%s: logits are %s but --dtype says %s", what->logits,
+                       lp_dtype_name(lt->dtype), lp_format_name(*dtype));
+    }
+    lp_shape shape;
+    if (lt->ndim == 3) shape = (lp_shape){lt->dims[0], lt->dims[1], lt->dims[2]};
+    else if (lt->ndim == 2) shape = (lp_shape){1, lt->dims[0], lt->dims[1]};
+    else
+        return lp_fail(err, LP_ERR_INPUT, "%s: logits have %d dimensions; expected [B, T, V] or [T, V]",
+                       what->logits, lt->ndim);
+    const int want_nd = lt->ndim - 1;
+    if (yt->ndim != want_nd || yt->dims[0] != (want_nd == 2 ? shape.B : shape.T) ||
+        (want_nd == 2 && yt->dims[1] != shape.T))
+        return lp_fail(err, LP_ERR_INPUT, "%s: labels shape does not match logits [B=%lld, T=%lld, V=%lld]",
+                       what->labels, (long long)shape.B, (long long)shape.T, (long long)shape.V);
+    lp_itype itype;
+    if (yt->dtype == LP_DT_I64) itype = LP_I64;
+    else if (yt->dtype == LP_DT_I32) itype = LP_I32;
+    else
+        return lp_fail(err, LP_ERR_INPUT, "%s: labels dtype %s is not I64 or I32", what->labels,
+                       lp_dtype_name(yt->dtype));
+    uint8_t *m = NULL;
+    if (mt) {
+        if (mt->ndim != yt->ndim || mt->numel != yt->numel ||
+            memcmp(mt->dims, yt->dims, sizeof(int64_t) * (size_t)yt->ndim) != 0)
+            return lp_fail(err, LP_ERR_INPUT, "%s: mask shape does not match labels", what->mask);
+        lp_status ms = lp_tensor_mask_bytes(&m, mt, what->mask, err);
+        if (ms != LP_OK) return ms;
+    }
+    pb->shape = shape;
+    pb->fmt = fmt;
+    pb->logits = lt->data;
+    pb->label_type = itype;
+    pb->labels = yt->data;
+    pb->mask = m;
+    *mask_own = m;
+    return LP_OK;
+}
+
+lp_status lp_bind(lp_problem *pb, uint8_t **mask_own, const lp_tensor *lt, const lp_tensor *yt,
+                  const lp_tensor *mt, const lp_format *dtype, const lp_bind_names *what,
+                  lp_error *err)
+{
+    lp_status s = lp_bind_tensors(pb, mask_own, lt, yt, mt, dtype, what, err);
+    return s == LP_OK ? lp_problem_check(pb, err) : s;
+}
+
+void lp_case_free(lp_case *c)
+{
+    if (!c) return;
+    free(c->logits);
+    free(c->labels);
+    free(c->mask);
+    memset(c, 0, sizeof *c);
+}
