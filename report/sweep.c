@@ -25,6 +25,7 @@
  * once per length and sequence (B = 1, T = L, pointing into the long sequence). */
 #include <math.h>
 
+#include "lp_dd.h"
 #include "lp_format.h"
 #include "lp_rng.h"
 #include "lp_report.h"
@@ -73,29 +74,25 @@ static void gen(rp_sweep *sw, sweep_data *d, uint64_t seed)
         }
 }
 
-/* ---- double-double, for the exact margin ---- */
-
-static lp_dd dd_add(lp_dd a, lp_dd b)
-{
-    const double s = a.hi + b.hi, bb = s - a.hi, e = (a.hi - (s - bb)) + (b.hi - bb);
-    const double lo = e + a.lo + b.lo, hi = s + lo;
-    return (lp_dd){hi, lo - (hi - s)};
-}
+/* ---- double-double, for the exact margin (the addition is core/lp_dd.h's lp_dd_add) ---- */
 
 static lp_dd dd_neg(lp_dd a) { return (lp_dd){-a.hi, -a.lo}; }
 
-/* a / n for a positive integer n < 2^53: one correction step (the remainder is exact by fma). */
+/* a / n for a positive integer n < 2^53: one correction step (the remainder is exact by fma),
+ * then Fast2Sum(q, c) (|c| <= |q|: c is about u |q|). */
 static lp_dd dd_div(lp_dd a, double n)
 {
-    const double q = a.hi / n, r = fma(-q, n, a.hi) + a.lo, c = r / n, hi = q + c;
-    return (lp_dd){hi, c - (hi - q)};
+    const double q = a.hi / n, r = fma(-q, n, a.hi) + a.lo, c = r / n;
+    lp_dd d;
+    lp_fast_two_sum(q, c, &d.hi, &d.lo);
+    return d;
 }
 
 static lp_dd dd_margin(const lp_dd *v, int64_t b0)
 {
-    const lp_dd c = dd_add(v[b0], dd_neg(v[b0 + 1]));
-    const lp_dd r = dd_add(v[b0 + 2], dd_neg(v[b0 + 3]));
-    return dd_add(c, dd_neg(r));
+    const lp_dd c = lp_dd_add(v[b0], dd_neg(v[b0 + 1]));
+    const lp_dd r = lp_dd_add(v[b0 + 2], dd_neg(v[b0 + 3]));
+    return lp_dd_add(c, dd_neg(r));
 }
 
 static double fmt_margin(const double *v, int64_t b0, lp_format f)
@@ -266,7 +263,7 @@ lp_status rp_sweep_run(rp_sweep *sw, const rp_kernels *ks, const rp_options *o, 
         for (int64_t b = 0; b < B; b++) {
             lp_dd acc = {0, 0};
             for (int64_t t = 0, li = 0; t < L; t++) {
-                acc = dd_add(acc, ref.logp[b * L + t].dd);
+                acc = lp_dd_add(acc, ref.logp[b * L + t].dd);
                 lsum += ref.logp[b * L + t].dd.hi;
                 if (li < sw->nlen && t + 1 == sw->len[li]) {
                     d.xs[li * B + b] = acc;
