@@ -1,8 +1,9 @@
 /* reference/batch.c: the exact reference over a whole problem: tokens, sequence sums and means,
  * the batch token mean (DESIGN A1-A3), from memory (lp_ref_compute_opts) or from a file mapping
- * whose pages are released as rows are done (lp_ref_compute_mapped, lp_ref_mapped.h). The numerics and their proof are in ziv.c; this file adds
- * the reductions: enclosures of sums of token enclosures, decided by the same Ziv rule, with the
- * precision of a whole sequence (or batch) raised when a sum or mean is undecided.
+ * whose pages are released as rows are done (lp_ref_compute_mapped, lp_ref_mapped.h). The
+ * numerics and their proof are in ziv.c; this file adds the reductions: enclosures of sums of
+ * token enclosures, decided by the same Ziv rule, with the precision of a whole sequence (or
+ * batch) raised when a sum or mean is undecided.
  *
  * Threads: phase 1 decides tokens in chunks, phase 2 reduces sequences, both pulled from an atomic
  * counter by every thread; phase 3 (the token mean) runs on the caller's thread. Every value is
@@ -11,8 +12,8 @@
  * count. MPFR's exponent range and flags are per thread (TLS): each worker sets and restores its own.
  *
  * Fast path (default; lp_ref_options.slow turns it off, and it is off when the double-double is
- * wanted, lp_ref_fast_on): a token is first evaluated by fast.c (tier 1, double; skipped when f64 is wanted),
- * whose enclosure decides f32/f16/bf16 in almost every case, then by fast_dd.c (tier 2,
+ * wanted: lp_ref_fast_on): a token is first evaluated by fast.c (tier 1, double; skipped when f64
+ * is wanted), whose enclosure decides f32/f16/bf16 in almost every case, then by fast_dd.c (tier 2,
  * double-double: decides f64, and retries tier 1's undecided rows); otherwise the token goes
  * through the Ziv loop (counted: stats.fallback, tier 1 and 2 count as stats.fast) and its MPFR
  * enclosure is kept as a pair p + [clo, chi] like the others. That chain, one token at a time,
@@ -62,7 +63,7 @@ typedef struct job {
     lp_error err;
     lp_ref_stats stats;
     int fast;             /* the fast path is on */
-    int release;          /* the logits are a read-only file mapping: release_rows (lp_ref_mapped.h) */
+    int release;          /* logits in a read-only file mapping: release_rows (lp_ref_mapped.h) */
     unsigned want;        /* wanted outputs (LP_REF_ALL bits) */
     double *enc;          /* [3 B*Ts] fast mode: enclosure p + [clo, chi] of every NUM token */
     double *senc;         /* [3 B] fast mode: the same of every sequence sum with NUM tokens */
@@ -227,7 +228,8 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         lp_tok_class cls;
         lp_error e = {LP_OK, ""};
         /* The chain (decide.c); a slot the Ziv loop used is freed at the end, even on failure. */
-        const lp_status s = lp_ref_token(out, &cls, &fe, &J->slots[i], &r, J->want, J->fast, st, &e);
+        const lp_status s =
+            lp_ref_token(out, &cls, &fe, &J->slots[i], &r, J->want, J->fast, st, &e);
         J->cls[i] = (uint8_t)cls;
         if (s != LP_OK) {
             fail_at(J, i, &e);

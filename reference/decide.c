@@ -6,7 +6,8 @@
  *               f32, f16 and bf16 for almost every row. Skipped when f64 is wanted (f64 needs
  *               tier 2 but where L is below half an ulp of D).
  *           (2) tier 2, fast_dd.c: the row in double-double (proof in fast_dd.c's opening comment;
- *               TOTAL: about 2^-97.3 relative): decides f64, and retries what tier 1 left undecided.
+ *               TOTAL: about 2^-97.3 relative): decides f64, and retries what tier 1 left
+ *               undecided.
  *               Same domain as tier 1, so it runs after a tier-1 miss only when the row was in
  *               tier 1's domain, or when tier 1 was skipped.
  *           (3) the class of the row (lp_row_scan, ziv.c): a special value (DESIGN A3) or the exact

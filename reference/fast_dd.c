@@ -229,9 +229,10 @@ static inline void exp_dd(double y0, double y1, double y2, double *vh, double *v
 
 /* Steps (1) to (5) on n (a multiple of LANES) widened logits: returns the block's sum. With w
  * (the histogram path, (5')): x holds distinct values, w their counts, each term times its count. */
-__attribute__((always_inline)) static inline lp_dd block_body(const double *x, const double *w, int n,
-                                                           double m, double tau, int scaled,
-                                                           int64_t *n_small, int64_t *n_max)
+__attribute__((always_inline)) static inline lp_dd block_body(const double *x, const double *w,
+                                                              int n, double m, double tau,
+                                                              int scaled, int64_t *n_small,
+                                                              int64_t *n_max)
 {
     double ah[LANES], al[LANES];
     int64_t cs[LANES], cm[LANES];
@@ -290,14 +291,14 @@ __attribute__((always_inline)) static inline lp_dd block_body(const double *x, c
 }
 
 LP_CLONES static lp_dd block_dd(const double *x, int n, double m, double tau, int64_t *n_small,
-                             int64_t *n_max)
+                                int64_t *n_max)
 {
     if (tau == 1.0) return block_body(x, NULL, n, m, 1.0, 0, n_small, n_max);
     return block_body(x, NULL, n, m, tau, 1, n_small, n_max);
 }
 
 LP_CLONES static lp_dd block_dd_w(const double *x, const double *w, int n, double m, double tau,
-                               int64_t *n_small, int64_t *n_max)
+                                  int64_t *n_small, int64_t *n_max)
 {
     if (tau == 1.0) return block_body(x, w, n, m, 1.0, 0, n_small, n_max);
     return block_body(x, w, n, m, tau, 1, n_small, n_max);

@@ -217,7 +217,7 @@ typedef struct vprob {
     int64_t nl, nk, nx;
 } vprob;
 
-/* A random double: sign, significand and exponent in [e0, e1] uniform (subnormals where e0 < -1022). */
+/* A random double: sign, significand and exponent in [e0, e1] uniform (subnormal below -1022). */
 static double rand_double(lpt_rng *rng, int e0, int e1)
 {
     const int e = e0 + (int)(lpt_rng_next(rng) % (uint64_t)(e1 - e0 + 1));
