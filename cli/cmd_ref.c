@@ -8,6 +8,7 @@
 #include "lp_bind.h"
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_ref_mapped.h"
 #include "lp_suite_io.h"
 #include "lp_tensor.h"
 #include "lpcert_version.h"
@@ -234,14 +235,14 @@ int lp_cmd_ref(int argc, char **argv)
     ropt.threads = o.threads;
     ropt.slow = o.slow;
     ropt.formats = o.formats;
-    ropt.release = 1; /* the logits are a read-only mapping (lp_tensor_open_spec) */
     if (isatty(fileno(stderr))) ropt.progress = progress;
     const double nlogits = (double)o.pb.shape.B * (double)o.pb.shape.T * (double)o.pb.shape.V;
     if (s == LP_OK && !o.slow && (!o.formats || (o.formats & LP_REF_DD)) && nlogits > 0x1p26)
         fprintf(stderr, "lpcert ref: %.3g logits with the double-double outputs (*.hi, *.lo), which "
                 "only the MPFR loop gives (about 1e6 logits/s per thread); --formats "
                 "f64,f32,f16,bf16 takes the fast path\n", nlogits);
-    if (s == LP_OK) s = lp_ref_compute_opts(&res, &o.pb, &ropt, &err);
+    /* The logits are a read-only mapping (lp_tensor_open_spec): rows done are released. */
+    if (s == LP_OK) s = lp_ref_compute_mapped(&res, &o.pb, &ropt, fl, &err);
     if (ropt.progress) fputs("\r\033[K", stderr);
     if (s == LP_OK && o.out) s = write_out(&o, &res, &err);
     if (s == LP_OK && o.json) s = print_json(&o, &res, &err);

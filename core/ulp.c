@@ -11,8 +11,8 @@
  *           whose lo is +0); the only x misjudged are those within 2^-1075 of a power of two
  *           2^j >= 2^-1022 from below, where the pair itself cannot tell the side.
  * ERROR of the measure itself (u = 2^-53), against the pair's value hi + lo:
- *   (1) TwoSum(y, -hi) = (s, t) with s + t = y - hi exactly (in round-to-nearest, subnormals
- *       included, whenever s and t come out finite).
+ *   (1) TwoSum(y, -hi) = (s, t) (lp_two_sum, core/lp_dd.h) with s + t = y - hi exactly (in
+ *       round-to-nearest, subnormals included, whenever s and t come out finite).
  *   (2) d = RN(s + RN(t - lo)).  If y - hi is exact (t = 0), d is one rounding of y - hi - lo:
  *       relative error <= u. Otherwise Sterbenz fails for (y, hi), so |s| >= |hi|/2, hence
  *       |t| <= u|s| and |lo| <= 2u|s|: the second term is <= 3u|s| and rounding it costs at most
@@ -38,6 +38,7 @@
 #include <math.h>
 
 #include "lp_core.h"
+#include "lp_dd.h"
 #include "lp_format.h"
 
 #define F64_EXP_MASK 0x7ff0000000000000u
@@ -92,10 +93,8 @@ double lp_ulp_of(lp_dd x, lp_format f)
 /* y - (hi + lo) by (2) of the opening comment. */
 static double diff_dd(double y, double hi, double lo, int *finite)
 {
-    const double b = -hi;
-    const double s = y + b;
-    const double bb = s - y;
-    const double t = (y - (s - bb)) + (b - bb);
+    double s, t;
+    lp_two_sum(y, -hi, &s, &t);
     *finite = isfinite(s) && isfinite(t);
     return s + (t - lo);
 }

@@ -178,17 +178,14 @@ typedef struct lp_ref_options {
     /* 1: the MPFR Ziv loop for everything (the fast path is off). */
     int slow;
     /* The outputs wanted: bits (1u << fmt) and LP_REF_DD; 0 means all (LP_REF_ALL). Outputs not
-     * wanted hold NaN (each format's canonical NaN; dd (NaN, NaN)). The fast path decides f32, f16
-     * and bf16; f64 and the double-double always come from the MPFR loop. */
+     * wanted hold NaN (each format's canonical NaN; dd (NaN, NaN)). The fast path decides f32, f16,
+     * bf16 and f64; the double-double always comes from the MPFR loop, so wanting it turns the fast
+     * path off. */
     unsigned formats;
-    /* 1: the logits are a read-only file mapping (lp_tfile): pages of rows already evaluated are
-     * handed back to the kernel (madvise), so a file larger than memory runs in bounded memory.
-     * Never set it for logits in ordinary (writable) memory. */
-    int release;
 } lp_ref_options;
 #define LP_REF_DD (1u << 4)
 #define LP_REF_ALL 0x1fu
-#define LP_REF_OPTIONS_INIT { 0, NULL, NULL, 0, 0, 0 }
+#define LP_REF_OPTIONS_INIT { 0, NULL, NULL, 0, 0 }
 
 /* The exact reference on a whole problem. Saves and restores MPFR's global state. */
 lp_status lp_ref_compute(lp_ref_result *res, const lp_problem *pb, lp_error *err);

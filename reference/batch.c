@@ -1,7 +1,9 @@
 /* reference/batch.c: the exact reference over a whole problem: tokens, sequence sums and means,
- * the batch token mean (DESIGN A1-A3). The numerics and their proof are in ziv.c; this file adds
- * the reductions: enclosures of sums of token enclosures, decided by the same Ziv rule, with the
- * precision of a whole sequence (or batch) raised when a sum or mean is undecided.
+ * the batch token mean (DESIGN A1-A3), from memory (lp_ref_compute_opts) or from a file mapping
+ * whose pages are released as rows are done (lp_ref_compute_mapped, lp_ref_mapped.h). The
+ * numerics and their proof are in ziv.c; this file adds the reductions: enclosures of sums of
+ * token enclosures, decided by the same Ziv rule, with the precision of a whole sequence (or
+ * batch) raised when a sum or mean is undecided.
  *
  * Threads: phase 1 decides tokens in chunks, phase 2 reduces sequences, both pulled from an atomic
  * counter by every thread; phase 3 (the token mean) runs on the caller's thread. Every value is
@@ -10,11 +12,12 @@
  * count. MPFR's exponent range and flags are per thread (TLS): each worker sets and restores its own.
  *
  * Fast path (default; lp_ref_options.slow turns it off, and it is off when the double-double is
- * wanted): a token is first evaluated by fast.c (tier 1, double; skipped when f64 is wanted),
- * whose enclosure decides f32/f16/bf16 in almost every case, then by fast_dd.c (tier 2,
+ * wanted: lp_ref_fast_on): a token is first evaluated by fast.c (tier 1, double; skipped when f64
+ * is wanted), whose enclosure decides f32/f16/bf16 in almost every case, then by fast_dd.c (tier 2,
  * double-double: decides f64, and retries tier 1's undecided rows); otherwise the token goes
  * through the Ziv loop (counted: stats.fallback, tier 1 and 2 count as stats.fast) and its MPFR
- * enclosure is kept as a pair p + [clo, chi] like the others. Sums and means are then decided
+ * enclosure is kept as a pair p + [clo, chi] like the others. That chain, one token at a time,
+ * is lp_ref_token (decide.c), which lp_ref_row uses too. Sums and means are then decided
  * from the outward double sums of the token enclosures (lp_fast_sum), then from their MPFR sum
  * (lp_fast_sum_pairs: narrow enough for f64); an undecided sequence (or token mean) is redone by
  * the MPFR code below from MPFR enclosures of its tokens (stats.seq_fallback). Every
@@ -33,6 +36,7 @@
 #include "lp_problem.h"
 #include "lp_fast.h"
 #include "lp_ref_internal.h"
+#include "lp_ref_mapped.h"
 
 
 /* Tally of a reduction's counted terms by class. */
@@ -40,18 +44,12 @@ typedef struct tally {
     int64_t n, n_num, n_nan, n_neginf;
 } tally;
 
-/* One scored token's enclosure, kept between the phases (LP_TOK_NUM tokens only). */
-typedef struct slot {
-    mpfr_t lo, hi;
-    mpfr_prec_t prec;   /* 0: not a NUM token (nothing initialised) */
-} slot;
-
 typedef struct job {
     const lp_problem *pb;
     const lp_ref_options *opt;
     lp_ref_result *res;
     int64_t Ts;
-    slot *slots;          /* [B*Ts] */
+    lp_ref_slot *slots;   /* [B*Ts] the MPFR enclosures of NUM tokens (lp_ref_internal.h) */
     uint8_t *cls;         /* [B*Ts] lp_tok_class of counted tokens */
     tally *tal;           /* [B] */
     mpfr_t *seq;          /* [2B] sum enclosures of sequences with NUM tokens */
@@ -65,6 +63,7 @@ typedef struct job {
     lp_error err;
     lp_ref_stats stats;
     int fast;             /* the fast path is on */
+    int release;          /* logits in a read-only file mapping: release_rows (lp_ref_mapped.h) */
     unsigned want;        /* wanted outputs (LP_REF_ALL bits) */
     double *enc;          /* [3 B*Ts] fast mode: enclosure p + [clo, chi] of every NUM token */
     double *senc;         /* [3 B] fast mode: the same of every sequence sum with NUM tokens */
@@ -226,46 +225,19 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         st->tokens++;
         lp_row r = row_at(pb, b, ts);
         lp_fast_enc fe;
-        if (J->fast) {
-            /* Tier 1 (double) unless f64 is wanted, which only tier 2 (double-double) decides;
-             * tier 2 also retries what tier 1 left undecided. Same domain for both. */
-            const int t1 = !(J->want & (1u << LP_F64));
-            const int dom = t1 && lp_fast_row(&fe, r.data, r.fmt, r.V, r.label, r.tau);
-            int ok = dom && lp_fast_decide(out, &fe, J->want);
-            if (!ok && (dom || !t1))
-                ok = lp_fast_row_dd(&fe, r.data, r.fmt, r.V, r.label, r.tau) &&
-                     lp_fast_decide(out, &fe, J->want);
-            if (ok) {
-                store_enc(J->enc + 3 * i, &fe);
-                J->cls[i] = LP_TOK_NUM;
-                st->fast++;
-                continue;
-            }
-        }
-        lp_tok_class cls = lp_row_scan(&r);
-        J->cls[i] = (uint8_t)cls;
-        if (cls != LP_TOK_NUM) {
-            lp_value_special(out, cls);
-            st->exact++;
-            continue;
-        }
-        slot *sl = &J->slots[i];
-        mpfr_inits2(64, sl->lo, sl->hi, (mpfr_ptr)0);
-        mpfr_prec_t prec = lp_ziv_prec0();
+        lp_tok_class cls;
         lp_error e = {LP_OK, ""};
-        sl->prec = prec; /* initialised: freed at the end even on failure */
-        if (lp_row_decide(out, sl->lo, sl->hi, &r, &prec, st, &e) != LP_OK) {
+        /* The chain (decide.c); a slot the Ziv loop used is freed at the end, even on failure. */
+        const lp_status s =
+            lp_ref_token(out, &cls, &fe, &J->slots[i], &r, J->want, J->fast, st, &e);
+        J->cls[i] = (uint8_t)cls;
+        if (s != LP_OK) {
             fail_at(J, i, &e);
             return;
         }
-        sl->prec = prec;
-        if (J->fast) {
-            st->fallback++;
-            lp_fast_enc_mpfr(&fe, sl->lo, sl->hi);
-            store_enc(J->enc + 3 * i, &fe);
-        }
+        if (J->fast && cls == LP_TOK_NUM) store_enc(J->enc + 3 * i, &fe);
     }
-    if (J->opt->release) release_rows(J, c * J->chunk, end);
+    if (J->release) release_rows(J, c * J->chunk, end);
     if (J->opt->progress) {
         const int64_t k = end - c * J->chunk;
         int64_t d = atomic_fetch_add(&J->done, k) + k;
@@ -283,7 +255,7 @@ static void seq_enclose(job *J, int64_t b, mpfr_prec_t prec, mpfr_t slo, mpfr_t 
 {
     int64_t k = 0;
     for (int64_t ts = 0; ts < J->Ts; ts++) {
-        slot *sl = &J->slots[b * J->Ts + ts];
+        lp_ref_slot *sl = &J->slots[b * J->Ts + ts];
         if (!sl->prec) continue;
         if (sl->prec < prec) {
             lp_row r = row_at(J->pb, b, ts);
@@ -370,7 +342,7 @@ static void ensure_slots(job *J, int64_t b)
 {
     for (int64_t ts = 0; ts < J->Ts; ts++) {
         const int64_t i = b * J->Ts + ts;
-        slot *sl = &J->slots[i];
+        lp_ref_slot *sl = &J->slots[i];
         if (!J->res->counted[i] || J->cls[i] != LP_TOK_NUM || sl->prec) continue;
         lp_row r = row_at(J->pb, b, ts);
         LP_ASSERT(lp_row_scan(&r) == LP_TOK_NUM);
@@ -604,8 +576,18 @@ lp_status lp_ref_compute(lp_ref_result *res, const lp_problem *pb, lp_error *err
     return lp_ref_compute_opts(res, pb, &opt, err);
 }
 
-lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
-                              lp_error *err)
+/* Whether the logits of pb (checked) lie wholly inside the read-only mapping file owns. */
+static int logits_mapped(const lp_problem *pb, const lp_tfile *file)
+{
+    if (!file || !file->map || !pb->logits) return 0;
+    const uintptr_t m0 = (uintptr_t)file->map, m1 = m0 + file->size, a = (uintptr_t)pb->logits;
+    const size_t n = (size_t)pb->shape.B * (size_t)pb->shape.T * (size_t)pb->shape.V *
+                     (size_t)lp_format_get(pb->fmt)->bytes;
+    return a >= m0 && a <= m1 && n <= m1 - a;
+}
+
+static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
+                         const lp_tfile *file, lp_error *err)
 {
     memset(res, 0, sizeof *res);
     lp_status s = lp_problem_check(pb, err);
@@ -628,7 +610,7 @@ lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp
         J->sprec = calloc((size_t)B, sizeof *J->sprec);
     }
     const unsigned want = opt->formats ? (opt->formats & LP_REF_ALL) : LP_REF_ALL;
-    const int fast = !opt->slow && !(want & LP_REF_DD);
+    const int fast = lp_ref_fast_on(want, opt->slow);
     if (J && fast) {
         J->enc = calloc(3 * n1, sizeof *J->enc);
         J->senc = calloc(3 * (size_t)B + 1, sizeof *J->senc);
@@ -647,6 +629,7 @@ lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp
     }
     J->pb = pb;
     J->opt = opt;
+    J->release = logits_mapped(pb, file);
     J->fast = fast;
     J->want = want;
     J->res = res;
@@ -690,6 +673,18 @@ lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp
     if (s != LP_OK) lp_ref_result_free(res);
     else if (want != LP_REF_ALL) blank_unwanted(res, want);
     return s;
+}
+
+lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
+                              lp_error *err)
+{
+    return compute(res, pb, opt, NULL, err);
+}
+
+lp_status lp_ref_compute_mapped(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
+                                const lp_tfile *file, lp_error *err)
+{
+    return compute(res, pb, opt, file, err);
 }
 
 void lp_ref_result_free(lp_ref_result *res)

@@ -16,7 +16,8 @@
  *           (a + b)(1 + d), |d| <= u, also for subnormal results (they are exact); RN(a * b) =
  *           ab(1 + d) + e, |d| <= u, |e| <= 2^-1075; dn(RN(a)) <= a <= up(RN(a)) always (an RN
  *           error is at most half the gap to either neighbour). The build has -ffp-contract=off,
- *           so the code below is the operations analysed: no FMA contraction.
+ *           so the code below is the operations analysed: no FMA contraction. TwoSum (Knuth:
+ *           s + e = a + b exactly) is core/lp_dd.h's lp_two_sum.
  *
  * METHOD and ERROR (the numbers are bounds, rounded up; each line: operation, error, why)
  *   Row x_i (exact doubles: every storage format widens exactly), label y, m = max x_i (exact).
@@ -103,6 +104,7 @@
 #include <string.h>
 
 #include "lp_core.h"
+#include "lp_dd.h"
 #include "lp_fast.h"
 #include "lp_format.h"
 #include "lp_fast_internal.h"
@@ -171,7 +173,8 @@ static double atanh_ser(double z)
 double lp_fast_log1p(double t)
 {
     if (t <= 0.5) return atanh_ser(t / (2.0 + t));
-    const double s = 1.0 + t, bb = s - 1.0, e = (1.0 - (s - bb)) + (t - bb); /* TwoSum */
+    double s, e;
+    lp_two_sum(1.0, t, &s, &e);
     int q;
     double f = frexp(s, &q);
     if (f < 0x1.6a09e667f3bcdp-1) { /* below sqrt(1/2): f in [0.5, 0.7071) -> [1, 1.4142) */
@@ -458,8 +461,8 @@ static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int6
                 w[n++] = 0.0;
             }
             const double s0 = block_sum_w(x, w, n, m, ti, n_small, n_max);
-            const double s = sh + s0, bb = s - sh, e = (sh - (s - bb)) + (s0 - bb); /* TwoSum */
-            sh = s;
+            double e;
+            lp_two_sum(sh, s0, &sh, &e);
             sl += e;
             n = 0;
         }
@@ -470,8 +473,8 @@ static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int6
             w[n++] = 0.0;
         }
         const double s0 = block_sum_w(x, w, n, m, ti, n_small, n_max);
-        const double s = sh + s0, bb = s - sh, e = (sh - (s - bb)) + (s0 - bb);
-        sh = s;
+        double e;
+        lp_two_sum(sh, s0, &sh, &e);
         sl += e;
     }
     *psh = sh;
@@ -508,25 +511,26 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
             while (np % LANES) buf[np++] = -HUGE_VAL;  /* padding: a small term, uncounted below */
             n_small -= np - n;
             const double b = block_sum(buf, np, m, ti, &n_small, &n_max);
-            const double s = sh + b, bb = s - sh, e = (sh - (s - bb)) + (b - bb); /* TwoSum */
-            sh = s;
+            double e;
+            lp_two_sum(sh, b, &sh, &e);
             sl += e;
         }
     }
     {
-        const double c = (double)(n_max - 1);
-        const double s = sh + c, bb = s - sh, e = (sh - (s - bb)) + (c - bb);
-        sh = s;
+        double e;
+        lp_two_sum(sh, (double)(n_max - 1), &sh, &e);
         sl += e;
     }
     const double T = sh + sl;
     const double L = lp_fast_log1p(T);
-    const double D = xy - m, Dz = D - xy, Dl = (xy - (D - Dz)) + (-m - Dz); /* TwoSum: exact */
+    double D, Dl;
+    lp_two_sum(xy, -m, &D, &Dl); /* exact */
     if (!(D > -HUGE_VAL)) return 0; /* D overflowed (f64 logits near the range's ends) */
     const double S = (double)(n_small + 1) * 0x1p-1009;
     out->r64 = __builtin_nan("");
     if (tau == 1.0) {
-        const double p = D - L, pz = p - D, pe = (D - (p - pz)) + (-L - pz);   /* TwoSum: exact */
+        double p, pe;
+        lp_two_sum(D, -L, &p, &pe); /* exact */
         const double wL = L * (928.0 * U);
         out->p = p;
         out->clo = dn(dn(dn(pe + Dl) - wL) - S);
@@ -535,7 +539,8 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
         const double q = D / tau, r = fma(-q, tau, D), c = (r + Dl) / tau;
         if (!(fabs(q) <= 0x1p1000) || !(fabs(c) <= 0x1p1000)) return 0;
         const double eD = up(fabs(c) * 0x1p-51) + 0x1p-160;
-        const double p = q - L, pz = p - q, pe = (q - (p - pz)) + (-L - pz);   /* TwoSum: exact */
+        double p, pe;
+        lp_two_sum(q, -L, &p, &pe); /* exact */
         const double wL = L * (2330.0 * U);
         out->p = p;
         out->clo = dn(dn(dn(dn(pe + c) - eD) - wL) - S);
@@ -618,9 +623,8 @@ static double sum2(const double *x, int64_t k, int64_t stride)
 {
     double sh = 0.0, sl = 0.0;
     for (int64_t i = 0; i < k; i++) {
-        const double b = x[i * stride];
-        const double s = sh + b, bb = s - sh, e = (sh - (s - bb)) + (b - bb);
-        sh = s;
+        double e;
+        lp_two_sum(sh, x[i * stride], &sh, &e);
         sl += e;
     }
     return sh + sl;

@@ -19,6 +19,8 @@
  *           called explicitly (one rounding, whatever the ISA); -ffp-contract=off keeps every other
  *           product and sum as written, so the compiled clones (AVX2/FMA and baseline) give the
  *           same bits. The constants below are filled once by MPFR (tab_init), correctly rounded.
+ *           TwoSum, Fast2Sum and step (5)'s addition are core/lp_dd.h's lp_two_sum,
+ *           lp_fast_two_sum and lp_dd_add (their exactness conditions are stated there).
  *
  * METHOD and ERROR (numbers are bounds, rounded up; u^2 = 2^-106)
  *   Row x_i (exact doubles), label y, m = max x_i, T = sum_{x_i < m} exp(x_i - m) + (n_max - 1),
@@ -117,6 +119,7 @@
 #include <string.h>
 
 #include "lp_core.h"
+#include "lp_dd.h"
 #include "lp_fast.h"
 #include "lp_fast_internal.h"
 #include "lp_format.h"
@@ -177,32 +180,6 @@ static void tab_init(void)
     lp_mpfr_leave(&ms);
 }
 
-#define TWO_SUM(a, b, s, e)                                                                         \
-    do {                                                                                            \
-        const double a_ = (a), b_ = (b);                                                            \
-        s = a_ + b_;                                                                                \
-        const double z_ = s - a_;                                                                   \
-        e = (a_ - (s - z_)) + (b_ - z_);                                                            \
-    } while (0)
-#define FAST_TWO_SUM(a, b, s, e)                                                                    \
-    do {                                                                                            \
-        const double a_ = (a), b_ = (b);                                                            \
-        s = a_ + b_;                                                                                \
-        e = b_ - (s - a_);                                                                          \
-    } while (0)
-
-typedef struct dd { double h, l; } dd;
-
-/* Step (5)'s addition of two non-negative double-doubles. */
-static dd dd_add(dd a, dd b)
-{
-    double s, e, h, l;
-    TWO_SUM(a.h, b.h, s, e);
-    FAST_TWO_SUM(s, (a.l + b.l) + e, h, l);
-    dd r = {h, l};
-    return r;
-}
-
 /* exp(y0 + y1), steps (2) to (4), unscaled: returns (vh, vl) ~ 2^(j/256) exp(r) and *e. */
 static inline void exp_dd(double y0, double y1, double y2, double *vh, double *vl, int64_t *ke)
 {
@@ -214,47 +191,48 @@ static inline void exp_dd(double y0, double y1, double y2, double *vh, double *v
     const int j = (int)(kb & 255);
     *ke = (kb >> 8) - ((int64_t)1 << 12);
     double s1, e1, s2, e2, s3, e3, h, rl;
-    TWO_SUM(y0, -(kd * C1), s1, e1);
-    TWO_SUM(s1, -(kd * C2), s2, e2);
-    TWO_SUM(s2, y1, s3, e3);
+    lp_two_sum(y0, -(kd * C1), &s1, &e1);
+    lp_two_sum(s1, -(kd * C2), &s2, &e2);
+    lp_two_sum(s2, y1, &s3, &e3);
     const double tail = (((e1 + e2) + e3) + y2) - kd * C3;
-    TWO_SUM(s3, tail, h, rl);
+    lp_two_sum(s3, tail, &h, &rl);
     /* (3) */
     const double g = fma(fma(fma(fma(G9, h, G8), h, G7), h, G6), h, G5);
     double p, pi, sg, sn, c;
     p = g * h; pi = fma(g, h, -p);
-    TWO_SUM(p, A4H, sn, sg);
+    lp_two_sum(p, A4H, &sn, &sg);
     c = (pi + sg) + A4L;
     double sc = sn;
     p = sc * h; pi = fma(sc, h, -p);
-    TWO_SUM(p, A3H, sn, sg);
+    lp_two_sum(p, A3H, &sn, &sg);
     c = fma(c, h, (pi + sg) + A3L);
     sc = sn;
     p = sc * h; pi = fma(sc, h, -p);
-    TWO_SUM(p, 0.5, sn, sg);
+    lp_two_sum(p, 0.5, &sn, &sg);
     c = fma(c, h, (pi + sg) + 0.0);
     sc = sn;
     p = sc * h; pi = fma(sc, h, -p);
-    TWO_SUM(p, 1.0, sn, sg);
+    lp_two_sum(p, 1.0, &sn, &sg);
     c = fma(c, h, (pi + sg) + 0.0);
     sc = sn;
     p = sc * h; pi = fma(sc, h, -p);
-    TWO_SUM(p, 1.0, sn, sg);
+    lp_two_sum(p, 1.0, &sn, &sg);
     c = fma(c, h, (pi + sg) + 0.0);
     /* (4) */
     const double th = TH[j], tl = TL[j];
     const double fh = th * sn, f1 = fma(th, sn, -fh);
     const double cp = c + sn * rl;
     const double fl = f1 + (th * cp + tl * sn);
-    FAST_TWO_SUM(fh, fl, *vh, *vl);
+    lp_fast_two_sum(fh, fl, vh, vl);
 }
 
 
 /* Steps (1) to (5) on n (a multiple of LANES) widened logits: returns the block's sum. With w
  * (the histogram path, (5')): x holds distinct values, w their counts, each term times its count. */
-__attribute__((always_inline)) static inline dd block_body(const double *x, const double *w, int n,
-                                                           double m, double tau, int scaled,
-                                                           int64_t *n_small, int64_t *n_max)
+__attribute__((always_inline)) static inline lp_dd block_body(const double *x, const double *w,
+                                                              int n, double m, double tau,
+                                                              int scaled, int64_t *n_small,
+                                                              int64_t *n_max)
 {
     double ah[LANES], al[LANES];
     int64_t cs[LANES], cm[LANES];
@@ -266,14 +244,14 @@ __attribute__((always_inline)) static inline dd block_body(const double *x, cons
         for (int l = 0; l < LANES; l++) {
             const double x0 = x[i + l];
             double yh, yl;
-            TWO_SUM(x0, -m, yh, yl);
+            lp_two_sum(x0, -m, &yh, &yl);
             const int zero = yh == 0.0;
             double q = yh, q2 = yl, q3 = 0.0;
             if (scaled) { /* (1''): (yh + yl)/tau = q + q2 + q3 */
                 q = yh / tau;
                 const double r = fma(-q, tau, yh);
                 double zh, zl;
-                TWO_SUM(r, yl, zh, zl);
+                lp_two_sum(r, yl, &zh, &zl);
                 q2 = zh / tau;
                 const double r2 = fma(-q2, tau, zh);
                 q3 = (r2 + zl) / tau;
@@ -290,50 +268,48 @@ __attribute__((always_inline)) static inline dd block_body(const double *x, cons
             int64_t cnt = 1;
             if (w) { /* (5'): (th, tl) times the count c: TwoProd, c tl, Fast2Sum */
                 const double c = w[i + l], ph = c * th, pl = fma(c, th, -ph);
-                FAST_TWO_SUM(ph, pl + c * tl, th, tl);
+                lp_fast_two_sum(ph, pl + c * tl, &th, &tl);
                 cnt = (int64_t)c;
             }
-            double s, er, h, lo;
-            TWO_SUM(ah[l], th, s, er);
-            FAST_TWO_SUM(s, (al[l] + tl) + er, h, lo);
-            ah[l] = h;
-            al[l] = lo;
+            const lp_dd acc = lp_dd_add((lp_dd){ah[l], al[l]}, (lp_dd){th, tl}); /* step (5) */
+            ah[l] = acc.hi;
+            al[l] = acc.lo;
             cs[l] += small * cnt;
             cm[l] += zero * cnt;
         }
     }
-    dd v[LANES];
+    lp_dd v[LANES];
     for (int l = 0; l < LANES; l++) {
-        v[l].h = ah[l];
-        v[l].l = al[l];
+        v[l].hi = ah[l];
+        v[l].lo = al[l];
         *n_small += cs[l];
         *n_max += cm[l];
     }
     for (int s = 1; s < LANES; s *= 2)
-        for (int l = 0; l + s < LANES; l += 2 * s) v[l] = dd_add(v[l], v[l + s]);
+        for (int l = 0; l + s < LANES; l += 2 * s) v[l] = lp_dd_add(v[l], v[l + s]);
     return v[0];
 }
 
-LP_CLONES static dd block_dd(const double *x, int n, double m, double tau, int64_t *n_small,
-                             int64_t *n_max)
+LP_CLONES static lp_dd block_dd(const double *x, int n, double m, double tau, int64_t *n_small,
+                                int64_t *n_max)
 {
     if (tau == 1.0) return block_body(x, NULL, n, m, 1.0, 0, n_small, n_max);
     return block_body(x, NULL, n, m, tau, 1, n_small, n_max);
 }
 
-LP_CLONES static dd block_dd_w(const double *x, const double *w, int n, double m, double tau,
-                               int64_t *n_small, int64_t *n_max)
+LP_CLONES static lp_dd block_dd_w(const double *x, const double *w, int n, double m, double tau,
+                                  int64_t *n_small, int64_t *n_max)
 {
     if (tau == 1.0) return block_body(x, w, n, m, 1.0, 0, n_small, n_max);
     return block_body(x, w, n, m, tau, 1, n_small, n_max);
 }
 
 /* The binary counter of step (5): adds block sum b at level 0, carrying. */
-static void cascade(dd *lev, unsigned *used, dd b)
+static void cascade(lp_dd *lev, unsigned *used, lp_dd b)
 {
     int l = 0;
     while (*used & (1u << l)) {
-        b = dd_add(lev[l], b);
+        b = lp_dd_add(lev[l], b);
         *used &= ~(1u << l);
         l++;
     }
@@ -381,7 +357,7 @@ int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, 
     lp_fast_prepare(fmt);
     pthread_once(&tab_once, tab_init);
     double buf[BLK2];
-    dd lev[LEVELS];
+    lp_dd lev[LEVELS];
     unsigned used = 0;
     int64_t n_small = 0, n_max = 0;
     double m;
@@ -425,11 +401,11 @@ int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, 
     }
     const double xy = lp_load_f64(row, fmt, (size_t)label);
     if (xy == -HUGE_VAL || !(fabs(m) < 0x1p1000) || !(fabs(xy) < 0x1p1000)) return 0;
-    dd T = {0.0, 0.0};
+    lp_dd T = {0.0, 0.0};
     for (int l = 0; l < LEVELS; l++)
-        if (used & (1u << l)) T = dd_add(T, lev[l]);
-    const dd nm = {(double)(n_max - 1), 0.0};
-    T = dd_add(T, nm);
+        if (used & (1u << l)) T = lp_dd_add(T, lev[l]);
+    const lp_dd nm = {(double)(n_max - 1), 0.0};
+    T = lp_dd_add(T, nm);
     /* (5), (6) in MPFR: 160 bits, outward. */
     lp_mpfr_state ms;
     lp_mpfr_enter(&ms);
@@ -441,15 +417,15 @@ int lp_fast_row_dd(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, 
     mpfr_set_d(b, E_T_U2, MPFR_RNDN);
     mpfr_mul_2si(b, b, -106, MPFR_RNDU); /* E_T */
     /* lower end */
-    mpfr_set_d(tl, T.h, MPFR_RNDD);
-    mpfr_add_d(tl, tl, T.l, MPFR_RNDD);
+    mpfr_set_d(tl, T.hi, MPFR_RNDD);
+    mpfr_add_d(tl, tl, T.lo, MPFR_RNDD);
     mpfr_sub(tl, tl, S, MPFR_RNDD);
     mpfr_sub(a, a, b, MPFR_RNDD); /* 1 - E_T */
     mpfr_mul(tl, tl, a, MPFR_RNDD);
     if (mpfr_sgn(tl) < 0) mpfr_set_zero(tl, 1);
     /* upper end */
-    mpfr_set_d(th, T.h, MPFR_RNDU);
-    mpfr_add_d(th, th, T.l, MPFR_RNDU);
+    mpfr_set_d(th, T.hi, MPFR_RNDU);
+    mpfr_add_d(th, th, T.lo, MPFR_RNDU);
     mpfr_add(th, th, S, MPFR_RNDU);
     mpfr_add(th, th, S, MPFR_RNDU);
     mpfr_mul_2ui(b, b, 1, MPFR_RNDU);

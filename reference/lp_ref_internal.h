@@ -4,6 +4,7 @@
 
 #include <mpfr.h>
 
+#include "lp_fast.h"
 #include "lpcert.h"
 
 typedef enum lp_tok_class {
@@ -38,5 +39,24 @@ int lp_decide(lp_value *out, const mpfr_t lo, const mpfr_t hi);
 void lp_value_special(lp_value *out, lp_tok_class cls);
 mpfr_prec_t lp_ziv_prec0(void);
 mpfr_prec_t lp_ziv_max_prec(void);
+
+/* One scored token's MPFR enclosure (kept by batch.c between its phases). */
+typedef struct lp_ref_slot {
+    mpfr_t lo, hi;
+    mpfr_prec_t prec;   /* 0: nothing initialised (a special token, or one a fast tier decided) */
+} lp_ref_slot;
+
+/* The fast tiers are used unless slow is asked for or the double-double is wanted (decide.c). */
+static inline int lp_ref_fast_on(unsigned want, int slow) { return !slow && !(want & LP_REF_DD); }
+
+/* The decision chain of one scored token r (decide.c): tier 1, tier 2 (when fast), the class,
+ * the Ziv loop, into out (the wanted members; all of them when the Ziv loop decides). *cls: the
+ * class. When the Ziv loop ran, sl holds its enclosure (sl->prec set; the caller clears it, also
+ * on failure), otherwise sl->prec is left alone (give it 0). When fast, *enc is the enclosure of a
+ * LP_TOK_NUM token (from the tier that decided it, or from the MPFR ends). Counts in st: fast (a
+ * tier decided), exact (a special or zero), fallback (the Ziv loop ran, when fast), and the loop's
+ * retries and max_prec. */
+lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_ref_slot *sl,
+                       lp_row *r, unsigned want, int fast, lp_ref_stats *st, lp_error *err);
 
 #endif

@@ -352,19 +352,18 @@ lp_status lp_ref_row(lp_value *out, const void *row, lp_format fmt, int64_t V, i
         return lp_fail(err, LP_ERR_USAGE, "lp_ref_row: temperature %g is not positive and finite",
                        temperature);
     lp_row r = {row, fmt, V, label, temperature, 0, 0, 0};
-    lp_tok_class cls = lp_row_scan(&r);
-    if (cls != LP_TOK_NUM) {
-        lp_value_special(out, cls);
-        return LP_OK;
-    }
     lp_mpfr_state st;
     lp_mpfr_enter(&st);
     lp_ref_stats stats = {0, 0, 0, 0, 0, 0, 0};
-    mpfr_t lo, hi;
-    mpfr_inits2(64, lo, hi, (mpfr_ptr)0);
-    mpfr_prec_t prec = LP_ZIV_PREC0;
-    lp_status s = lp_row_decide(out, lo, hi, &r, &prec, &stats, err);
-    mpfr_clears(lo, hi, (mpfr_ptr)0);
+    lp_ref_slot sl;
+    sl.prec = 0;
+    lp_tok_class cls;
+    lp_fast_enc enc;
+    /* Every output is wanted, the double-double too: lp_ref_fast_on sends the row past the fast
+     * tiers (none gives dd.lo), as lp_ref_compute does with its default options. */
+    lp_status s = lp_ref_token(out, &cls, &enc, &sl, &r, LP_REF_ALL, lp_ref_fast_on(LP_REF_ALL, 0),
+                               &stats, err);
+    if (sl.prec) mpfr_clears(sl.lo, sl.hi, (mpfr_ptr)0);
     lp_mpfr_leave(&st);
     return s;
 }

@@ -3,7 +3,8 @@
  *
  *  kernels   lp_fast_exp on [-700, 0) within 52 u relative, lp_fast_log1p on [0, 2^32) within
  *            32 u relative (+2^-1070), tier 2's lp_fast_exp_dd within 20.2 u^2, against MPFR
- *            (correctly rounded at 200 or 300 bits).
+ *            (correctly rounded at 200 or 300 bits); core/lp_dd.h's TwoSum and Fast2Sum exact and
+ *            lp_dd_add within its bound, against MPFR at 2200 bits.
  *  corpus    every case of vectors/corpus (500 cases, 105k tokens): lp_ref_compute_opts with the
  *            fast path and with --slow, for the wanted sets {f32, f16, bf16} and {f64, f32}; every
  *            output (tokens, sums, means, token mean, counts, counted flags) bit for bit, and the
@@ -28,6 +29,7 @@
 #include <string.h>
 
 #include "lp_core.h"
+#include "lp_dd.h"
 #include "lp_fast.h"
 #include "lp_file.h"
 #include "lp_format.h"
@@ -205,6 +207,77 @@ static void check_exp_dd(lpt_rng *rng, int n)
 
 /* ---- the vector corpus: only the problem is used (read by core/vectors.c, vectors/FORMAT.md);
  * the expected values are t_vectors.c's business. --------------------------------------------- */
+
+/* A random double: sign, significand and exponent in [e0, e1] uniform (subnormal below -1022). */
+static double rand_double(lpt_rng *rng, int e0, int e1)
+{
+    const int e = e0 + (int)(lpt_rng_next(rng) % (uint64_t)(e1 - e0 + 1));
+    const double m = 1.0 + (double)(lpt_rng_next(rng) >> 12) * 0x1p-52;
+    const double x = ldexp(m, e);
+    return lpt_rng_next(rng) & 1 ? -x : x;
+}
+
+static int clamp_e(int e) { return e < -1074 ? -1074 : e > 1000 ? 1000 : e; }
+
+/* A non-negative double-double about |x|: TwoSum(|x|, a double 1 to 53 binades below it). */
+static lp_dd pos_dd(lpt_rng *rng, double x)
+{
+    const int e = ilogb(x);
+    lp_dd d;
+    lp_two_sum(fabs(x), fabs(rand_double(rng, clamp_e(e - 53), clamp_e(e - 1))), &d.hi, &d.lo);
+    return d;
+}
+
+/* core/lp_dd.h against MPFR (exact at 2200 bits): lp_two_sum exact for any pair, lp_fast_two_sum
+ * exact for |a| >= |b|, both with *s = RN(a + b), subnormals included; lp_dd_add of two
+ * non-negative double-doubles within 3.0002 u^2 relative (+2^-1074), its result again with
+ * |lo| <= u hi. */
+static void check_dd_helpers(lpt_rng *rng, int n)
+{
+    mpfr_t x, y;
+    mpfr_inits2(2200, x, y, (mpfr_ptr)0);
+    for (int i = 0; i < n; i++) {
+        const int wide = i % 3 == 0;  /* else b within 60 binades of a: carries and cancellation */
+        const double a = rand_double(rng, -1074, 1000);
+        const int ea = ilogb(a);
+        const double b = wide ? rand_double(rng, -1074, 1000)
+                              : rand_double(rng, clamp_e(ea - 60), clamp_e(ea + 60));
+        double s, e;
+        lp_two_sum(a, b, &s, &e);
+        mpfr_set_d(x, a, MPFR_RNDN);
+        mpfr_add_d(x, x, b, MPFR_RNDN);
+        mpfr_set_d(y, s, MPFR_RNDN);
+        mpfr_add_d(y, y, e, MPFR_RNDN);
+        if (!lpt_check(mpfr_equal_p(x, y) && s == a + b, "lp_two_sum(%a, %a) = (%a, %a): not exact",
+                       a, b, s, e))
+            break;
+        const double big = fabs(a) >= fabs(b) ? a : b, small = fabs(a) >= fabs(b) ? b : a;
+        lp_fast_two_sum(big, small, &s, &e);
+        mpfr_set_d(y, s, MPFR_RNDN);
+        mpfr_add_d(y, y, e, MPFR_RNDN);
+        if (!lpt_check(mpfr_equal_p(x, y) && s == a + b,
+                       "lp_fast_two_sum(%a, %a) = (%a, %a): not exact", big, small, s, e))
+            break;
+        /* Two non-negative double-doubles (|lo| <= u hi, from TwoSum) and their sum. */
+        const lp_dd p = pos_dd(rng, a), q = pos_dd(rng, b);
+        const lp_dd r = lp_dd_add(p, q);
+        mpfr_set_d(x, p.hi, MPFR_RNDN);
+        mpfr_add_d(x, x, p.lo, MPFR_RNDN);
+        mpfr_add_d(x, x, q.hi, MPFR_RNDN);
+        mpfr_add_d(x, x, q.lo, MPFR_RNDN);
+        mpfr_set_d(y, r.hi, MPFR_RNDN);
+        mpfr_add_d(y, y, r.lo, MPFR_RNDN);
+        mpfr_sub(y, y, x, MPFR_RNDN);
+        mpfr_abs(y, y, MPFR_RNDN);
+        mpfr_mul_d(x, x, 3.0002 * 0x1p-106, MPFR_RNDU);
+        mpfr_add_d(x, x, 0x1p-1074, MPFR_RNDU);
+        if (!lpt_check(mpfr_lessequal_p(y, x) && fabs(r.lo) <= 0x1p-53 * r.hi,
+                       "lp_dd_add((%a, %a), (%a, %a)) = (%a, %a): error above 3.0002 u^2", p.hi,
+                       p.lo, q.hi, q.lo, r.hi, r.lo))
+            break;
+    }
+    mpfr_clears(x, y, (mpfr_ptr)0);
+}
 
 static void run_vcase(lp_vcase *vc)
 {
@@ -449,6 +522,11 @@ int main(void)
     lpt_rng_init(&rng, lpt_seed());
     check_kernels(&rng, lpt_level() == 1 ? 20000 : 1000000);
     check_exp_dd(&rng, lpt_level() == 1 ? 20000 : 1000000);
+    {
+        lpt_rng dd_rng; /* its own stream: the problems below are those of a run without it */
+        lpt_rng_init(&dd_rng, lpt_seed() ^ 0x6464u);
+        check_dd_helpers(&dd_rng, lpt_level() == 1 ? 20000 : 1000000);
+    }
     check_hard();
     check_random(&rng, lpt_level() == 1 ? 200 : 5000);
     check_corpus();

@@ -1,11 +1,17 @@
 /* tests/t_reference.c: the exact engine: DESIGN A3 rule by rule, the exact case, hand-checked
  * values against direct MPFR evaluations at 4096 bits, the open-bound cases where exp underflows
- * MPFR's exponent range, and the invariance properties (exact shift, permutation, temperature). */
+ * MPFR's exponent range, the invariance properties (exact shift, permutation, temperature), and
+ * the mapped-file entry point (lp_ref_compute_mapped). */
 #include <math.h>
 #include <mpfr.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_ref_mapped.h"
+#include "lp_tensor.h"
 #include "lpt.h"
 
 static const char *fmt_names[] = {"f64", "f32", "f16", "bf16"};
@@ -436,6 +442,87 @@ static void check_threads(void)
     lp_ref_result_free(&r1);
 }
 
+static int same_result(const lp_ref_result *a, const lp_ref_result *b)
+{
+    const size_t n = (size_t)(a->B * a->Ts), B = (size_t)a->B;
+    return a->B == b->B && a->Ts == b->Ts && memcmp(a->logp, b->logp, n * sizeof *a->logp) == 0 &&
+           memcmp(a->sum, b->sum, B * sizeof *a->sum) == 0 &&
+           memcmp(a->mean, b->mean, B * sizeof *a->mean) == 0 &&
+           memcmp(&a->token_mean, &b->token_mean, sizeof a->token_mean) == 0;
+}
+
+/* lp_ref_compute_mapped (reference/lp_ref_mapped.h, `lpcert ref`'s path): on logits in a file
+ * mapping (released chunk by chunk) the results of lp_ref_compute_opts; on a file parsed from the
+ * caller's buffer nothing is released: the buffer is left intact (MADV_DONTNEED would zero it). */
+static void check_mapped(void)
+{
+    enum { B = 4, T = 200, V = 300 }; /* 4 chunks of 218 tokens, 960 KB of logits */
+    float *logits = malloc(sizeof *logits * B * T * V);
+    int64_t *labels = malloc(sizeof *labels * B * T);
+    char path[] = "/tmp/t_reference_XXXXXX";
+    const int fd = mkstemp(path);
+    if (!lpt_check(logits && labels && fd >= 0, "check_mapped: no memory or temporary file")) {
+        free(logits);
+        free(labels);
+        return;
+    }
+    close(fd);
+    lpt_rng rng;
+    lpt_rng_init(&rng, lpt_seed() ^ 0x6d6170u);
+    for (int i = 0; i < B * T * V; i++) logits[i] = (float)(lpt_rng_normal(&rng) * 3);
+    for (int i = 0; i < B * T; i++) labels[i] = (int64_t)(lpt_rng_next(&rng) % V);
+    lp_error err = {LP_OK, ""};
+    lp_twriter *w = NULL;
+    const int64_t dims[3] = {B, T, V};
+    lp_status st = lp_twriter_new(&w, path, &err);
+    if (st == LP_OK) st = lp_twriter_add(w, "logits", LP_DT_F32, 3, dims, logits, &err);
+    if (st == LP_OK) st = lp_twriter_finish(w, &err);
+    else lp_twriter_abort(w);
+    lp_tfile *f = NULL, *g = NULL;
+    if (st == LP_OK) st = lp_tfile_open(&f, path, &err);
+    FILE *fp = fopen(path, "rb");
+    unsigned char *buf = malloc(2u << 20), *copy = malloc(2u << 20);
+    const size_t nb = fp && buf ? fread(buf, 1, 2u << 20, fp) : 0;
+    if (fp) fclose(fp);
+    if (copy && nb) memcpy(copy, buf, nb);
+    if (st == LP_OK) st = lp_tfile_parse(&g, buf, nb, "buffer", &err);
+    if (lpt_check(st == LP_OK && copy, "check_mapped: %s", err.msg)) {
+        lp_problem pb = LP_PROBLEM_INIT;
+        pb.shape = (lp_shape){B, T, V};
+        pb.fmt = LP_F32;
+        pb.labels = labels;
+        lp_ref_options o = LP_REF_OPTIONS_INIT;
+        o.threads = 2;
+        o.formats = (1u << LP_F64) | (1u << LP_F32) | (1u << LP_F16) | (1u << LP_BF16);
+        lp_ref_result r0, r1, r2;
+        pb.logits = logits;
+        st = lp_ref_compute_opts(&r0, &pb, &o, &err);
+        if (lpt_check(st == LP_OK, "check_mapped: opts: %s", err.msg)) {
+            pb.logits = lp_tfile_find(f, "logits")->data;
+            st = lp_ref_compute_mapped(&r1, &pb, &o, f, &err);
+            if (lpt_check(st == LP_OK, "check_mapped: mapped: %s", err.msg)) {
+                lpt_check(same_result(&r0, &r1), "check_mapped: mapped file: results differ");
+                lp_ref_result_free(&r1);
+            }
+            pb.logits = lp_tfile_find(g, "logits")->data;
+            st = lp_ref_compute_mapped(&r2, &pb, &o, g, &err);
+            if (lpt_check(st == LP_OK, "check_mapped: buffer: %s", err.msg)) {
+                lpt_check(same_result(&r0, &r2) && memcmp(buf, copy, nb) == 0,
+                          "check_mapped: a caller's buffer was released or results differ");
+                lp_ref_result_free(&r2);
+            }
+            lp_ref_result_free(&r0);
+        }
+    }
+    lp_tfile_close(f);
+    lp_tfile_close(g);
+    remove(path);
+    free(buf);
+    free(copy);
+    free(logits);
+    free(labels);
+}
+
 /* The engine saves and restores MPFR's exponent range and flags at every entry point. */
 static void check_state_restored(void)
 {
@@ -473,6 +560,7 @@ int main(void)
     check_problem();
     check_reduction_classes();
     check_threads();
+    check_mapped();
     check_properties(lpt_level() == 1 ? 300 : 20000);
     mpfr_flags_clear(MPFR_FLAGS_ALL); /* the flags this test's own MPFR evaluations raised */
     check_state_restored();

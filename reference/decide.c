@@ -1,0 +1,64 @@
+/* reference/decide.c: the decision chain of one scored token, the one function through which both
+ * the batch driver (batch.c, phase 1) and the public single-row lp_ref_row (ziv.c) decide a logp.
+ *
+ * CHAIN     (1) tier 1, fast.c: the row in double with an a-priori bound (CONTRACT, METHOD and
+ *               ERROR in fast.c's opening comment; TOTAL: L within 2^-43.1 relative): decides
+ *               f32, f16 and bf16 for almost every row. Skipped when f64 is wanted (f64 needs
+ *               tier 2 but where L is below half an ulp of D).
+ *           (2) tier 2, fast_dd.c: the row in double-double (proof in fast_dd.c's opening comment;
+ *               TOTAL: about 2^-97.3 relative): decides f64, and retries what tier 1 left
+ *               undecided.
+ *               Same domain as tier 1, so it runs after a tier-1 miss only when the row was in
+ *               tier 1's domain, or when tier 1 was skipped.
+ *           (3) the class of the row (lp_row_scan, ziv.c): a special value (DESIGN A3) or the exact
+ *               zero (A2), decided without arithmetic.
+ *           (4) the MPFR Ziv loop (ziv.c: METHOD, STRICTNESS, DECISION, TERMINATION), from
+ *               LP_ZIV_PREC0 bits, doubling: decides every format and the double-double.
+ *           Tiers 1 and 2 run only when fast is set, and never when the double-double is wanted
+ *           (lp_ref_fast_on): no fast tier gives dd.lo (fast_dd.c, CONTRACT), so such a token would
+ *           go to the Ziv loop anyway, after the cost of both tiers.
+ * CORRECT   Every decision is a correct rounding of the same real (fast.c, fast_dd.c and ziv.c
+ *           enclose the real of ziv.c's METHOD), so the value does not depend on which step
+ *           decided it, nor on fast: bit for bit the MPFR path's (tests/t_fast.c, fuzz/fz_fast.c).
+ */
+#include "lp_core.h"
+#include "lp_fast.h"
+#include "lp_ref_internal.h"
+
+lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_ref_slot *sl,
+                       lp_row *r, unsigned want, int fast, lp_ref_stats *st, lp_error *err)
+{
+    LP_ASSERT(!fast || !(want & LP_REF_DD));
+    if (fast) {
+        /* Tier 1 (double) unless f64 is wanted, which only tier 2 (double-double) decides;
+         * tier 2 also retries what tier 1 left undecided. Same domain for both. */
+        const int t1 = !(want & (1u << LP_F64));
+        const int dom = t1 && lp_fast_row(enc, r->data, r->fmt, r->V, r->label, r->tau);
+        int ok = dom && lp_fast_decide(out, enc, want);
+        if (!ok && (dom || !t1))
+            ok = lp_fast_row_dd(enc, r->data, r->fmt, r->V, r->label, r->tau) &&
+                 lp_fast_decide(out, enc, want);
+        if (ok) {
+            *cls = LP_TOK_NUM;
+            st->fast++;
+            return LP_OK;
+        }
+    }
+    *cls = lp_row_scan(r);
+    if (*cls != LP_TOK_NUM) {
+        lp_value_special(out, *cls);
+        st->exact++;
+        return LP_OK;
+    }
+    mpfr_inits2(64, sl->lo, sl->hi, (mpfr_ptr)0);
+    mpfr_prec_t prec = lp_ziv_prec0();
+    sl->prec = prec; /* initialised: the caller frees it, also on failure */
+    lp_status s = lp_row_decide(out, sl->lo, sl->hi, r, &prec, st, err);
+    if (s != LP_OK) return s;
+    sl->prec = prec;
+    if (fast) {
+        st->fallback++;
+        lp_fast_enc_mpfr(enc, sl->lo, sl->hi);
+    }
+    return LP_OK;
+}
