@@ -8,7 +8,12 @@
  * candidate in format F (an f32 kernel's own error is near 2^-20 relative). A value counts as
  * wrong when it is a class mismatch, or off by more than 64 ulp and 2^-10 max(1, |x|); a mistake
  * is diagnosed when it explains at least 90% of the wrong values of a case it applies to. NaN
- * outputs are left to the class and leak diagnoses, and only finite values count as matches. */
+ * outputs are left to the class and leak diagnoses, and only finite values count as matches.
+ *
+ * An overflow: a candidate -inf where the correctly rounded value is finite, on a row whose range
+ * overflows a format the kernel may compute in (its output format when narrower than f32, then
+ * f32, then f64): logits / temperature out of range, x_label - max below -max_finite, or exp(x)
+ * overflowing for a kernel without the max shift. */
 #include <math.h>
 
 #include "lp_check_internal.h"
@@ -84,6 +89,115 @@ static double approx_logp(const lp_problem *pb, int64_t b, int64_t ts, int64_t l
     return (xy - m) - log(s);
 }
 
+/* Why row (b, ts) scored at label lab overflows format c, into what; 0 when it does not. */
+static int overflow_in(const lp_problem *pb, int64_t b, int64_t ts, int64_t lab, lp_format c,
+                       char *what, size_t cap)
+{
+    const void *row = lp_problem_row(pb, b, ts);
+    const int64_t V = pb->shape.V;
+    const lp_format_info *fi = lp_format_get(c);
+    const double tau = pb->temperature, big = ldexp(2 - ldexp(1, 1 - fi->prec), fi->emax);
+    const double lbig = log(big);
+    const char *cn = lp_format_name(c);
+    double m = -HUGE_VAL;
+    int64_t vm = 0;
+    for (int64_t v = 0; v < V; v++) {
+        const double x = lp_load_f64(row, pb->fmt, (size_t)v), xt = x / tau;
+        if (isnan(x)) return 0;
+        if (isfinite(x) && fabs(xt) > big) {
+            if (tau != 1)
+                snprintf(what, cap, "logits / temperature overflows %s (x = %g at v=%lld, "
+                         "temperature %g)", cn, x, (long long)v, tau);
+            else
+                snprintf(what, cap, "the logit %g at v=%lld is out of %s's range", x, (long long)v, cn);
+            return 1;
+        }
+        if (xt > m) { m = xt; vm = v; }
+    }
+    if (!isfinite(m) || lab < 0 || lab >= V) return 0;
+    const double xy = lp_load_f64(row, pb->fmt, (size_t)lab) / tau;
+    if (isfinite(xy) && xy - m < -big) {
+        snprintf(what, cap, "x_label - max = %g - %g overflows %s", xy, m, cn);
+        return 1;
+    }
+    if (m > lbig) {
+        snprintf(what, cap, "exp(x) overflows %s for x = %g at v=%lld unless the row max is "
+                 "subtracted first", cn, m, (long long)vm);
+        return 2;
+    }
+    return 0;
+}
+
+/* The formats a kernel with output format f may compute in, narrowest first; their count. */
+static int compute_formats(lp_format f, lp_format out[3])
+{
+    int n = 0;
+    if (f == LP_F16 || f == LP_BF16) out[n++] = f;
+    if (f != LP_F64) out[n++] = LP_F32;
+    out[n++] = LP_F64;
+    return n;
+}
+
+/* The first of the -inf rows of sequence b (token ts, or any counted row for a sum: ts < 0)
+ * that the range explains; 0 when none does. */
+static int explain_row(const lp_problem *pb, const lp_ref_result *ref, int64_t b, int64_t ts,
+                       lp_format f, char *what, size_t cap, lp_format *cfmt)
+{
+    lp_format cf[3];
+    const int nc = compute_formats(f, cf);
+    for (int64_t t = ts < 0 ? 0 : ts; t < (ts < 0 ? ref->Ts : ts + 1); t++) {
+        if (!ref->counted[b * ref->Ts + t]) continue;
+        const int64_t lab = lp_problem_label(pb, b, lp_problem_label_t(pb, t));
+        for (int k = 0; k < nc; k++) {
+            const int why = overflow_in(pb, b, t, lab, cf[k], what, cap);
+            if (why) {
+                *cfmt = cf[k];
+                return why;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Records an overflow diagnosis for the -inf values of a case whose correctly rounded value is
+ * finite, when the row's range explains them (tokens; sums when the candidate has no tokens). */
+static void diagnose_overflow(ck_run *r, const char *name, const lp_problem *pb,
+                              const lp_ref_result *ref, const ck_outputs *cand)
+{
+    const int tok = cand->a[CK_TOKEN].present;
+    const ck_array *a = tok ? &cand->a[CK_TOKEN] : &cand->a[CK_SUM];
+    if (!a->present) return;
+    const int64_t B = ref->B, Ts = ref->Ts;
+    int64_t n = 0, explained = 0;
+    char first[420] = "", fix[240] = "";
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t ts = 0; ts < (tok ? Ts : 1); ts++) {
+            const int64_t i = tok ? b * Ts + ts : b;
+            if (tok && !ref->counted[i]) continue;
+            const double want = lp_value_wide(tok ? &ref->logp[i] : &ref->sum[b], a->fmt);
+            if (a->v[i] != -HUGE_VAL || !isfinite(want)) continue;
+            n++;
+            char what[200];
+            lp_format cf;
+            const int why = explain_row(pb, ref, b, tok ? ts : -1, a->fmt, what, sizeof what, &cf);
+            if (!why || explained++) continue;
+            if (tok)
+                snprintf(first, sizeof first, "token b=%lld t=%lld: -inf where the correctly "
+                         "rounded value is %.6g; %s", (long long)b, (long long)ts, want, what);
+            else
+                snprintf(first, sizeof first, "sum of sequence b=%lld: -inf where the correctly "
+                         "rounded value is %.6g; %s", (long long)b, want, what);
+            snprintf(fix, sizeof fix, "computing in %s overflowed: %scompute the max-shifted "
+                     "difference in a wider format or check the input range", lp_format_name(cf),
+                     why == 2 ? "subtract the row max before exp (log_softmax, logsumexp), " : "");
+        }
+    if (!explained) return;
+    ck_diag *d = &r->d[CK_D_OVERFLOW];
+    if (d->n == 0) snprintf(d->fix, sizeof d->fix, "%s", fix);
+    ck_run_diag(r, CK_D_OVERFLOW, "case %s, %s (%lld of %lld such -inf values explained)", name,
+                first, (long long)explained, (long long)n);
+}
+
 static int is_wrong(double y, const lp_value *want, lp_format f)
 {
     if (isnan(y)) return 0;   /* NaN outputs: class and leak diagnoses, not these */
@@ -143,6 +257,7 @@ void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const l
     const int64_t B = ref->B, Ts = ref->Ts;
     const ck_array *ct = &cand->a[CK_TOKEN], *csum = &cand->a[CK_SUM];
     int64_t wrong_tok = 0, wrong_sum = 0;
+    diagnose_overflow(r, name, pb, ref, cand);
     if (ct->present)
         for (int64_t i = 0; i < B * Ts; i++)
             if (ref->counted[i] && is_wrong(ct->v[i], &ref->logp[i], ct->fmt)) wrong_tok++;

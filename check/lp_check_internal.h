@@ -107,6 +107,7 @@ enum {
     CK_D_SHIFT_NEXT,      /* shift-none case computed with shift next */
     CK_D_NO_TEMP,         /* temperature not applied */
     CK_D_TEMP_MUL,        /* logits multiplied by tau */
+    CK_D_OVERFLOW,        /* -inf where the value is finite: the row's range overflows a format */
     CK_D_FAITHFUL,        /* not correctly rounded, but within one step (faithful) */
     CK_D_BATCH,           /* batch invariance broken */
     CK_D_KERNEL_ERR,      /* the kernel returned an error */
@@ -119,6 +120,7 @@ enum {
 typedef struct ck_diag {
     int64_t n;
     char example[400];
+    char fix[240];             /* a fix naming this example's specifics; "" for the kind's own */
 } ck_diag;
 
 typedef struct ck_run {
@@ -177,9 +179,16 @@ typedef struct ck_header {
     int nfiles;
     char extra[8][160];        /* further "key: value" lines (seed, seconds, kernel...) */
     int nextra;
+    const char *repro;         /* the command that reruns this report (shell-quoted), or NULL */
+    int repro_cases;           /* 1: repro takes --cases 'NAME' to rerun one case */
+    int failures_only;         /* the table lists the failing groups only */
 } ck_header;
 
 void ck_report_table(FILE *f, ck_run *r, const ck_header *h);
+/* The command line argv[1..argc) of `lpcert CMD` rebuilt, shell-quoted, for h->repro: without the
+ * options that only choose outputs (--json, --certificate, --save-candidate, --quiet,
+ * --failures-only) or cases (--cases; certify's --seconds becomes --seconds 0). */
+void ck_repro_command(char *buf, size_t n, const char *cmd, int argc, char **argv);
 /* One line naming r's first failure (a group's worst value: got, want, error, bound; else a
  * batch-invariance change or a kernel error); "" when ck_run_any_failure(r) is 0. */
 void ck_report_first_failure(char *buf, size_t n, const ck_run *r);

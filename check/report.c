@@ -24,6 +24,8 @@ static const char *const diag_title[CK_ND] = {
     "asks shift none",
     "temperature not applied: the values match the logits taken without dividing by tau",
     "temperature multiplied: the values match logits * tau instead of logits / tau",
+    "overflow to -inf: the candidate is -inf where the correctly rounded value is finite, and "
+    "the row's range overflows a format the kernel computes in",
     "over the bound but faithful: every value within one step of the correctly rounded one "
     "(off by one ulp at most)",
     "batch invariance broken: a sequence's outputs change with the batch around it",
@@ -37,6 +39,83 @@ static const char *const diag_title[CK_ND] = {
 static int runs_kernel(const ck_header *h)
 {
     return strcmp(h->command, "certify") == 0 || strcmp(h->command, "fuzz") == 0;
+}
+
+/* What a diagnosis counts. */
+static const char *diag_unit(int k)
+{
+    switch (k) {
+    case CK_D_LEAK: case CK_D_EMPTY: return "sequences";
+    case CK_D_BATCH: case CK_D_KERNEL_ERR: case CK_D_NOTE: return "times";
+    default: return "cases";
+    }
+}
+
+/* The fix a diagnosis points to, in one sentence ("" for none). */
+static void diag_fix(char *buf, size_t n, int k, const ck_run *r)
+{
+    const char *t = "";
+    if (r->d[k].fix[0]) t = r->d[k].fix;
+    else switch (k) {
+    case CK_D_LEAK:
+        t = r->opt.masking == CK_MASKING_MUL
+                ? "none needed: --masking mul certifies multiply-masking, whose sum is NaN there"
+                : "mask by assignment (torch.where(mask, logp, 0)) so a masked row never reaches "
+                  "the sum, or certify multiply-masking on purpose with --masking mul";
+        break;
+    case CK_D_EMPTY:
+        t = r->empty_seqs && r->empty_nan == r->empty_seqs
+                ? "the kernel gives NaN (0/0) for every empty sequence: certify that with "
+                  "--empty-mean nan, or clamp the count to 1 to give 0"
+            : r->empty_seqs && r->empty_zero == r->empty_seqs
+                ? "the kernel gives 0 for every empty sequence: certify that with --empty-mean "
+                  "zero, or divide by the raw count to give NaN"
+                : "give one convention for an empty sequence's mean, then certify it with "
+                  "--empty-mean nan|zero";
+        break;
+    case CK_D_SHIFT_NONE:
+        t = "score logits[:, :-1] against labels[:, 1:] (row t predicts token t+1); for labels "
+            "already shifted by the caller, check with --shift none";
+        break;
+    case CK_D_SHIFT_LATE:
+        t = "drop the last logits row, not the first: logits[:, :-1] against labels[:, 1:]";
+        break;
+    case CK_D_SHIFT_NEXT:
+        t = "for shift none, row t scores labels[t] (the caller shifted already); for a kernel "
+            "that shifts by design, check with --shift next";
+        break;
+    case CK_D_NO_TEMP:
+        t = "divide the logits by the temperature before the log-softmax: "
+            "log_softmax(logits / tau)";
+        break;
+    case CK_D_TEMP_MUL: t = "divide by the temperature instead of multiplying: logits / tau"; break;
+    case CK_D_OVERFLOW:
+        t = "computing in a narrow format overflowed: compute the max-shifted difference in a "
+            "wider format or check the input range";
+        break;
+    case CK_D_FAITHFUL:
+        t = "--max-ulp 1 accepts faithful rounding; correct rounding needs a wider accumulation "
+            "and one final rounding";
+        break;
+    case CK_D_BATCH:
+        t = "make each sequence's reduction independent of the batch (same order and tiling "
+            "whatever the batch size), or accept it with --batch-invariance report";
+        break;
+    case CK_D_KERNEL_ERR:
+        t = "the kernel's own message is quoted; inputs it cannot take belong out of its declared "
+            "formats and capabilities (lpcert_plugin.h), so that they are skipped";
+        break;
+    case CK_D_SKIP:
+        t = "not a failure; to cover them, declare the formats and capabilities the kernel "
+            "supports (lpcert_plugin.h)";
+        break;
+    case CK_D_NO_BASELINE:
+        t = "give these cases an absolute bound (--max-ulp), or a baseline kernel that reads "
+            "their logits format (e.g. twopass_bf16_acc32 for bf16)";
+        break;
+    default: break;
+    }
+    snprintf(buf, n, "%s", t);
 }
 
 static const char *verdict_word(int failed) { return failed ? "FAIL" : "PASS"; }
@@ -123,6 +202,68 @@ static void fig(char *buf, size_t n, double v, int have, const char *fmt)
     else snprintf(buf, n, fmt, v);
 }
 
+/* s in single quotes for a POSIX shell. */
+static void shell_quote(char *buf, size_t n, const char *s)
+{
+    size_t l = 0;
+    if (n < 3) {
+        if (n) buf[0] = 0;
+        return;
+    }
+    const int plain = s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_-./=:,+@%") == strlen(s);
+    if (plain) {
+        snprintf(buf, n, "%s", s);
+        return;
+    }
+    buf[l++] = '\'';
+    for (; *s && l + 5 < n; s++) {
+        if (*s == '\'') {
+            memcpy(buf + l, "'\\''", 4);
+            l += 4;
+        } else {
+            buf[l++] = *s;
+        }
+    }
+    buf[l++] = '\'';
+    buf[l] = 0;
+}
+
+void ck_repro_command(char *buf, size_t n, const char *cmd, int argc, char **argv)
+{
+    static const char *const drop_value[] = {"--cases", "--json", "--certificate",
+                                             "--save-candidate", "--seconds"};
+    static const char *const flags[] = {"--recompute", "--quiet", "--failures-only", "--help"};
+    size_t l = (size_t)snprintf(buf, n, "lpcert %s", cmd);
+    const int certify = strcmp(cmd, "certify") == 0;
+    for (int i = 1; i < argc && l < n; i++) {
+        const char *a = argv[i];
+        int drop = 0, flag = strncmp(a, "--", 2) != 0;
+        for (size_t k = 0; k < sizeof flags / sizeof *flags; k++)
+            if (strcmp(a, flags[k]) == 0) flag = 1;
+        for (size_t k = 0; k < sizeof drop_value / sizeof *drop_value; k++)
+            if (strcmp(a, drop_value[k]) == 0) drop = 1;
+        if (drop || strcmp(a, "--quiet") == 0 || strcmp(a, "--failures-only") == 0) {
+            if (!flag) i++;
+            continue;
+        }
+        char q[1100];
+        shell_quote(q, sizeof q, a);
+        l += (size_t)snprintf(buf + l, n - l, " %s", q);
+        if (!flag && i + 1 < argc && l < n) {
+            shell_quote(q, sizeof q, argv[++i]);
+            l += (size_t)snprintf(buf + l, n - l, " %s", q);
+        }
+    }
+    if (certify && l < n) snprintf(buf + l, n - l, " --seconds 0");
+}
+
+/* The value a failing group shows: its worst, or the worst against the baseline. */
+static const ck_repro *worst_of(const ck_group *g)
+{
+    return (g->n_mismatch || g->n_over || !g->rel_worst.set) ? &g->worst : &g->rel_worst;
+}
+
 /* The reproducer of one value, as lines prefixed by ind. */
 static void repro_lines(FILE *f, const ck_repro *w, const ck_header *h, const char *ind)
 {
@@ -145,17 +286,89 @@ static void repro_lines(FILE *f, const ck_repro *w, const ck_header *h, const ch
     else
         fprintf(f, "%s  error: %.4g ulp, %.3e absolute\n", ind, w->m.err_ulp, w->m.err_abs);
     if (w->note[0]) fprintf(f, "%s  %s\n", ind, w->note);
-    if (h && strcmp(h->command, "check") == 0)
-        fprintf(f, "%s  repro: lpcert check ... --cases '%s'\n", ind, w->case_name);
+    if (h && h->repro && h->repro_cases) {
+        if (strncmp(w->case_name, "random/", 7) == 0) {
+            fprintf(f, "%s  repro: a random problem (the same --seed and at least as many "
+                       "--seconds regenerate it)\n", ind);
+        } else {
+            char q[300];
+            shell_quote(q, sizeof q, w->case_name);
+            fprintf(f, "%s  repro: %s --cases %s\n", ind, h->repro, q);
+        }
+    }
+}
+
+/* The worst values of the failing groups (at most 12 printed in full); a group whose worst value
+ * repeats an earlier one's note (the same NaN leak in the sum and the mean, in every format) is
+ * named under it instead. The repro without --cases is printed once at the end. */
+static void worst_values(FILE *f, ck_run *r, const ck_header *h, const char *ind, int md)
+{
+    char ind2[16];
+    snprintf(ind2, sizeof ind2, "%s  ", ind);
+    int shown = 0, nfail = 0;
+    for (size_t i = 0; i < r->ng; i++) nfail += ck_group_failed(r, &r->g[i]);
+    int done = 0;
+    for (size_t i = 0; i < r->ng && shown < 12; i++) {
+        const ck_group *g = &r->g[i];
+        if (!ck_group_failed(r, g)) continue;
+        const ck_repro *w = worst_of(g);
+        /* already named under an earlier group with the same note? */
+        int dup = 0;
+        for (size_t j = 0; j < i && w->note[0] && !dup; j++)
+            dup = ck_group_failed(r, &r->g[j]) && strcmp(worst_of(&r->g[j])->note, w->note) == 0;
+        if (dup) continue;
+        shown++;
+        done++;
+        if (!md) fprintf(f, "%s%s %s:\n", ind, g->cls, ck_output_name(g->out));
+        repro_lines(f, w, h, md ? "" : ind2);
+        if (ck_group_rel_failed(r, g))
+            fprintf(f, "%s    baseline: max %.4g ulp on these values; candidate max %.4g > "
+                       "%g x %.4g + 2^-20\n", ind, g->rel_base_max, g->rel_cand_max,
+                    r->opt.factor, g->rel_base_max);
+        int same = 0;
+        char names[600] = "";
+        for (size_t j = i + 1; j < r->ng; j++)
+            if (ck_group_failed(r, &r->g[j]) && w->note[0] &&
+                strcmp(worst_of(&r->g[j])->note, w->note) == 0) {
+                const size_t l = strlen(names);
+                if (same++ < 8)
+                    snprintf(names + l, sizeof names - l, "%s%s %s", l ? ", " : "", r->g[j].cls,
+                             ck_output_name(r->g[j].out));
+                done++;
+            }
+        if (same)
+            fprintf(f, "%s  the same failure in %d more group%s: %s%s\n", md ? "" : ind2, same,
+                    same == 1 ? "" : "s", names, same > 8 ? ", ..." : "");
+    }
+    if (nfail > done) fprintf(f, "%s(%d more failing groups: see --json)\n", ind, nfail - done);
+    if (h->repro && !h->repro_cases) fprintf(f, "%srepro: %s\n", ind, h->repro);
+}
+
+/* The SHA-256 of the file whose path begins desc (the suite or the candidate line), or NULL. */
+static const char *own_sha(const ck_header *h, const char *desc, int *used)
+{
+    for (int i = 0; i < h->nfiles; i++) {
+        const size_t l = strlen(h->files[i].path);
+        if (!used[i] && strncmp(desc, h->files[i].path, l) == 0 && (desc[l] == 0 || desc[l] == ':')) {
+            used[i] = 1;
+            return h->files[i].sha256;
+        }
+    }
+    return NULL;
 }
 
 static void header_lines(FILE *f, ck_run *r, const ck_header *h, const char *pre)
 {
-    fprintf(f, "%ssuite:      %s\n", pre, h->suite);
-    fprintf(f, "%scandidate:  %s\n", pre, h->candidate);
+    int used[8] = {0};
+    const char *ss = own_sha(h, h->suite, used), *cs = own_sha(h, h->candidate, used);
+    fprintf(f, "%ssuite:      %s%s%s%s\n", pre, h->suite, ss ? " (sha256 " : "", ss ? ss : "",
+            ss ? ")" : "");
+    fprintf(f, "%scandidate:  %s%s%s%s\n", pre, h->candidate, cs ? " (sha256 " : "",
+            cs ? cs : "", cs ? ")" : "");
     for (int i = 0; i < h->nfiles; i++)
-        fprintf(f, "%s%-11s %s (sha256 %s)\n", pre, h->files[i].role, h->files[i].path,
-                h->files[i].sha256);
+        if (!used[i])
+            fprintf(f, "%s%-11s %s (sha256 %s)\n", pre, h->files[i].role, h->files[i].path,
+                    h->files[i].sha256);
     for (int i = 0; i < h->nextra; i++) fprintf(f, "%s%s\n", pre, h->extra[i]);
     char b[3][96];
     for (int o = 0; o < CK_NOUT; o++) bound_text(b[o], sizeof b[o], &r->opt, o);
@@ -167,40 +380,57 @@ static void header_lines(FILE *f, ck_run *r, const ck_header *h, const char *pre
     fprintf(f, "%sempty mean: %s\n", pre, empty_text(&r->opt));
 }
 
+static void table_row(FILE *f, ck_run *r, ck_group *g)
+{
+    char fm[40];
+    fmts_text(fm, sizeof fm, g->fmts);
+    double med = ck_group_median(g);
+    char steps[24];
+    if (g->max_steps < 100000) snprintf(steps, sizeof steps, "%llu", (unsigned long long)g->max_steps);
+    else snprintf(steps, sizeof steps, "%.0e", (double)g->max_steps);
+    char mu[24], md[24], ma[24];
+    const int num = g->nulps > 0;
+    fig(mu, sizeof mu, g->max_ulp, num, "%.4g");
+    fig(md, sizeof md, med, num, "%.4g");
+    fig(ma, sizeof ma, g->max_abs, num, "%.3g");
+    fprintf(f, "%-22s %-6s %-9s %8lld %6.1f %10s %10s %10s %6lld %5s %5lld %5lld", g->cls,
+            ck_output_name(g->out), fm, (long long)g->n,
+            g->n ? 100.0 * (double)g->n_cr / (double)g->n : 0.0, mu, md, ma, (long long)g->n_over,
+            steps, (long long)g->n_mismatch, (long long)g->n_leak);
+    if (r->opt.baseline) {
+        if (g->rel_n) fprintf(f, " %10.4g", g->rel_base_max);
+        else fprintf(f, " %10s", "-");
+    }
+    const char *why = g->n_mismatch ? "FAIL class" : g->n_over ? "FAIL bound"
+                      : ck_group_rel_failed(r, g) ? "FAIL baseline" : "ok";
+    fprintf(f, "  %s\n", why);
+}
+
 void ck_report_table(FILE *f, ck_run *r, const ck_header *h)
 {
     fprintf(f, "lpcert %s\n", h->command);
     header_lines(f, r, h, "  ");
-    fprintf(f, "\n%-22s %-6s %-9s %8s %6s %10s %10s %10s %5s %5s %5s",
-            "class", "output", "format", "n", "cr%", "max ulp", "median", "max abs", "steps",
-            "mism", "leak");
+    fprintf(f, "\n%-22s %-6s %-9s %8s %6s %10s %10s %10s %6s %5s %5s %5s",
+            "class", "output", "format", "n", "cr%", "max ulp", "median", "max abs", "over",
+            "steps", "mism", "leak");
     if (r->opt.baseline) fprintf(f, " %10s", "base ulp");
     fprintf(f, "  result\n");
-    for (size_t i = 0; i < r->ng; i++) {
-        ck_group *g = &r->g[i];
-        char fm[40];
-        fmts_text(fm, sizeof fm, g->fmts);
-        double med = ck_group_median(g);
-        char steps[24];
-        if (g->max_steps < 100000) snprintf(steps, sizeof steps, "%llu", (unsigned long long)g->max_steps);
-        else snprintf(steps, sizeof steps, "%.0e", (double)g->max_steps);
-        char mu[24], md[24], ma[24];
-        const int num = g->nulps > 0;
-        fig(mu, sizeof mu, g->max_ulp, num, "%.4g");
-        fig(md, sizeof md, med, num, "%.4g");
-        fig(ma, sizeof ma, g->max_abs, num, "%.3g");
-        fprintf(f, "%-22s %-6s %-9s %8lld %6.1f %10s %10s %10s %5s %5lld %5lld", g->cls,
-                ck_output_name(g->out), fm, (long long)g->n,
-                g->n ? 100.0 * (double)g->n_cr / (double)g->n : 0.0, mu, md, ma,
-                steps, (long long)g->n_mismatch, (long long)g->n_leak);
-        if (r->opt.baseline) {
-            if (g->rel_n) fprintf(f, " %10.4g", g->rel_base_max);
-            else fprintf(f, " %10s", "-");
+    int nfail = 0, npass = 0;
+    for (int pass = 0; pass < 2; pass++)   /* the failing groups first, then the rest */
+        for (size_t i = 0; i < r->ng; i++) {
+            const int failing = ck_group_failed(r, &r->g[i]);
+            if (failing != (pass == 0)) continue;
+            if (failing) nfail++;
+            else npass++;
+            if (!failing && h->failures_only) continue;
+            table_row(f, r, &r->g[i]);
         }
-        const char *why = g->n_mismatch ? "FAIL class" : g->n_over ? "FAIL bound"
-                          : ck_group_rel_failed(r, g) ? "FAIL baseline" : "ok";
-        fprintf(f, "  %s\n", why);
-    }
+    if (h->failures_only && npass)
+        fprintf(f, "(%d passing group%s not shown: --failures-only)\n", npass, npass == 1 ? "" : "s");
+    fprintf(f, "(cr%%: correctly rounded; max ulp, median, max abs: over every numeric value, those "
+               "within --max-abs included; over: values over the bounds; steps: most representable "
+               "values between the candidate and the correctly rounded value; mism: class "
+               "mismatches, NaN/inf against a number; leak: those from a masked row)\n");
     char buf[256];
     fprintf(f, "\nconventions observed:\n");
     masking_observed(buf, sizeof buf, r);
@@ -217,37 +447,30 @@ void ck_report_table(FILE *f, ck_run *r, const ck_header *h)
     }
 
     int any = 0;
+    char fix[300];
     for (int k = 0; k < CK_ND; k++) {
         if (!r->d[k].n) continue;
-        if (!any++) fprintf(f, "\ndiagnoses:\n");
-        fprintf(f, "  - %s: %lld\n      e.g. %s\n", diag_title[k], (long long)r->d[k].n,
-                r->d[k].example);
+        if (!any++) fprintf(f, "\ndiagnoses (each once, with how often it occurred):\n");
+        fprintf(f, "  - %s (%lld %s)\n      e.g. %s\n", diag_title[k], (long long)r->d[k].n,
+                diag_unit(k), r->d[k].example);
+        diag_fix(fix, sizeof fix, k, r);
+        if (fix[0]) fprintf(f, "      fix: %s\n", fix);
     }
+    int nfaith = 0;
     for (size_t i = 0; i < r->ng; i++)
         if (group_faithful(&r->g[i]) && ck_group_failed(r, &r->g[i])) {
-            if (!any++) fprintf(f, "\ndiagnoses:\n");
-            fprintf(f, "  - %s %s: %s\n", r->g[i].cls, ck_output_name(r->g[i].out),
-                    diag_title[CK_D_FAITHFUL]);
+            if (!any++) fprintf(f, "\ndiagnoses (each once, with how often it occurred):\n");
+            if (!nfaith++) fprintf(f, "  - %s:", diag_title[CK_D_FAITHFUL]);
+            fprintf(f, " %s %s;", r->g[i].cls, ck_output_name(r->g[i].out));
         }
+    if (nfaith) {
+        diag_fix(fix, sizeof fix, CK_D_FAITHFUL, r);
+        fprintf(f, " (%d groups)\n      fix: %s\n", nfaith, fix);
+    }
 
-    int nfail = 0, shown = 0;
-    for (size_t i = 0; i < r->ng; i++) nfail += ck_group_failed(r, &r->g[i]);
     if (nfail) {
         fprintf(f, "\nworst values of the failing groups:\n");
-        for (size_t i = 0; i < r->ng && shown < 12; i++) {
-            const ck_group *g = &r->g[i];
-            if (!ck_group_failed(r, g)) continue;
-            shown++;
-            fprintf(f, "  %s %s:\n", g->cls, ck_output_name(g->out));
-            const ck_repro *w = (g->n_mismatch || g->n_over || !g->rel_worst.set) ? &g->worst
-                                                                                   : &g->rel_worst;
-            repro_lines(f, w, h, "    ");
-            if (ck_group_rel_failed(r, g))
-                fprintf(f, "      baseline: max %.4g ulp on these values; candidate max %.4g > "
-                           "%g x %.4g + 2^-20\n", g->rel_base_max, g->rel_cand_max, r->opt.factor,
-                        g->rel_base_max);
-        }
-        if (nfail > shown) fprintf(f, "  (%d more failing groups: see --json)\n", nfail - shown);
+        worst_values(f, r, h, "  ", 0);
     } else {
         const ck_group *wg = NULL;
         for (size_t i = 0; i < r->ng; i++)
@@ -255,6 +478,7 @@ void ck_report_table(FILE *f, ck_run *r, const ck_header *h)
         if (wg) {
             fprintf(f, "\nlargest error (%s %s):\n", wg->cls, ck_output_name(wg->out));
             repro_lines(f, &wg->worst, h, "  ");
+            if (h->repro && !h->repro_cases) fprintf(f, "  repro: %s\n", h->repro);
         }
     }
     const int failed = ck_run_failed(r);
@@ -465,7 +689,7 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
     }
     static const char *const keys[CK_ND] = {"nan_leak", "empty_mean", "shift_none", "shift_late",
                                             "shift_next", "temperature_ignored",
-                                            "temperature_multiplied", "faithful",
+                                            "temperature_multiplied", "overflow", "faithful",
                                             "batch_variance", "kernel_error", "skipped",
                                             "no_baseline", "note"};
     cJSON *dg = cJSON_AddArrayToObject(root, "diagnoses");
@@ -475,7 +699,10 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
         cJSON_AddStringToObject(o, "kind", keys[k]);
         cJSON_AddStringToObject(o, "title", diag_title[k]);
         cJSON_AddNumberToObject(o, "count", (double)r->d[k].n);
+        cJSON_AddStringToObject(o, "unit", diag_unit(k));
         cJSON_AddStringToObject(o, "example", r->d[k].example);
+        diag_fix(buf, sizeof buf, k, r);
+        if (buf[0]) cJSON_AddStringToObject(o, "fix", buf);
         cJSON_AddItemToArray(dg, o);
     }
     for (size_t i = 0; i < r->ng; i++) {
@@ -487,6 +714,8 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
         cJSON_AddStringToObject(o, "title", diag_title[CK_D_FAITHFUL]);
         cJSON_AddNumberToObject(o, "count", (double)(r->g[i].n - r->g[i].n_cr));
         cJSON_AddStringToObject(o, "example", ex);
+        diag_fix(buf, sizeof buf, CK_D_FAITHFUL, r);
+        cJSON_AddStringToObject(o, "fix", buf);
         cJSON_AddItemToArray(dg, o);
     }
     cJSON_AddNumberToObject(root, "cases", (double)r->cases);
@@ -547,21 +776,25 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
                "exact value (a double-double of at least 100 correct bits), F the candidate's "
                "format. Figures are over the values tested: sampled, so lower bounds of the "
                "kernel's worst case.\n");
-    fprintf(f, "\n## Results\n\n| class | output | format | n | correctly rounded | max ulp | "
-               "median ulp | max abs | class mismatches | NaN leaks |%s result |\n"
-               "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |%s --- |\n",
+    fprintf(f, "\n## Results\n\nFailing groups first. Max ulp, median ulp and max abs are over "
+               "every numeric value, those within --max-abs included; \"over bound\" counts the "
+               "values over the bounds.\n\n| class | output | format | n | correctly rounded | "
+               "max ulp | median ulp | max abs | over bound | class mismatches | NaN leaks |%s "
+               "result |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+               "|%s --- |\n",
             r->opt.baseline ? " baseline max ulp |" : "", r->opt.baseline ? " ---: |" : "");
-    for (size_t i = 0; i < r->ng; i++) {
-        ck_group *g = &r->g[i];
+    for (size_t k = 0; k < 2 * r->ng; k++) {
+        ck_group *g = &r->g[k % r->ng];
+        if (ck_group_failed(r, g) != (k < r->ng)) continue;   /* failing first */
         char fm[40];
         fmts_text(fm, sizeof fm, g->fmts);
         char mu[24], md[24], ma[24];
         fig(mu, sizeof mu, g->max_ulp, g->nulps > 0, "%.4g");
         fig(md, sizeof md, ck_group_median(g), g->nulps > 0, "%.4g");
         fig(ma, sizeof ma, g->max_abs, g->nulps > 0, "%.3g");
-        fprintf(f, "| %s | %s | %s | %lld | %lld | %s | %s | %s | %lld | %lld |", g->cls,
+        fprintf(f, "| %s | %s | %s | %lld | %lld | %s | %s | %s | %lld | %lld | %lld |", g->cls,
                 ck_output_name(g->out), fm, (long long)g->n, (long long)g->n_cr, mu, md, ma,
-                (long long)g->n_mismatch, (long long)g->n_leak);
+                (long long)g->n_over, (long long)g->n_mismatch, (long long)g->n_leak);
         if (r->opt.baseline) {
             if (g->rel_n) fprintf(f, " %.4g |", g->rel_base_max);
             else fprintf(f, " - |");
@@ -581,18 +814,16 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
     for (int k = 0; k < CK_ND; k++) {
         if (!r->d[k].n) continue;
         if (!any++) fprintf(f, "\n## Diagnoses\n\n");
-        fprintf(f, "- %s: %lld. Example: %s\n", diag_title[k], (long long)r->d[k].n, r->d[k].example);
+        char fix[300];
+        diag_fix(fix, sizeof fix, k, r);
+        fprintf(f, "- %s (%lld %s). Example: %s.%s%s\n", diag_title[k], (long long)r->d[k].n,
+                diag_unit(k), r->d[k].example, fix[0] ? " Fix: " : "", fix);
     }
     int nfail = 0;
     for (size_t i = 0; i < r->ng; i++) nfail += ck_group_failed(r, &r->g[i]);
     if (nfail) {
         fprintf(f, "\n## Worst values of the failing groups\n\n```\n");
-        int shown = 0;
-        for (size_t i = 0; i < r->ng && shown < 12; i++)
-            if (ck_group_failed(r, &r->g[i])) {
-                shown++;
-                repro_lines(f, &r->g[i].worst, h, "");
-            }
+        worst_values(f, r, h, "", 1);
         fprintf(f, "```\n");
     }
     fprintf(f, "\n## Verdict\n\n**%s**: %lld cases, %lld values compared, %d of %zu groups failing.\n",

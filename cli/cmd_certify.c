@@ -27,7 +27,7 @@ static const char usage[] =
     "  --suite FILE           use this suite file (lpcert gen) instead of building the standard one\n"
     "  --cases GLOB[,GLOB..]  only the suite cases whose names match one ('normal', 'neginf/f32/*')\n"
     "  --batch-invariance require|report|off   (default require)\n"
-    "  --json FILE, --certificate FILE, --quiet   as for lpcert check\n"
+    "  --json FILE, --certificate FILE, --quiet, --failures-only   as for lpcert check\n"
     "%s"
     "\n"
     "Cases the kernel cannot take (a logits format it does not declare; temperature without\n"
@@ -38,7 +38,7 @@ typedef struct certify_opts {
     const char *plugin, *kernel, *suite, *glob, *json, *cert;
     double seconds;
     uint64_t seed;
-    int quiet;
+    int quiet, failures_only;
     ck_options ck;
 } certify_opts;
 
@@ -51,6 +51,7 @@ static int parse(certify_opts *o, int argc, char **argv)
             exit(LP_EXIT_OK);
         }
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
+        if (strcmp(a, "--failures-only") == 0) { o->failures_only = 1; continue; }
         if (strncmp(a, "--", 2) != 0) return lp_cli_usage("certify", "unexpected argument '%s'", a);
         if (i + 1 >= argc) return lp_cli_usage("certify", "option %s needs a value", a);
         const char *v = argv[++i];
@@ -129,7 +130,12 @@ int lp_cmd_certify(int argc, char **argv)
     lp_status s = ck_run_init(&r, &o.ck, &err);
     if (s == LP_OK) s = ck_certify_run(&c, &r, &err);
     if (tp.on) fputs("\r\033[K", stderr);
+    static char repro[4096];
     if (s == LP_OK) {
+        ck_repro_command(repro, sizeof repro, "certify", argc, argv);
+        c.h.repro = repro;
+        c.h.repro_cases = 1;
+        c.h.failures_only = o.failures_only;
         if (o.quiet) {
             printf("lpcert certify: %s\n", ck_run_failed(&r) ? "FAIL" : "PASS");
         } else {

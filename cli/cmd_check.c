@@ -46,6 +46,7 @@ static const char usage[] =
     "  --json FILE            the report as JSON\n"
     "  --certificate FILE     a Markdown certificate: inputs with SHA-256, bounds, figures, verdict\n"
     "  --quiet                no table on stdout (the verdict line only)\n"
+    "  --failures-only        the table lists the failing groups only\n"
     "%s"
     "\n"
     "Exit 0: every bound holds; 1: some value fails; 2: usage or input error (one line on stderr:\n"
@@ -55,7 +56,10 @@ typedef struct check_opts {
     const char *suite, *cand;
     const char *logits, *labels, *mask, *outs[CK_NOUT];
     const char *glob, *json, *cert, *kernel, *save;
-    int recompute, quiet, have_dtype;
+    int recompute, quiet, have_dtype, failures_only;
+    int argc;
+    char **argv;
+    char repro[4096];
     lp_format dtype;
     lp_problem pb;
     ck_options ck;
@@ -72,6 +76,7 @@ static int parse(check_opts *o, int argc, char **argv)
         }
         if (strcmp(a, "--recompute") == 0) { o->recompute = 1; continue; }
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
+        if (strcmp(a, "--failures-only") == 0) { o->failures_only = 1; continue; }
         if (strncmp(a, "--", 2) != 0) {
             if (npos == 0) o->suite = a;
             else if (npos == 1) o->cand = a;
@@ -197,6 +202,10 @@ static void cand_text(char *buf, size_t n, const char *path, const unsigned fm[C
 static int finish(check_opts *o, ck_run *r, ck_header *h, lp_error *err)
 {
     lp_status s = LP_OK;
+    ck_repro_command(o->repro, sizeof o->repro, "check", o->argc, o->argv);
+    h->repro = o->repro;
+    h->repro_cases = o->logits == NULL;   /* a suite: one case by --cases */
+    h->failures_only = o->failures_only;
     if (o->quiet) {
         printf("lpcert check: %s\n", ck_run_failed(r) ? "FAIL" : "PASS");
     } else {
@@ -443,6 +452,8 @@ int lp_cmd_check(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.pb = (lp_problem)LP_PROBLEM_INIT;
     ck_options_init(&o.ck);
+    o.argc = argc;
+    o.argv = argv;
     int rc = parse(&o, argc, argv);
     if (rc != LP_EXIT_OK) return rc;
     return o.logits ? check_single(&o) : check_suite(&o);

@@ -20,7 +20,10 @@ import hashlib
 import json
 import math
 import os
+import re
+import shlex
 import struct
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -136,6 +139,22 @@ def kinds(rep):
     return {d["kind"] for d in rep.get("diagnoses", [])}
 
 
+def run_repro(line):
+    """Runs a report's repro line as printed, with this lpcert first on PATH: (exit, stdout)."""
+    env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(sys.argv[1])) + os.pathsep +
+               os.environ.get("PATH", ""))
+    check(os.path.basename(sys.argv[1]) == "lpcert" and line.startswith("lpcert "), "repro: %r" % line)
+    p = subprocess.run(line, shell=True, capture_output=True, text=True, env=env)
+    check("Sanitizer" not in p.stderr and "runtime error" not in p.stderr, "repro sanitizer: %s" % p.stderr)
+    return p.returncode, p.stdout
+
+
+def table_rows(out):
+    """The result column of the table's rows, in order."""
+    return [ln.split()[-1] if ln.split()[-1] == "ok" else ln.split()[-2] for ln in out.splitlines()
+            if re.match(r"^\S+/\S+ +(token|sum|mean) ", ln)]
+
+
 def main():
     d = CK.mkdtemp("lpcert_check_")
     S = os.path.join(d, "suite.safetensors")
@@ -214,6 +233,25 @@ def main():
           "leak: masking observed %r" % conv)
     check(sum(g["nan_leaks"] for g in rep["groups"]) >= leaky, "leak: counted in groups")
     check("NaN leak" in out and "multiplication" in out, "leak: table")
+    check("fix: mask by assignment (torch.where(mask, logp, 0))" in out and "--masking mul" in out,
+          "leak: the fix named %s" % out[-2000:])
+    rows = table_rows(out)
+    check("FAIL" in rows and "ok" in rows and rows.index("ok") > len(rows) - 1 - rows[::-1].index("FAIL"),
+          "failing groups first: %r" % rows)
+    check(len(re.findall(r"the same failure in \d+ more group", out)) >= 1, "leak: repeated notes grouped")
+    # a repro line as printed reruns that case and fails the same way
+    repros = re.findall(r"^ +repro: (.*)$", out, re.M)
+    check(len(repros) > 0 and all("--cases " in r and "..." not in r and S in r and C in r for r in repros),
+          "repro lines in full: %r" % repros[:3])
+    if repros:
+        rc2, out2 = run_repro(repros[0])
+        case = re.search(r"--cases (\S+)$", repros[0]).group(1).strip("'")
+        check(rc2 == 1 and "1 cases" in out2 and "case %s," % case in out2,
+              "repro reruns case %s: exit %d %s" % (case, rc2, out2[-800:]))
+    rc, out, err = run("check", S, C, "--max-ulp", "0.5", "--failures-only")
+    rows = table_rows(out)
+    check(rc == 1 and rows and "ok" not in rows and re.search(r"\(\d+ passing groups? not shown: "
+          "--failures-only\)", out), "--failures-only: %r %s" % (rows, out[:1500]))
     rc, out, err, rep = run_json(S, C, "--max-ulp", "0.5", "--masking", "mul")
     check(rc == 0, "leak passes under --masking mul: exit %d %s" % (rc, out[-1500:]))
     candidate(C, cases, exact)
@@ -347,6 +385,15 @@ def main():
     rc, out, err, rep = run_json(*base, "--logp", P, "--sum", SU, "--mean", ME, "--max-ulp", "0.5")
     check(rc == 0 and rep.get("values", 0) > 0, "single case: exit %d %r %s" % (rc, err, out[-600:]))
     check(any(g["output"] == "sum" and g["formats"] == "bf16" for g in rep.get("groups", [])), "single: bf16 sum")
+    # single case: the repro is the whole command, printed once, with no --cases
+    tz.write_npy(SU, "f32", [c.B], [x * (1 + 2 ** -10) for x in c.out("sum.f32")])
+    rc, out, err = run("check", *base, "--sum", SU, "--max-ulp", "0.5")
+    repros = re.findall(r"^ +repro: (.*)$", out, re.M)
+    check(rc == 1 and len(repros) == 1 and "--cases" not in repros[0] and L in repros[0],
+          "single repro: exit %d %r" % (rc, repros))
+    if repros:
+        rc2, out2 = run_repro(repros[0])
+        check(rc2 == 1 and out2 == out, "single repro reruns the same report: exit %d" % rc2)
     tz.write_npy(P, "f32", [c.B, c.T], [0.0] * (c.B * c.T))
     rc, out, err = run("check", *base, "--logp", P)
     check(rc == 2 and err.count("\n") == 1 and "shape" in err, "single wrong shape: %d %r" % (rc, err))

@@ -17,6 +17,7 @@ usage: python3 tests/e2e_check_certify.py path/to/lpcert
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -144,6 +145,22 @@ def main():
     rc, out, err, rep = certify("--plugin", E, "--seconds", "0", "--cases", "normal/f32")
     check(rc == 1 and "kernel_error" in kinds(rep) and "out of device memory" in out,
           "kernel error: exit %d %s" % (rc, out[-400:]))
+
+    # a leaking built-in: failing groups only, each NaN leak once, a repro that runs as printed
+    rc, out, err = run("certify", "--kernel", "twopass_f32_mulmask", "--seconds", "0", "--max-ulp", "4",
+                       "--cases", "dummy_label,normal/f32", "--failures-only")
+    check(rc == 1 and "passing group" in out and out.count("NaN leak: the non-counted") == 1 and
+          "in 5 more groups" in out and "fix: mask by assignment" in out,
+          "certify --failures-only: exit %d %s" % (rc, out[-2500:]))
+    repros = re.findall(r"^ +repro: (.*)$", out, re.M)
+    check(repros and all("--seconds 0 --cases " in r and "--failures-only" not in r for r in repros),
+          "certify repro lines: %r" % repros)
+    if repros:
+        env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(sys.argv[1])) + os.pathsep +
+                   os.environ.get("PATH", ""))
+        p = subprocess.run(repros[-1], shell=True, capture_output=True, text=True, env=env)
+        check(p.returncode == 1 and "1 of 140 cases" in p.stdout, "certify repro: exit %d %s"
+              % (p.returncode, p.stdout[-800:]))
 
     # libraries lpcert must refuse: exit 2, one line
     A = variant(d, "abi99", abi="99")

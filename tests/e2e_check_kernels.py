@@ -4,6 +4,7 @@ registry entries predict:
   - the file route and the in-process route report the same figures;
   - the masking and empty-mean conventions observed are the ones each kernel declares
     (twopass_f32_mulmask leaks, twopass_f32_emptyzero gives 0);
+  - naive_f32's -inf on large logits is diagnosed as an f32 overflow, with the fix;
   - certified under its own declared semantics (--masking, --empty-mean) a max-shift kernel has no
     class mismatch on normal logits, while naive_f32 (no max shift: "overflows on large logits")
     has; the only mismatches left on the whole suite are the mean of the huge family, where the
@@ -84,6 +85,9 @@ def main():
     # naive_f32 overflows on normal logits of scale 64 (no max shift): class mismatches
     rc, out, err, r = report(S, "--kernel", "naive_f32", "--empty-mean", "nan", "--cases", "normal")
     check(rc == 1 and any(g["class_mismatches"] for g in r.get("groups", [])), "naive_f32: %s" % out[-600:])
+    ov = [x for x in r.get("diagnoses", []) if x["kind"] == "overflow"]
+    check(ov and "computing in f32 overflowed" in ov[0].get("fix", "") and
+          "fix: computing in f32 overflowed" in out, "naive_f32: the overflow diagnosis %s" % out[-1600:])
     # a bf16 kernel on a bf16 suite: bf16 outputs measured in bf16 units
     SB = os.path.join(d, "suite_bf16.safetensors")
     rc, _, err = run("gen", "--dtype", "bf16", "--family", "normal", "--out", SB)
