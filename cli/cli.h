@@ -20,6 +20,15 @@ int lp_cmd_fuzz(int argc, char **argv);
 int lp_cli_fail(const char *cmd, const lp_error *err);
 int lp_cli_usage(const char *cmd, const char *fmt, ...) LP_PRINTF(2, 3);
 
+/* The options of one value seen so far, so that a repeated one is a usage error and never
+ * silently replaces the first (options that take a list accumulate instead, and say so). */
+typedef struct lp_cli_seen {
+    const char *opt[32];
+    int n;
+} lp_cli_seen;
+/* LP_EXIT_OK the first time option a is given; a usage error's code (printed) the second time. */
+int lp_cli_once(lp_cli_seen *s, const char *cmd, const char *a);
+
 
 /* The option parser shared by the judging commands (opts.c): the common options of check/
  * (--max-ulp, --max-abs, --vs-baseline, ...) and --seconds/--seed. Each returns 0 if a is not

@@ -11,12 +11,15 @@
 #include "lpcert_version.h"
 
 static const char usage[] =
-    "usage: lpcert gen [--family NAME|all] [--dtype f64|f32|f16|bf16|all] [--seed N]\n"
-    "                  [--threads N] --out SUITE.safetensors\n"
+    "usage: lpcert gen [--family NAME[,NAME...]|all] [--dtype f64|f32|f16|bf16|all[,...]]\n"
+    "                  [--seed N] [--threads N] --out SUITE.safetensors\n"
     "       lpcert gen --list\n"
     "\n"
-    "Writes the cases of one family (default: all) in one storage format (default: all four) as a\n"
-    "safetensors suite. Per case <name> = <family>/<dtype>/<k>:\n"
+    "Writes the cases of the families named (default: all) in the storage formats named (default:\n"
+    "all four) as a safetensors suite. --family and --dtype take a comma-separated list, and a\n"
+    "repeated one adds to the list (--family normal --family peaked is --family normal,peaked);\n"
+    "the cases come in the order of --list whatever the order given. Any other option given twice\n"
+    "is an error. Per case <name> = <family>/<dtype>/<k>:\n"
     "  case/<name>/logits [B, T, V] (the storage format), case/<name>/labels [B, T] I64,\n"
     "  case/<name>/mask [B, T] U8 (when the case has one),\n"
     "  case/<name>/expected/<output>: the exact results, named as `lpcert ref` names them\n"
@@ -26,14 +29,59 @@ static const char usage[] =
     "empty_mean, family, dtype; and generator, seed, cases. The same seed gives the same file.\n";
 
 typedef struct gen_opts {
-    const char *family, *out;
-    unsigned fmt_mask;
+    const char *out;
+    uint64_t families;    /* bit i: lp_family_at(i) (the table has fewer than 64); 0: all */
+    unsigned fmt_mask;    /* bit f: format f; 0: none named yet (all four) */
     uint64_t seed;
     int threads, list;
 } gen_opts;
 
+/* Calls one(o, item) on each item of a comma-separated list; an empty item is an error. */
+static int each_item(gen_opts *o, const char *opt, const char *v,
+                     int (*one)(gen_opts *o, const char *item))
+{
+    char buf[256];
+    if (strlen(v) >= sizeof buf) return lp_cli_usage("gen", "%s: list longer than %zu characters",
+                                                     opt, sizeof buf - 1);
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *p = buf;;) {
+        char *c = strchr(p, ',');
+        if (c) *c = '\0';
+        if (!*p) return lp_cli_usage("gen", "%s: empty name in the list '%s'", opt, v);
+        int rc = one(o, p);
+        if (rc != LP_EXIT_OK) return rc;
+        if (!c) return LP_EXIT_OK;
+        p = c + 1;
+    }
+}
+
+static int one_family(gen_opts *o, const char *name)
+{
+    const size_t n = lp_family_count();
+    if (strcmp(name, "all") == 0) {
+        o->families = n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+        return LP_EXIT_OK;
+    }
+    for (size_t i = 0; i < n && i < 64; i++)
+        if (strcmp(lp_family_at(i)->name, name) == 0) {
+            o->families |= (uint64_t)1 << i;
+            return LP_EXIT_OK;
+        }
+    return lp_cli_usage("gen", "--family: unknown family '%s' (lpcert gen --list)", name);
+}
+
+static int one_dtype(gen_opts *o, const char *name)
+{
+    lp_format f;
+    if (strcmp(name, "all") == 0) o->fmt_mask = 0xf;
+    else if (lp_format_parse(&f, name)) o->fmt_mask |= 1u << f;
+    else return lp_cli_usage("gen", "--dtype: '%s' is not f64, f32, f16, bf16 or all", name);
+    return LP_EXIT_OK;
+}
+
 static int parse(gen_opts *o, int argc, char **argv)
 {
+    lp_cli_seen seen = {{NULL}, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -47,15 +95,13 @@ static int parse(gen_opts *o, int argc, char **argv)
         if (strncmp(a, "--", 2) != 0) return lp_cli_usage("gen", "unexpected argument '%s'", a);
         if (i + 1 >= argc) return lp_cli_usage("gen", "option %s needs a value", a);
         const char *v = argv[++i];
+        int rc = LP_EXIT_OK;
         if (strcmp(a, "--family") == 0) {
-            if (strcmp(v, "all") != 0 && !lp_family_find(v))
-                return lp_cli_usage("gen", "--family: unknown family '%s' (lpcert gen --list)", v);
-            o->family = v;
+            rc = each_item(o, a, v, one_family);
         } else if (strcmp(a, "--dtype") == 0) {
-            lp_format f;
-            if (strcmp(v, "all") == 0) o->fmt_mask = 0xf;
-            else if (lp_format_parse(&f, v)) o->fmt_mask = 1u << f;
-            else return lp_cli_usage("gen", "--dtype: '%s' is not f64, f32, f16, bf16 or all", v);
+            rc = each_item(o, a, v, one_dtype);
+        } else if ((rc = lp_cli_once(&seen, "gen", a)) != LP_EXIT_OK) {
+            return rc;
         } else if (strcmp(a, "--seed") == 0) {
             char *end;
             o->seed = strtoull(v, &end, 0);
@@ -71,14 +117,40 @@ static int parse(gen_opts *o, int argc, char **argv)
         } else {
             return lp_cli_usage("gen", "unknown option '%s'", a);
         }
+        if (rc != LP_EXIT_OK) return rc;
     }
     if (!o->list && !o->out) return lp_cli_usage("gen", "--out is required");
+    if (!o->fmt_mask) o->fmt_mask = 0xf;
     return LP_EXIT_OK;
+}
+
+/* The cases of the chosen families, in the order of the family table (lp_suite_build's order:
+ * each family has its own random stream, so a subset gives the same cases as in the whole). */
+static lp_status build(lp_case_list *cases, char *names, size_t cap, const gen_opts *o,
+                       lp_error *err)
+{
+    const size_t n = lp_family_count();
+    const uint64_t all = n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+    if (o->families == 0 || o->families == all) {
+        snprintf(names, cap, "all families");
+        return lp_suite_build(cases, NULL, o->fmt_mask, o->seed, err);
+    }
+    size_t used = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < n && i < 64; i++) {
+        if (!(o->families & ((uint64_t)1 << i))) continue;
+        const char *name = lp_family_at(i)->name;
+        if (used < cap)
+            used += (size_t)snprintf(names + used, cap - used, "%s%s", used ? "," : "", name);
+        lp_status s = lp_suite_build(cases, name, o->fmt_mask, o->seed, err);
+        if (s != LP_OK) return s;
+    }
+    return LP_OK;
 }
 
 int lp_cmd_gen(int argc, char **argv)
 {
-    gen_opts o = {NULL, NULL, 0xf, 0x5eed, 0, 0};
+    gen_opts o = {NULL, 0, 0, 0x5eed, 0, 0};
     int rc = parse(&o, argc, argv);
     if (rc != LP_EXIT_OK) return rc;
     if (o.list) {
@@ -88,7 +160,8 @@ int lp_cmd_gen(int argc, char **argv)
     }
     lp_error err = {LP_OK, ""};
     lp_case_list cases = {NULL, 0, 0};
-    lp_status s = lp_suite_build(&cases, o.family, o.fmt_mask, o.seed, &err);
+    char fams[512];
+    lp_status s = build(&cases, fams, sizeof fams, &o, &err);
     lp_ref_result *res = calloc(cases.n ? cases.n : 1, sizeof *res);
     lp_ref_cols **keep = calloc(cases.n ? cases.n : 1, sizeof *keep);
     if (s == LP_OK && (!res || !keep)) s = lp_fail(&err, LP_ERR_NOMEM, "gen: out of memory");
@@ -116,7 +189,7 @@ int lp_cmd_gen(int argc, char **argv)
     else lp_twriter_abort(w);
     if (s == LP_OK)
         fprintf(stderr, "lpcert gen: %zu cases (%s, seed %" PRIu64 "), %" PRId64 " scored tokens -> %s\n",
-                cases.n, o.family ? o.family : "all families", o.seed, tokens, o.out);
+                cases.n, fams, o.seed, tokens, o.out);
     for (size_t i = 0; i < cases.n && res && keep; i++) {
         lp_ref_result_free(&res[i]);
         lp_ref_cols_free(keep[i]);

@@ -30,12 +30,14 @@ static const char usage[] =
     "mean.<fmt> sum.hi sum.lo mean.hi mean.lo count (I64); token_mean.<fmt> token_mean.hi\n"
     "token_mean.lo ([1]). --json prints the same to stdout with hex bit patterns (small inputs).\n"
     "--threads N: worker threads (default: one per CPU; results are identical for any N).\n"
-    "--formats LIST: the outputs to compute, comma-separated from f64,f32,f16,bf16,dd (default: all);\n"
-    "the others are written as NaN. f64, f32, f16 and bf16 are decided by the certified fast path\n"
-    "(double, and double-double for f64; the MPFR loop only where it cannot decide): real sizes run\n"
-    "near kernel speed. dd (the *.hi, *.lo outputs) comes from the MPFR loop alone, about 10^6\n"
-    "logits/s per thread: leave it out of --formats on large inputs.\n"
+    "--formats LIST: the outputs to compute, comma-separated from f64,f32,f16,bf16,dd (default: all;\n"
+    "a repeated --formats adds to the list); the others are written as NaN. f64, f32, f16 and bf16\n"
+    "are decided by the certified fast path (double, and double-double for f64; the MPFR loop only\n"
+    "where it cannot decide): real sizes run near kernel speed. dd (the *.hi, *.lo outputs) comes\n"
+    "from the MPFR loop alone, about 10^6 logits/s per thread: leave it out of --formats on large\n"
+    "inputs.\n"
     "--slow: the MPFR loop for everything (the results are the same bits).\n"
+    "Any other option given twice is an error. OUT must end in .safetensors.\n"
     "Exit 0 on success, 2 on a usage or input error (no output file is left behind).\n";
 
 typedef struct ref_opts {
@@ -46,8 +48,17 @@ typedef struct ref_opts {
     lp_problem pb;
 } ref_opts;
 
+/* 1 if path ends in ".safetensors" (what `lpcert ref` writes, whatever the name). */
+static int safetensors_name(const char *path)
+{
+    static const char ext[] = ".safetensors";
+    const size_t n = strlen(path), k = sizeof ext - 1;
+    return n > k && strcmp(path + n - k, ext) == 0;
+}
+
 static int parse_opts(ref_opts *o, int argc, char **argv)
 {
+    lp_cli_seen seen = {{NULL}, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -65,21 +76,25 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
         if (strncmp(a, "--", 2) != 0) return lp_cli_usage("ref", "unexpected argument '%s'", a);
         if (i + 1 >= argc) return lp_cli_usage("ref", "option %s needs a value", a);
         const char *v = argv[++i];
+        int rc;
+        if (strcmp(a, "--formats") != 0 && (rc = lp_cli_once(&seen, "ref", a)) != LP_EXIT_OK)
+            return rc;
         if (strcmp(a, "--logits") == 0) o->logits = v;
         else if (strcmp(a, "--labels") == 0) o->labels = v;
         else if (strcmp(a, "--mask") == 0) o->mask = v;
         else if (strcmp(a, "--out") == 0) o->out = v;
-        else if (strcmp(a, "--formats") == 0) {
+        else if (strcmp(a, "--formats") == 0) {   /* a list; a repeated one adds to it */
             char buf[64];
+            unsigned add = 0;
             snprintf(buf, sizeof buf, "%s", v);
-            o->formats = 0;
             for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
                 lp_format f;
-                if (strcmp(tok, "dd") == 0) o->formats |= LP_REF_DD;
-                else if (lp_format_parse(&f, tok)) o->formats |= 1u << f;
+                if (strcmp(tok, "dd") == 0) add |= LP_REF_DD;
+                else if (lp_format_parse(&f, tok)) add |= 1u << f;
                 else return lp_cli_usage("ref", "--formats: '%s' is not one of f64, f32, f16, bf16, dd", tok);
             }
-            if (!o->formats) return lp_cli_usage("ref", "--formats: empty list");
+            if (!add) return lp_cli_usage("ref", "--formats: empty list");
+            o->formats |= add;
         }
         else if (strcmp(a, "--dtype") == 0) {
             if (!lp_format_parse(&o->dtype, v))
@@ -111,6 +126,9 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
     if (!o->logits) return lp_cli_usage("ref", "--logits is required");
     if (!o->labels) return lp_cli_usage("ref", "--labels is required");
     if (!o->out && !o->json) return lp_cli_usage("ref", "--out (or --json) is required");
+    if (o->out && !safetensors_name(o->out))
+        return lp_cli_usage("ref", "--out '%s': the output is a safetensors file; name it "
+                            "OUT.safetensors", o->out);
     return LP_EXIT_OK;
 }
 

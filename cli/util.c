@@ -1,4 +1,5 @@
-/* cli/util.c: error lines, number parsing and value printing shared by the subcommands. */
+/* cli/util.c: error lines, repeated options, number parsing and value printing shared by the
+ * subcommands. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -22,6 +23,14 @@ int lp_cli_usage(const char *cmd, const char *fmt, ...)
     fprintf(stderr, " (see lpcert %s --help)\n", cmd);
     va_end(ap);
     return LP_EXIT_USAGE;
+}
+
+int lp_cli_once(lp_cli_seen *s, const char *cmd, const char *a)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->opt[i], a) == 0) return lp_cli_usage(cmd, "%s given more than once", a);
+    if (s->n < (int)(sizeof s->opt / sizeof s->opt[0])) s->opt[s->n++] = a;
+    return LP_EXIT_OK;
 }
 
 void lp_cli_hex(char *buf, size_t n, const lp_value *v, lp_format f)

@@ -3,6 +3,7 @@
 #include "lp_case.h"
 #include "lp_core.h"
 #include "lp_format.h"
+#include "lp_problem.h"
 
 lp_status lp_bind_tensors(lp_problem *pb, uint8_t **mask_own, const lp_tensor *lt,
                           const lp_tensor *yt, const lp_tensor *mt, const lp_format *dtype,
@@ -30,9 +31,15 @@ lp_status lp_bind_tensors(lp_problem *pb, uint8_t **mask_own, const lp_tensor *l
                        what->logits, lt->ndim);
     const int want_nd = lt->ndim - 1;
     if (yt->ndim != want_nd || yt->dims[0] != (want_nd == 2 ? shape.B : shape.T) ||
-        (want_nd == 2 && yt->dims[1] != shape.T))
-        return lp_fail(err, LP_ERR_INPUT, "%s: labels shape does not match logits [B=%lld, T=%lld, V=%lld]",
-                       what->labels, (long long)shape.B, (long long)shape.T, (long long)shape.V);
+        (want_nd == 2 && yt->dims[1] != shape.T)) {
+        char got[8 + 21 * LP_MAX_DIMS], exp[8 + 21 * 2];
+        const int64_t bt[2] = {shape.B, shape.T};
+        lp_tensor_shape_str(got, sizeof got, yt->ndim, yt->dims);
+        lp_tensor_shape_str(exp, sizeof exp, want_nd, want_nd == 2 ? bt : bt + 1);
+        return lp_fail(err, LP_ERR_INPUT, "%s: labels shape does not match logits [B=%lld, T=%lld, "
+                       "V=%lld]: labels are %s, expected %s", what->labels, (long long)shape.B,
+                       (long long)shape.T, (long long)shape.V, got, exp);
+    }
     lp_itype itype;
     if (yt->dtype == LP_DT_I64) itype = LP_I64;
     else if (yt->dtype == LP_DT_I32) itype = LP_I32;
@@ -42,8 +49,13 @@ lp_status lp_bind_tensors(lp_problem *pb, uint8_t **mask_own, const lp_tensor *l
     uint8_t *m = NULL;
     if (mt) {
         if (mt->ndim != yt->ndim || mt->numel != yt->numel ||
-            memcmp(mt->dims, yt->dims, sizeof(int64_t) * (size_t)yt->ndim) != 0)
-            return lp_fail(err, LP_ERR_INPUT, "%s: mask shape does not match labels", what->mask);
+            memcmp(mt->dims, yt->dims, sizeof(int64_t) * (size_t)yt->ndim) != 0) {
+            char mshp[8 + 21 * LP_MAX_DIMS], yshp[8 + 21 * LP_MAX_DIMS];
+            lp_tensor_shape_str(mshp, sizeof mshp, mt->ndim, mt->dims);
+            lp_tensor_shape_str(yshp, sizeof yshp, yt->ndim, yt->dims);
+            return lp_fail(err, LP_ERR_INPUT, "%s: mask shape does not match labels: mask %s, "
+                           "labels %s", what->mask, mshp, yshp);
+        }
         lp_status ms = lp_tensor_mask_bytes(&m, mt, what->mask, err);
         if (ms != LP_OK) return ms;
     }
@@ -62,7 +74,8 @@ lp_status lp_bind(lp_problem *pb, uint8_t **mask_own, const lp_tensor *lt, const
                   lp_error *err)
 {
     lp_status s = lp_bind_tensors(pb, mask_own, lt, yt, mt, dtype, what, err);
-    return s == LP_OK ? lp_problem_check(pb, err) : s;
+    if (s != LP_OK) return s;
+    return lp_problem_check_named(pb, what->logits, what->labels, what->mask, err);
 }
 
 void lp_case_free(lp_case *c)

@@ -28,7 +28,8 @@ lp_status lp_bind_tensors(lp_problem *pb, uint8_t **mask_own, const lp_tensor *l
                           const lp_tensor *yt, const lp_tensor *mt, const lp_format *dtype,
                           const lp_bind_names *what, lp_error *err);
 
-/* lp_bind_tensors, then lp_problem_check (labels in range, mask of 0 and 1, parameters). */
+/* lp_bind_tensors, then lp_problem_check (labels in range, mask of 0 and 1, parameters), its
+ * messages naming the tensor as `what` does ("Y.npy: labels[b=1,t=2]: label 7 outside ..."). */
 lp_status lp_bind(lp_problem *pb, uint8_t **mask_own, const lp_tensor *lt, const lp_tensor *yt,
                   const lp_tensor *mt, const lp_format *dtype, const lp_bind_names *what,
                   lp_error *err);

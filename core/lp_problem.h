@@ -22,4 +22,11 @@ const void *lp_problem_row(const lp_problem *pb, int64_t b, int64_t ts);
 /* 1 if the scored token (b, ts) counts: label != ignore_index and mask == 1. */
 int lp_problem_counted(const lp_problem *pb, int64_t b, int64_t ts);
 
+/* lp_problem_check, with its input errors naming the tensors as lp_bind names them (file and
+ * tensor): an empty or overflowing shape starts "<logits_name>: " (instead of "problem: "), a
+ * label out of range "<labels_name>: ", a mask value not 0 or 1 "<mask_name>: ". NULL names
+ * give lp_problem_check's messages. */
+lp_status lp_problem_check_named(const lp_problem *pb, const char *logits_name,
+                                 const char *labels_name, const char *mask_name, lp_error *err);
+
 #endif

@@ -8,7 +8,8 @@
  * non-negative integers (a 1-tuple needs its comma, a Python 2 'L' suffix is allowed). Every read
  * is bounded by the header length. Accepted: C order, dtypes <f8 <f4 <f2 <i8 <i4 |u1 |b1 <u2
  * (the last as LP_DT_U16), at most LP_MAX_DIMS dimensions, data of exactly numel * size bytes
- * (NumPy ignores trailing bytes; we reject them as a sign of a wrong shape). */
+ * (NumPy ignores trailing bytes; we reject them as a sign of a wrong shape). '<i2' is refused
+ * with a hint: bf16 bit patterns saved through torch's int16 view belong in '<u2'. */
 #include "lp_core.h"
 #include "lp_tensor.h"
 
@@ -93,6 +94,10 @@ static lp_status get_descr(hparser *h, lp_dtype *dt)
             *dt = npy_dtypes[k].dt;
             return LP_OK;
         }
+    if (strcmp(d, "<i2") == 0)   /* bf16 bits viewed as int16: tell how NumPy holds them */
+        return lp_fail(h->err, LP_ERR_INPUT, "%s: npy header: dtype '<i2' (int16) not supported; "
+                       "bf16 bits: save them as '<u2' (x.view(torch.int16).numpy().view('<u2'), "
+                       "or numpy .view('<u2'))", h->label);
     const char *why = d[0] == '>' || d[0] == '!' ? "big-endian dtype"
                       : strchr(d, 'O')           ? "object dtype"
                                                  : "unsupported dtype";

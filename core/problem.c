@@ -43,19 +43,28 @@ int lp_problem_counted(const lp_problem *pb, int64_t b, int64_t ts)
 
 lp_status lp_problem_check(const lp_problem *pb, lp_error *err)
 {
+    return lp_problem_check_named(pb, NULL, NULL, NULL, err);
+}
+
+lp_status lp_problem_check_named(const lp_problem *pb, const char *logits_name,
+                                 const char *labels_name, const char *mask_name, lp_error *err)
+{
+    const char *ln = logits_name ? logits_name : "problem";
+    const char *yn = labels_name ? labels_name : "", *ysep = labels_name ? ": " : "";
+    const char *mn = mask_name ? mask_name : "", *msep = mask_name ? ": " : "";
     const lp_shape s = pb->shape;
     if ((unsigned)pb->fmt >= LP_NFORMATS)
         return lp_fail(err, LP_ERR_USAGE, "problem: unknown logits format %d", (int)pb->fmt);
     if (pb->label_type != LP_I64 && pb->label_type != LP_I32)
         return lp_fail(err, LP_ERR_USAGE, "problem: unknown label type %d", (int)pb->label_type);
     if (s.B < 1 || s.T < 1 || s.V < 1)
-        return lp_fail(err, LP_ERR_INPUT, "problem: shape [B=%lld, T=%lld, V=%lld] has an empty dimension",
-                       (long long)s.B, (long long)s.T, (long long)s.V);
+        return lp_fail(err, LP_ERR_INPUT, "%s: shape [B=%lld, T=%lld, V=%lld] has an empty dimension",
+                       ln, (long long)s.B, (long long)s.T, (long long)s.V);
     size_t n, bytes;
     if (!lp_mul_size(&n, (size_t)s.B, (size_t)s.T) || !lp_mul_size(&n, n, (size_t)s.V) ||
         !lp_mul_size(&bytes, n, (size_t)lp_format_get(pb->fmt)->bytes) || n > (size_t)INT64_MAX)
-        return lp_fail(err, LP_ERR_INPUT, "problem: shape [B=%lld, T=%lld, V=%lld] overflows size_t",
-                       (long long)s.B, (long long)s.T, (long long)s.V);
+        return lp_fail(err, LP_ERR_INPUT, "%s: shape [B=%lld, T=%lld, V=%lld] overflows size_t",
+                       ln, (long long)s.B, (long long)s.T, (long long)s.V);
     if (!pb->logits || !pb->labels)
         return lp_fail(err, LP_ERR_USAGE, "problem: logits or labels missing");
     if (pb->shift != LP_SHIFT_NEXT && pb->shift != LP_SHIFT_NONE)
@@ -71,16 +80,16 @@ lp_status lp_problem_check(const lp_problem *pb, lp_error *err)
             int64_t t = lp_problem_label_t(pb, ts), lab = lp_problem_label(pb, b, t);
             if (lab != pb->ignore_index && (lab < 0 || lab >= s.V))
                 return lp_fail(err, LP_ERR_INPUT,
-                               "labels[b=%lld,t=%lld]: label %lld outside [0, %lld) and not ignore_index %lld",
-                               (long long)b, (long long)t, (long long)lab, (long long)s.V,
+                               "%s%slabels[b=%lld,t=%lld]: label %lld outside [0, %lld) and not "
+                               "ignore_index %lld", yn, ysep, (long long)b, (long long)t, (long long)lab, (long long)s.V,
                                (long long)pb->ignore_index);
         }
     }
     if (pb->mask) {
         for (size_t i = 0; i < (size_t)(s.B * s.T); i++)
             if (pb->mask[i] > 1)
-                return lp_fail(err, LP_ERR_INPUT, "mask[b=%lld,t=%lld]: value %u is not 0 or 1",
-                               (long long)(i / (size_t)s.T), (long long)(i % (size_t)s.T),
+                return lp_fail(err, LP_ERR_INPUT, "%s%smask[b=%lld,t=%lld]: value %u is not 0 or 1",
+                               mn, msep, (long long)(i / (size_t)s.T), (long long)(i % (size_t)s.T),
                                (unsigned)pb->mask[i]);
     }
     return LP_OK;

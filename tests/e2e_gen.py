@@ -1,7 +1,9 @@
 """tests/e2e_gen.py: `lpcert gen` end to end: deterministic output for a seed, the suite layout of
 DESIGN B4, expected results equal to `lpcert ref` run on the extracted case, a sample of token values
 against mpmath (independent of MPFR), the family properties that can be checked from the outside
-(shifted rows give identical bits, the uniform family gives -log V), and usage errors.
+(shifted rows give identical bits, the uniform family gives -log V), --family and --dtype lists
+(comma-separated or repeated: the same cases as in the whole suite), and usage errors (any other
+option given twice among them).
 
 usage: python3 tests/e2e_gen.py path/to/lpcert
 """
@@ -114,9 +116,46 @@ def main():
     rc, out, _ = run("gen", "--list")
     check(rc == 0 and len(out.strip().split("\n")) >= 17, "--list: %d lines" % len(out.split("\n")))
     for args, needle in ((["--family", "nope", "--out", A], "nope"), (["--dtype", "f8", "--out", A], "f8"),
-                         (["--seed", "-3", "--out", A], "seed"), (["--family", "normal"], "--out")):
+                         (["--seed", "-3", "--out", A], "seed"), (["--family", "normal"], "--out"),
+                         (["--family", "normal,nope", "--out", A], "unknown family 'nope'"),
+                         (["--family", "normal,", "--out", A], "empty name in the list 'normal,'"),
+                         (["--dtype", "f32,f8", "--out", A], "'f8'"),
+                         (["--seed", "1", "--seed", "2", "--out", A], "--seed given more than once"),
+                         (["--threads", "1", "--threads", "1", "--out", A], "--threads given more than once"),
+                         (["--out", A, "--out", B], "--out given more than once")):
         rc, out, err = run("gen", *args)
         check(rc == 2 and err.count("\n") == 1 and needle in err and out == "", "gen %s: exit %d %r" % (args, rc, err))
+
+    # --family and --dtype take lists and a repeated one adds to the list; the cases are those of
+    # the whole suite (each family and format has its own random stream), in the order of --list
+    W = os.path.join(d, "whole.safetensors")
+    rc, _, err = run("gen", "--seed", "5", "--dtype", "f32,bf16", "--out", W)
+    check(rc == 0, "gen whole f32,bf16: %r" % err)
+    whole, _ = tz.read_safetensors(W)
+    runs = (["--family", "normal,peaked", "--dtype", "f32", "--dtype", "bf16"],
+            ["--family", "peaked", "--family", "normal", "--dtype", "bf16,f32"])
+    files = []
+    for k, args in enumerate(runs):
+        P = os.path.join(d, "list%d.safetensors" % k)
+        rc, _, err = run("gen", "--seed", "5", *args, "--out", P)
+        check(rc == 0 and "(normal,peaked, seed 5)" in err, "gen %s: exit %d %r" % (args, rc, err))
+        if rc != 0:
+            continue
+        with open(P, "rb") as f:
+            files.append(f.read())
+        ts, meta = tz.read_safetensors(P)
+        fams = {k.split("/")[1] for k in ts if k.startswith("case/")}
+        dts = {k.split("/")[2] for k in ts if k.startswith("case/")}
+        check(fams == {"normal", "peaked"} and dts == {"f32", "bf16"}, "gen %s: %r %r" % (args, fams, dts))
+        sub = {k: v for k, v in whole.items() if k.split("/")[1] in fams}
+        check(ts == sub, "gen %s: the cases differ from those of the whole suite" % args)
+    check(len(files) == 2 and files[0] == files[1], "--family a,b and --family b --family a: different bytes")
+    rc, _, err = run("gen", "--seed", "5", "--family", "normal", "--family", "all", "--dtype", "f32",
+                     "--dtype", "bf16", "--out", A)
+    check(rc == 0 and "all families" in err, "--family normal --family all: %r" % err)
+    if rc == 0:
+        with open(A, "rb") as f, open(W, "rb") as g:
+            check(f.read() == g.read(), "--family normal --family all differs from the whole suite")
     return KIT.end()
 
 

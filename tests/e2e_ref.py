@@ -1,7 +1,9 @@
 """tests/e2e_ref.py: `lpcert ref` end to end, on files written the way numpy and safetensors write
 them: values checked against mpmath (an oracle independent of MPFR), every output tensor's name,
-dtype and shape, --json against the file, and every input error: exit 2, one line on stderr, no
-output file left behind.
+dtype and shape, --json against the file, and every input error: exit 2, one line on stderr naming
+the file (with the labels' shape on a shape mismatch, the '<u2' hint on an int16 array), no output
+file left behind; a repeated option is an error (a repeated --formats adds), --out must end in
+.safetensors.
 
 usage: python3 tests/e2e_ref.py path/to/lpcert
 """
@@ -124,9 +126,22 @@ def main():
     fl = os.path.join(d, "Yf.npy")
     tz.write_npy(fl, "f32", (B, T), [0.0] * (B * T))
     E = os.path.join(d, "E.safetensors")
+    mshort = os.path.join(d, "Mshort.npy")
+    tz.write_npy(mshort, "u8", (B, T - 1), [1] * (B * (T - 1)))
+    i2 = os.path.join(d, "I2.npy")
+    tz.write_npy(i2, "bf16", (B, T, V), logits, descr="<i2")   # bf16 bits through torch's int16 view
+    hint = "save them as '<u2' (x.view(torch.int16).numpy().view('<u2'), or numpy .view('<u2'))"
     cases = [
-        ("label out of range (masked)", ["--logits", L, "--labels", bad_label, "--mask", M], ["b=1", "t=2", "7"]),
-        ("wrong labels shape", ["--logits", L, "--labels", wrong], ["shape"]),
+        ("label out of range (masked)", ["--logits", L, "--labels", bad_label, "--mask", M],
+         [bad_label + ": labels[b=1,t=2]: label 7 outside [0, 5)"]),
+        ("wrong labels shape", ["--logits", L, "--labels", wrong],
+         [wrong + ": labels shape does not match logits [B=2, T=4, V=5]: labels are [2, 3], expected [2, 4]"]),
+        ("mask shape", ["--logits", L, "--labels", Y, "--mask", mshort],
+         [mshort + ": mask shape does not match labels: mask [2, 3], labels [2, 4]"]),
+        ("int16 logits", ["--logits", i2, "--labels", Y, "--dtype", "bf16"], [i2 + ": ", "'<i2'", hint]),
+        ("repeated --out", ["--logits", L, "--labels", Y, "--out", E], ["--out given more than once"]),
+        ("repeated --labels", ["--logits", L, "--labels", Y, "--labels", wrong], ["--labels given more than once"]),
+        ("repeated --dtype", ["--logits", L, "--labels", Y, "--dtype", "f32", "--dtype", "f32"], ["--dtype given more"]),
         ("truncated npy", ["--logits", short, "--labels", Y], ["short.npy"]),
         ("truncated safetensors", ["--logits", trunc + ":logits", "--labels", Y], ["trunc.safetensors"]),
         ("unknown dtype", ["--logits", L, "--labels", Y, "--dtype", "f8"], ["f8"]),
@@ -149,6 +164,32 @@ def main():
         check(all(n in err for n in needles), "%s: message %r should name %r" % (what, err.strip(), needles))
         check(not os.path.exists(E) and not os.path.exists(E + ".tmp"), "%s: output file left behind" % what)
         check(out == "", "%s: nothing on stdout" % what)
+
+    # --out must name a safetensors file: x.npy is a usage error, and nothing is written
+    X = os.path.join(d, "x.npy")
+    rc, out, err = run("ref", "--logits", L, "--labels", Y, "--out", X)
+    check(rc == 2 and err.count("\n") == 1 and "--out '%s': the output is a safetensors file" % X in err,
+          "--out x.npy: exit %d %r" % (rc, err))
+    check(not os.path.exists(X) and not os.path.exists(X + ".tmp"), "--out x.npy: file written")
+
+    # a repeated --formats adds to the list: the same file as one list
+    F1, F2, F3 = (os.path.join(d, n) for n in ("F1.safetensors", "F2.safetensors", "F3.safetensors"))
+    r1 = run("ref", "--logits", L, "--labels", Y, "--formats", "f32,bf16", "--out", F1)
+    r2 = run("ref", "--logits", L, "--labels", Y, "--formats", "f32", "--formats", "bf16", "--out", F2)
+    r3 = run("ref", "--logits", L, "--labels", Y, "--formats", "f32", "--out", F3)
+    check(r1[0] == 0 and r2[0] == 0 and r3[0] == 0, "--formats runs: %r %r %r" % (r1[2], r2[2], r3[2]))
+    if r1[0] == 0 and r2[0] == 0 and r3[0] == 0:
+        with open(F1, "rb") as f, open(F2, "rb") as g, open(F3, "rb") as h:
+            a, b, c = f.read(), g.read(), h.read()
+        # the files name their inputs, not their own path: equal bytes when the outputs agree
+        check(a == b, "--formats f32 --formats bf16 differs from --formats f32,bf16")
+        check(a != c, "--formats f32 --formats bf16 is the same as --formats f32 alone")
+
+    # the same hint where `lpcert check` reads a candidate output saved as '<i2'
+    P = os.path.join(d, "P.npy")
+    tz.write_npy(P, "bf16", (B, T - 1), [-1.0] * (B * (T - 1)), descr="<i2")
+    rc, out, err = run("check", "--logits", L, "--labels", Y, "--logp", P)
+    check(rc == 2 and P + ": " in err and hint in err, "check on a '<i2' output: exit %d %r" % (rc, err))
     return KIT.end()
 
 
