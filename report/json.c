@@ -75,6 +75,15 @@ static cJSON *kernel_json(const rp_report *r, const rp_kernel *rk)
         cJSON *d = cJSON_AddObjectToObject(tot, lp_format_name((lp_format)f));
         for (int out = 0; out < CK_NOUT; out++)
             cJSON_AddItemToObject(d, ck_output_name(out), stat_json(&rk->tot[f][out]));
+        /* the two tables of ACCURACY.md: the typical families, and the overflow families */
+        cJSON *ty = cJSON_AddObjectToObject(d, "without_overflow_families");
+        for (int out = 0; out < CK_NOUT; out++)
+            cJSON_AddItemToObject(ty, ck_output_name(out), stat_json(&rk->typ[f][out]));
+        if (rk->ovf[f][CK_TOKEN].n || rk->ovf[f][CK_SUM].n) {
+            cJSON *ov = cJSON_AddObjectToObject(d, "overflow_families");
+            for (int out = 0; out < CK_NOUT; out++)
+                cJSON_AddItemToObject(ov, ck_output_name(out), stat_json(&rk->ovf[f][out]));
+        }
         cJSON *h = cJSON_AddArrayToObject(d, "token_histogram");
         for (int bn = 0; bn < RP_NHBINS; bn++) {
             cJSON *e = cJSON_CreateObject();
@@ -170,6 +179,9 @@ lp_status rp_json_write(const rp_report *r, lp_error *err)
     num(su, "scored_tokens", (double)r->cs->tokens);
     num(su, "logits", (double)r->cs->logits);
     cJSON_AddStringToObject(su, "exhaustive_domain", rp_exhaustive_domain);
+    cJSON *of = cJSON_AddArrayToObject(su, "overflow_families");
+    for (int i = 0; rp_overflow_families[i]; i++)
+        cJSON_AddItemToArray(of, cJSON_CreateString(rp_overflow_families[i]));
     cJSON *ks = cJSON_AddArrayToObject(root, "kernels");
     for (size_t i = 0; i < r->ks->n; i++) cJSON_AddItemToArray(ks, kernel_json(r, &r->ks->v[i]));
     cJSON_AddItemToObject(root, "sum_vs_mean", sweep_json(r->sw));

@@ -85,6 +85,8 @@ typedef struct rp_kernel {
     rp_lbin lbins[LP_NFORMATS][RP_NLBINS];   /* tokens, per logits dtype */
     int64_t hist[LP_NFORMATS][CK_NOUT][RP_NHBINS];
     rp_stat tot[LP_NFORMATS][CK_NOUT];       /* over every family of one dtype */
+    rp_stat typ[LP_NFORMATS][CK_NOUT];       /* the same but the overflow families */
+    rp_stat ovf[LP_NFORMATS][CK_NOUT];       /* the overflow families alone */
     rp_stat all[CK_NOUT];                    /* over every case of the standard suite */
     rp_stat *gstat;                          /* [run.ng]: per group of run (class x output) */
 } rp_kernel;
@@ -103,6 +105,10 @@ lp_status rp_run_kernels(rp_kernels *ks, const rp_cases *cs, const rp_options *o
 void rp_group_stat(rp_stat *st, ck_group *g);
 int rp_hist_bin(double err_ulp);               /* the histogram bin of one error */
 double rp_hist_edge(int bin);                  /* upper edge of a bin, in ulp */
+/* The families whose logits overflow the format on purpose (NULL-terminated), kept apart from
+ * the typical figures of the main table; 1 if fam is one of them. */
+extern const char *const rp_overflow_families[];
+int rp_family_overflow(const char *fam);
 const char *rp_masking_key(const ck_run *r);   /* "assign", "mul", "inconsistent", "undetermined" */
 const char *rp_empty_key(const ck_run *r);     /* "nan", "zero", "case", "mixed", "undetermined" */
 
@@ -154,7 +160,10 @@ typedef struct rp_report {
     rp_sweep *sw;
 } rp_report;
 
-/* A line plot. Series with dash are drawn dashed; points with y <= 0 on a log axis are left out. */
+/* A line plot. dash: 0 solid, k > 0 the k-th dash pattern; marker: 0 none, k > 0 the k-th
+ * (hollow) marker shape; points with y <= 0 on a log axis are left out. An unnamed series belongs
+ * to the legend entry of the named one before it; the legend says where an entry coincides with
+ * an earlier one. */
 typedef struct rp_series {
     const char *name;
     int color, dash, marker;
@@ -169,6 +178,8 @@ typedef struct rp_plot {
     const rp_series *s;
     int ns;
     const char *note;        /* one line under the title, or NULL */
+    double ycap, yfloor;     /* > 0: the y axis ends at most at ycap, starts at least at yfloor;
+                              * points beyond are marked by arrows and counted under the legend */
 } rp_plot;
 
 /* Writes the plot as an SVG document to path (atomically). */
@@ -187,6 +198,7 @@ int rp_class_exhaustive(const rp_cases *cs, const char *cls);
 lp_status rp_figures_write(const rp_report *r, lp_error *err);
 lp_status rp_families_write(const rp_report *r, lp_error *err);
 /* The prose of ACCURACY.md (prose.c), derived from the figures. */
+void rp_prose_paragraph(rp_buf *b, const rp_report *r);   /* "In one paragraph", at the top */
 void rp_prose_conclusions(rp_buf *b, const rp_report *r);
 void rp_prose_method(rp_buf *b, const rp_report *r);
 void rp_prose_sweep(rp_buf *b, const rp_report *r);

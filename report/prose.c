@@ -209,7 +209,7 @@ void rp_prose_method(rp_buf *b, const rp_report *r)
                  "- **Kernels.** The %zu built-in kernels of `impl/`, each run on every case whose "
                  "logits it reads (its storage format, or one it widens exactly), through the same "
                  "comparison as `lpcert check`.\n"
-                 "- **Error measure (DESIGN A4).** err_ulp = |y - x| / ulp_F(x), x the exact value "
+                 "- **Error measure (SPEC A4, [docs/SPEC.md](SPEC.md#a4-the-error-measure)).** err_ulp = |y - x| / ulp_F(x), x the exact value "
                  "(the double-double, never a rounded value), F the kernel's output format, "
                  "ulp_F(x) = 2^(max(floor(log2|x|), emin) - p + 1); correct rounding is err_ulp <= "
                  "0.5. Also the absolute error |y - x|, and the relative error |y - x| / |x|. A NaN "
@@ -219,7 +219,7 @@ void rp_prose_method(rp_buf *b, const rp_report *r)
                  "both sides (both NaN or equal infinities count as 0 in p50 and p99); p50 is "
                  "numpy's median, p99 the nearest-rank 99th percentile.\n"
                  "- **Empty mean.** Each kernel is measured under its own empty-mean policy (NaN "
-                 "or 0, both allowed by DESIGN A3); the conventions table says which it follows.\n"
+                 "or 0, both allowed by SPEC A3, [docs/SPEC.md](SPEC.md#a3-special-values)); the conventions table says which it follows.\n"
                  "- **Sampled or exhaustive.** A figure over the suite is sampled: a lower bound of "
                  "the kernel's worst case. Only `pair_exh` enumerates a whole domain, and its "
                  "token figures are exhaustive (an upper bound on that domain).\n"
@@ -228,6 +228,76 @@ void rp_prose_method(rp_buf *b, const rp_report *r)
                  "system libm through the kernels' exp and log (measured on Debian 12, glibc, "
                  "x86-64).\n\n",
               r->ks->n);
+}
+
+/* ---- in one paragraph ------------------------------------------------------------------------- */
+
+/* The three lessons of the report, each stated only as far as the figures bear it out: the
+ * accumulation format of a long sum, the format of per-sequence values and margins, and the
+ * log1p form for logp near 0. */
+void rp_prose_paragraph(rp_buf *b, const rp_report *r)
+{
+    const rp_sweep *sw = r->sw;
+    const rp_sweep_k *b32 = rp_sweep_find(sw, "twopass_bf16_acc32"), *b16 = rp_sweep_find(sw, "twopass_bf16_acc16");
+    const rp_sweep_k *f32 = rp_sweep_find(sw, "twopass_f32");
+    const rp_kernel *tp = kern(r, "twopass_f32"), *ls = kern(r, "lse_f32"), *ac = kern(r, "accurate_f32");
+    const int lo = sw->nlen ? len_odd(sw) : -1, last = sw->nlen - 1;
+    int any = 0;
+    rp_printf(b, "## In one paragraph\n\n");
+    if (b32 && b16 && lo >= 0) {
+        const rp_sweep_pt *p32 = &b32->pt[lo], *p16 = &b16->pt[lo];
+        char c[64];
+        compare(c, sizeof c, p16->sum_rel, p32->sum_rel);
+        char cm[64];
+        compare(cm, sizeof cm, p16->mean_rel, p16->sum_rel);
+        if (p16->sum_rel > 2 * p32->sum_rel) {
+            rp_printf(b, "**The accumulation decides.** A sequence sum of %lld bf16 log-probs "
+                         "accumulated in bf16 is off by %.2e relative, %s one accumulated in f32 "
+                         "(%.2e); its mean is off by %.2e",
+                      (long long)sw->len[lo], p16->sum_rel, c, p32->sum_rel, p16->mean_rel);
+            rp_printf(b, "%s", strncmp(cm, "about", 5) == 0
+                                   ? ": taking the mean instead of the sum does not repair it. " : ". ");
+        } else
+            rp_printf(b, "A sequence sum of %lld bf16 log-probs accumulated in bf16 is off by %.2e "
+                         "relative, one accumulated in f32 by %.2e. ",
+                      (long long)sw->len[lo], p16->sum_rel, p32->sum_rel);
+        any = 1;
+    }
+    if (b32 && f32 && last >= 0) {
+        const double rb = b32->pt[last].msum_rel, rf = f32->pt[last].msum_rel;
+        if (rb > 2 * rf && rb >= 0.1)
+            rp_printf(b, "**Keep per-sequence values and margins in f32 or wider.** With log-probs "
+                         "and sums rounded to bf16 (`twopass_bf16_acc32`) the DPO margin's median "
+                         "relative error is %.2e at L = %lld, against %.2e with f32 outputs "
+                         "(`twopass_f32`). ",
+                      rb, (long long)sw->len[last], rf);
+        else
+            rp_printf(b, "The DPO margin's median relative error at L = %lld is %.2e with bf16 "
+                         "outputs (`twopass_bf16_acc32`) and %.2e with f32 outputs (`twopass_f32`). ",
+                      (long long)sw->len[last], rb, rf);
+        any = 1;
+    }
+    if (tp && ac) {
+        double tu, au, lu = 0;
+        int64_t n;
+        rel_in(tp, LP_F32, -37, -5, &tu, &n);
+        rel_in(ac, LP_F32, -37, -5, &au, &n);
+        const double tr = rel_in(tp, LP_F32, -37, -5, &tu, &n);
+        if (ls) rel_in(ls, LP_F32, -37, -5, &lu, &n);
+        const int loses = tu > 1e3 * au;
+        rp_printf(b, "%s For f32 tokens with 1e-37 <= |logp| < 1e-5, log_softmax (`twopass_f32`) is off by "
+                     "up to %.3g ulp%s",
+                  loses ? "**logp near 0 needs the log1p form.**" : "Near logp = 0:", tu,
+                  tr >= 0.5 ? " (no correct digit)" : "");
+        if (ls) rp_printf(b, " and x_y - logsumexp (`lse_f32`) by %.3g ulp", lu);
+        rp_printf(b, ", the accurate family (`accurate_f32`: (x_y - m) - log1p of the non-max mass) "
+                     "by %.3g ulp%s ", au,
+                  loses ? ": a loss summed over tokens does not notice, a ratio or a KL term of "
+                          "near-certain tokens does." : ".");
+        any = 1;
+    }
+    if (any) rp_printf(b, "The figures behind each sentence follow.\n\n");
+    else rp_printf(b, "The kernels these statements compare were not selected.\n\n");
 }
 
 /* ---- conclusions ------------------------------------------------------------------------------ */

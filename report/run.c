@@ -202,16 +202,31 @@ static int family_standard(const char *fam)
     return strcmp(fam, "near_zero") != 0 && strcmp(fam, "pair_exh") != 0;
 }
 
-/* 1 if group g counts in the totals of output out and dtype fi (-1: every dtype). */
-static int group_in(const ck_group *g, int out, int fi)
+const char *const rp_overflow_families[] = {"huge", "corpus.huge", NULL};
+
+int rp_family_overflow(const char *fam)
+{
+    for (int i = 0; rp_overflow_families[i]; i++)
+        if (strcmp(fam, rp_overflow_families[i]) == 0) return 1;
+    return 0;
+}
+
+enum { SEL_ALL, SEL_TYPICAL, SEL_OVERFLOW };
+
+/* 1 if group g counts in the totals of output out and dtype fi (-1: every dtype) over the
+ * standard suite's families sel selects (all, all but the overflow families, those alone). */
+static int group_in(const ck_group *g, int out, int fi, int sel)
 {
     char fam[96];
     lp_format f;
-    return g->out == out && class_split(g->cls, fam, sizeof fam, &f) && family_standard(fam) &&
-           (fi < 0 || (int)f == fi);
+    if (g->out != out || !class_split(g->cls, fam, sizeof fam, &f) || !family_standard(fam) ||
+        (fi >= 0 && (int)f != fi))
+        return 0;
+    return sel == SEL_ALL || (sel == SEL_OVERFLOW) == rp_family_overflow(fam);
 }
 
-/* Totals over the standard suite's classes, per dtype and over all, and the histograms. */
+/* Totals over the standard suite's classes, per dtype and over all, and the histograms; per dtype
+ * also over the typical families and over the overflow families apart. */
 static lp_status kernel_totals(rp_kernel *rk, lp_error *err)
 {
     ck_run *r = &rk->run;
@@ -219,18 +234,21 @@ static lp_status kernel_totals(rp_kernel *rk, lp_error *err)
     if (!rk->gstat) return lp_fail(err, LP_ERR_NOMEM, "report: out of memory");
     for (size_t i = 0; i < r->ng; i++) rp_group_stat(&rk->gstat[i], &r->g[i]);
     for (int out = 0; out < CK_NOUT; out++) {
-        for (int fi = -1; fi < LP_NFORMATS; fi++) {
+        for (int fs = -1; fs < 3 * LP_NFORMATS; fs++) {
+            const int fi = fs < 0 ? -1 : fs % LP_NFORMATS, sel = fs < 0 ? SEL_ALL : fs / LP_NFORMATS;
             size_t n = 0;
-            rp_stat *st = fi < 0 ? &rk->all[out] : &rk->tot[fi][out];
+            rp_stat *st = fi < 0 ? &rk->all[out]
+                          : sel == SEL_ALL ? &rk->tot[fi][out]
+                          : sel == SEL_TYPICAL ? &rk->typ[fi][out] : &rk->ovf[fi][out];
             memset(st, 0, sizeof *st);
             for (size_t i = 0; i < r->ng; i++)
-                if (group_in(&r->g[i], out, fi)) n += r->g[i].nulps;
+                if (group_in(&r->g[i], out, fi, sel)) n += r->g[i].nulps;
             double *v = malloc((n ? n : 1) * sizeof *v);
             if (!v) return lp_fail(err, LP_ERR_NOMEM, "report: out of memory");
             n = 0;
             for (size_t i = 0; i < r->ng; i++) {
                 const ck_group *g = &r->g[i];
-                if (!group_in(g, out, fi)) continue;
+                if (!group_in(g, out, fi, sel)) continue;
                 if (g->nulps) memcpy(v + n, g->ulps, g->nulps * sizeof *v);
                 n += g->nulps;
                 st->n += g->n;
@@ -238,7 +256,7 @@ static lp_status kernel_totals(rp_kernel *rk, lp_error *err)
                 st->n_leak += g->n_leak;
                 st->max_ulp = fmax(st->max_ulp, g->max_ulp);
                 st->max_abs = fmax(st->max_abs, g->max_abs);
-                if (fi >= 0)
+                if (fi >= 0 && sel == SEL_ALL)
                     for (size_t j = 0; j < g->nulps; j++) rk->hist[fi][out][rp_hist_bin(g->ulps[j])]++;
             }
             st->n_num = (int64_t)n;
