@@ -137,9 +137,9 @@ static void abs_text(char *buf, size_t n, const ck_options *o, int out)
 void ck_options_bound_text(char *buf, size_t n, const ck_options *o)
 {
     if (o->default_bound) {
-        snprintf(buf, n, "default bound: per class and output, max ulp <= max(%g x that of the "
-                 "plain kernel, %g) + 2^-20, the plain kernel being twopass_f64 for f64 outputs and "
-                 "twopass_f32 for the others; no class mismatch", o->factor, CK_DEFAULT_FLOOR);
+        snprintf(buf, n, "default bound (SPEC A5): per class and output, max ulp <= max(%g x "
+                 "twopass_f32's, %g) + 2^-20 (twopass_f64's for f64 outputs); no class mismatch",
+                 o->factor, CK_DEFAULT_FLOOR);
         return;
     }
     char t[CK_NOUT][96];

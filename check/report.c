@@ -171,10 +171,8 @@ static void header_lines(FILE *f, ck_run *r, const ck_header *h, const char *pre
         fprintf(f, "%sbaseline:   %s: per class and output, max ulp <= %g x the baseline's + 2^-20\n",
                 pre, r->opt.baseline, r->opt.factor);
     else if (r->opt.default_bound)
-        fprintf(f, "%sbaseline:   twopass_f64 (f64 outputs), twopass_f32 (the others, rounded to "
-                   "their format): per class and output, max ulp <= max(%g x the baseline's, %g) + "
-                   "2^-20 (SPEC A5; --no-default-bound: classes only)\n", pre, r->opt.factor,
-                CK_DEFAULT_FLOOR);
+        fprintf(f, "%sbaseline:   no bound given: the default; halves are compared with twopass_f32 "
+                   "rounded to their format (--no-default-bound: classes only)\n", pre);
     fprintf(f, "%smasking:    %s\n", pre, masking_text(&r->opt));
     fprintf(f, "%sempty mean: %s\n", pre, empty_text(&r->opt));
 }
