@@ -54,6 +54,7 @@ lp_status lp_check_new(lp_check **out, const lp_check_options *opt, lp_error *er
     if (opt->threads < 0 || opt->threads > 64)
         return lp_fail(err, LP_ERR_USAGE, "check options: threads %d is not in [0, 64]", opt->threads);
     o.threads = opt->threads;
+    o.no_default = opt->no_default_bound != 0;
     lp_status s = ck_options_finish(&o, err);
     if (s != LP_OK) return s;
     lp_check *c = calloc(1, sizeof *c);
@@ -92,19 +93,6 @@ static void cand_text(char *buf, size_t n, const char *what, const unsigned fm[C
                 l += (size_t)snprintf(buf + l, n - l, "%s%s", k++ ? " " : "", lp_format_name((lp_format)f));
         if (l < n) l += (size_t)snprintf(buf + l, n - l, ")");
     }
-}
-
-/* The baseline's outputs on pb when the run has one (*have 0 when it cannot read pb). */
-static lp_status baseline(ck_run *r, ck_outputs *base, const char *name, const lp_problem *pb,
-                          int *have, lp_error *err)
-{
-    *have = 0;
-    if (!r->opt.baseline) return LP_OK;
-    const char *why = NULL;
-    lp_status s = ck_baseline_run(base, r->opt.baseline, pb, have, &why, err);
-    if (s == LP_OK && !*have)
-        ck_run_diag(r, CK_D_NO_BASELINE, "case %s (%s logits): %s", name, lp_format_name(pb->fmt), why);
-    return s;
 }
 
 static lp_status widen(ck_array *a, lp_format fmt, const void *p, int64_t n, lp_error *err)
@@ -152,7 +140,7 @@ lp_status lp_check_problem(lp_check *c, const char *name, const char *cls, const
     for (int k = 0; k < CK_NOUT && s == LP_OK; k++)
         if (arr[k]) s = widen(&co.a[k], cand->fmt, arr[k], k == CK_TOKEN ? B * Ts : B, err);
     int have = 0;
-    if (s == LP_OK) s = baseline(&c->r, &base, name, pb, &have, err);
+    if (s == LP_OK) s = ck_run_baseline(&c->r, &base, name, pb, &co, &have, err);
     if (s == LP_OK) s = ck_run_case(&c->r, name, cls, pb, ref, &co, have ? &base : NULL, err);
     if (s == LP_OK) {
         for (int k = 0; k < CK_NOUT; k++)
@@ -245,7 +233,7 @@ lp_status lp_check_group_get(lp_check *c, size_t i, lp_check_group *out, lp_erro
     out->class_mismatches = g->n_mismatch;
     out->nan_leaks = g->n_leak;
     out->over_bound = g->n_over;
-    out->base_max_ulp = c->r.opt.baseline && g->rel_n ? g->rel_base_max : (double)NAN;
+    out->base_max_ulp = ck_rel_active(&c->r.opt) && g->rel_n ? g->rel_base_max : (double)NAN;
     out->failed = ck_group_failed(&c->r, g);
     return LP_OK;
 }
@@ -319,7 +307,7 @@ lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const cha
         st = ck_suite_ref(&ref, su, i, recompute, c->r.opt.threads, err);
         if (st != LP_OK) break;
         st = ck_candidate_load(&cand, cf, candidate_path, su, i, err);
-        if (st == LP_OK) st = baseline(&c->r, &base, cs->name, &cs->pb, &have, err);
+        if (st == LP_OK) st = ck_run_baseline(&c->r, &base, cs->name, &cs->pb, &cand, &have, err);
         if (st == LP_OK)
             st = ck_run_case(&c->r, cs->name, cs->cls, &cs->pb, &ref, &cand, have ? &base : NULL, err);
         for (int k = 0; k < CK_NOUT; k++)

@@ -32,12 +32,18 @@ void ck_outputs_free(ck_outputs *o)
 
 const char ck_options_help[] =
     "bounds (a value passes when it meets any bound given for its output; class mismatches,\n"
-    "NaN vs number or inf vs finite, always fail):\n"
+    "NaN vs number or inf vs finite, always fail). With none of --max-ulp, --max-abs,\n"
+    "--vs-baseline the default bound applies (SPEC A5, docs/SPEC.md): per class and output,\n"
+    "max_ulp(candidate) <= max(4 x max_ulp(plain kernel), 2) + 2^-20, the plain kernel being\n"
+    "twopass_f64 for f64 outputs and twopass_f32 for the others (rounded to the output's format):\n"
     "  --max-ulp [OUT=]K      err_ulp <= K (DESIGN A4), OUT = token, sum or mean (default: all)\n"
     "  --max-abs [OUT=]E      |y - x| <= E (for values near 0, where the ulp is tiny)\n"
     "  --vs-baseline NAME     no worse than the built-in kernel NAME (e.g. twopass_f32) on the\n"
     "                         same inputs: per class and output, max_ulp(candidate) <=\n"
     "  --factor K             K * max_ulp(baseline) + 2^-20 (default K = 1)\n"
+    "  --no-default-bound     with no bound given, check classes only (errors are reported,\n"
+    "                         not bounded)\n"
+    "  (lpcert kernels, or --vs-baseline list: the built-in kernels and their contracts)\n"
     "semantics certified:\n"
     "  --masking spec|mul     spec (default): a masked row never changes a sum (NaN leaks fail);\n"
     "                         mul: multiply-masking (DPO reference code): a sum with a masked\n"
@@ -108,10 +114,73 @@ int ck_options_parse(ck_options *o, const char *a, const char *v, lp_error *err)
     return 1;
 }
 
+int ck_options_flag(ck_options *o, const char *a)
+{
+    if (strcmp(a, "--no-default-bound") != 0) return 0;
+    o->no_default = 1;
+    return 1;
+}
+
+const char *ck_default_baseline(lp_format f) { return f == LP_F64 ? "twopass_f64" : "twopass_f32"; }
+
+int ck_rel_active(const ck_options *o) { return o->baseline != NULL || o->default_bound; }
+
+/* "<= K ulp or <= E abs" for output out, "" when neither is given. */
+static void abs_text(char *buf, size_t n, const ck_options *o, int out)
+{
+    char a[48] = "", b[48] = "";
+    if (o->max_ulp[out] >= 0) snprintf(a, sizeof a, "<= %g ulp", o->max_ulp[out]);
+    if (o->max_abs[out] >= 0) snprintf(b, sizeof b, "<= %g abs", o->max_abs[out]);
+    snprintf(buf, n, "%s%s%s", a, a[0] && b[0] ? " or " : "", b);
+}
+
+void ck_options_bound_text(char *buf, size_t n, const ck_options *o)
+{
+    if (o->default_bound) {
+        snprintf(buf, n, "default bound (SPEC A5): per class and output, max ulp <= max(%g x "
+                 "twopass_f32's, %g) + 2^-20 (twopass_f64's for f64 outputs); no class mismatch",
+                 o->factor, CK_DEFAULT_FLOOR);
+        return;
+    }
+    char t[CK_NOUT][96];
+    int any = 0;
+    for (int i = 0; i < CK_NOUT; i++) {
+        abs_text(t[i], sizeof t[i], o, i);
+        any |= t[i][0] != 0;
+    }
+    if (!any && !o->baseline) {
+        snprintf(buf, n, "no bound (--no-default-bound): class mismatches only, errors not bounded");
+        return;
+    }
+    size_t l = (size_t)snprintf(buf, n, "bound given:");
+    if (any && strcmp(t[0], t[1]) == 0 && strcmp(t[0], t[2]) == 0) {
+        l += (size_t)snprintf(buf + l, l < n ? n - l : 0, " %s", t[0]);
+    } else if (any) {
+        for (int i = 0, k = 0; i < CK_NOUT; i++)
+            l += (size_t)snprintf(buf + l, l < n ? n - l : 0, "%s %s %s", k++ ? "," : "",
+                                  ck_output_name(i), t[i][0] ? t[i] : "unbounded");
+    }
+    if (o->baseline)
+        l += (size_t)snprintf(buf + l, l < n ? n - l : 0, "%s max ulp <= %g x that of %s + 2^-20",
+                              any ? ";" : "", o->factor, o->baseline);
+    if (l < n) snprintf(buf + l, n - l, "; no class mismatch");
+}
+
 lp_status ck_options_finish(ck_options *o, lp_error *err)
 {
-    if (o->factor > 0 && !o->baseline)
+    if (o->factor > 0 && !o->baseline && !o->default_bound)
         return lp_fail(err, LP_ERR_USAGE, "--factor needs --vs-baseline");
+    int given = o->baseline != NULL;
+    for (int i = 0; i < CK_NOUT; i++) given |= o->max_ulp[i] >= 0 || o->max_abs[i] >= 0;
+    o->default_bound = 0;
+    if (!given && !o->no_default) {
+        if (!ck_builtin_available())
+            return lp_fail(err, LP_ERR_USAGE, "no bound given and this lpcert was built without "
+                                              "the kernel registry (impl/) of the default bound: "
+                                              "give --max-ulp or --max-abs, or --no-default-bound");
+        o->default_bound = 1;
+        o->factor = CK_DEFAULT_FACTOR;
+    }
     if (o->baseline) {
         if (!ck_builtin_available())
             return lp_fail(err, LP_ERR_USAGE, "--vs-baseline: this lpcert was built without the "
@@ -120,6 +189,54 @@ lp_status ck_options_finish(ck_options *o, lp_error *err)
             return lp_fail(err, LP_ERR_USAGE,
                            "--vs-baseline: unknown kernel '%s' (e.g. twopass_f32)", o->baseline);
         if (!(o->factor > 0)) o->factor = 1;
+    }
+    return LP_OK;
+}
+
+/* ---- the baseline ---------------------------------------------------------------------------- */
+
+lp_status ck_run_baseline(ck_run *r, ck_outputs *base, const char *name, const lp_problem *pb,
+                          const ck_outputs *cand, int *have, lp_error *err)
+{
+    memset(base, 0, sizeof *base);
+    *have = 0;
+    const char *why = NULL;
+    if (r->opt.baseline) {
+        lp_status s = ck_baseline_run(base, r->opt.baseline, pb, have, &why, err);
+        if (s == LP_OK && !*have)
+            ck_run_diag(r, CK_D_NO_BASELINE, "case %s (%s logits): %s", name,
+                        lp_format_name(pb->fmt), why);
+        for (int o = 0; o < CK_NOUT && *have; o++) base->kernel[o] = r->opt.baseline;
+        return s;
+    }
+    if (!r->opt.default_bound) return LP_OK;
+    /* the default: twopass_f64 for f64 outputs, twopass_f32 for the others (j = 1, 0) */
+    for (int j = 0; j < 2; j++) {
+        int need = 0;
+        for (int o = 0; o < CK_NOUT; o++)
+            need |= cand->a[o].present && (cand->a[o].fmt == LP_F64) == j;
+        if (!need) continue;
+        const char *kn = ck_default_baseline(j ? LP_F64 : LP_F32);
+        ck_outputs one;
+        int ok = 0;
+        lp_status s = ck_baseline_run(&one, kn, pb, &ok, &why, err);
+        if (s != LP_OK) {
+            ck_outputs_free(base);
+            return s;
+        }
+        if (!ok) {
+            ck_run_diag(r, CK_D_NO_BASELINE, "case %s (%s logits): %s", name,
+                        lp_format_name(pb->fmt), why);
+            continue;
+        }
+        for (int o = 0; o < CK_NOUT; o++)
+            if (cand->a[o].present && (cand->a[o].fmt == LP_F64) == j && one.a[o].present) {
+                base->a[o] = one.a[o];
+                base->kernel[o] = kn;
+                one.a[o].v = NULL;
+                *have = 1;
+            }
+        ck_outputs_free(&one);
     }
     return LP_OK;
 }
@@ -189,10 +306,16 @@ double ck_group_median(ck_group *g)
     return n % 2 ? g->ulps[n / 2] : (g->ulps[n / 2 - 1] + g->ulps[n / 2]) / 2;
 }
 
+double ck_group_rel_bound(const ck_run *r, const ck_group *g)
+{
+    const double b = r->opt.factor * g->rel_base_max;
+    return r->opt.default_bound && !(b >= CK_DEFAULT_FLOOR) ? CK_DEFAULT_FLOOR : b;
+}
+
 int ck_group_rel_failed(const ck_run *r, const ck_group *g)
 {
-    return r->opt.baseline && g->rel_n > 0 &&
-           !(g->rel_cand_max <= r->opt.factor * g->rel_base_max + CK_REL_SLACK);
+    return ck_rel_active(&r->opt) && g->rel_n > 0 &&
+           !(g->rel_cand_max <= ck_group_rel_bound(r, g) + CK_REL_SLACK);
 }
 
 int ck_group_failed(const ck_run *r, const ck_group *g)
@@ -308,6 +431,9 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
         double bv = ba->v[i];
         if (lp_format_get(F)->prec < lp_format_get(ba->fmt)->prec) bv = lp_round_to(bv, F);
         const lp_err_measure bm = lp_ulp_error(bv, want->dd, ref_f, F);
+        const char *bk = base->kernel[out];
+        if (!g->rel_kernel) g->rel_kernel = bk;
+        else if (bk && strcmp(g->rel_kernel, bk) != 0) g->rel_kernel = "twopass_f32/twopass_f64";
         if (bm.cls == LP_CMP_MISMATCH) {
             g->rel_base_mismatch++;
         } else {

@@ -61,6 +61,7 @@ lp_status ck_fuzz_args(ck_fuzz *z, const char *line, lp_error *err)
             if (strncmp(word[0], "--", 2) != 0)
                 return lp_fail(err, LP_ERR_USAGE,
                                "unexpected argument '%s' (options start with --)", word[0]);
+            if (ck_options_flag(&z->opt, word[0])) continue;
             have = 1;
             continue;
         }
@@ -109,6 +110,7 @@ void ck_fuzz_args_text(char *buf, size_t n, const ck_fuzz *z)
         size_t l = strlen(buf);
         if (l < n) snprintf(buf + l, n - l, " --vs-baseline %s --factor %.17g", o->baseline, o->factor);
     }
+    if (o->no_default && !o->default_bound) append(buf, n, " --no-default-bound", 0);
     size_t l = strlen(buf);
     if (l < n)
         snprintf(buf + l, n - l, " --masking %s --empty-mean %s --batch-invariance %s",

@@ -258,11 +258,7 @@ lp_status ck_kernel_judge(ck_run *r, const ck_kernel *k, const char *name, const
         ref = &own;
     }
     int have_base = 0;
-    if (s == LP_OK && r->opt.baseline) {
-        const char *why = NULL;
-        s = ck_baseline_run(&base, r->opt.baseline, pb, &have_base, &why, err);
-        if (s == LP_OK && !have_base) ck_run_diag(r, CK_D_NO_BASELINE, "case %s: %s", name, why);
-    }
+    if (s == LP_OK) s = ck_run_baseline(r, &base, name, pb, &cand, &have_base, err);
     lp_problem view;
     int64_t *view_labels = NULL;
     if (s == LP_OK) s = ck_kernel_view(&view, &view_labels, k, pb, err);

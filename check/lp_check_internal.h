@@ -16,7 +16,12 @@
  *             (--max-abs), each only when given; a class mismatch always fails.
  *   baseline: b = the baseline kernel's value, rounded to F when F is narrower than the
  *             baseline's output format; its measure in F. Over the values of a group where the
- *             baseline is not a class mismatch: max_cand_ulp <= factor * max_base_ulp + 2^-20. */
+ *             baseline is not a class mismatch: max_cand_ulp <= factor * max_base_ulp + 2^-20.
+ *   default bound (SPEC A5, docs/SPEC.md): when no bound is given (no --max-ulp, --max-abs,
+ *             --vs-baseline) and not --no-default-bound, the baseline rule against the
+ *             project's plain kernel of each value's format F (twopass_f64 when F is f64,
+ *             twopass_f32 otherwise: ck_default_baseline) with factor CK_DEFAULT_FACTOR and a
+ *             floor: max_cand_ulp <= max(4 * max_base_ulp, 2) + 2^-20. */
 #ifndef LP_CHECK_CORE_H
 #define LP_CHECK_CORE_H
 
@@ -39,12 +44,18 @@ typedef enum ck_batch { CK_BATCH_REQUIRE = 0, CK_BATCH_REPORT = 1, CK_BATCH_OFF 
 int ck_batch_parse(ck_batch *out, const char *v);
 
 #define CK_REL_SLACK 0x1p-20   /* ulp added to the baseline-relative bound (see above) */
+#define CK_DEFAULT_FACTOR 4.0  /* of the default bound (SPEC A5 argues the figures) */
+#define CK_DEFAULT_FLOOR 2.0   /* ulp: the default bound is never below it */
+/* The baseline of the default bound for a candidate value of format f. */
+const char *ck_default_baseline(lp_format f);
 
 typedef struct ck_options {
     double max_ulp[CK_NOUT];   /* < 0: not given */
     double max_abs[CK_NOUT];
     const char *baseline;      /* kernel name, or NULL */
-    double factor;
+    double factor;             /* of the baseline, or of the default bound */
+    int no_default;            /* --no-default-bound: with no bound given, classes only */
+    int default_bound;         /* set by ck_options_finish: no bound given, the default applies */
     ck_masking masking;        /* spec: leaks fail; mul: DPO semantics, a leak is the expected NaN */
     ck_empty empty;            /* case: each case's policy; nan / zero: that convention everywhere */
     ck_batch batch;            /* certify only */
@@ -55,9 +66,17 @@ void ck_options_init(ck_options *o);
  * --empty-mean, --threads). Returns 0 if a is not one of them; else 1, with err (never NULL)
  * LP_OK, or LP_ERR_USAGE and the message (v consumed either way). */
 int ck_options_parse(ck_options *o, const char *a, const char *v, lp_error *err);
-/* Checks the combination (LP_ERR_USAGE and a message when it is wrong). */
+/* The common options without a value (--no-default-bound): 1 and set if a is one, else 0. */
+int ck_options_flag(ck_options *o, const char *a);
+/* Checks the combination (LP_ERR_USAGE and a message when it is wrong) and decides the default
+ * bound (default_bound, factor) when no bound is given. */
 lp_status ck_options_finish(ck_options *o, lp_error *err);
 extern const char ck_options_help[];   /* the common options, for --help */
+/* 1 when a baseline-relative bound applies (--vs-baseline, or the default bound). */
+int ck_rel_active(const ck_options *o);
+/* The bound applied, in one line for verdicts: "default bound: ...", "bound given: ...", or
+ * "no bound (--no-default-bound): ...". */
+void ck_options_bound_text(char *buf, size_t n, const ck_options *o);
 
 /* One output of a candidate (or of the baseline): n values of format fmt widened to double. */
 typedef struct ck_array {
@@ -66,7 +85,10 @@ typedef struct ck_array {
     int64_t n;
     double *v;
 } ck_array;
-typedef struct ck_outputs { ck_array a[CK_NOUT]; } ck_outputs;
+typedef struct ck_outputs {
+    ck_array a[CK_NOUT];
+    const char *kernel[CK_NOUT];   /* a baseline's: the kernel that computed each (static), else NULL */
+} ck_outputs;
 void ck_outputs_free(ck_outputs *o);   /* frees the arrays, leaves the struct zeroed */
 
 /* ---- the comparison (eval.c) ---- */
@@ -96,6 +118,7 @@ typedef struct ck_group {
     /* baseline-relative */
     int64_t rel_n, rel_base_mismatch;
     double rel_cand_max, rel_base_max;
+    const char *rel_kernel;    /* the baseline kernel of these values (static; NULL: none) */
     ck_repro rel_worst;
 } ck_group;
 
@@ -144,11 +167,19 @@ void ck_run_free(ck_run *r);
 lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_problem *pb,
                       const lp_ref_result *ref, const ck_outputs *cand, const ck_outputs *base,
                       lp_error *err);
+/* The baseline outputs for cand on pb under r's bound: --vs-baseline's kernel, or with the default
+ * bound each output's plain kernel (ck_default_baseline of its format); *have 0 (base empty) when
+ * no baseline applies or it cannot read pb (then a CK_D_NO_BASELINE diagnosis names the case). */
+lp_status ck_run_baseline(ck_run *r, ck_outputs *base, const char *name, const lp_problem *pb,
+                          const ck_outputs *cand, int *have, lp_error *err);
 void ck_run_diag(ck_run *r, int kind, const char *fmt, ...) LP_PRINTF(3, 4);
 int ck_run_failed(const ck_run *r);        /* nothing compared counts as a failure */
 int ck_run_any_failure(const ck_run *r);   /* a failing group, batch failure or kernel error */
 int ck_group_failed(const ck_run *r, const ck_group *g);
 int ck_group_rel_failed(const ck_run *r, const ck_group *g);
+/* The baseline-relative bound of g in ulp, without the 2^-20 slack: factor * max_base_ulp, and
+ * at least CK_DEFAULT_FLOOR under the default bound. */
+double ck_group_rel_bound(const ck_run *r, const ck_group *g);
 double ck_group_median(ck_group *g);   /* sorts g->ulps */
 
 /* ---- diagnoses (diag.c) ---- */

@@ -125,7 +125,10 @@ static void bound_text(char *buf, size_t n, const ck_options *o, int out)
     char a[64] = "", b[64] = "";
     if (o->max_ulp[out] >= 0) snprintf(a, sizeof a, "<= %g ulp", o->max_ulp[out]);
     if (o->max_abs[out] >= 0) snprintf(b, sizeof b, "<= %g abs", o->max_abs[out]);
-    if (!a[0] && !b[0]) snprintf(buf, n, "classes only");
+    if (!a[0] && !b[0])
+        snprintf(buf, n, "%s", o->default_bound ? "the default bound (below)"
+                               : o->baseline    ? "the baseline bound only"
+                                                : "classes only (--no-default-bound)");
     else snprintf(buf, n, "%s%s%s", a, a[0] && b[0] ? " or " : "", b);
 }
 
@@ -233,7 +236,7 @@ void ck_repro_command(char *buf, size_t n, const char *cmd, int argc, char **arg
 {
     static const char *const drop_value[] = {"--cases", "--json", "--certificate",
                                              "--save-candidate", "--seconds"};
-    static const char *const flags[] = {"--recompute", "--quiet", "--failures-only", "--help"};
+    static const char *const flags[] = {"--recompute", "--quiet", "--failures-only", "--no-default-bound", "--help"};
     size_t l = (size_t)snprintf(buf, n, "lpcert %s", cmd);
     const int certify = strcmp(cmd, "certify") == 0;
     for (int i = 1; i < argc && l < n; i++) {
@@ -323,8 +326,9 @@ static void worst_values(FILE *f, ck_run *r, const ck_header *h, const char *ind
         repro_lines(f, w, h, md ? "" : ind2);
         if (ck_group_rel_failed(r, g))
             fprintf(f, "%s    baseline: max %.4g ulp on these values; candidate max %.4g > "
-                       "%g x %.4g + 2^-20\n", ind, g->rel_base_max, g->rel_cand_max,
-                    r->opt.factor, g->rel_base_max);
+                       "%.4g + 2^-20 (%g x %.4g%s)\n", ind, g->rel_base_max, g->rel_cand_max,
+                    ck_group_rel_bound(r, g), r->opt.factor, g->rel_base_max,
+                    r->opt.default_bound ? ", at least 2: the default bound" : "");
         int same = 0;
         char names[600] = "";
         for (size_t j = i + 1; j < r->ng; j++)
@@ -372,10 +376,17 @@ static void header_lines(FILE *f, ck_run *r, const ck_header *h, const char *pre
     for (int i = 0; i < h->nextra; i++) fprintf(f, "%s%s\n", pre, h->extra[i]);
     char b[3][96];
     for (int o = 0; o < CK_NOUT; o++) bound_text(b[o], sizeof b[o], &r->opt, o);
-    fprintf(f, "%sbounds:     token %s; sum %s; mean %s\n", pre, b[0], b[1], b[2]);
+    char bt[320];
+    ck_options_bound_text(bt, sizeof bt, &r->opt);
+    fprintf(f, "%sbound:      %s\n", pre, bt);
+    if (!r->opt.default_bound)
+        fprintf(f, "%sbounds:     token %s; sum %s; mean %s\n", pre, b[0], b[1], b[2]);
     if (r->opt.baseline)
         fprintf(f, "%sbaseline:   %s: per class and output, max ulp <= %g x the baseline's + 2^-20\n",
                 pre, r->opt.baseline, r->opt.factor);
+    else if (r->opt.default_bound)
+        fprintf(f, "%sbaseline:   no bound given: the default; halves are compared with twopass_f32 "
+                   "rounded to their format (--no-default-bound: classes only)\n", pre);
     fprintf(f, "%smasking:    %s\n", pre, masking_text(&r->opt));
     fprintf(f, "%sempty mean: %s\n", pre, empty_text(&r->opt));
 }
@@ -397,7 +408,7 @@ static void table_row(FILE *f, ck_run *r, ck_group *g)
             ck_output_name(g->out), fm, (long long)g->n,
             g->n ? 100.0 * (double)g->n_cr / (double)g->n : 0.0, mu, md, ma, (long long)g->n_over,
             steps, (long long)g->n_mismatch, (long long)g->n_leak);
-    if (r->opt.baseline) {
+    if (ck_rel_active(&r->opt)) {
         if (g->rel_n) fprintf(f, " %10.4g", g->rel_base_max);
         else fprintf(f, " %10s", "-");
     }
@@ -413,7 +424,7 @@ void ck_report_table(FILE *f, ck_run *r, const ck_header *h)
     fprintf(f, "\n%-22s %-6s %-9s %8s %6s %10s %10s %10s %6s %5s %5s %5s",
             "class", "output", "format", "n", "cr%", "max ulp", "median", "max abs", "over",
             "steps", "mism", "leak");
-    if (r->opt.baseline) fprintf(f, " %10s", "base ulp");
+    if (ck_rel_active(&r->opt)) fprintf(f, " %10s", "base ulp");
     fprintf(f, "  result\n");
     int nfail = 0, npass = 0;
     for (int pass = 0; pass < 2; pass++)   /* the failing groups first, then the rest */
@@ -498,7 +509,9 @@ void ck_report_table(FILE *f, ck_run *r, const ck_header *h)
     if (runs_kernel(h))
         fprintf(f, "; %lld batch-invariance failures; %lld kernel errors", (long long)r->batch_fail,
                 (long long)r->d[CK_D_KERNEL_ERR].n);
-    fprintf(f, ")%s\n", r->values == 0 ? "; nothing was compared" : "");
+    char bt[320];
+    ck_options_bound_text(bt, sizeof bt, &r->opt);
+    fprintf(f, ")%s; %s\n", r->values == 0 ? "; nothing was compared" : "", bt);
 }
 
 void ck_report_first_failure(char *buf, size_t n, const ck_run *r)
@@ -509,7 +522,7 @@ void ck_report_first_failure(char *buf, size_t n, const ck_run *r)
         if (!ck_group_failed(r, g)) continue;
         const ck_repro *w = (g->n_mismatch || g->n_over || !g->rel_worst.set) ? &g->worst
                                                                                : &g->rel_worst;
-        char where[96], got[64], want[64], err[96], bnd[96];
+        char where[96], got[64], want[64], err[96], bnd[160];
         if (w->out == CK_TOKEN)
             snprintf(where, sizeof where, "token b=%lld t=%lld (label %lld)", (long long)w->b,
                      (long long)w->ts, (long long)w->label);
@@ -521,8 +534,10 @@ void ck_report_first_failure(char *buf, size_t n, const ck_run *r)
         if (w->m.cls == LP_CMP_MISMATCH) snprintf(err, sizeof err, "class mismatch");
         else snprintf(err, sizeof err, "%.4g ulp, %.3e abs", w->m.err_ulp, w->m.err_abs);
         if (ck_group_rel_failed(r, g) && !g->n_mismatch && !g->n_over)
-            snprintf(bnd, sizeof bnd, "<= %g x the baseline's %.4g ulp + 2^-20", r->opt.factor,
-                     g->rel_base_max);
+            snprintf(bnd, sizeof bnd, "<= %.4g ulp (%g x %s's %.4g%s) + 2^-20%s", ck_group_rel_bound(r, g),
+                     r->opt.factor, g->rel_kernel ? g->rel_kernel : "the baseline", g->rel_base_max,
+                     r->opt.default_bound ? ", at least 2" : "",
+                     r->opt.default_bound ? " (the default bound, SPEC A5)" : "");
         else if (w->m.cls == LP_CMP_MISMATCH)
             snprintf(bnd, sizeof bnd, "the same class (NaN, inf, number)");
         else
@@ -590,6 +605,14 @@ static cJSON *json_repro(const ck_repro *w)
     return o;
 }
 
+/* Whether an absolute bound is given for some output. */
+static int bd_given(const ck_options *o)
+{
+    for (int i = 0; i < CK_NOUT; i++)
+        if (o->max_ulp[i] >= 0 || o->max_abs[i] >= 0) return 1;
+    return 0;
+}
+
 static cJSON *json_build(ck_run *r, const ck_header *h)
 {
     cJSON *root = cJSON_CreateObject();
@@ -620,9 +643,23 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
         cJSON_AddStringToObject(e, "kernel", r->opt.baseline);
         cJSON_AddNumberToObject(e, "factor", r->opt.factor);
         cJSON_AddNumberToObject(e, "slack_ulp", CK_REL_SLACK);
+    } else if (r->opt.default_bound) {
+        cJSON *e = cJSON_AddObjectToObject(bd, "baseline");
+        cJSON_AddStringToObject(e, "kernel", "twopass_f32");
+        cJSON_AddStringToObject(e, "kernel_f64", "twopass_f64");
+        cJSON_AddNumberToObject(e, "factor", r->opt.factor);
+        cJSON_AddNumberToObject(e, "floor_ulp", CK_DEFAULT_FLOOR);
+        cJSON_AddNumberToObject(e, "slack_ulp", CK_REL_SLACK);
     } else {
         cJSON_AddNullToObject(bd, "baseline");
     }
+    cJSON_AddBoolToObject(bd, "default", r->opt.default_bound);
+    cJSON_AddStringToObject(bd, "applied", r->opt.default_bound ? "default"
+                                           : ck_rel_active(&r->opt) || bd_given(&r->opt) ? "given"
+                                                                                      : "none");
+    char bt[320];
+    ck_options_bound_text(bt, sizeof bt, &r->opt);
+    cJSON_AddStringToObject(bd, "text", bt);
     cJSON *sem = cJSON_AddObjectToObject(root, "semantics");
     cJSON_AddStringToObject(sem, "masking", r->opt.masking == CK_MASKING_SPEC ? "spec" : "mul");
     cJSON_AddStringToObject(sem, "empty_mean", r->opt.empty == CK_EMPTY_CASE ? "case"
@@ -645,12 +682,14 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
         cJSON_AddNumberToObject(o, "class_mismatches", (double)g->n_mismatch);
         cJSON_AddNumberToObject(o, "nan_leaks", (double)g->n_leak);
         cJSON_AddNumberToObject(o, "over_bounds", (double)g->n_over);
-        if (r->opt.baseline) {
+        if (ck_rel_active(&r->opt)) {
             cJSON *e = cJSON_AddObjectToObject(o, "baseline");
+            if (g->rel_kernel) cJSON_AddStringToObject(e, "kernel", g->rel_kernel);
             cJSON_AddNumberToObject(e, "values", (double)g->rel_n);
             cJSON_AddNumberToObject(e, "baseline_class_mismatches", (double)g->rel_base_mismatch);
             json_num(e, "baseline_max_ulp", g->rel_base_max);
             json_num(e, "candidate_max_ulp", g->rel_cand_max);
+            if (g->rel_n) json_num(e, "bound_ulp", ck_group_rel_bound(r, g));
             cJSON_AddBoolToObject(e, "ok", !ck_group_rel_failed(r, g));
         }
         cJSON_AddBoolToObject(o, "faithful", group_faithful(g));
@@ -758,7 +797,12 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
         fprintf(f, "| %s | `%s`<br>SHA-256 `%s` |\n", h->files[i].role, h->files[i].path,
                 h->files[i].sha256);
     for (int i = 0; i < h->nextra; i++) fprintf(f, "| note | %s |\n", h->extra[i]);
+    char bt[320];
+    ck_options_bound_text(bt, sizeof bt, &r->opt);
     fprintf(f, "\n## Bounds and semantics certified\n\n");
+    fprintf(f, "- bound applied: %s%s\n", bt,
+            r->opt.default_bound ? " (no bound was given: the default of SPEC A5 in docs/SPEC.md; "
+                                   "--no-default-bound checks classes only)" : "");
     for (int o = 0; o < CK_NOUT; o++) {
         char b[96];
         bound_text(b, sizeof b, &r->opt, o);
@@ -767,6 +811,10 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
     if (r->opt.baseline)
         fprintf(f, "- baseline: per class and output, max ulp <= %g x that of `%s` on the same "
                    "inputs + 2^-20 ulp\n", r->opt.factor, r->opt.baseline);
+    else if (r->opt.default_bound)
+        fprintf(f, "- baseline (default): per class and output, max ulp <= max(%g x that of "
+                   "`twopass_f64` (f64 outputs) or `twopass_f32` (the others, rounded to their "
+                   "format) on the same inputs, %g) + 2^-20 ulp\n", r->opt.factor, CK_DEFAULT_FLOOR);
     fprintf(f, "- class mismatches (NaN vs number, inf vs finite) always fail\n");
     fprintf(f, "- masking: %s\n- empty mean: %s\n", masking_text(&r->opt), empty_text(&r->opt));
     if (runs_kernel(h))
@@ -782,7 +830,7 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
                "max ulp | median ulp | max abs | over bound | class mismatches | NaN leaks |%s "
                "result |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
                "|%s --- |\n",
-            r->opt.baseline ? " baseline max ulp |" : "", r->opt.baseline ? " ---: |" : "");
+            ck_rel_active(&r->opt) ? " baseline max ulp |" : "", ck_rel_active(&r->opt) ? " ---: |" : "");
     for (size_t k = 0; k < 2 * r->ng; k++) {
         ck_group *g = &r->g[k % r->ng];
         if (ck_group_failed(r, g) != (k < r->ng)) continue;   /* failing first */
@@ -795,7 +843,7 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
         fprintf(f, "| %s | %s | %s | %lld | %lld | %s | %s | %s | %lld | %lld | %lld |", g->cls,
                 ck_output_name(g->out), fm, (long long)g->n, (long long)g->n_cr, mu, md, ma,
                 (long long)g->n_over, (long long)g->n_mismatch, (long long)g->n_leak);
-        if (r->opt.baseline) {
+        if (ck_rel_active(&r->opt)) {
             if (g->rel_n) fprintf(f, " %.4g |", g->rel_base_max);
             else fprintf(f, " - |");
         }
@@ -826,8 +874,9 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
         worst_values(f, r, h, "", 1);
         fprintf(f, "```\n");
     }
-    fprintf(f, "\n## Verdict\n\n**%s**: %lld cases, %lld values compared, %d of %zu groups failing.\n",
-            verdict_word(failed), (long long)r->cases, (long long)r->values, nfail, r->ng);
+    fprintf(f, "\n## Verdict\n\n**%s**: %lld cases, %lld values compared, %d of %zu groups failing; "
+               "%s.\n", verdict_word(failed), (long long)r->cases, (long long)r->values, nfail, r->ng,
+            bt);
     if (fclose(f) != 0) {
         free(text);
         return lp_fail(err, LP_ERR_NOMEM, "out of memory writing %s", path);

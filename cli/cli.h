@@ -15,6 +15,9 @@ int lp_cmd_check(int argc, char **argv);
 int lp_cmd_certify(int argc, char **argv);
 int lp_cmd_report(int argc, char **argv);
 int lp_cmd_fuzz(int argc, char **argv);
+int lp_cmd_kernels(int argc, char **argv);
+/* The built-in kernels, one line each (lpcert kernels; --kernel list, --vs-baseline list). */
+int lp_cli_kernels_print(FILE *f);
 
 /* Prints "lpcert <cmd>: <msg>" on stderr and returns the exit code for the status. */
 int lp_cli_fail(const char *cmd, const lp_error *err);
@@ -37,6 +40,8 @@ struct ck_options;
 int lp_cli_opt_common(struct ck_options *o, const char *cmd, const char *a, const char *v, int *rc);
 int lp_cli_opt_seconds_seed(double *seconds, uint64_t *seed, const char *cmd, const char *a,
                             const char *v, int *rc);
+/* The common options without a value (--no-default-bound): 1 if a is one (and set), else 0. */
+int lp_cli_opt_flag(struct ck_options *o, const char *a);
 /* Checks the combination of the common options: LP_EXIT_OK or a usage error's code (printed). */
 int lp_cli_opt_finish(struct ck_options *o, const char *cmd);
 

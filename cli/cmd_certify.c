@@ -14,7 +14,8 @@ static const char usage[] =
     "usage: lpcert certify --plugin LIB.so[:SYMBOL] | --kernel NAME  [options]\n"
     "\n"
     "Loads a kernel through the plugin ABI of include/lpcert_plugin.h (SYMBOL: its entry function,\n"
-    "default lp_plugin_entry), or takes a built-in kernel (--kernel twopass_f32), and runs it on\n"
+    "default lp_plugin_entry), or takes a built-in kernel (--kernel twopass_f32; --kernel list or\n"
+    "`lpcert kernels` lists them), and runs it on\n"
     "every family of the standard suite in the formats it declares, then on random problems for\n"
     "--seconds, comparing every output with the exact reference (the report of `lpcert check`).\n"
     "Batch invariance: sequences are rerun alone and at another position of a larger batch; their\n"
@@ -52,6 +53,7 @@ static int parse(certify_opts *o, int argc, char **argv)
         }
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
         if (strcmp(a, "--failures-only") == 0) { o->failures_only = 1; continue; }
+        if (lp_cli_opt_flag(&o->ck, a)) continue;
         if (strncmp(a, "--", 2) != 0) return lp_cli_usage("certify", "unexpected argument '%s'", a);
         if (i + 1 >= argc) return lp_cli_usage("certify", "option %s needs a value", a);
         const char *v = argv[++i];
@@ -61,7 +63,10 @@ static int parse(certify_opts *o, int argc, char **argv)
             continue;
         }
         if (strcmp(a, "--plugin") == 0) o->plugin = v;
-        else if (strcmp(a, "--kernel") == 0) o->kernel = v;
+        else if (strcmp(a, "--kernel") == 0) {
+            if (strcmp(v, "list") == 0) exit(lp_cli_kernels_print(stdout));
+            o->kernel = v;
+        }
         else if (strcmp(a, "--suite") == 0) o->suite = v;
         else if (strcmp(a, "--cases") == 0) o->glob = v;
         else if (strcmp(a, "--json") == 0) o->json = v;
@@ -137,7 +142,9 @@ int lp_cmd_certify(int argc, char **argv)
         c.h.repro_cases = 1;
         c.h.failures_only = o.failures_only;
         if (o.quiet) {
-            printf("lpcert certify: %s\n", ck_run_failed(&r) ? "FAIL" : "PASS");
+            char bt[320];
+            ck_options_bound_text(bt, sizeof bt, &r.opt);
+            printf("lpcert certify: %s (%s)\n", ck_run_failed(&r) ? "FAIL" : "PASS", bt);
         } else {
             ck_report_table(stdout, &r, &c.h);
         }

@@ -42,6 +42,7 @@ static const char usage[] =
     "                         such as 'normal' or 'normal/f32' works too)\n"
     "  --recompute            compute the reference instead of reading the suite's expected values\n"
     "  --kernel NAME          the candidate is the built-in kernel NAME (impl/), run on the suite\n"
+    "                         (--kernel list, or lpcert kernels: the names and their contracts)\n"
     "  --save-candidate FILE  with --kernel: write its outputs as a candidate file\n"
     "  --json FILE            the report as JSON\n"
     "  --certificate FILE     a Markdown certificate: inputs with SHA-256, bounds, figures, verdict\n"
@@ -49,7 +50,7 @@ static const char usage[] =
     "  --failures-only        the table lists the failing groups only\n"
     "%s"
     "\n"
-    "Exit 0: every bound holds; 1: some value fails; 2: usage or input error (one line on stderr:\n"
+    "Exit 0: every bound holds (the default one when none is given); 1: some value fails; 2: usage or input error (one line on stderr:\n"
     "a candidate tensor of the wrong shape or dtype, a missing case, a corrupt file).\n";
 
 typedef struct check_opts {
@@ -77,6 +78,7 @@ static int parse(check_opts *o, int argc, char **argv)
         if (strcmp(a, "--recompute") == 0) { o->recompute = 1; continue; }
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
         if (strcmp(a, "--failures-only") == 0) { o->failures_only = 1; continue; }
+        if (lp_cli_opt_flag(&o->ck, a)) continue;
         if (strncmp(a, "--", 2) != 0) {
             if (npos == 0) o->suite = a;
             else if (npos == 1) o->cand = a;
@@ -98,7 +100,10 @@ static int parse(check_opts *o, int argc, char **argv)
         else if (strcmp(a, "--sum") == 0) o->outs[CK_SUM] = v;
         else if (strcmp(a, "--mean") == 0) o->outs[CK_MEAN] = v;
         else if (strcmp(a, "--cases") == 0) o->glob = v;
-        else if (strcmp(a, "--kernel") == 0) o->kernel = v;
+        else if (strcmp(a, "--kernel") == 0) {
+            if (strcmp(v, "list") == 0) exit(lp_cli_kernels_print(stdout));
+            o->kernel = v;
+        }
         else if (strcmp(a, "--save-candidate") == 0) o->save = v;
         else if (strcmp(a, "--json") == 0) o->json = v;
         else if (strcmp(a, "--certificate") == 0) o->cert = v;
@@ -167,18 +172,6 @@ static lp_status add_file(ck_header *h, const char *role, const char *path, char
     return s;
 }
 
-static lp_status baseline_case(ck_run *r, ck_outputs *base, const char *name, const lp_problem *pb,
-                               int *have, lp_error *err)
-{
-    *have = 0;
-    if (!r->opt.baseline) return LP_OK;
-    const char *why = NULL;
-    lp_status s = ck_baseline_run(base, r->opt.baseline, pb, have, &why, err);
-    if (s == LP_OK && !*have)
-        ck_run_diag(r, CK_D_NO_BASELINE, "case %s (%s logits): %s", name, lp_format_name(pb->fmt), why);
-    return s;
-}
-
 static void progress(size_t i, size_t n)
 {
     if (isatty(fileno(stderr))) fprintf(stderr, "\rlpcert check: %zu / %zu cases", i, n);
@@ -207,7 +200,9 @@ static int finish(check_opts *o, ck_run *r, ck_header *h, lp_error *err)
     h->repro_cases = o->logits == NULL;   /* a suite: one case by --cases */
     h->failures_only = o->failures_only;
     if (o->quiet) {
-        printf("lpcert check: %s\n", ck_run_failed(r) ? "FAIL" : "PASS");
+        char bt[320];
+        ck_options_bound_text(bt, sizeof bt, &r->opt);
+        printf("lpcert check: %s (%s)\n", ck_run_failed(r) ? "FAIL" : "PASS", bt);
     } else {
         ck_report_table(stdout, r, h);
     }
@@ -312,7 +307,7 @@ static int check_suite(check_opts *o)
         } else {
             s = ck_candidate_load(&cand, cf, o->cand, &su, i, &err);
         }
-        if (s == LP_OK) s = baseline_case(&r, &base, c->name, &c->pb, &have_base, &err);
+        if (s == LP_OK) s = ck_run_baseline(&r, &base, c->name, &c->pb, &cand, &have_base, &err);
         if (s == LP_OK)
             s = ck_run_case(&r, c->name, c->cls, &c->pb, &ref, &cand, have_base ? &base : NULL, &err);
         for (int k = 0; k < CK_NOUT; k++)
@@ -414,7 +409,7 @@ static int check_single(check_opts *o)
         s = lp_ref_compute_opts(&ref, pb, &ropt, &err);
     }
     if (s == LP_OK) s = ck_run_init(&r, &o->ck, &err);
-    if (s == LP_OK) s = baseline_case(&r, &base, "input", pb, &have_base, &err);
+    if (s == LP_OK) s = ck_run_baseline(&r, &base, "input", pb, &cand, &have_base, &err);
     char cls[64];
     snprintf(cls, sizeof cls, "input/%s", lp_format_name(pb->fmt));
     if (s == LP_OK) s = ck_run_case(&r, "input", cls, pb, &ref, &cand, have_base ? &base : NULL, &err);

@@ -62,12 +62,14 @@ static int parse(fuzz_opts *o, ck_fuzz *z, int argc, char **argv)
             printf(usage, ck_options_help, ck_fuzz_help);
             exit(LP_EXIT_OK);
         }
+        if (lp_cli_opt_flag(&z->opt, a)) continue;
         if (strncmp(a, "--", 2) != 0 || i + 1 >= argc)
             return lp_cli_usage("fuzz", strncmp(a, "--", 2) ? "unexpected argument '%s'"
                                                             : "option %s needs a value", a);
         const char *v = argv[++i];
         int rc = LP_EXIT_OK;
         lp_error e = {LP_OK, ""};
+        if (strcmp(a, "--vs-baseline") == 0 && strcmp(v, "list") == 0) exit(lp_cli_kernels_print(stdout));
         if (ck_fuzz_option(z, a, v, &e)) {
             if (e.status != LP_OK) return lp_cli_usage("fuzz", "%s", e.msg);
             continue;
@@ -170,6 +172,13 @@ static lp_status write_json(const char *path, const fuzz_opts *o, const ck_fuzz 
         cJSON_AddStringToObject(pl, "sha256", hex);
     }
     cJSON_AddStringToObject(j, "args", args);
+    char bt[320];
+    ck_options_bound_text(bt, sizeof bt, &z->opt);
+    cJSON *bd = cJSON_AddObjectToObject(j, "bound");
+    if (bd) {
+        cJSON_AddBoolToObject(bd, "default", z->opt.default_bound);
+        cJSON_AddStringToObject(bd, "text", bt);
+    }
     char seed[24];
     snprintf(seed, sizeof seed, "0x%" PRIx64, o->seed);
     if (o->replay) cJSON_AddStringToObject(j, "replay", o->replay);
@@ -296,6 +305,9 @@ int lp_cmd_fuzz(int argc, char **argv)
             printf("lpcert fuzz: %s: plugin %s (%s), seed 0x%" PRIx64 ", %.1f s: %s\n",
                    v == CK_FZ_FAIL ? "FAIL" : "PASS", o.plugin, z.k.p->name, o.seed, secs, line);
         printf("  args: %s\n", args);
+        char bt[320];
+        ck_options_bound_text(bt, sizeof bt, &z.opt);
+        printf("  %s\n", bt);
         fflush(stdout);
         if (o.json)
             s = write_json(o.json, &o, &z, secs, artifact[0] ? artifact : NULL, report, &err);

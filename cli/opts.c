@@ -1,5 +1,6 @@
 /* cli/opts.c: the option parsing shared by the judging commands: check/'s common options (parsed
- * by the library, which never prints) turned into usage errors, and --seconds/--seed. */
+ * by the library, which never prints) turned into usage errors (`--vs-baseline list` prints the
+ * built-in kernels), and --seconds/--seed. */
 #include <stdlib.h>
 
 #include "cli.h"
@@ -9,10 +10,16 @@ int lp_cli_opt_common(ck_options *o, const char *cmd, const char *a, const char 
 {
     lp_error e = {LP_OK, ""};
     *rc = LP_EXIT_OK;
+    if (strcmp(a, "--vs-baseline") == 0 && strcmp(v, "list") == 0) {
+        fflush(stdout);
+        exit(lp_cli_kernels_print(stdout));
+    }
     if (!ck_options_parse(o, a, v, &e)) return 0;
     if (e.status != LP_OK) *rc = lp_cli_usage(cmd, "%s", e.msg);
     return 1;
 }
+
+int lp_cli_opt_flag(ck_options *o, const char *a) { return ck_options_flag(o, a); }
 
 int lp_cli_opt_finish(ck_options *o, const char *cmd)
 {

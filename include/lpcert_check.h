@@ -11,6 +11,9 @@
  *   bounds    a NUMBER value passes when err_ulp <= max_ulp or err_abs <= max_abs (each only when
  *             given); a class mismatch (NaN vs number, inf vs finite) always fails; with a
  *             baseline, per group: max_cand_ulp <= factor * max_base_ulp + 2^-20.
+ *   default   with no bound given (no max_ulp, max_abs, baseline) and no_default_bound 0: the
+ *             baseline rule with factor 4 against twopass_f64 for f64 values and twopass_f32 for
+ *             the others (SPEC A5, docs/SPEC.md); no_default_bound 1: classes only.
  * Nothing here prints (the writers render to the FILE or path given) or exits; errors come back
  * as lp_status with a one-line lp_error, as in lpcert.h. */
 #ifndef LPCERT_CHECK_H
@@ -37,8 +40,9 @@ typedef struct lp_check_options {
     int masking;                   /* 0 spec (a NaN leak fails), 1 mul (DPO's logp * mask) */
     int empty_mean;                /* 0 each problem's own policy, 1 NaN, 2 zero */
     int threads;                   /* reference threads, 0: one per CPU */
+    int no_default_bound;          /* 1: with no bound given, classes only (no default bound) */
 } lp_check_options;
-#define LP_CHECK_OPTIONS_INIT { {-1, -1, -1}, {-1, -1, -1}, NULL, -1, 0, 0, 0 }
+#define LP_CHECK_OPTIONS_INIT { {-1, -1, -1}, {-1, -1, -1}, NULL, -1, 0, 0, 0, 0 }
 
 /* A candidate's outputs on one problem, each an array of fmt (f16, bf16: uint16_t bit patterns),
  * NULL when not given: logp [B * T_s] (row-major, T_s scored positions), sum [B], mean [B]. */
@@ -74,7 +78,7 @@ typedef struct lp_check_group {
     double max_ulp, max_abs;       /* over NUMBER values; 0 when there is none */
     double median_ulp;             /* NaN when no value is a number or same special */
     int64_t class_mismatches, nan_leaks, over_bound;
-    double base_max_ulp;           /* with a baseline: the baseline's max ulp; else NaN */
+    double base_max_ulp;           /* with a baseline (or the default bound): its max ulp; else NaN */
     int failed;                    /* 1 when the group fails (class, bound or baseline) */
 } lp_check_group;
 

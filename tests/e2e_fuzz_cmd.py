@@ -6,6 +6,9 @@
   built here with cc): tokens 1000 ulps off;     value, bound, the problem in hex), the artifact
   a NaN leak into the sum                        written; --replay of it gives the same FAIL line,
                                                  and so does fz_plugin_replay when it was built
+  no bound given                                 the default bound (SPEC A5) fails the broken
+                                                 plugin in fuzz and certify, named in the verdict;
+                                                 certify --no-default-bound: classes only
   usage                                          --help 0; no --plugin, unknown option, bad
                                                  value 2; a plugin that does not load 2
 The example is the one examples/CMakeLists.txt builds next to the lpcert binary's build tree,
@@ -100,6 +103,17 @@ def main():
     # broken kernels
     caught("tokens 1000 ulps off", broken, ["--max-ulp", "4", "--empty-mean", "nan"], "ulp")
     caught("NaN leak", broken + ":leak_entry", ["--max-ulp", "4", "--empty-mean", "nan"], "NaN leak")
+    # no bound given: the default bound (SPEC A5) catches it, and says so
+    caught("tokens 1000 ulps off, default bound", broken, ["--empty-mean", "nan"], "default bound")
+    rc, out, err = run("certify", "--plugin", broken, "--seconds", "0", "--cases", "normal",
+                       "--empty-mean", "nan", "--batch-invariance", "off")
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    check(rc == 1 and "FAIL baseline" in out and last.startswith("verdict: FAIL")
+          and "default bound" in last, "certify, default bound: exit %d %r" % (rc, last))
+    rc, out, err = run("certify", "--plugin", broken, "--seconds", "0", "--cases", "normal",
+                       "--empty-mean", "nan", "--batch-invariance", "off", "--no-default-bound", "--quiet")
+    check(rc == 0 and "no bound (--no-default-bound)" in out,
+          "certify --no-default-bound: classes only, said so: exit %d %r" % (rc, out))
     # the default artifact name, in the working directory
     cwd = CK.mkdtemp("lpcert_fuzz_cwd_")
     p = subprocess.run([os.path.abspath(sys.argv[1]), "fuzz", "--plugin", broken, "--seconds", "5",

@@ -218,12 +218,13 @@ static void test_bounds(void)
         {nextafter(e.err_ulp, 0), e.err_abs, 0},   /* either holds */
         {e.err_ulp, nextafter(e.err_abs, 0), 0},
         {nextafter(e.err_ulp, 0), nextafter(e.err_abs, 0), 1},
-        {-1, -1, 0},                                /* no bound: classes only */
+        {-1, -1, 0},                                /* no bound, no default: classes only */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         lp_check_options o = LP_CHECK_OPTIONS_INIT;
         o.max_ulp[LP_OUT_TOKEN] = cases[k].K;
         o.max_abs[LP_OUT_TOKEN] = cases[k].E;
+        o.no_default_bound = 1;
         lp_check *c = run(&x, &o, "bounds");
         if (!c) continue;
         lp_check_group g;
@@ -403,6 +404,75 @@ static void test_baseline(void)
         lpt_check(!g.failed, "factor 2: cand max %.17g, base max %.17g: fails", g.max_ulp, g.base_max_ulp);
     lp_check_free(c);
     ck_outputs_free(&base);
+    lp_ref_result_free(&x.ref);
+}
+
+/* With no bound given the default applies (SPEC A5): max(4 x twopass_f32's max ulp, 2) per group;
+ * a garbage candidate (-1 everywhere) fails it and passes with no_default_bound (classes only);
+ * a candidate 2 ulp off the correctly rounded value passes (the floor); the table, JSON and
+ * certificate name the default. */
+static void test_default_bound(void)
+{
+    if (!ck_builtin_available()) {
+        lpt_note("default bound: no built-in kernels in this build; skipped");
+        return;
+    }
+    fixture x;
+    if (!fixture_init(&x, 9, 0)) return;
+    for (int i = 0; i < B_ * TS_; i++) x.logp[i] = move_ulps(x.logp[i], 2);
+    lp_check *c = run(&x, NULL, "default, 2 ulp");
+    lp_check_group g;
+    if (c && group_of(c, LP_OUT_TOKEN, &g))
+        lpt_check(!lp_check_failed(c) && !isnan(g.base_max_ulp),
+                  "default bound, tokens 2 ulp off: failed %d (max %.17g, twopass_f32 %.17g)",
+                  lp_check_failed(c), g.max_ulp, g.base_max_ulp);
+    lp_check_free(c);
+    for (int i = 0; i < B_ * TS_; i++) x.logp[i] = -1.0f;
+    for (int b = 0; b < B_; b++) x.sum[b] = x.mean[b] = -1.0f;
+    c = run(&x, NULL, "default, garbage");
+    if (c && group_of(c, LP_OUT_TOKEN, &g))
+        lpt_check(lp_check_failed(c) && g.failed && g.over_bound == 0,
+                  "default bound, garbage: failed %d, token group failed %d", lp_check_failed(c),
+                  g.failed);
+    if (c) {
+        char *buf = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&buf, &n);
+        lp_check_write_table(f, c);
+        fclose(f);
+        lpt_check(buf && strstr(buf, "verdict: FAIL") && strstr(buf, "default bound (SPEC A5): per class"),
+                  "default bound: the table does not name it:\n%s", buf ? buf : "");
+        free(buf);
+        char path[64], cpath[64];
+        snprintf(path, sizeof path, "/tmp/t_check_d%d.json", (int)getpid());
+        snprintf(cpath, sizeof cpath, "/tmp/t_check_d%d.md", (int)getpid());
+        lp_error err;
+        static char text[1 << 17];
+        if (lpt_check(lp_check_write_json(c, path, &err) == LP_OK, "json: %s", err.msg)) {
+            FILE *j = fopen(path, "r");
+            size_t k = j ? fread(text, 1, sizeof text - 1, j) : 0;
+            text[k] = 0;
+            if (j) fclose(j);
+            lpt_check(strstr(text, "\"default\":\ttrue") != NULL, "json: no \"default\": true in %s",
+                      path);
+        }
+        if (lpt_check(lp_check_write_certificate(c, cpath, &err) == LP_OK, "certificate: %s", err.msg)) {
+            FILE *j = fopen(cpath, "r");
+            size_t k = j ? fread(text, 1, sizeof text - 1, j) : 0;
+            text[k] = 0;
+            if (j) fclose(j);
+            lpt_check(strstr(text, "bound applied: default bound") && strstr(text, "# lpcert certificate: FAIL"),
+                      "certificate: the default bound is not named in %s", cpath);
+        }
+        unlink(path);
+        unlink(cpath);
+    }
+    lp_check_free(c);
+    lp_check_options o = LP_CHECK_OPTIONS_INIT;
+    o.no_default_bound = 1;
+    c = run(&x, &o, "no default, garbage");
+    if (c) lpt_check(!lp_check_failed(c), "no_default_bound, garbage: fails, want classes only");
+    lp_check_free(c);
     lp_ref_result_free(&x.ref);
 }
 
@@ -635,6 +705,7 @@ int main(void)
     test_leak();
     test_rel_rule();
     test_baseline();
+    test_default_bound();
     test_nothing_and_exit();
     test_reports();
     test_files();
