@@ -1,4 +1,4 @@
-/* check/batch.c: batch invariance (DESIGN A5): a sequence's outputs must not change with the
+/* check/batch.c: batch invariance (SPEC A5): a sequence's outputs must not change with the
  * batch around it. For sequences 0 and B-1 of a problem (every one when B <= 3): run it alone
  * (B = 1), and inside a batch of B + 2 sequences at another position, the others being the rest of
  * the batch in reverse order and seeded random-normal sequences (gen/random.c, lp_gen_filler).

@@ -36,7 +36,7 @@ const char ck_options_help[] =
     "--vs-baseline the default bound applies (SPEC A5, docs/SPEC.md): per class and output,\n"
     "max_ulp(candidate) <= max(4 x max_ulp(plain kernel), 2) + 2^-20, the plain kernel being\n"
     "twopass_f64 for f64 outputs and twopass_f32 for the others (rounded to the output's format):\n"
-    "  --max-ulp [OUT=]K      err_ulp <= K (DESIGN A4), OUT = token, sum or mean (default: all)\n"
+    "  --max-ulp [OUT=]K      err_ulp <= K (SPEC A4), OUT = token, sum or mean (default: all)\n"
     "  --max-abs [OUT=]E      |y - x| <= E (for values near 0, where the ulp is tiny)\n"
     "  --vs-baseline NAME     no worse than the built-in kernel NAME (e.g. twopass_f32) on the\n"
     "                         same inputs: per class and output, max_ulp(candidate) <=\n"

@@ -1,4 +1,4 @@
-/* check/input.c: suites and candidate files for `lpcert check` (DESIGN B4).
+/* check/input.c: suites and candidate files for `lpcert check` (SPEC B).
  *
  * A suite is read with core/lp_suite_io.h (its layout: case/<name>/logits, labels, mask,
  * expected/<output> and the parameters in __metadata__). A candidate holds

@@ -7,7 +7,7 @@
  * Definitions (the report and README.md, "Bounds and semantics", state the same):
  *   value     one counted token's logp, or one sequence's sum or mean. Tokens that do not count
  *             (masked, ignore_index) are never compared.
- *   measure   lp_ulp_error (DESIGN A4) of the candidate y, in its own format F, against the
+ *   measure   lp_ulp_error (SPEC A4) of the candidate y, in its own format F, against the
  *             reference's double-double and its correctly rounded value in F.
  *   group     the values of one case class (family/logits-dtype, e.g. normal/f32) and one output.
  *   max ulp, max abs: over the values of class NUMBER; median ulp: over NUMBER and SAME_SPECIAL

@@ -820,7 +820,7 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
     if (runs_kernel(h))
         fprintf(f, "- batch invariance: %s\n", r->opt.batch == CK_BATCH_REQUIRE ? "required"
                                                : r->opt.batch == CK_BATCH_REPORT ? "reported" : "not checked");
-    fprintf(f, "\nErrors are measured as DESIGN A4 of lpcert: err_ulp = |y - x| / ulp_F(x), x the "
+    fprintf(f, "\nErrors are measured as SPEC A4 of lpcert: err_ulp = |y - x| / ulp_F(x), x the "
                "exact value (a double-double of at least 100 correct bits), F the candidate's "
                "format. Figures are over the values tested: sampled, so lower bounds of the "
                "kernel's worst case.\n");

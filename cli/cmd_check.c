@@ -1,5 +1,5 @@
 /* cli/cmd_check.c: `lpcert check`: a file of a kernel's outputs against the exact reference
- * (DESIGN B5). Two routes: a suite (lpcert gen) and a candidate file of outputs per case; or one
+ *. Two routes: a suite (lpcert gen) and a candidate file of outputs per case; or one
  * case given as logits and labels files with .npy (or safetensors) outputs. Every input is
  * validated before anything is compared; the report goes to stdout (and --json, --certificate);
  * exit 0 pass, 1 fail, 2 usage or input error. */

@@ -1,5 +1,5 @@
 /* cli/cmd_demo.c: `lpcert demo`: the exact results of a small embedded example, the main job of
- * ./run until the accuracy report exists. Each row shows one regime of DESIGN A3 or A2. */
+ * ./run until the accuracy report exists. Each row shows one regime of SPEC A3 or A2. */
 #include <math.h>
 
 #include "cli.h"

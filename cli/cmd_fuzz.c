@@ -1,6 +1,6 @@
-/* cli/cmd_fuzz.c: `lpcert fuzz`: structure-aware random differential testing of a plugin (DESIGN
- * B5), for users without clang. Seeded random byte strings go through the fuzzers' problem
- * decoder (fuzz/fz_decode.h), and each problem is judged by cli/check_fuzz.c, the code of the
+/* cli/cmd_fuzz.c: `lpcert fuzz`: structure-aware random differential testing of a plugin, for
+ * users without clang. Seeded random byte strings go through the fuzzers' problem decoder
+ * (gen/lp_fuzz_decode.h), and each problem is judged by check/fuzz.c, the code of the
  * libFuzzer harness fuzz/fz_plugin.c: so a failing input found here replays there, and back. The
  * bytes are drawn with the decoder's layout in mind: the format among the plugin's, mostly a
  * temperature the plugin and the options can take, and input errors (out-of-range labels, a mask

@@ -1,5 +1,5 @@
 /* cli/cmd_gen.c: `lpcert gen`: export families of the standard suite as one safetensors file with
- * the exact expected results beside the inputs (DESIGN B4), for users to run their own kernel on. */
+ * the exact expected results beside the inputs (SPEC B), for users to run their own kernel on. */
 #include <inttypes.h>
 #include <unistd.h>
 

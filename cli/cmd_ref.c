@@ -1,4 +1,4 @@
-/* cli/cmd_ref.c: `lpcert ref`: exact results for logits and labels from files (DESIGN B5). */
+/* cli/cmd_ref.c: `lpcert ref`: exact results for logits and labels from files. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <time.h>

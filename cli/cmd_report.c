@@ -1,5 +1,5 @@
 /* cli/cmd_report.c: `lpcert report`: every built-in kernel on the standard suite against the exact
- * reference, sum versus mean against sequence length, and the accuracy report (DESIGN B5): Markdown,
+ * reference, sum versus mean against sequence length, and the accuracy report: Markdown,
  * JSON and SVG figures under --out-dir, byte-identical for the same options on every run and for
  * any --threads. The parts: report.h. */
 #include <errno.h>

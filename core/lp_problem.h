@@ -1,4 +1,4 @@
-/* core/lp_problem.h: addressing and validation of an lp_problem (DESIGN A1, A3). */
+/* core/lp_problem.h: addressing and validation of an lp_problem (SPEC A1, A3). */
 #ifndef LP_PROBLEM_H
 #define LP_PROBLEM_H
 

@@ -1,4 +1,4 @@
-/* core/lp_suite_io.h: the suite file layout (DESIGN B4), one reader and one writer.
+/* core/lp_suite_io.h: the suite file layout (SPEC B), one reader and one writer.
  *
  * A suite is a safetensors file. Per case <name>:
  *   case/<name>/logits [B, T, V] (F64/F32/F16/BF16; [T, V] is read too), case/<name>/labels

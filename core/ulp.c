@@ -1,4 +1,4 @@
-/* core/ulp.c: the error measure of DESIGN A4: class, ULP error and absolute error of a candidate.
+/* core/ulp.c: the error measure of SPEC A4: class, ULP error and absolute error of a candidate.
  * CONTRACT  x = hi + lo with |lo| <= ulp(hi)/2 (the reference's double-double); y and ref_f are
  *           values of format F widened to double. Class from (y, ref_f): both NaN or equal
  *           infinities -> SAME_SPECIAL; any other NaN or infinity -> MISMATCH; both errors are 0

@@ -22,7 +22,7 @@ int64_t lp_fz_ts(const lp_fz_problem *p);
 int64_t lp_fz_label_t(const lp_fz_problem *p, int64_t ts);
 size_t lp_fz_row0(const lp_fz_problem *p, int64_t b, int64_t ts);  /* first logit of the row */
 int lp_fz_counted(const lp_fz_problem *p, int64_t b, int64_t ts);
-/* The class of row (b, ts) scoring label y (0 <= y < V), by DESIGN A3 in its order. */
+/* The class of row (b, ts) scoring label y (0 <= y < V), by SPEC A3 in its order. */
 lp_fz_class lp_fz_row_class(const lp_fz_problem *p, int64_t b, int64_t ts, int64_t y);
 /* The first scored label outside [0, V) and not ignore_index, in (b, ts) order: 1 and *b, *t
  * (the label's own t), *lab set; else 0. */

@@ -18,7 +18,7 @@
  *               when one term is and none is > 0; an empty sequence's mean follows the kernel's
  *               empty_mean, not the problem's; lp_kernel_row gives the same bits as
  *               lp_kernel_run.
- *  BATCH        one sequence run alone gives the same tokens, sum and mean (DESIGN A5).
+ *  BATCH        one sequence run alone gives the same tokens, sum and mean (SPEC A5).
  *  ERRORS       where the reference rejects the problem, every kernel rejects it too, except that
  *               a kernel with oob zero accepts out-of-range labels: those tokens are +-0 and count,
  *               and everything else equals its run on the problem with those labels ignored

@@ -5,12 +5,12 @@
  * --masking, --empty-mean, --batch-invariance, --in-range). Unset or empty, the harness
  * certifies the example plugin built from examples/twopass_plugin.c under LP_FZ_EXAMPLE_ARGS, its
  * real conventions and an honest bound (fuzz/README.md, "The plugin harness").
- * Each input goes through cli/check_fuzz.c, the code of `lpcert fuzz`: decoded by fz_decode.c;
+ * Each input goes through check/fuzz.c, the code of `lpcert fuzz`: decoded by gen/fuzz_decode.c;
  * a problem in a format the plugin does not declare, or with a temperature it does not support,
  * is skipped exactly as certify skips it; a problem the reference rejects (a scored label out of
  * range, a mask byte 2) is not run; the rest runs with certify's transformations (mask folded
  * into labels, ignore_index -100, shift none as shift next), and lpcert check's comparison
- * (cli/check_eval.c), its diagnoses and certify's batch-invariance check (a sequence alone, and at
+ * (check/eval.c), its diagnoses and certify's batch-invariance check (a sequence alone, and at
  * another position of a larger batch) must find nothing. A failure prints the first failing value
  * (got, correctly rounded want, exact value, error, bound), the problem in hex and decimal and
  * the whole report, then aborts. */

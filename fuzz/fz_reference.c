@@ -1,5 +1,5 @@
 /* fz_reference.c: on any decoded problem, lp_ref_compute gives a clean input error or results that
- * obey DESIGN A2/A3 and are invariant under exact row shifts, vocabulary permutations and batching.
+ * obey SPEC A2/A3 and are invariant under exact row shifts, vocabulary permutations and batching.
  *
  * Checked, with the harness's own arithmetic (fz_check.c) wherever it can be:
  *  ERRORS   an input error exactly when a scored label is outside [0, V) and not ignore_index, or a
@@ -296,7 +296,7 @@ static void check_bracket(const lp_fz_problem *p, const lp_value *v, const mpfr_
                 what, s);
 }
 
-/* The sum and mean of a group of counted tokens (DESIGN A2, A3). */
+/* The sum and mean of a group of counted tokens (SPEC A2, A3). */
 static void check_group(const lp_fz_problem *p, const group *g, const lp_value *sum,
                         const lp_value *mean, const char *what)
 {

@@ -1,4 +1,4 @@
-/* core/families.c: the standard suite's families (see lp_suite.h). Logits are drawn as doubles
+/* gen/families.c: the standard suite's families (see lp_suite.h). Logits are drawn as doubles
  * and stored rounded to the case's format, so a case is exactly what a kernel reading that format
  * sees; labels are int64; every random draw comes from the seeded lp_rng. */
 #include <float.h>

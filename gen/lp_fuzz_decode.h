@@ -21,8 +21,8 @@
  *   byte g per other element: M - LP_FZ_GAP[g & 15] - (g >> 4) / 16 (g == 0xff: -inf), which puts
  *   p within 1e-9 of 1; 4 near-tie: an element base, then one byte s each: base stepped
  *   (s >> 4) - 8 ulps of the format; 5 raw: the element's bytes, little endian; 6 specials: one
- *   byte s each, special s & 31 (the table of special() in fz_decode.c); 7 trap: element 0 is
- *   -inf (the dummy-label trap of DESIGN A3 when the token is masked), the rest free.
+ *   byte s each, special s & 31 (the table of special() in fuzz_decode.c); 7 trap: element 0 is
+ *   -inf (the dummy-label trap of SPEC A3 when the token is masked), the rest free.
  * ELEMENTS (control byte c): 0x00-0x3f raw bytes of the format follow; 0x40-0x5f special c & 31
  *   (+-0, subnormals, max finite, +-inf, quiet and signalling NaN, 1 and its neighbours, ...);
  *   0x60-0x7f the integer (c & 31) - 16; 0x80-0x9f a copy of element (next byte) % i (a tie);

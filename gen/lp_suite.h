@@ -1,5 +1,5 @@
 /* gen/lp_suite.h: the standard suite: named families of seeded test problems, each probing one
- * regime of DESIGN A1-A3 (value classes after PyTorch's normal/small/large/extremal). Used by
+ * regime of SPEC A1-A3 (value classes after PyTorch's normal/small/large/extremal). Used by
  * `lpcert gen` (exported as safetensors), the accuracy report, certification and fuzz seeds.
  * The committed vectors in vectors/ come from an independent Python generator; these families are
  * the C side's own, and their expected values come from the exact reference. */

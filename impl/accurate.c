@@ -2,7 +2,7 @@
  * j the first argmax, with the shifts computed exactly and T summed with compensation: the split of
  * the exact reference (reference/ziv.c) carried out in fixed precision. Near logp = 0 the error
  * stays relative to |logp| instead of the (n - 1) u absolute floor of twopass.
- * CONTRACT  Special values as DESIGN A3 (inf_row "nan": a +inf max makes TwoSum(x_i, -inf) NaN; no
+ * CONTRACT  Special values as SPEC A3 (inf_row "nan": a +inf max makes TwoSum(x_i, -inf) NaN; no
  *           finite logit makes D = -inf - (-inf) = NaN; a -inf label gives -inf). On finite rows
  *           |logp_hat - logp| <= TOTAL below, a bound proportional to |logp| (plus underflow terms
  *           below 2^-100 for f32), in the DOMAIN (n - 2) u < 1 of the compensated sum: every n for

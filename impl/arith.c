@@ -1,7 +1,7 @@
 /* impl/arith.c: a kernel's context: the error constants of its formats and libm, and temperature.
  *
  * CONSTANTS (u = 2^-p of the accumulation format; K_f = LP_LIBM_<f>_ULP, measured in
- * tests/t_impl_libm.c). A result within K ulp of the exact value y (DESIGN A4's ulp, 2^(e-p+1) for
+ * tests/t_impl_libm.c). A result within K ulp of the exact value y (SPEC A4's ulp, 2^(e-p+1) for
  * 2^e <= |y|) is within 2Ku|y| of it where y is normal, and within K times the subnormal quantum
  * where it is not:
  *   f64, f32   eps_f = 2 K_f u,                         alpha_exp = K_exp 2^(emin-p+1)

@@ -1,4 +1,4 @@
-/* impl/lp_impl.h: the built-in fixed-width kernels under test and their contracts (DESIGN B3).
+/* impl/lp_impl.h: the built-in fixed-width kernels under test and their contracts.
  *
  * A kernel is a registry entry: a row family (naive, twopass, online, lse, accurate), the storage
  * format of the logits it reads, the format it accumulates in, the format of its outputs, and its
@@ -57,7 +57,7 @@ typedef enum lp_koob {
 } lp_koob;
 
 typedef enum lp_kinf {
-    LP_KINF_NAN = 0,     /* a row holding +inf gives NaN (DESIGN A3 rule 1) */
+    LP_KINF_NAN = 0,     /* a row holding +inf gives NaN (SPEC A3 rule 1) */
     LP_KINF_LOGINF = 1   /* log of an infinite sum: -inf for a finite label, NaN for a +inf one */
 } lp_kinf;
 
@@ -125,7 +125,7 @@ const char *lp_ktemp_name(lp_ktemp t);            /* "div", "mulinv", "storage",
 const char *lp_kernel_bound_text(const lp_kernel *k);
 const char *lp_kernel_domain_text(const lp_kernel *k);
 
-/* The error bounds assumed of the system libm, in ulps of the exact result (DESIGN A4's ulp,
+/* The error bounds assumed of the system libm, in ulps of the exact result (SPEC A4's ulp,
  * subnormal results included). tests/t_impl_libm.c measures them against MPFR and fails if a
  * measured error exceeds them. exp(0) = 1, log(1) = 0 and log1p(0) = 0 exactly are assumed too. */
 #define LP_LIBM_EXP_ULP 1.0     /* exp, expf */
@@ -206,7 +206,7 @@ typedef struct lp_kverdict {
     int ok;                  /* the outcome is one the promise allows */
     double err_abs;          /* |y - x| when both are finite numbers (under LP_KALLOW_NUM); else 0 */
     double ratio;            /* err_abs / abs under LP_KALLOW_NUM (0 if both are 0); else 0 */
-    double err_ulp;          /* err_abs in ulps of x in the output format (DESIGN A4); else 0 */
+    double err_ulp;          /* err_abs in ulps of x in the output format (SPEC A4); else 0 */
 } lp_kverdict;
 
 /* Holds y (a value of format out, widened) to promise p; x is the exact value (the reference's

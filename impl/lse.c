@@ -4,7 +4,7 @@
  * logsumexp is a tensor of the output dtype (for f16/bf16 logits it is rounded to the half format
  * before the subtraction, in _acc32 as in _acc16).
  * CONTRACT  Special values (inf_row "loginf"): a +inf logit makes the sum +inf, logsumexp +inf and
- *           logp = -inf for a finite label (NaN for a +inf label) where DESIGN A3 says NaN; NaN
+ *           logp = -inf for a finite label (NaN for a +inf label) where SPEC A3 says NaN; NaN
  *           propagates; a row with no finite logit gives logsumexp = log 0 = -inf and
  *           logp = -inf - (-inf) = NaN; a -inf label gives -inf where the logsumexp of the
  *           rest of the row is finite in the output format (else -inf - (-inf) = NaN: f16 row

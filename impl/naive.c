@@ -1,6 +1,6 @@
 /* impl/naive.c: logp = z_y - log(sum_i exp(z_i)) with no max shift (the textbook formula).
  * CONTRACT  Special values (inf_row "loginf"): exp(+inf) = +inf makes log of the sum +inf and
- *           logp = -inf for a finite label (NaN for a +inf one) where DESIGN A3 says NaN; NaN
+ *           logp = -inf for a finite label (NaN for a +inf one) where SPEC A3 says NaN; NaN
  *           propagates; a row with no finite logit sums to 0, log 0 = -inf, -inf - (-inf) = NaN;
  *           a -inf label gives -inf where the rest of the row is in the DOMAIN below (if every
  *           exp underflows, log 0 = -inf and -inf - (-inf) = NaN). On finite rows |logp_hat - logp| <= TOTAL below, and only in

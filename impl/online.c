@@ -1,7 +1,7 @@
 /* impl/online.c: one pass over the row with a running max and a rescaled sum, as flash-style
  * kernels (flash-attn's cross-entropy, Liger) do, here element by element:
  *     m' = max(m, z_i);  s = RN(RN(s * EXP(RN(m - m'))) + EXP(RN(z_i - m')));  m = m'
- * CONTRACT  logp = (z_y - m) - log s. Special values as DESIGN A3 (inf_row "nan": a +inf logit
+ * CONTRACT  logp = (z_y - m) - log s. Special values as SPEC A3 (inf_row "nan": a +inf logit
  *           gives EXP(inf - inf) = NaN; a row with no finite logit leaves m = -inf and z_y - m is
  *           NaN). A -inf logit is skipped: it adds exp(-inf) = 0 exactly, and skipping it keeps
  *           EXP(-inf - (-inf)) = NaN out of a row whose first logits are masked. On finite rows

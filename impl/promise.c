@@ -1,5 +1,5 @@
 /* impl/promise.c: what a kernel's contract allows for each output, and the judge.
- * A row's DESIGN A3 class, read by the kernel's declared conventions, decides the special outcomes;
+ * A row's SPEC A3 class, read by the kernel's declared conventions, decides the special outcomes;
  * a finite row gets the family bound (impl/<family>.c) evaluated on the row's features; sums and
  * means combine the token promises with the reduction bounds of reduce.c. The features are upper
  * bounds computed in double from the row and the reference's double-double (|hi + lo - x| <=
@@ -160,7 +160,7 @@ static lp_kpromise promise_masked(const lp_kctx *c, const void *row, lp_format f
     return promise_of(allow, 0.0);
 }
 
-/* How a reduction's terms combine (DESIGN A3): NaN wins, then -inf, then numbers. */
+/* How a reduction's terms combine (SPEC A3): NaN wins, then -inf, then numbers. */
 typedef struct tally {
     int outside, must_nan, may_nan, neg_inf;
     int64_t n;

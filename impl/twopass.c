@@ -2,7 +2,7 @@
  * PyTorch's log_softmax + gather; for f16/bf16 inputs PyTorch computes in f32 and returns the
  * input dtype, which is twopass_<half>_acc32).
  * CONTRACT  logp = (z_y - m) - log(sum_i exp(z_i - m)), z the tempered row, m = max z, the sum left
- *           to right in index order. Special values as DESIGN A3 (inf_row "nan": m = +inf makes
+ *           to right in index order. Special values as SPEC A3 (inf_row "nan": m = +inf makes
  *           +inf - inf = NaN; m = -inf makes every z_i - m NaN; a -inf label gives -inf). On finite
  *           rows |logp_hat - logp| <= TOTAL below, wherever the tempered logits and the sum are
  *           finite (the domain: |x_i|/tau below the largest finite value of acc, and

@@ -4,7 +4,7 @@
  * (case class and output), and write the table, JSON and certificate reports; run a certification
  * of a plugin or built-in kernel. Definitions (README.md, "Bounds and semantics"):
  *   value     one counted token's logp, or one sequence's sum or mean (positions that do not count
- *             are never compared); its error is DESIGN A4's measure in the candidate's format.
+ *             are never compared); its error is SPEC A4's measure in the candidate's format.
  *   group     the values of one class (a problem's cls, e.g. "normal/f32") and one output.
  *   max ulp, max abs: over values of class NUMBER; median ulp: numpy's median (mean of the two
  *             middle values) over NUMBER and same-special values (the latter count 0).

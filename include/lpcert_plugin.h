@@ -25,7 +25,7 @@
  * whose struct_size is smaller than version 1's. The entry function may return NULL to refuse a
  * host (e.g. host_abi too old).
  *
- * Semantics: DESIGN.md A1-A3, as the problem states them (lpcert reports, rather than forbids,
+ * Semantics: SPEC A1-A3 (docs/SPEC.md), as the problem states them (lpcert reports, rather than forbids,
  * the conventions a kernel follows instead: masking by multiplication, its own empty-mean policy).
  * Memory: every array belongs to lpcert and lives only during the call; logits, labels and mask
  * are host memory (a CUDA kernel copies them to the device and its outputs back).
@@ -66,7 +66,7 @@ extern "C" {
 #define LP_PLUGIN_CAP_SHIFT_NONE 4u
 #define LP_PLUGIN_CAP_TEMPERATURE 8u
 
-/* The problem of DESIGN A1. */
+/* The problem of SPEC A1. */
 typedef struct lp_plugin_problem {
     uint32_t struct_size;     /* sizeof(lp_plugin_problem) as lpcert knows it */
     uint32_t abi_version;     /* the version lpcert speaks */

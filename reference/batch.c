@@ -1,5 +1,5 @@
 /* reference/batch.c: the exact reference over a whole problem: tokens, sequence sums and means,
- * the batch token mean (DESIGN A1-A3), from memory (lp_ref_compute_opts) or from a file mapping
+ * the batch token mean (SPEC A1-A3), from memory (lp_ref_compute_opts) or from a file mapping
  * whose pages are released as rows are done (lp_ref_compute_mapped, lp_ref_mapped.h). The
  * numerics and their proof are in ziv.c; this file adds the reductions: enclosures of sums of
  * token enclosures, decided by the same Ziv rule, with the precision of a whole sequence (or

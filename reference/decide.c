@@ -10,7 +10,7 @@
  *               undecided.
  *               Same domain as tier 1, so it runs after a tier-1 miss only when the row was in
  *               tier 1's domain, or when tier 1 was skipped.
- *           (3) the class of the row (lp_row_scan, ziv.c): a special value (DESIGN A3) or the exact
+ *           (3) the class of the row (lp_row_scan, ziv.c): a special value (SPEC A3) or the exact
  *               zero (A2), decided without arithmetic.
  *           (4) the MPFR Ziv loop (ziv.c: METHOD, STRICTNESS, DECISION, TERMINATION), from
  *               LP_ZIV_PREC0 bits, doubling: decides every format and the double-double.

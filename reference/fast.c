@@ -1,4 +1,4 @@
-/* reference/fast.c: the certified fast path of the exact engine (DESIGN B2, issue 7), tier 1:
+/* reference/fast.c: the certified fast path of the exact engine (issue 7), tier 1:
  * logp evaluated in double with an a-priori error bound, turned into an enclosure [lo, hi] from
  * which each requested rounding is decided; batch.c falls back to the MPFR Ziv loop (ziv.c) when
  * a rounding is undecided or the row is outside this file's domain.

@@ -1,4 +1,4 @@
-/* reference/fast_dd.c: the certified fast path, tier 2 (DESIGN B2, issue 7): logp evaluated in
+/* reference/fast_dd.c: the certified fast path, tier 2 (issue 7): logp evaluated in
  * double-double with an a-priori error bound, about 2^-98 relative, from which the f64 rounding
  * (and f32/f16/bf16 where tier 1, fast.c, left them undecided) is decided; batch.c falls back to
  * the MPFR Ziv loop (ziv.c) when a rounding is still undecided.

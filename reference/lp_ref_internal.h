@@ -9,7 +9,7 @@
 
 typedef enum lp_tok_class {
     LP_TOK_NUM = 0,   /* a finite irrational value: needs the Ziv loop */
-    LP_TOK_ZERO,      /* exactly +0: the only finite logit is at the label (DESIGN A2) */
+    LP_TOK_ZERO,      /* exactly +0: the only finite logit is at the label (SPEC A2) */
     LP_TOK_NEGINF,    /* the label's logit is -inf (A3 rule 3) */
     LP_TOK_NAN        /* NaN or +inf in the row, or no finite logit (A3 rules 1, 2) */
 } lp_tok_class;

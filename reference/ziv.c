@@ -1,11 +1,11 @@
 /* reference/ziv.c: the exact reference. Correctly rounded logp, sums, means and token mean by
- * MPFR enclosures and a Ziv loop (DESIGN A2, B2).
+ * MPFR enclosures and a Ziv loop (SPEC A2, B2).
  *
  * CONTRACT  For every scored token, sequence and batch: the RNE rounding of the exact real value
  *           to f64, f32, f16 and bf16 (IEEE gradual underflow, overflow to infinity), and the
  *           double-double (hi, lo): hi = RN(x) decided exactly, |hi + lo - x| <= 2^-106 |x| +
  *           2^-1074 (lo is not canonical: it may differ between evaluations within that bound).
- *           Special values as DESIGN A3. Never a wrong bit: an undecided value after
+ *           Special values as SPEC A3. Never a wrong bit: an undecided value after
  *           LP_ZIV_MAX_PREC bits is an LP_ERR_INTERNAL error, not a guess.
  *
  * METHOD    For a row x[0..V-1] with label y, m = max x, j = the first index of m, tau > 0:
@@ -37,7 +37,7 @@
  *           relative width <= 2^-107 (see lp_decide). Otherwise prec doubles, from LP_ZIV_PREC0 up to
  *           LP_ZIV_MAX_PREC.
  *
- * TERMINATION (DESIGN A2) The only dyadic logp is 0, from a row whose only finite logit is at the
+ * TERMINATION (SPEC A2) The only dyadic logp is 0, from a row whose only finite logit is at the
  *           label; it is detected before the loop. Every other logp, sum, mean and token mean is
  *           irrational (Lindemann-Weierstrass: e^L = 1 + T is a sum of exponentials of distinct
  *           rationals with positive coefficients, so L is irrational; a product of such sums is

@@ -4,7 +4,7 @@
  * mismatches, NaN leaks, the masking and empty-mean conventions). The report adds the 99th
  * percentile, histograms of err_ulp, and the error binned by the exact |logp|.
  *
- * Each kernel is compared under its own empty-mean policy (both are allowed by DESIGN A3, and the
+ * Each kernel is compared under its own empty-mean policy (both are allowed by SPEC A3, and the
  * report states which one each kernel follows), and under the spec's masking (a NaN leak is a
  * class mismatch). Kernels are independent: threads take whole kernels, so every figure is the
  * same for any thread count. */

@@ -1,5 +1,5 @@
 """tests/e2e_gen.py: `lpcert gen` end to end: deterministic output for a seed, the suite layout of
-DESIGN B4, expected results equal to `lpcert ref` run on the extracted case, a sample of token values
+SPEC B, expected results equal to `lpcert ref` run on the extracted case, a sample of token values
 against mpmath (independent of MPFR), the family properties that can be checked from the outside
 (shifted rows give identical bits, the uniform family gives -log V), --family and --dtype lists
 (comma-separated or repeated: the same cases as in the whole suite), and usage errors (any other

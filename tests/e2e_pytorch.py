@@ -51,7 +51,7 @@ def floats(dt, raw):
 
 
 def err_ulp(y, ref, hi, lo, dt):
-    """DESIGN A4: (cls, err), cls 'ok' or 'mismatch'. The class is that of ref, the correctly
+    """SPEC A4: (cls, err), cls 'ok' or 'mismatch'. The class is that of ref, the correctly
     rounded value in the candidate's format (a logp whose exact value is finite but beyond the
     format's range rounds to -inf, and -inf is then the right answer); err from hi + lo."""
     if math.isnan(ref) or math.isinf(ref) or math.isnan(y) or math.isinf(y):

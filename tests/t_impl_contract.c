@@ -203,7 +203,7 @@ static void gen_row(lp_case *c, lpt_rng *r, row_kind kind, double scale, size_t 
         for (int64_t i = 0; i < V; i++) put(c, base + (size_t)i, scale * lpt_rng_normal(r));
         break;
     }
-    /* now and then a special row: NaN, +inf (DESIGN A3 rule 1), or a huge finite logit */
+    /* now and then a special row: NaN, +inf (SPEC A3 rule 1), or a huge finite logit */
     const double u = lpt_rng_unif(r);
     if (u < 0.01) put(c, base + (size_t)(lpt_rng_next(r) % (uint64_t)V), lp_f64_bits(0x7ff8000000000000u));
     else if (u < 0.02) put(c, base + (size_t)(lpt_rng_next(r) % (uint64_t)V), HUGE_VAL);

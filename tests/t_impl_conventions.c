@@ -198,7 +198,7 @@ static void check_rows(void)
             double y;
             LP_ASSERT(lp_kernel_row(&y, k, cases[c].row, LP_F32, 4, cases[c].label, 1.0, &err) ==
                       LP_OK);
-            /* what DESIGN A3 says, adjusted by the declared +inf convention */
+            /* what SPEC A3 says, adjusted by the declared +inf convention */
             double want = ref.f64;
             const int has_pinf = c <= 1, has_nan = c == 2 || c == 3;
             if (has_pinf && !has_nan && k->inf_row == LP_KINF_LOGINF)

@@ -1,7 +1,7 @@
 /* tests/t_impl_libm.c: the system libm's exp, log and log1p (f64 and f32) against MPFR, held to the
  * bounds the kernels' error analyses assume (LP_LIBM_*_ULP in impl/lp_impl.h), and the exact values
  * they rely on (exp(0) = 1, log(1) = 0, log1p(0) = 0, exp(-inf) = 0).
- * The ulp is DESIGN A4's: 2^(max(e, emin) - p + 1) for the exact value in [2^e, 2^(e+1)), so a
+ * The ulp is SPEC A4's: 2^(max(e, emin) - p + 1) for the exact value in [2^e, 2^(e+1)), so a
  * subnormal result is measured in the subnormal quantum. Sampled, not exhaustive: the figures
  * printed are lower bounds of the true maxima (glibc documents expf 0.502, logf 0.82, exp 0.511,
  * log 0.519 ulp for its current implementations; log1p/log1pf about 1 ulp). */

@@ -1,4 +1,4 @@
-/* tests/t_reference.c: the exact engine: DESIGN A3 rule by rule, the exact case, hand-checked
+/* tests/t_reference.c: the exact engine: SPEC A3 rule by rule, the exact case, hand-checked
  * values against direct MPFR evaluations at 4096 bits, the open-bound cases where exp underflows
  * MPFR's exponent range, the invariance properties (exact shift, permutation, temperature), and
  * the mapped-file entry point (lp_ref_compute_mapped). */
@@ -136,7 +136,7 @@ static lp_value ref_row64(const double *row, int64_t V, int64_t y, double tau)
     return v;
 }
 
-/* DESIGN A3, one case per rule, and its precedence. */
+/* SPEC A3, one case per rule, and its precedence. */
 static void check_special_rows(void)
 {
     const double inf = HUGE_VAL, nan = lp_f64_bits(0x7ff8000000000000u);
@@ -405,7 +405,7 @@ static void check_reduction_classes(void)
     lp_ref_result_free(&res);
 }
 
-/* Results are bit-identical for 1, 2 and 5 threads (DESIGN A6), on a problem with every class. */
+/* Results are bit-identical for 1, 2 and 5 threads (SPEC A6), on a problem with every class. */
 static void check_threads(void)
 {
     enum { B = 4, T = 70, V = 9 };

@@ -1,4 +1,4 @@
-/* tests/t_ulp.c: core/ulp.c, the error measure of DESIGN A4.
+/* tests/t_ulp.c: core/ulp.c, the error measure of SPEC A4.
  * Known pairs (1 ulp at several magnitudes and formats, 0, 0.5 at a tie, the power-of-two
  * boundary read from the pair, x near 0, subnormals, x = 0), the class table, and random
  * (y, hi, lo) triples against MPFR: ulp_F exactly, err_abs and err_ulp to 2^-52 relative. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """vectors/gen_vectors.py: the mpmath oracle for lpcert, and the committed vector corpus.
 
-An independent second implementation of DESIGN.md Part A (the operation A1, exactness A2, special
+An independent second implementation of docs/SPEC.md, part A (the operation A1, exactness A2, special
 values A3). It shares no code with the C side: it decodes the storage formats, evaluates
 logp = x[y] - log(sum_i exp(x[i])) with mpmath, and rounds every result to f64, f32, f16 and bf16
 with its own round-to-nearest-even (gradual underflow, overflow to infinity, signed zero) and to a
@@ -183,7 +183,7 @@ class Row:
 
 
 def prepare_row(vals, y):
-    """DESIGN A3 in its order of precedence, then the exact differences to the max."""
+    """SPEC A3 in its order of precedence, then the exact differences to the max."""
     finite = []
     for i, v in enumerate(vals):
         if v is NAN or v is PINF:
@@ -195,7 +195,7 @@ def prepare_row(vals, y):
     if vals[y] is NINF:
         return Row(NINF)                            # rule 3
     if len(finite) == 1:
-        return Row('zero')                          # the one exact case (DESIGN A2)
+        return Row('zero')                          # the one exact case (SPEC A2)
     j = finite[0]
     for i in finite[1:]:
         if mpf_cmp(vals[i], vals[j]) > 0:

@@ -1,7 +1,7 @@
 /* examples/user_test/user_test.c: a user's own C unit test against the installed liblpcert. It
  * builds a small problem in memory (B = 1, T = 3, V = 8, f32 logits), computes the exact result,
  * computes a candidate with a naive float log-softmax, measures one value in ulps (the error
- * measure of DESIGN A4), and judges the whole candidate with the verdict engine (lpcert_check.h).
+ * measure of SPEC A4), and judges the whole candidate with the verdict engine (lpcert_check.h).
  * Exit 0: the candidate passes, as a few-ulp float kernel should. Build it with the Makefile
  * (pkg-config) or the CMakeLists.txt (find_package(lpcert)) beside it. */
 #include <math.h>
