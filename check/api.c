@@ -79,21 +79,6 @@ void lp_check_free(lp_check *c)
     free(c);
 }
 
-/* "what: outputs logp (f32), sum (f64)": the formats each output came in. */
-static void cand_text(char *buf, size_t n, const char *what, const unsigned fm[CK_NOUT])
-{
-    size_t l = (size_t)snprintf(buf, n, "%s: outputs", what);
-    int any = 0;
-    for (int o = 0; o < CK_NOUT && l < n; o++) {
-        if (!fm[o]) continue;
-        l += (size_t)snprintf(buf + l, n - l, "%s %s (", any++ ? "," : "", ck_tensor_name(o));
-        int k = 0;
-        for (int f = 0; f < LP_NFORMATS && l < n; f++)
-            if (fm[o] & (1u << f))
-                l += (size_t)snprintf(buf + l, n - l, "%s%s", k++ ? " " : "", lp_format_name((lp_format)f));
-        if (l < n) l += (size_t)snprintf(buf + l, n - l, ")");
-    }
-}
 
 static lp_status widen(ck_array *a, lp_format fmt, const void *p, int64_t n, lp_error *err)
 {
@@ -133,30 +118,24 @@ lp_status lp_check_problem(lp_check *c, const char *name, const char *cls, const
                        "problem B=%lld, T_s=%lld", name, (long long)ref->B, (long long)ref->Ts,
                        (long long)B, (long long)Ts);
     }
-    ck_outputs co, base;
+    ck_outputs co;
     memset(&co, 0, sizeof co);
-    memset(&base, 0, sizeof base);
     const void *arr[CK_NOUT] = {cand->logp, cand->sum, cand->mean};
     for (int k = 0; k < CK_NOUT && s == LP_OK; k++)
         if (arr[k]) s = widen(&co.a[k], cand->fmt, arr[k], k == CK_TOKEN ? B * Ts : B, err);
-    int have = 0;
-    if (s == LP_OK) s = ck_run_baseline(&c->r, &base, name, pb, &co, &have, err);
-    if (s == LP_OK) s = ck_run_case(&c->r, name, cls, pb, ref, &co, have ? &base : NULL, err);
+    if (s == LP_OK) s = ck_judge(&c->r, name, cls, pb, ref, &co, c->fm, err);
     if (s == LP_OK) {
-        for (int k = 0; k < CK_NOUT; k++)
-            if (arr[k]) c->fm[k] |= 1u << cand->fmt;
         c->problems++;
         c->route = 1;
         snprintf(c->sdesc, sizeof c->sdesc, "%lld problems given through the C API (lpcert_check.h); "
                  "reference computed by lpcert unless given", (long long)c->problems);
-        cand_text(c->cdesc, sizeof c->cdesc, "given in memory", c->fm);
+        ck_cand_text(c->cdesc, sizeof c->cdesc, "given in memory", c->fm);
         memset(&c->h, 0, sizeof c->h);
         c->h.command = "check";
         c->h.suite = c->sdesc;
         c->h.candidate = c->cdesc;
     }
     ck_outputs_free(&co);
-    ck_outputs_free(&base);
     lp_ref_result_free(&own);
     return s;
 }
@@ -300,28 +279,18 @@ lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const cha
     for (size_t i = 0; i < su->n && st == LP_OK; i++) {
         const ck_case *cs = &su->c[i];
         lp_ref_result ref;
-        ck_outputs cand, base;
+        ck_outputs cand;
         memset(&cand, 0, sizeof cand);
-        memset(&base, 0, sizeof base);
-        int have = 0;
         st = ck_suite_ref(&ref, su, i, recompute, c->r.opt.threads, err);
         if (st != LP_OK) break;
         st = ck_candidate_load(&cand, cf, candidate_path, su, i, err);
-        if (st == LP_OK) st = ck_run_baseline(&c->r, &base, cs->name, &cs->pb, &cand, &have, err);
-        if (st == LP_OK)
-            st = ck_run_case(&c->r, cs->name, cs->cls, &cs->pb, &ref, &cand, have ? &base : NULL, err);
-        for (int k = 0; k < CK_NOUT; k++)
-            if (cand.a[k].present) fm[k] |= 1u << cand.a[k].fmt;
+        if (st == LP_OK) st = ck_judge(&c->r, cs->name, cs->cls, &cs->pb, &ref, &cand, fm, err);
         ck_outputs_free(&cand);
-        ck_outputs_free(&base);
         lp_ref_result_free(&ref);
     }
     if (st == LP_OK) {
-        const char *gen = lp_tfile_meta(su->f, "generator"), *seed = lp_tfile_meta(su->f, "seed");
-        snprintf(c->sdesc, sizeof c->sdesc, "%s: %zu cases%s%s%s%s%s%s", s->path, su->n,
-                 s->has_glob ? " matching " : "", s->has_glob ? s->glob : "", gen ? ", from " : "",
-                 gen ? gen : "", seed ? ", seed " : "", seed ? seed : "");
-        cand_text(c->cdesc, sizeof c->cdesc, candidate_path, fm);
+        ck_suite_text(c->sdesc, sizeof c->sdesc, su, s->path, s->has_glob ? s->glob : NULL);
+        ck_cand_text(c->cdesc, sizeof c->cdesc, candidate_path, fm);
         h->command = "check";
         h->suite = c->sdesc;
         h->candidate = c->cdesc;

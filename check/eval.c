@@ -241,6 +241,22 @@ lp_status ck_run_baseline(ck_run *r, ck_outputs *base, const char *name, const l
     return LP_OK;
 }
 
+lp_status ck_judge(ck_run *r, const char *name, const char *cls, const lp_problem *pb,
+                   const lp_ref_result *ref, const ck_outputs *cand, unsigned fm[CK_NOUT],
+                   lp_error *err)
+{
+    ck_outputs base;
+    memset(&base, 0, sizeof base);
+    int have = 0;
+    lp_status s = ck_run_baseline(r, &base, name, pb, cand, &have, err);
+    if (s == LP_OK) s = ck_run_case(r, name, cls, pb, ref, cand, have ? &base : NULL, err);
+    if (s == LP_OK && fm)
+        for (int k = 0; k < CK_NOUT; k++)
+            if (cand->a[k].present) fm[k] |= 1u << cand->a[k].fmt;
+    ck_outputs_free(&base);
+    return s;
+}
+
 /* ---- the run ---------------------------------------------------------------------------------- */
 
 lp_status ck_run_init(ck_run *r, const ck_options *opt, lp_error *err)

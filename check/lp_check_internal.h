@@ -164,6 +164,12 @@ lp_status ck_run_init(ck_run *r, const ck_options *opt, lp_error *err);
 void ck_run_free(ck_run *r);
 /* Compares one case. cls: its class ("normal/f32"); ref: lp_ref_compute on pb (or a suite's
  * expected values); base: the baseline's outputs on pb, or NULL. */
+/* Judges one case's candidate outputs as every route does: the baseline's outputs when the run has
+ * a baseline or the default bound (ck_run_baseline), then ck_run_case; the formats seen are or-ed
+ * into fm (bit 1 << fmt per output), for ck_cand_text. */
+lp_status ck_judge(ck_run *r, const char *name, const char *cls, const lp_problem *pb,
+                   const lp_ref_result *ref, const ck_outputs *cand, unsigned fm[CK_NOUT],
+                   lp_error *err);
 lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_problem *pb,
                       const lp_ref_result *ref, const ck_outputs *cand, const ck_outputs *base,
                       lp_error *err);
@@ -215,6 +221,13 @@ typedef struct ck_header {
     int failures_only;         /* the table lists the failing groups only */
 } ck_header;
 
+/* "what: outputs logp (f32), sum (f64)": the candidate line of the header, from the formats each
+ * output came in (fm as ck_judge fills it). */
+void ck_cand_text(char *buf, size_t n, const char *what, const unsigned fm[CK_NOUT]);
+struct ck_suite;
+/* "path: N cases matching GLOB, from GENERATOR, seed S": the suite line of the header. */
+void ck_suite_text(char *buf, size_t n, const struct ck_suite *su, const char *path,
+                   const char *glob);
 void ck_report_table(FILE *f, ck_run *r, const ck_header *h);
 /* The command line argv[1..argc) of `lpcert CMD` rebuilt, shell-quoted, for h->repro: without the
  * options that only choose outputs (--json, --certificate, --save-candidate, --quiet,

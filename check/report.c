@@ -885,3 +885,26 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
     free(text);
     return s;
 }
+
+void ck_cand_text(char *buf, size_t n, const char *what, const unsigned fm[CK_NOUT])
+{
+    size_t l = (size_t)snprintf(buf, n, "%s: outputs", what);
+    int any = 0;
+    for (int o = 0; o < CK_NOUT && l < n; o++) {
+        if (!fm[o]) continue;
+        l += (size_t)snprintf(buf + l, n - l, "%s %s (", any++ ? "," : "", ck_tensor_name(o));
+        int k = 0;
+        for (int f = 0; f < LP_NFORMATS && l < n; f++)
+            if (fm[o] & (1u << f))
+                l += (size_t)snprintf(buf + l, n - l, "%s%s", k++ ? " " : "", lp_format_name((lp_format)f));
+        if (l < n) l += (size_t)snprintf(buf + l, n - l, ")");
+    }
+}
+
+void ck_suite_text(char *buf, size_t n, const ck_suite *su, const char *path, const char *glob)
+{
+    const char *gen = lp_tfile_meta(su->f, "generator"), *seed = lp_tfile_meta(su->f, "seed");
+    snprintf(buf, n, "%s: %zu cases%s%s%s%s%s%s", path, su->n, glob ? " matching " : "",
+             glob ? glob : "", gen ? ", from " : "", gen ? gen : "", seed ? ", seed " : "",
+             seed ? seed : "");
+}

@@ -177,21 +177,6 @@ static void progress(size_t i, size_t n)
     if (isatty(fileno(stderr))) fprintf(stderr, "\rlpcert check: %zu / %zu cases", i, n);
 }
 
-static void cand_text(char *buf, size_t n, const char *path, const unsigned fm[CK_NOUT])
-{
-    size_t l = (size_t)snprintf(buf, n, "%s: outputs", path);
-    int any = 0;
-    for (int o = 0; o < CK_NOUT && l < n; o++) {
-        if (!fm[o]) continue;
-        l += (size_t)snprintf(buf + l, n - l, "%s %s (", any++ ? "," : "", ck_tensor_name(o));
-        int k = 0;
-        for (int f = 0; f < LP_NFORMATS && l < n; f++)
-            if (fm[o] & (1u << f))
-                l += (size_t)snprintf(buf + l, n - l, "%s%s", k++ ? " " : "", lp_format_name((lp_format)f));
-        if (l < n) l += (size_t)snprintf(buf + l, n - l, ")");
-    }
-}
-
 static int finish(check_opts *o, ck_run *r, ck_header *h, lp_error *err)
 {
     lp_status s = LP_OK;
@@ -286,9 +271,7 @@ static int check_suite(check_opts *o)
     for (size_t i = 0; i < su.n && s == LP_OK; i++) {
         const ck_case *c = &su.c[i];
         lp_ref_result ref;
-        ck_outputs cand, base;
-        memset(&base, 0, sizeof base);
-        int have_base = 0;
+        ck_outputs cand;
         progress(i, su.n);
         s = ck_suite_ref(&ref, &su, i, o->recompute, o->ck.threads, &err);
         if (s != LP_OK) break;
@@ -307,28 +290,20 @@ static int check_suite(check_opts *o)
         } else {
             s = ck_candidate_load(&cand, cf, o->cand, &su, i, &err);
         }
-        if (s == LP_OK) s = ck_run_baseline(&r, &base, c->name, &c->pb, &cand, &have_base, &err);
-        if (s == LP_OK)
-            s = ck_run_case(&r, c->name, c->cls, &c->pb, &ref, &cand, have_base ? &base : NULL, &err);
-        for (int k = 0; k < CK_NOUT; k++)
-            if (cand.a[k].present) fm[k] |= 1u << cand.a[k].fmt;
+        if (s == LP_OK) s = ck_judge(&r, c->name, c->cls, &c->pb, &ref, &cand, fm, &err);
         ck_outputs_free(&cand);
-        ck_outputs_free(&base);
         lp_ref_result_free(&ref);
     }
     if (isatty(fileno(stderr))) fputs("\r\033[K", stderr);
     if (s == LP_OK) {
-        const char *gen = lp_tfile_meta(su.f, "generator"), *seed = lp_tfile_meta(su.f, "seed");
-        snprintf(sdesc, sizeof sdesc, "%s: %zu cases%s%s%s%s%s%s", o->suite, su.n,
-                 o->glob ? " matching " : "", o->glob ? o->glob : "", gen ? ", from " : "",
-                 gen ? gen : "", seed ? ", seed " : "", seed ? seed : "");
+        ck_suite_text(sdesc, sizeof sdesc, &su, o->suite, o->glob);
         if (o->kernel) {
             char kd[300];
             snprintf(kd, sizeof kd, "built-in kernel %s (%s)", o->kernel,
                      kern.p->description ? kern.p->description : "");
-            cand_text(cdesc, sizeof cdesc, kd, fm);
+            ck_cand_text(cdesc, sizeof cdesc, kd, fm);
         } else {
-            cand_text(cdesc, sizeof cdesc, o->cand, fm);
+            ck_cand_text(cdesc, sizeof cdesc, o->cand, fm);
         }
         h.command = "check";
         h.suite = sdesc;
@@ -356,15 +331,14 @@ static int check_single(check_opts *o)
     uint8_t *mask = NULL;
     lp_ref_result ref;
     memset(&ref, 0, sizeof ref);
-    ck_outputs cand, base;
+    ck_outputs cand;
     memset(&cand, 0, sizeof cand);
-    memset(&base, 0, sizeof base);
     ck_run r;
     memset(&r, 0, sizeof r);
     ck_header h;
     memset(&h, 0, sizeof h);
     char store[6][4096], tmp[4096], sdesc[600], cdesc[600];
-    int rc = LP_EXIT_USAGE, have_base = 0;
+    int rc = LP_EXIT_USAGE;
     lp_problem *pb = &o->pb;
     lp_status s = lp_tensor_open_spec(&fl, &lt, o->logits, &err);
     if (s == LP_OK) s = lp_tensor_open_spec(&fy, &yt, o->labels, &err);
@@ -409,19 +383,17 @@ static int check_single(check_opts *o)
         s = lp_ref_compute_opts(&ref, pb, &ropt, &err);
     }
     if (s == LP_OK) s = ck_run_init(&r, &o->ck, &err);
-    if (s == LP_OK) s = ck_run_baseline(&r, &base, "input", pb, &cand, &have_base, &err);
     char cls[64];
     snprintf(cls, sizeof cls, "input/%s", lp_format_name(pb->fmt));
-    if (s == LP_OK) s = ck_run_case(&r, "input", cls, pb, &ref, &cand, have_base ? &base : NULL, &err);
+    unsigned fmo[CK_NOUT] = {0, 0, 0};
+    if (s == LP_OK) s = ck_judge(&r, "input", cls, pb, &ref, &cand, fmo, &err);
     if (s == LP_OK) {
-        unsigned fmo[CK_NOUT];
-        for (int k = 0; k < CK_NOUT; k++) fmo[k] = cand.a[k].present ? 1u << cand.a[k].fmt : 0;
         snprintf(sdesc, sizeof sdesc, "one case: logits %s [B=%lld, T=%lld, V=%lld] %s, shift %s, "
                  "ignore_index %lld, temperature %g; reference computed by lpcert", o->logits,
                  (long long)pb->shape.B, (long long)pb->shape.T, (long long)pb->shape.V,
                  lp_format_name(pb->fmt), pb->shift == LP_SHIFT_NEXT ? "next" : "none",
                  (long long)pb->ignore_index, pb->temperature);
-        cand_text(cdesc, sizeof cdesc, "outputs given by --logp/--sum/--mean", fmo);
+        ck_cand_text(cdesc, sizeof cdesc, "outputs given by --logp/--sum/--mean", fmo);
         h.command = "check";
         h.suite = sdesc;
         h.candidate = cdesc;
@@ -431,7 +403,6 @@ static int check_single(check_opts *o)
     }
     ck_run_free(&r);
     ck_outputs_free(&cand);
-    ck_outputs_free(&base);
     lp_ref_result_free(&ref);
     free(mask);
     lp_tfile_close(fl);
