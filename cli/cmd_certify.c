@@ -45,6 +45,7 @@ typedef struct certify_opts {
 
 static int parse(certify_opts *o, int argc, char **argv)
 {
+    lp_cli_seen seen = {{NULL}, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -57,6 +58,10 @@ static int parse(certify_opts *o, int argc, char **argv)
         if (strncmp(a, "--", 2) != 0) return lp_cli_usage("certify", "unexpected argument '%s'", a);
         if (i + 1 >= argc) return lp_cli_usage("certify", "option %s needs a value", a);
         const char *v = argv[++i];
+        if (strcmp(a, "--max-ulp") != 0 && strcmp(a, "--max-abs") != 0) {   /* per output: layered */
+            const int once = lp_cli_once(&seen, "certify", a);
+            if (once != LP_EXIT_OK) return once;
+        }
         int rc;
         if (lp_cli_opt_common(&o->ck, "certify", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;

@@ -69,6 +69,7 @@ typedef struct check_opts {
 static int parse(check_opts *o, int argc, char **argv)
 {
     int npos = 0;
+    lp_cli_seen seen = {{NULL}, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -88,6 +89,10 @@ static int parse(check_opts *o, int argc, char **argv)
         }
         if (i + 1 >= argc) return lp_cli_usage("check", "option %s needs a value", a);
         const char *v = argv[++i];
+        if (strcmp(a, "--max-ulp") != 0 && strcmp(a, "--max-abs") != 0) {   /* per output: layered */
+            const int once = lp_cli_once(&seen, "check", a);
+            if (once != LP_EXIT_OK) return once;
+        }
         int rc;
         if (lp_cli_opt_common(&o->ck, "check", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;

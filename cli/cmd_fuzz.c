@@ -56,6 +56,7 @@ typedef struct fuzz_opts {
 
 static int parse(fuzz_opts *o, ck_fuzz *z, int argc, char **argv)
 {
+    lp_cli_seen seen = {{NULL}, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -67,6 +68,10 @@ static int parse(fuzz_opts *o, ck_fuzz *z, int argc, char **argv)
             return lp_cli_usage("fuzz", strncmp(a, "--", 2) ? "unexpected argument '%s'"
                                                             : "option %s needs a value", a);
         const char *v = argv[++i];
+        if (strcmp(a, "--max-ulp") != 0 && strcmp(a, "--max-abs") != 0) {   /* per output: layered */
+            const int once = lp_cli_once(&seen, "fuzz", a);
+            if (once != LP_EXIT_OK) return once;
+        }
         int rc = LP_EXIT_OK;
         lp_error e = {LP_OK, ""};
         if (strcmp(a, "--vs-baseline") == 0 && strcmp(v, "list") == 0) exit(lp_cli_kernels_print(stdout));

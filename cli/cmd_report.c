@@ -34,6 +34,7 @@ static const char usage[] =
 
 static int parse(rp_options *o, int argc, char **argv)
 {
+    lp_cli_seen seen = {{NULL}, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -47,6 +48,10 @@ static int parse(rp_options *o, int argc, char **argv)
         if (strncmp(a, "--", 2) != 0) return lp_cli_usage("report", "unexpected argument '%s'", a);
         if (i + 1 >= argc) return lp_cli_usage("report", "option %s needs a value", a);
         const char *v = argv[++i];
+        if (strcmp(a, "--max-ulp") != 0 && strcmp(a, "--max-abs") != 0) {   /* per output: layered */
+            const int once = lp_cli_once(&seen, "report", a);
+            if (once != LP_EXIT_OK) return once;
+        }
         if (strcmp(a, "--out-dir") == 0) {
             if (!*v) return lp_cli_usage("report", "--out-dir: empty path");
             o->out_dir = v;

@@ -431,6 +431,12 @@ def main():
     check(rc == 2 and "logits are BF16 but --dtype says f32" in err, "check --dtype disagrees: %d %r" % (rc, err))
     rc, out, err = run("check", S, C, "--dtype", "f32")
     check(rc == 2 and "--dtype goes with --logits/--labels" in err, "check suite --dtype: %d %r" % (rc, err))
+    # a repeated option is refused, never silently replaced; --max-ulp/--max-abs are layered per output
+    rc, out, err = run("check", *one, "--dtype", "bf16", "--json", os.devnull, "--json", os.devnull)
+    check(rc == 2 and "--json given more than once" in err, "check --json twice: %d %r" % (rc, err))
+    rc, out, err = run("check", *one, "--dtype", "bf16", "--max-ulp", "token=1e9", "--max-ulp", "sum=0",
+                       "--quiet")
+    check(rc == 0, "check --max-ulp per output, layered: %d %r" % (rc, err))
 
 
 if __name__ == "__main__":
