@@ -33,6 +33,27 @@ typedef struct lp_cli_seen {
 int lp_cli_once(lp_cli_seen *s, const char *cmd, const char *a);
 
 
+/* The argument walker every command's parser uses (opts.c). Each call gives the next argument:
+ * 1 with *a a flag (an option of flags, *v NULL), a positional argument (at most npos_max of them,
+ * *v NULL), or an option and its value *v; 0 at the end; -1 after printing a usage error (*rc its
+ * exit code): an unexpected argument, an option without its value, or an option given twice that
+ * is not in repeatable (options accumulate or are refused, never silently replaced). */
+typedef struct lp_cli_args {
+    const char *cmd;
+    int argc;
+    char **argv;
+    const char *const *flags;        /* options without a value, NULL-terminated */
+    const char *const *repeatable;   /* options that may be given more than once, NULL-terminated */
+    int npos_max;
+    int i, npos;
+    lp_cli_seen seen;
+} lp_cli_args;
+#define LP_CLI_ARGS(cmd, argc, argv, flags, repeatable, npos_max) \
+    { (cmd), (argc), (argv), (flags), (repeatable), (npos_max), 1, 0, {{NULL}, 0} }
+int lp_cli_next(lp_cli_args *p, const char **a, const char **v, int *rc);
+/* 1 if a is --help or -h. */
+int lp_cli_is_help(const char *a);
+
 /* The option parser shared by the judging commands (opts.c): the common options of check/
  * (--max-ulp, --max-abs, --vs-baseline, ...) and --seconds/--seed. Each returns 0 if a is not
  * one of its options, else 1 with *rc LP_EXIT_OK or the exit code of a usage error (printed). */

@@ -45,24 +45,19 @@ typedef struct certify_opts {
 
 static int parse(certify_opts *o, int argc, char **argv)
 {
-    lp_cli_seen seen = {{NULL}, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    static const char *const flags[] = {"--quiet", "--failures-only", "--no-default-bound", NULL};
+    static const char *const layered[] = {"--max-ulp", "--max-abs", NULL};   /* per output */
+    lp_cli_args p = LP_CLI_ARGS("certify", argc, argv, flags, layered, 0);
+    const char *a, *v;
+    int rc, k;
+    while ((k = lp_cli_next(&p, &a, &v, &rc)) > 0) {
+        if (lp_cli_is_help(a)) {
             printf(usage, ck_options_help);
             exit(LP_EXIT_OK);
         }
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
         if (strcmp(a, "--failures-only") == 0) { o->failures_only = 1; continue; }
         if (lp_cli_opt_flag(&o->ck, a)) continue;
-        if (strncmp(a, "--", 2) != 0) return lp_cli_usage("certify", "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return lp_cli_usage("certify", "option %s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--max-ulp") != 0 && strcmp(a, "--max-abs") != 0) {   /* per output: layered */
-            const int once = lp_cli_once(&seen, "certify", a);
-            if (once != LP_EXIT_OK) return once;
-        }
-        int rc;
         if (lp_cli_opt_common(&o->ck, "certify", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;
             continue;
@@ -85,6 +80,7 @@ static int parse(certify_opts *o, int argc, char **argv)
             return lp_cli_usage("certify", "unknown option '%s'", a);
         }
     }
+    if (k < 0) return rc;
     if (!o->plugin == !o->kernel) return lp_cli_usage("certify", "give one of --plugin and --kernel");
     return lp_cli_opt_finish(&o->ck, "certify");
 }

@@ -68,11 +68,14 @@ typedef struct check_opts {
 
 static int parse(check_opts *o, int argc, char **argv)
 {
-    int npos = 0;
-    lp_cli_seen seen = {{NULL}, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    static const char *const flags[] = {"--recompute", "--quiet", "--failures-only",
+                                        "--no-default-bound", NULL};
+    static const char *const layered[] = {"--max-ulp", "--max-abs", NULL};   /* per output */
+    lp_cli_args p = LP_CLI_ARGS("check", argc, argv, flags, layered, 2);
+    const char *a, *v;
+    int rc, k;
+    while ((k = lp_cli_next(&p, &a, &v, &rc)) > 0) {
+        if (lp_cli_is_help(a)) {
             printf(usage, ck_options_help);
             exit(LP_EXIT_OK);
         }
@@ -80,20 +83,11 @@ static int parse(check_opts *o, int argc, char **argv)
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
         if (strcmp(a, "--failures-only") == 0) { o->failures_only = 1; continue; }
         if (lp_cli_opt_flag(&o->ck, a)) continue;
-        if (strncmp(a, "--", 2) != 0) {
-            if (npos == 0) o->suite = a;
-            else if (npos == 1) o->cand = a;
-            else return lp_cli_usage("check", "unexpected argument '%s'", a);
-            npos++;
+        if (strncmp(a, "--", 2) != 0) {   /* SUITE, then CANDIDATE */
+            if (!o->suite) o->suite = a;
+            else o->cand = a;
             continue;
         }
-        if (i + 1 >= argc) return lp_cli_usage("check", "option %s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--max-ulp") != 0 && strcmp(a, "--max-abs") != 0) {   /* per output: layered */
-            const int once = lp_cli_once(&seen, "check", a);
-            if (once != LP_EXIT_OK) return once;
-        }
-        int rc;
         if (lp_cli_opt_common(&o->ck, "check", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;
             continue;
@@ -130,10 +124,11 @@ static int parse(check_opts *o, int argc, char **argv)
             return lp_cli_usage("check", "unknown option '%s'", a);
         }
     }
+    if (k < 0) return rc;
     const int single = o->logits || o->labels;
     if (single && o->kernel) return lp_cli_usage("check", "--kernel goes with a suite");
     if (single) {
-        if (npos) return lp_cli_usage("check", "give either SUITE CANDIDATE or --logits/--labels, not both");
+        if (p.npos) return lp_cli_usage("check", "give either SUITE CANDIDATE or --logits/--labels, not both");
         if (!o->logits || !o->labels) return lp_cli_usage("check", "--logits and --labels go together");
         if (!o->outs[0] && !o->outs[1] && !o->outs[2])
             return lp_cli_usage("check", "at least one of --logp, --sum, --mean is required");
@@ -142,10 +137,10 @@ static int parse(check_opts *o, int argc, char **argv)
     } else if (o->have_dtype) {
         return lp_cli_usage("check", "--dtype goes with --logits/--labels");
     } else if (o->kernel) {
-        if (npos != 1) return lp_cli_usage("check", "--kernel NAME takes the place of CANDIDATE: give SUITE only");
+        if (p.npos != 1) return lp_cli_usage("check", "--kernel NAME takes the place of CANDIDATE: give SUITE only");
     } else {
         if (o->save) return lp_cli_usage("check", "--save-candidate goes with --kernel");
-        if (npos != 2) return lp_cli_usage("check", "SUITE and CANDIDATE are required");
+        if (p.npos != 2) return lp_cli_usage("check", "SUITE and CANDIDATE are required");
         if (o->mask || o->outs[0] || o->outs[1] || o->outs[2])
             return lp_cli_usage("check", "--mask, --logp, --sum, --mean go with --logits/--labels");
     }

@@ -56,23 +56,17 @@ typedef struct fuzz_opts {
 
 static int parse(fuzz_opts *o, ck_fuzz *z, int argc, char **argv)
 {
-    lp_cli_seen seen = {{NULL}, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    static const char *const flags[] = {"--no-default-bound", NULL};
+    static const char *const layered[] = {"--max-ulp", "--max-abs", NULL};   /* per output */
+    lp_cli_args p = LP_CLI_ARGS("fuzz", argc, argv, flags, layered, 0);
+    const char *a, *v;
+    int rc, k;
+    while ((k = lp_cli_next(&p, &a, &v, &rc)) > 0) {
+        if (lp_cli_is_help(a)) {
             printf(usage, ck_options_help, ck_fuzz_help);
             exit(LP_EXIT_OK);
         }
         if (lp_cli_opt_flag(&z->opt, a)) continue;
-        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc)
-            return lp_cli_usage("fuzz", strncmp(a, "--", 2) ? "unexpected argument '%s'"
-                                                            : "option %s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--max-ulp") != 0 && strcmp(a, "--max-abs") != 0) {   /* per output: layered */
-            const int once = lp_cli_once(&seen, "fuzz", a);
-            if (once != LP_EXIT_OK) return once;
-        }
-        int rc = LP_EXIT_OK;
         lp_error e = {LP_OK, ""};
         if (strcmp(a, "--vs-baseline") == 0 && strcmp(v, "list") == 0) exit(lp_cli_kernels_print(stdout));
         if (ck_fuzz_option(z, a, v, &e)) {
@@ -89,6 +83,7 @@ static int parse(fuzz_opts *o, ck_fuzz *z, int argc, char **argv)
             return lp_cli_usage("fuzz", "unknown option '%s'", a);
         }
     }
+    if (k < 0) return rc;
     if (!o->plugin) return lp_cli_usage("fuzz", "--plugin LIB.so[:SYMBOL] is required");
     return lp_cli_opt_finish(&z->opt, "fuzz");
 }

@@ -81,10 +81,13 @@ static int one_dtype(gen_opts *o, const char *name)
 
 static int parse(gen_opts *o, int argc, char **argv)
 {
-    lp_cli_seen seen = {{NULL}, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    static const char *const flags[] = {"--list", NULL};
+    static const char *const lists[] = {"--family", "--dtype", NULL};   /* accumulate */
+    lp_cli_args p = LP_CLI_ARGS("gen", argc, argv, flags, lists, 0);
+    const char *a, *v;
+    int rc, k;
+    while ((k = lp_cli_next(&p, &a, &v, &rc)) > 0) {
+        if (lp_cli_is_help(a)) {
             fputs(usage, stdout);
             exit(LP_EXIT_OK);
         }
@@ -92,16 +95,10 @@ static int parse(gen_opts *o, int argc, char **argv)
             o->list = 1;
             continue;
         }
-        if (strncmp(a, "--", 2) != 0) return lp_cli_usage("gen", "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return lp_cli_usage("gen", "option %s needs a value", a);
-        const char *v = argv[++i];
-        int rc = LP_EXIT_OK;
         if (strcmp(a, "--family") == 0) {
             rc = each_item(o, a, v, one_family);
         } else if (strcmp(a, "--dtype") == 0) {
             rc = each_item(o, a, v, one_dtype);
-        } else if ((rc = lp_cli_once(&seen, "gen", a)) != LP_EXIT_OK) {
-            return rc;
         } else if (strcmp(a, "--seed") == 0) {
             char *end;
             o->seed = strtoull(v, &end, 0);
@@ -119,6 +116,7 @@ static int parse(gen_opts *o, int argc, char **argv)
         }
         if (rc != LP_EXIT_OK) return rc;
     }
+    if (k < 0) return rc;
     if (!o->list && !o->out) return lp_cli_usage("gen", "--out is required");
     if (!o->fmt_mask) o->fmt_mask = 0xf;
     return LP_EXIT_OK;

@@ -96,14 +96,18 @@ int lp_cli_kernels_print(FILE *f)
 
 int lp_cmd_kernels(int argc, char **argv)
 {
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    static const char *const flags[] = {"--json", NULL};
+    lp_cli_args p = LP_CLI_ARGS("kernels", argc, argv, flags, NULL, 0);
+    const char *a, *v;
+    int json = 0, rc, k;
+    while ((k = lp_cli_next(&p, &a, &v, &rc)) > 0) {
+        if (lp_cli_is_help(a)) {
             fputs(usage, stdout);
             return LP_EXIT_OK;
         }
-        if (strcmp(argv[i], "--json") == 0) json = 1;
-        else return lp_cli_usage("kernels", "unknown argument '%s'", argv[i]);
+        if (strcmp(a, "--json") == 0) json = 1;
+        else return lp_cli_usage("kernels", "unknown option '%s'", a);
     }
+    if (k < 0) return rc;
     return json ? print_json() : lp_cli_kernels_print(stdout);
 }

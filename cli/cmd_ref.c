@@ -58,10 +58,13 @@ static int safetensors_name(const char *path)
 
 static int parse_opts(ref_opts *o, int argc, char **argv)
 {
-    lp_cli_seen seen = {{NULL}, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    static const char *const flags[] = {"--json", "--slow", NULL};
+    static const char *const lists[] = {"--formats", NULL};   /* accumulates */
+    lp_cli_args p = LP_CLI_ARGS("ref", argc, argv, flags, lists, 0);
+    const char *a, *v;
+    int rc, k;
+    while ((k = lp_cli_next(&p, &a, &v, &rc)) > 0) {
+        if (lp_cli_is_help(a)) {
             fputs(usage, stdout);
             exit(LP_EXIT_OK);
         }
@@ -73,12 +76,6 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
             o->slow = 1;
             continue;
         }
-        if (strncmp(a, "--", 2) != 0) return lp_cli_usage("ref", "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return lp_cli_usage("ref", "option %s needs a value", a);
-        const char *v = argv[++i];
-        int rc;
-        if (strcmp(a, "--formats") != 0 && (rc = lp_cli_once(&seen, "ref", a)) != LP_EXIT_OK)
-            return rc;
         if (strcmp(a, "--logits") == 0) o->logits = v;
         else if (strcmp(a, "--labels") == 0) o->labels = v;
         else if (strcmp(a, "--mask") == 0) o->mask = v;
@@ -123,6 +120,7 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
             return lp_cli_usage("ref", "unknown option '%s'", a);
         }
     }
+    if (k < 0) return rc;
     if (!o->logits) return lp_cli_usage("ref", "--logits is required");
     if (!o->labels) return lp_cli_usage("ref", "--labels is required");
     if (!o->out && !o->json) return lp_cli_usage("ref", "--out (or --json) is required");

@@ -34,23 +34,18 @@ static const char usage[] =
 
 static int parse(rp_options *o, int argc, char **argv)
 {
-    lp_cli_seen seen = {{NULL}, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    static const char *const flags[] = {"--quick", NULL};
+    lp_cli_args args = LP_CLI_ARGS("report", argc, argv, flags, NULL, 0);
+    const char *a, *v;
+    int rc, k;
+    while ((k = lp_cli_next(&args, &a, &v, &rc)) > 0) {
+        if (lp_cli_is_help(a)) {
             fputs(usage, stdout);
             exit(LP_EXIT_OK);
         }
         if (strcmp(a, "--quick") == 0) {
             o->quick = 1;
             continue;
-        }
-        if (strncmp(a, "--", 2) != 0) return lp_cli_usage("report", "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return lp_cli_usage("report", "option %s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--max-ulp") != 0 && strcmp(a, "--max-abs") != 0) {   /* per output: layered */
-            const int once = lp_cli_once(&seen, "report", a);
-            if (once != LP_EXIT_OK) return once;
         }
         if (strcmp(a, "--out-dir") == 0) {
             if (!*v) return lp_cli_usage("report", "--out-dir: empty path");
@@ -79,6 +74,7 @@ static int parse(rp_options *o, int argc, char **argv)
             return lp_cli_usage("report", "unknown option '%s'", a);
         }
     }
+    if (k < 0) return rc;
     if (o->families) {
         char buf[256];
         for (const char *p = o->families; *p;) {

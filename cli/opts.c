@@ -45,3 +45,39 @@ int lp_cli_opt_seconds_seed(double *seconds, uint64_t *seed, const char *cmd, co
     }
     return 1;
 }
+
+static int in_list(const char *const *list, const char *a)
+{
+    for (; list && *list; list++)
+        if (strcmp(*list, a) == 0) return 1;
+    return 0;
+}
+
+int lp_cli_is_help(const char *a) { return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0; }
+
+int lp_cli_next(lp_cli_args *p, const char **a, const char **v, int *rc)
+{
+    *rc = LP_EXIT_OK;
+    if (p->i >= p->argc) return 0;
+    const char *x = p->argv[p->i++];
+    *a = x;
+    *v = NULL;
+    if (lp_cli_is_help(x) || in_list(p->flags, x)) return 1;
+    if (strncmp(x, "--", 2) != 0) {
+        if (p->npos < p->npos_max) {
+            p->npos++;
+            return 1;
+        }
+        *rc = lp_cli_usage(p->cmd, "unexpected argument '%s'", x);
+        return -1;
+    }
+    if (p->i >= p->argc) {
+        *rc = lp_cli_usage(p->cmd, "option %s needs a value", x);
+        return -1;
+    }
+    *v = p->argv[p->i++];
+    if (!in_list(p->repeatable, x) && (*rc = lp_cli_once(&p->seen, p->cmd, x)) != LP_EXIT_OK)
+        return -1;
+    return 1;
+}
+
