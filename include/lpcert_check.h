@@ -11,9 +11,10 @@
  *   bounds    a NUMBER value passes when err_ulp <= max_ulp or err_abs <= max_abs (each only when
  *             given); a class mismatch (NaN vs number, inf vs finite) always fails; with a
  *             baseline, per group: max_cand_ulp <= factor * max_base_ulp + 2^-20.
- *   default   with no bound given (no max_ulp, max_abs, baseline) and no_default_bound 0: the
- *             baseline rule with factor 4 against twopass_f64 for f64 values and twopass_f32 for
- *             the others (SPEC A5, docs/SPEC.md); no_default_bound 1: classes only.
+ *   default   with no bound given (no max_ulp, max_abs, baseline) and no_default_bound 0: per
+ *             group max_cand_ulp <= max(4 * max_base_ulp, 2) + 2^-20, the baseline twopass_f64
+ *             for f64 values and twopass_f32 for the others (SPEC A5, docs/SPEC.md);
+ *             no_default_bound 1: classes only.
  * Nothing here prints (the writers render to the FILE or path given) or exits; errors come back
  * as lp_status with a one-line lp_error, as in lpcert.h. */
 #ifndef LPCERT_CHECK_H
