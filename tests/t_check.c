@@ -92,6 +92,18 @@ static void hexdec(char *buf, size_t n, float v)
 }
 
 /* Runs the fixture's candidate under opt; returns the run (NULL on error, reported). */
+/* The text report of c (lp_check_write_table), malloc'd; NULL if it cannot be written. */
+static char *table_text(lp_check *c)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f) return NULL;
+    lp_check_write_table(f, c);
+    fclose(f);
+    return buf;
+}
+
 static lp_check *run(fixture *x, const lp_check_options *opt, const char *what)
 {
     lp_check *c = NULL;
@@ -435,11 +447,7 @@ static void test_default_bound(void)
                   "default bound, garbage: failed %d, token group failed %d", lp_check_failed(c),
                   g.failed);
     if (c) {
-        char *buf = NULL;
-        size_t n = 0;
-        FILE *f = open_memstream(&buf, &n);
-        lp_check_write_table(f, c);
-        fclose(f);
+        char *buf = table_text(c);
         lpt_check(buf && strstr(buf, "verdict: FAIL") && strstr(buf, "default bound (SPEC A5): per class"),
                   "default bound: the table does not name it:\n%s", buf ? buf : "");
         free(buf);
@@ -530,11 +538,7 @@ static void test_reports(void)
     o.max_ulp[LP_OUT_TOKEN] = 1;
     lp_check *c = run(&x, &o, "reports");
     if (c) {
-        char *buf = NULL;
-        size_t n = 0;
-        FILE *f = open_memstream(&buf, &n);
-        lp_check_write_table(f, c);
-        fclose(f);
+        char *buf = table_text(c);
         lpt_check(buf && strstr(buf, "FAIL bound") && strstr(buf, "verdict: FAIL"),
                   "table: no 'FAIL bound' / 'verdict: FAIL' in:\n%s", buf ? buf : "");
         free(buf);
@@ -677,11 +681,7 @@ static void test_certify(void)
                   "certify progress: %lld calls, random start %lld, last (%lld, %lld)",
                   (long long)p.calls, (long long)p.random_start, (long long)p.last_done,
                   (long long)p.last_total);
-        char *buf = NULL;
-        size_t n = 0;
-        FILE *f = open_memstream(&buf, &n);
-        lp_check_write_table(f, c);
-        fclose(f);
+        char *buf = table_text(c);
         lpt_check(buf && strncmp(buf, "lpcert certify\n", 15) == 0 && strstr(buf, "random/"),
                   "certify table: not a certify report:\n%s", buf ? buf : "");
         free(buf);
