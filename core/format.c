@@ -266,3 +266,13 @@ void lp_format_hexdec(char *buf, size_t n, double v, lp_format f)
     }
     snprintf(buf, n, "? (%.16e)", v);
 }
+
+void lp_store_f64(void *base, lp_format f, size_t i, double x)
+{
+    switch (f) {
+    case LP_F64: memcpy((char *)base + 8 * i, &x, 8); break;
+    case LP_F32: { float v = lp_f32_from_f64(x); memcpy((char *)base + 4 * i, &v, 4); } break;
+    case LP_F16: { uint16_t v = lp_f16_from_f64(x); memcpy((char *)base + 2 * i, &v, 2); } break;
+    case LP_BF16: { uint16_t v = lp_bf16_from_f64(x); memcpy((char *)base + 2 * i, &v, 2); } break;
+    }
+}

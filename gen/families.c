@@ -41,16 +41,6 @@ const lp_family_info *lp_family_find(const char *name)
     return NULL;
 }
 
-void lp_store_f64(void *base, lp_format f, size_t i, double x)
-{
-    switch (f) {
-    case LP_F64: memcpy((char *)base + 8 * i, &x, 8); break;
-    case LP_F32: { float v = lp_f32_from_f64(x); memcpy((char *)base + 4 * i, &v, 4); } break;
-    case LP_F16: { uint16_t v = lp_f16_from_f64(x); memcpy((char *)base + 2 * i, &v, 2); } break;
-    case LP_BF16: { uint16_t v = lp_bf16_from_f64(x); memcpy((char *)base + 2 * i, &v, 2); } break;
-    }
-}
-
 /* Largest finite value and smallest subnormal of each format. */
 static double fmt_max(lp_format f)
 {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "lp_case.h"   /* the owned case (core/) */
+#include "lp_format.h"
 #include "lpcert.h"
 
 typedef struct lp_case_list {
@@ -32,7 +33,5 @@ lp_status lp_suite_build(lp_case_list *out, const char *family, unsigned fmt_mas
                          lp_error *err);
 void lp_case_list_free(lp_case_list *l);   /* frees the cases and the list's storage */
 
-/* Stores x rounded (RNE) to format f as element i of base. */
-void lp_store_f64(void *base, lp_format f, size_t i, double x);
 
 #endif

@@ -337,16 +337,6 @@ static void check_corpus(void)
 
 /* ---- random problems ----------------------------------------------------------------------- */
 
-static void store(unsigned char *p, lp_format f, int64_t i, double x)
-{
-    switch (f) {
-    case LP_F64: memcpy(p + i * 8, &x, 8); break;
-    case LP_F32: { float v = lp_f32_from_f64(x); memcpy(p + i * 4, &v, 4); break; }
-    case LP_F16: { uint16_t h = lp_f16_from_f64(x); memcpy(p + i * 2, &h, 2); break; }
-    case LP_BF16: { uint16_t h = lp_bf16_from_f64(x); memcpy(p + i * 2, &h, 2); break; }
-    }
-}
-
 static void check_random(lpt_rng *rng, int n)
 {
     for (int c = 0; c < n; c++) {
@@ -364,7 +354,7 @@ static void check_random(lpt_rng *rng, int n)
             if (family == 2 && i % V == 0) v += 30.0;                     /* peaked: p near 1 */
             if (family == 3 && lpt_rng_next(rng) % 4 == 0) v = -HUGE_VAL; /* masked vocabulary */
             if (family == 4) v = (double)(lpt_rng_next(rng) % 3);         /* ties */
-            store(x, fmt, i, v);
+            lp_store_f64(x, fmt, (size_t)i, v);
         }
         for (int64_t i = 0; i < B * T; i++)
             lab[i] = lpt_rng_next(rng) % 7 == 0 ? -100 : (int64_t)(lpt_rng_next(rng) % (uint64_t)V);
