@@ -8,6 +8,7 @@
 #ifndef LP_VECTORS_H
 #define LP_VECTORS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lp_case.h"
@@ -28,6 +29,10 @@ typedef struct lp_vcase {
 typedef struct lp_vreader lp_vreader;
 
 lp_status lp_vectors_open(lp_vreader **out, const char *path, lp_error *err);
+/* The same reader over size bytes in memory (not copied: they must outlive the reader); name
+ * stands for the path in errors. For the fuzz harness fuzz/fz_vectors.c. */
+lp_status lp_vectors_open_mem(lp_vreader **out, const void *data, size_t size, const char *name,
+                              lp_error *err);
 /* Reads the next case into *c (overwritten: free it with lp_vcase_free first); *got is 1, or 0
  * at the end of the file (c then cleared). On an error c is cleared too. */
 lp_status lp_vectors_next(lp_vreader *r, lp_vcase *c, int *got, lp_error *err);

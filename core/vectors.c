@@ -103,9 +103,13 @@ static const char *case_alloc(lp_vcase *c)
 {
     lp_problem *pb = &c->c.pb;
     const lp_shape s = pb->shape;
+    /* The format is for small, hand-checkable cases (the corpus's largest has 16,384 logits):
+     * the limits keep a shape line from allocating more than a few hundred MB before any data
+     * line backs it (fuzz finding V1: "shape 1000 8000 8000" asked for 128 GB). */
     if (s.B < 1 || s.T < 1 || s.V < 1 || s.B > ((int64_t)1 << 20) || s.T > ((int64_t)1 << 24) ||
-        s.V > ((int64_t)1 << 24) || s.B * s.T > ((int64_t)1 << 26))
-        return "shape out of range";
+        s.V > ((int64_t)1 << 24) || s.B * s.T > ((int64_t)1 << 20) ||
+        s.B * s.T * s.V > ((int64_t)1 << 24))
+        return "shape out of range (B, T, V >= 1, B*T <= 2^20, B*T*V <= 2^24 logits)";
     const int64_t bt = s.B * s.T, Ts = s.T - (pb->shift == LP_SHIFT_NEXT);
     lp_ref_result *w = &c->want;
     w->B = s.B;
@@ -261,6 +265,27 @@ static const char *case_line(lp_vcase *c, vstate *st, const char *key, const cha
         return "unknown line";
     }
     return NULL;
+}
+
+lp_status lp_vectors_open_mem(lp_vreader **out, const void *data, size_t size, const char *name,
+                             lp_error *err)
+{
+    *out = NULL;
+    lp_vreader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(name))) {
+        free(r);
+        return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", name);
+    }
+    /* fmemopen reads the bytes in place; a zero-length buffer is an empty file (no case). */
+    static const char empty[1] = {0};
+    if (!(r->f = fmemopen((void *)(size ? data : empty), size ? size : 1, "r"))) {
+        lp_status s = lp_fail(err, LP_ERR_IO, "%s: cannot open: %s", name, strerror(errno));
+        lp_vectors_close(r);
+        return s;
+    }
+    if (!size) getc(r->f);   /* consume the stand-in byte: the stream is at its end */
+    *out = r;
+    return LP_OK;
 }
 
 lp_status lp_vectors_open(lp_vreader **out, const char *path, lp_error *err)
