@@ -40,6 +40,9 @@ foreach(t lpcert_shared lpcert_static)
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(${t} PRIVATE $<BUILD_INTERFACE:lp_flags> ${LP_LIB_DEPS})
 endforeach()
+# Only the public API is exported (cmake/liblpcert.map): nothing internal is reachable from the .so.
+target_link_options(lpcert_shared PRIVATE LINKER:--version-script=${PROJECT_SOURCE_DIR}/cmake/liblpcert.map)
+set_target_properties(lpcert_shared PROPERTIES LINK_DEPENDS ${PROJECT_SOURCE_DIR}/cmake/liblpcert.map)
 # Every symbol resolved at link time (not with sanitizers: clang leaves their runtime undefined).
 if(NOT LP_SANITIZE AND NOT LP_FUZZ)
   target_link_options(lpcert_shared PRIVATE LINKER:--no-undefined)

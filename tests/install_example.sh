@@ -21,6 +21,18 @@ for f in lib/liblpcert.so lib/liblpcert.a include/lpcert.h include/lpcert_plugin
     [ -e "$prefix/$f" ] || { echo "install_example: $prefix/$f not installed" >&2; exit 1; }
 done
 
+# The shared library exports exactly the functions the public headers declare (cmake/liblpcert.map).
+want=$(cat "$prefix/include/lpcert.h" "$prefix/include/lpcert_check.h" |
+       grep -oE '\blp_[a-z0-9_]+[[:space:]]*\(' | sed 's/[[:space:]]*(//' | sort -u)
+have=$(nm -D --defined-only "$prefix/lib/liblpcert.so" | awk '$2 == "T" || $2 == "i" {print $3}' |
+       sed 's/@.*//' | sort -u)
+if [ "$want" != "$have" ]; then
+    echo "install_example: liblpcert.so exports differ from the public headers' functions:" >&2
+    diff <(echo "$want") <(echo "$have") >&2 || true
+    exit 1
+fi
+echo "== liblpcert.so exports the $(echo "$want" | wc -l) functions of the public headers, nothing else"
+
 echo "== pkg-config: $(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs lpcert)"
 mkdir "$tmp/pc"
 PKG_CONFIG_PATH=$prefix/lib/pkgconfig make -s -C "$tmp/pc" -f "$src/examples/user_test/Makefile" \
