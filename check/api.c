@@ -264,30 +264,11 @@ lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const cha
     if (st == LP_OK) st = ck_candidate_validate(cf, candidate_path, su, err);
     if (st == LP_OK) {
         memset(h, 0, sizeof *h);
-        h->files[0].role = "suite";
-        h->files[0].path = strcpy(c->paths[0], s->path);
-        st = ck_sha256_file(h->files[0].sha256, s->path, err);
-        h->nfiles = 1;
+        st = ck_header_add_file(h, "suite", s->path, c->paths[0], err);
     }
-    if (st == LP_OK && strcmp(s->path, candidate_path) != 0) {
-        h->files[1].role = "candidate";
-        h->files[1].path = strcpy(c->paths[1], candidate_path);
-        st = ck_sha256_file(h->files[1].sha256, candidate_path, err);
-        h->nfiles = 2;
-    }
+    if (st == LP_OK) st = ck_header_add_file(h, "candidate", candidate_path, c->paths[1], err);
     unsigned fm[CK_NOUT] = {0, 0, 0};
-    for (size_t i = 0; i < su->n && st == LP_OK; i++) {
-        const ck_case *cs = &su->c[i];
-        lp_ref_result ref;
-        ck_outputs cand;
-        memset(&cand, 0, sizeof cand);
-        st = ck_suite_ref(&ref, su, i, recompute, c->r.opt.threads, err);
-        if (st != LP_OK) break;
-        st = ck_candidate_load(&cand, cf, candidate_path, su, i, err);
-        if (st == LP_OK) st = ck_judge(&c->r, cs->name, cs->cls, &cs->pb, &ref, &cand, fm, err);
-        ck_outputs_free(&cand);
-        lp_ref_result_free(&ref);
-    }
+    if (st == LP_OK) st = ck_suite_compare(&c->r, su, cf, candidate_path, recompute, fm, NULL, err);
     if (st == LP_OK) {
         ck_suite_text(c->sdesc, sizeof c->sdesc, su, s->path, s->has_glob ? s->glob : NULL);
         ck_cand_text(c->cdesc, sizeof c->cdesc, candidate_path, fm);

@@ -59,12 +59,7 @@ static lp_status run_suite(ck_certify *c, ck_run *r, lp_error *err)
         ck_suite su;
         memset(&su, 0, sizeof su);
         s = ck_suite_open(&su, c->suite, c->glob, err);
-        if (s == LP_OK) {
-            h->files[h->nfiles].role = "suite";
-            h->files[h->nfiles].path = strcpy(c->store[1], c->suite);
-            s = ck_sha256_file(h->files[h->nfiles].sha256, c->suite, err);
-            h->nfiles++;
-        }
+        if (s == LP_OK) s = ck_header_add_file(h, "suite", c->suite, c->store[1], err);
         for (size_t i = 0; i < su.n && s == LP_OK; i++) {
             lp_ref_result ref;
             progress(c, (int64_t)i, (int64_t)su.n);
@@ -163,12 +158,7 @@ lp_status ck_certify_run(ck_certify *c, ck_run *r, lp_error *err)
         return lp_fail(err, LP_ERR_USAGE, "certify: give one of a plugin and a built-in kernel");
     lp_status s = c->plugin ? ck_kernel_open_plugin(&c->k, c->plugin, err)
                             : ck_kernel_open_builtin(&c->k, c->kernel, err);
-    if (s == LP_OK && c->plugin) {
-        h->files[0].role = "plugin";
-        h->files[0].path = strcpy(c->store[0], c->k.path);
-        s = ck_sha256_file(h->files[0].sha256, c->k.path, err);
-        h->nfiles = 1;
-    }
+    if (s == LP_OK && c->plugin) s = ck_header_add_file(h, "plugin", c->k.path, c->store[0], err);
     const double t0 = now_s();
     if (s == LP_OK) s = run_suite(c, r, err);
     if (s == LP_OK && c->seconds > 0) s = run_random(c, r, err);

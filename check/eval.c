@@ -305,6 +305,7 @@ static int push_ulp(ck_group *g, double u)
 {
     if (!LP_VEC_RESERVE(g->ulps, g->capulps, g->nulps + 1, 256)) return 0;
     g->ulps[g->nulps++] = u;
+    g->ulps_sorted = 0;
     return 1;
 }
 
@@ -317,7 +318,8 @@ static int cmp_double(const void *a, const void *b)
 double ck_group_median(ck_group *g)
 {
     if (g->nulps == 0) return (double)NAN;
-    qsort(g->ulps, g->nulps, sizeof *g->ulps, cmp_double);
+    if (!g->ulps_sorted) qsort(g->ulps, g->nulps, sizeof *g->ulps, cmp_double);
+    g->ulps_sorted = 1;
     size_t n = g->nulps;
     return n % 2 ? g->ulps[n / 2] : (g->ulps[n / 2 - 1] + g->ulps[n / 2]) / 2;
 }

@@ -258,3 +258,24 @@ lp_status ck_candidate_load(ck_outputs *o, const lp_tfile *cf, const char *cpath
     }
     return LP_OK;
 }
+
+lp_status ck_suite_compare(ck_run *r, const ck_suite *su, const lp_tfile *cf, const char *cand_path,
+                           int recompute, unsigned fm[CK_NOUT], void (*progress)(size_t, size_t),
+                           lp_error *err)
+{
+    lp_status s = LP_OK;
+    for (size_t i = 0; i < su->n && s == LP_OK; i++) {
+        const ck_case *c = &su->c[i];
+        lp_ref_result ref;
+        ck_outputs cand;
+        memset(&cand, 0, sizeof cand);
+        if (progress) progress(i, su->n);
+        s = ck_suite_ref(&ref, su, i, recompute, r->opt.threads, err);
+        if (s != LP_OK) break;
+        s = ck_candidate_load(&cand, cf, cand_path, su, i, err);
+        if (s == LP_OK) s = ck_judge(r, c->name, c->cls, &c->pb, &ref, &cand, fm, err);
+        ck_outputs_free(&cand);
+        lp_ref_result_free(&ref);
+    }
+    return s;
+}

@@ -113,6 +113,7 @@ typedef struct ck_group {
     double max_ulp, max_abs;
     uint64_t max_steps;        /* representable steps between y and the correctly rounded value */
     double *ulps;              /* err_ulp of every NUMBER / SAME_SPECIAL value, for the median */
+    int ulps_sorted;           /* ulps is sorted (by ck_group_median) and nothing was added since */
     size_t nulps, capulps;
     ck_repro worst;            /* the first mismatch, else the largest err_ulp */
     /* baseline-relative */
@@ -186,7 +187,7 @@ int ck_group_rel_failed(const ck_run *r, const ck_group *g);
 /* The baseline-relative bound of g in ulp, without the 2^-20 slack: factor * max_base_ulp, and
  * at least CK_DEFAULT_FLOOR under the default bound. */
 double ck_group_rel_bound(const ck_run *r, const ck_group *g);
-double ck_group_median(ck_group *g);   /* sorts g->ulps */
+double ck_group_median(ck_group *g);   /* sorts g->ulps once (the table, JSON and certificate ask) */
 
 /* ---- diagnoses (diag.c) ---- */
 
@@ -228,6 +229,10 @@ struct ck_suite;
 /* "path: N cases matching GLOB, from GENERATOR, seed S": the suite line of the header. */
 void ck_suite_text(char *buf, size_t n, const struct ck_suite *su, const char *path,
                    const char *glob);
+/* Lists path (copied into store, which must hold it) under role in h with its SHA-256; a path
+ * already listed, or a ninth file, is left out. */
+lp_status ck_header_add_file(ck_header *h, const char *role, const char *path, char *store,
+                             lp_error *err);
 void ck_report_table(FILE *f, ck_run *r, const ck_header *h);
 /* The command line argv[1..argc) of `lpcert CMD` rebuilt, shell-quoted, for h->repro: without the
  * options that only choose outputs (--json, --certificate, --save-candidate, --quiet,
@@ -286,6 +291,12 @@ lp_status ck_candidate_validate(const lp_tfile *cf, const char *cpath, const ck_
 lp_status ck_candidate_load(ck_outputs *o, const lp_tfile *cf, const char *cpath,
                             const ck_suite *s, size_t i, lp_error *err);
 int ck_glob_match(const char *glob, const char *name);
+/* The files route (`lpcert check SUITE CANDIDATE`, lp_check_suite_compare): every case of su
+ * judged into r against candidate file cf (validated), its formats or-ed into fm (ck_judge);
+ * progress (NULL: none) gets (i, n) before case i. */
+lp_status ck_suite_compare(ck_run *r, const ck_suite *su, const lp_tfile *cf, const char *cand_path,
+                           int recompute, unsigned fm[CK_NOUT], void (*progress)(size_t, size_t),
+                           lp_error *err);
 
 /* ---- kernels run in-process: plugins and built-ins (kernel.c, builtin.c) ---- */
 

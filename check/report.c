@@ -520,8 +520,7 @@ void ck_report_first_failure(char *buf, size_t n, const ck_run *r)
     for (size_t i = 0; i < r->ng; i++) {
         const ck_group *g = &r->g[i];
         if (!ck_group_failed(r, g)) continue;
-        const ck_repro *w = (g->n_mismatch || g->n_over || !g->rel_worst.set) ? &g->worst
-                                                                               : &g->rel_worst;
+        const ck_repro *w = worst_of(g);
         char where[96], got[64], want[64], err[96], bnd[160];
         if (w->out == CK_TOKEN)
             snprintf(where, sizeof where, "token b=%lld t=%lld (label %lld)", (long long)w->b,
@@ -907,4 +906,18 @@ void ck_suite_text(char *buf, size_t n, const ck_suite *su, const char *path, co
     snprintf(buf, n, "%s: %zu cases%s%s%s%s%s%s", path, su->n, glob ? " matching " : "",
              glob ? glob : "", gen ? ", from " : "", gen ? gen : "", seed ? ", seed " : "",
              seed ? seed : "");
+}
+
+lp_status ck_header_add_file(ck_header *h, const char *role, const char *path, char *store,
+                             lp_error *err)
+{
+    for (int i = 0; i < h->nfiles; i++)
+        if (strcmp(h->files[i].path, path) == 0) return LP_OK;
+    if (h->nfiles >= (int)(sizeof h->files / sizeof h->files[0])) return LP_OK;
+    ck_file *f = &h->files[h->nfiles];
+    f->role = role;
+    f->path = strcpy(store, path);
+    lp_status s = ck_sha256_file(f->sha256, path, err);
+    if (s == LP_OK) h->nfiles++;
+    return s;
 }

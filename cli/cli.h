@@ -29,8 +29,6 @@ typedef struct lp_cli_seen {
     const char *opt[32];
     int n;
 } lp_cli_seen;
-/* LP_EXIT_OK the first time option a is given; a usage error's code (printed) the second time. */
-int lp_cli_once(lp_cli_seen *s, const char *cmd, const char *a);
 
 
 /* The argument walker every command's parser uses (opts.c). Each call gives the next argument:

@@ -158,20 +158,6 @@ static void spec_path(char *dst, size_t cap, const char *spec)
     else snprintf(dst, cap, "%.*s", (int)(colon - spec), spec);
 }
 
-static lp_status add_file(ck_header *h, const char *role, const char *path, char *store,
-                          lp_error *err)
-{
-    for (int i = 0; i < h->nfiles; i++)
-        if (strcmp(h->files[i].path, path) == 0) return LP_OK;
-    if (h->nfiles >= 8) return LP_OK;
-    ck_file *f = &h->files[h->nfiles];
-    f->role = role;
-    f->path = strcpy(store, path);
-    lp_status s = ck_sha256_file(f->sha256, path, err);
-    if (s == LP_OK) h->nfiles++;
-    return s;
-}
-
 static void progress(size_t i, size_t n)
 {
     if (isatty(fileno(stderr))) fprintf(stderr, "\rlpcert check: %zu / %zu cases", i, n);
@@ -265,31 +251,29 @@ static int check_suite(check_opts *o)
     if (s == LP_OK && o->kernel) s = ck_kernel_open_builtin(&kern, o->kernel, &err);
     if (s == LP_OK && !o->kernel) s = lp_tfile_open(&cf, o->cand, &err);
     if (s == LP_OK && !o->kernel) s = ck_candidate_validate(cf, o->cand, &su, &err);
-    if (s == LP_OK) s = add_file(&h, "suite", o->suite, paths[0], &err);
-    if (s == LP_OK && !o->kernel) s = add_file(&h, "candidate", o->cand, paths[1], &err);
+    if (s == LP_OK) s = ck_header_add_file(&h, "suite", o->suite, paths[0], &err);
+    if (s == LP_OK && !o->kernel) s = ck_header_add_file(&h, "candidate", o->cand, paths[1], &err);
     if (s == LP_OK) s = ck_run_init(&r, &o->ck, &err);
-    for (size_t i = 0; i < su.n && s == LP_OK; i++) {
+    if (s == LP_OK && !o->kernel)
+        s = ck_suite_compare(&r, &su, cf, o->cand, o->recompute, fm, progress, &err);
+    for (size_t i = 0; o->kernel && i < su.n && s == LP_OK; i++) {   /* --kernel: run it here */
         const ck_case *c = &su.c[i];
         lp_ref_result ref;
         ck_outputs cand;
         progress(i, su.n);
         s = ck_suite_ref(&ref, &su, i, o->recompute, o->ck.threads, &err);
         if (s != LP_OK) break;
-        if (o->kernel) {
-            const char *skip;
-            int kfail;
-            char kmsg[256];
-            s = ck_kernel_run(&kern, &c->pb, &cand, &skip, &kfail, kmsg, sizeof kmsg, &err);
-            if (s == LP_OK && (skip || kfail)) {
-                if (skip) ck_run_diag(&r, CK_D_SKIP, "case %s: %s", c->name, skip);
-                else ck_run_diag(&r, CK_D_KERNEL_ERR, "case %s: %s", c->name, kmsg);
-                lp_ref_result_free(&ref);
-                continue;
-            }
-            if (s == LP_OK && o->save) s = save_outputs(&sl, c, &cand, &err);
-        } else {
-            s = ck_candidate_load(&cand, cf, o->cand, &su, i, &err);
+        const char *skip;
+        int kfail;
+        char kmsg[256];
+        s = ck_kernel_run(&kern, &c->pb, &cand, &skip, &kfail, kmsg, sizeof kmsg, &err);
+        if (s == LP_OK && (skip || kfail)) {
+            if (skip) ck_run_diag(&r, CK_D_SKIP, "case %s: %s", c->name, skip);
+            else ck_run_diag(&r, CK_D_KERNEL_ERR, "case %s: %s", c->name, kmsg);
+            lp_ref_result_free(&ref);
+            continue;
         }
+        if (s == LP_OK && o->save) s = save_outputs(&sl, c, &cand, &err);
         if (s == LP_OK) s = ck_judge(&r, c->name, c->cls, &c->pb, &ref, &cand, fm, &err);
         ck_outputs_free(&cand);
         lp_ref_result_free(&ref);
@@ -362,20 +346,20 @@ static int check_single(check_opts *o)
     }
     if (s == LP_OK) {
         spec_path(tmp, sizeof tmp, o->logits);
-        s = add_file(&h, "logits", tmp, store[0], &err);
+        s = ck_header_add_file(&h, "logits", tmp, store[0], &err);
     }
     if (s == LP_OK) {
         spec_path(tmp, sizeof tmp, o->labels);
-        s = add_file(&h, "labels", tmp, store[1], &err);
+        s = ck_header_add_file(&h, "labels", tmp, store[1], &err);
     }
     if (s == LP_OK && o->mask) {
         spec_path(tmp, sizeof tmp, o->mask);
-        s = add_file(&h, "mask", tmp, store[2], &err);
+        s = ck_header_add_file(&h, "mask", tmp, store[2], &err);
     }
     for (int k = 0; k < CK_NOUT && s == LP_OK; k++)
         if (o->outs[k]) {
             spec_path(tmp, sizeof tmp, o->outs[k]);
-            s = add_file(&h, ck_tensor_name(k), tmp, store[3 + k], &err);
+            s = ck_header_add_file(&h, ck_tensor_name(k), tmp, store[3 + k], &err);
         }
     if (s == LP_OK) {
         lp_ref_options ropt = LP_REF_OPTIONS_INIT;

@@ -46,6 +46,15 @@ int lp_cli_opt_seconds_seed(double *seconds, uint64_t *seed, const char *cmd, co
     return 1;
 }
 
+/* LP_EXIT_OK the first time option a is given; a usage error's code (printed) the second time. */
+static int lp_cli_once(lp_cli_seen *s, const char *cmd, const char *a)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->opt[i], a) == 0) return lp_cli_usage(cmd, "%s given more than once", a);
+    if (s->n < (int)(sizeof s->opt / sizeof s->opt[0])) s->opt[s->n++] = a;
+    return LP_EXIT_OK;
+}
+
 static int in_list(const char *const *list, const char *a)
 {
     for (; list && *list; list++)

@@ -25,14 +25,6 @@ int lp_cli_usage(const char *cmd, const char *fmt, ...)
     return LP_EXIT_USAGE;
 }
 
-int lp_cli_once(lp_cli_seen *s, const char *cmd, const char *a)
-{
-    for (int i = 0; i < s->n; i++)
-        if (strcmp(s->opt[i], a) == 0) return lp_cli_usage(cmd, "%s given more than once", a);
-    if (s->n < (int)(sizeof s->opt / sizeof s->opt[0])) s->opt[s->n++] = a;
-    return LP_EXIT_OK;
-}
-
 void lp_cli_hex(char *buf, size_t n, const lp_value *v, lp_format f)
 {
     switch (f) {

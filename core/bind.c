@@ -78,11 +78,3 @@ lp_status lp_bind(lp_problem *pb, uint8_t **mask_own, const lp_tensor *lt, const
     return lp_problem_check_named(pb, what->logits, what->labels, what->mask, err);
 }
 
-void lp_case_free(lp_case *c)
-{
-    if (!c) return;
-    free(c->logits);
-    free(c->labels);
-    free(c->mask);
-    memset(c, 0, sizeof *c);
-}

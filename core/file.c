@@ -51,7 +51,6 @@ lp_status lp_afile_open(lp_afile **out, const char *path, lp_error *err)
     return LP_OK;
 }
 
-FILE *lp_afile_fp(lp_afile *a) { return a->fp; }
 
 int lp_afile_write(lp_afile *a, const void *data, size_t n)
 {

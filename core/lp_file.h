@@ -13,9 +13,6 @@ typedef struct lp_afile lp_afile;
  * LP_ERR_IO "<path>.tmp: cannot create: <why>". The path in messages is quoted as
  * lp_tensor_quote does (96 characters at most, control characters as \xNN). */
 lp_status lp_afile_open(lp_afile **out, const char *path, lp_error *err);
-/* The stream to write to; write with it directly or with lp_afile_write. A write error on it is
- * found by lp_afile_commit (ferror), so single calls need not be checked. */
-FILE *lp_afile_fp(lp_afile *a);
 /* Writes n bytes; 1 on success, 0 on failure (then the failure and its errno are kept for
  * lp_afile_commit, and later writes do nothing). */
 int lp_afile_write(lp_afile *a, const void *data, size_t n);

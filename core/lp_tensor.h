@@ -72,6 +72,10 @@ lp_status lp_twriter_meta(lp_twriter *w, const char *key, const char *value, lp_
 lp_status lp_twriter_finish(lp_twriter *w, lp_error *err);  /* frees w in every case */
 void lp_twriter_abort(lp_twriter *w);                       /* NULL is a no-op */
 
+/* 1 if the n bytes at p lie wholly inside the read-only mapping f owns (0 for a parsed buffer
+ * that f only borrows, or for f NULL): memory lpcert may hand back to the kernel (madvise). */
+int lp_tfile_holds(const lp_tfile *f, const void *p, size_t n);
+
 /* ---- Internal to core/tensor.c, core/safetensors.c and core/npy.c; other code uses the API
  * above. tensor.c owns the file and dispatches on the magic; a parser fills the contents. ---- */
 struct lp_tfile {

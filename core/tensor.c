@@ -325,3 +325,10 @@ lp_status lp_tensor_mask_bytes(uint8_t **out, const lp_tensor *t, const char *wh
     *out = m;
     return LP_OK;
 }
+
+int lp_tfile_holds(const lp_tfile *f, const void *p, size_t n)
+{
+    if (!f || !f->map || !p) return 0;
+    const uintptr_t m0 = (uintptr_t)f->map, m1 = m0 + f->size, a = (uintptr_t)p;
+    return a >= m0 && a <= m1 && n <= m1 - a;
+}

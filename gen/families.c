@@ -376,11 +376,7 @@ lp_status lp_suite_build(lp_case_list *out, const char *family, unsigned fmt_mas
 void lp_case_list_free(lp_case_list *l)
 {
     if (!l) return;
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->v[i].logits);
-        free(l->v[i].labels);
-        free(l->v[i].mask);
-    }
+    for (size_t i = 0; i < l->n; i++) lp_case_free(&l->v[i]);
     free(l->v);
     memset(l, 0, sizeof *l);
 }

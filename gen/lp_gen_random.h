@@ -19,8 +19,6 @@
  * logits format among the bits (1u << fmt) of fmts (at least one), a temperature != 1 only when
  * temp_ok. c->name and c->family are left for the caller ("" and "random"). */
 lp_status lp_gen_random(lp_case *c, lp_rng *rng, unsigned fmts, int temp_ok, lp_error *err);
-/* Frees the arrays of one case and zeroes it. */
-
 /* A filler sequence (the neighbours of certify's batch-invariance check): T rows of V logits drawn
  * from a normal of deviation 3, stored in fmt at logits, then T uniform labels in [0, V) stored
  * as lt at labels. */

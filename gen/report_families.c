@@ -8,7 +8,6 @@
 
 #include "lp_core.h"
 #include "lp_format.h"
-#include "lp_gen_random.h"
 #include "lp_gen_report.h"
 #include "lp_rng.h"
 

@@ -579,11 +579,9 @@ lp_status lp_ref_compute(lp_ref_result *res, const lp_problem *pb, lp_error *err
 /* Whether the logits of pb (checked) lie wholly inside the read-only mapping file owns. */
 static int logits_mapped(const lp_problem *pb, const lp_tfile *file)
 {
-    if (!file || !file->map || !pb->logits) return 0;
-    const uintptr_t m0 = (uintptr_t)file->map, m1 = m0 + file->size, a = (uintptr_t)pb->logits;
     const size_t n = (size_t)pb->shape.B * (size_t)pb->shape.T * (size_t)pb->shape.V *
                      (size_t)lp_format_get(pb->fmt)->bytes;
-    return a >= m0 && a <= m1 && n <= m1 - a;
+    return lp_tfile_holds(file, pb->logits, n);
 }
 
 static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
