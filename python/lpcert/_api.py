@@ -17,6 +17,16 @@ _VALUE = np.dtype({"names": ["f64", "f32", "f16", "bf16", "hi", "lo"],
 _OUTPUT_NAMES = ("token", "sum", "mean")
 
 
+def _named(cmd, err):
+    """lp_problem_check's messages name labels[b,t] and mask[b,t]; the CLI's start with the tensor's
+    file (lp_bind): here the argument's name, as for the other input errors."""
+    m = err.msg.decode("utf-8", "replace")
+    for w in ("labels", "mask"):
+        if m.startswith(w + "["):
+            err.msg = ("%s: %s" % (w, m)).encode()[:255]
+    return _lib.fail(cmd, err)
+
+
 def _reraise(cmd, e):
     """An InputError from argument binding as the CLI's ValueError line."""
     return ValueError("lpcert %s: %s" % (cmd, e))
@@ -91,7 +101,7 @@ def ref(logits, labels, *, mask=None, shift="next", ignore_index=-100, temperatu
     s = L.lp_ref_compute_opts(ctypes.byref(res), ctypes.byref(pb.pb), ctypes.byref(opt), ctypes.byref(err))
     try:
         if s != _lib.LP_OK:
-            raise _lib.fail("ref", err)
+            raise _named("ref", err)
         B, Ts = res.B, res.Ts
         out = {}
         _values(res.logp, B * Ts, "logp", out)
@@ -331,7 +341,7 @@ def check(logits, labels, *, logp=None, sum=None, mean=None, mask=None, shift="n
                     setattr(c, k, a.ctypes.data)
             if L.lp_check_problem(h, name, cls, ctypes.byref(pb.pb), None, ctypes.byref(c),
                                   ctypes.byref(err)) != _lib.LP_OK:
-                raise _lib.fail("check", err)
+                raise _named("check", err)
     except BaseException:
         L.lp_check_free(h)
         raise

@@ -134,7 +134,7 @@ def logits_format(t, dtype):
         fmt = _lib.BF16
     elif a.dtype == np.uint16:
         if want != _lib.BF16:
-            raise InputError("%s: uint16 ('<u2') logits are read only as bf16 bit patterns: pass "
+            raise InputError("%s: '<u2' logits are read only as bf16 bit patterns: pass "
                              "dtype='bf16'" % t.what)
         fmt = _lib.BF16
     elif a.dtype in (np.float64, np.float32, np.float16):
