@@ -524,8 +524,9 @@ def certify(fn, *, families=None, dtypes=None, cases=None, seconds=0, seed=0x5ee
     k = _Kernel(fn, torch, device, None, fmts)
     decl = _probe(k, fmts)
     pname = (name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "fn")
+    mod = getattr(fn, "__module__", None)
     desc = "a Python callable (lpcert.certify): %s%s" % (
-        getattr(fn, "__module__", "?") + "." + pname, ", torch tensors" if torch else ", NumPy arrays")
+        (mod + "." if mod else "") + pname, ", torch tensors" if torch else ", NumPy arrays")
     p = _lib.lp_plugin()
     p.abi_version = _lib.PLUGIN_ABI_VERSION
     p.struct_size = ctypes.sizeof(_lib.lp_plugin)

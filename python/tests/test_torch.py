@@ -205,3 +205,17 @@ def test_assert_logps_torch():
     xn[1, 2] = float("nan")     # row 2 scores t=3, which the mask drops
     with pytest.raises(AssertionError, match=r"worst value: input (sum|mean)"):
         lpcert.testing.assert_logps(lambda *a: torch_logps(*a, mul=True), xn, y, mask=m)
+
+
+def test_readme_from_python_block_runs():
+    """README.md's "From Python" example runs as written (the installed package's route)."""
+    import os
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    text = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    sec = text[text.index("### From Python"):text.index("### The PyTorch route, in full")]
+    code = re.search(r"```python\n(.*?)```", sec, re.S).group(1)
+    env = {}
+    exec(compile(code, "README.md (From Python)", "exec"), env)
+    assert env["exact"]["logp.bf16"].dtype == torch.bfloat16
+    assert isinstance(env["report"], lpcert.Report)
