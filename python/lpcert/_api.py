@@ -170,8 +170,8 @@ class Report:
 
     def __del__(self):
         h, self._h = getattr(self, "_h", None), None
-        if h:
-            _lib.lib().lp_check_free(h)
+        if h and _lib is not None and _lib._LIB is not None:
+            _lib._LIB.lp_check_free(h)
 
     def __bool__(self):
         return self.passed
@@ -367,6 +367,7 @@ class _Kernel:
         self.fn, self.use_torch, self.device = fn, use_torch, device
         self.outputs, self.formats = outputs, formats
         self.errors = []
+        self.interrupted = False
         self.cb = _lib.RUN_FN(self._run)
 
     def inputs(self, B, T, V, fmt, logits_p, labels_p, mask_p):
@@ -407,6 +408,8 @@ class _Kernel:
 
     def _run(self, state, ppb, pout, msg, msg_size):
         try:
+            if self.interrupted:   # Ctrl-C: the remaining cases fail fast, certify() re-raises
+                raise KeyboardInterrupt()
             pb, po = ppb.contents, pout.contents
             x, y, m = self.inputs(pb.B, pb.T, pb.V, pb.format, pb.logits, pb.labels, pb.mask)
             out = self.call(x, y, m, "next" if pb.shift == 0 else "none", int(pb.ignore_index),
@@ -430,7 +433,9 @@ class _Kernel:
                 ctypes.memmove(dst, a.ctypes.data, a.nbytes)
             return 0
         except BaseException as e:   # noqa: B902 - a callback must not unwind into C
-            if len(self.errors) < 8:
+            if isinstance(e, KeyboardInterrupt):
+                self.interrupted = True
+            elif len(self.errors) < 8:
                 self.errors.append(traceback.format_exc())
             text = ("%s: %s" % (type(e).__name__, e)).replace("\n", " ")
             data = text.encode("utf-8", "replace")[: max(0, msg_size - 1)] + b"\0"
@@ -554,4 +559,7 @@ def certify(fn, *, families=None, dtypes=None, cases=None, seconds=0, seed=0x5ee
     except BaseException:
         L.lp_check_free(h)
         raise
+    if k.interrupted:
+        L.lp_check_free(h)
+        raise KeyboardInterrupt()
     return Report(h, keep=(p, k, o), kernel_errors=k.errors)

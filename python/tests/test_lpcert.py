@@ -303,3 +303,16 @@ def test_certify_kernel_errors_are_reported():
     assert not r.passed
     assert any(d["kind"] == "kernel_error" and "RuntimeError: boom" in d["example"] for d in r.diagnoses)
     assert "boom" in r.kernel_errors[0]
+
+
+def test_certify_interrupt_stops():
+    calls = []
+
+    def fn(*a):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return np_logps(*a)
+    with pytest.raises(KeyboardInterrupt):
+        lpcert.certify(fn, dtypes="f32", torch=False)
+    assert len(calls) == 3
