@@ -143,8 +143,10 @@ static void describe_kernel(ck_certify *c)
             snprintf(outs + l, sizeof outs - l, "%s%s (%s)", l ? ", " : "", ck_tensor_name(k),
                      decl[k] < 0 ? "as logits" : lp_format_name((lp_format)decl[k]));
         }
-    snprintf(c->cdesc, sizeof c->cdesc, "%s %s: %s%s%s; reads %s; writes %s; ABI %u",
-             c->plugin ? "plugin" : c->given ? "kernel given in memory" : "built-in kernel", c->k.spec, p->name,
+    char who[600];
+    if (c->given) snprintf(who, sizeof who, "kernel given in memory");
+    else snprintf(who, sizeof who, "%s %s", c->plugin ? "plugin" : "built-in kernel", c->k.spec);
+    snprintf(c->cdesc, sizeof c->cdesc, "%s: %s%s%s; reads %s; writes %s; ABI %u", who, p->name,
              p->description ? ": " : "", p->description ? p->description : "", fmts, outs,
              p->abi_version);
 }

@@ -749,7 +749,7 @@ static void test_certify_kernel(void)
         if (!lpt_check(!lp_check_failed(c), "certify of the exact kernel given in memory: FAIL"))
             lp_check_write_table(stdout, c);
         char *buf = table_text(c);
-        lpt_check(calls > 3 && buf && strstr(buf, "kernel given in memory exact_f32") &&
+        lpt_check(calls > 3 && buf && strstr(buf, "kernel given in memory: exact_f32") &&
                   strstr(buf, "random/f32"), "certify kernel: %d calls; report:\n%s", calls,
                   buf ? buf : "");
         free(buf);

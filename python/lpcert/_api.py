@@ -240,7 +240,7 @@ class Report:
 
 # ---- check --------------------------------------------------------------------------------------
 
-def _bounds(v, what):
+def _bounds(v, what, cmd):
     """max_ulp / max_abs: a number (every output) or a dict {token|sum|mean: number}."""
     out = [-1.0, -1.0, -1.0]
     if v is None:
@@ -248,13 +248,13 @@ def _bounds(v, what):
     items = v.items() if isinstance(v, dict) else [(k, v) for k in _OUTPUT_NAMES]
     for k, x in items:
         if k not in _OUTPUT_NAMES:
-            raise ValueError("lpcert check: %s: output '%s' is not token, sum or mean" % (what, k))
+            raise ValueError("lpcert %s: %s: output '%s' is not token, sum or mean" % (cmd, what, k))
         try:
             x = float(x)
         except (TypeError, ValueError):
-            raise ValueError("lpcert check: %s: '%s' is not a number >= 0" % (what, x)) from None
+            raise ValueError("lpcert %s: %s: '%s' is not a number >= 0" % (cmd, what, x)) from None
         if not x >= 0:
-            raise ValueError("lpcert check: %s: '%s' is not a number >= 0" % (what, x))
+            raise ValueError("lpcert %s: %s: '%s' is not a number >= 0" % (cmd, what, x))
         out[_OUTPUT_NAMES.index(k)] = x
     return out
 
@@ -262,8 +262,8 @@ def _bounds(v, what):
 def _new_check(cmd, max_ulp, max_abs, baseline, factor, masking, empty_mean, threads, no_default_bound):
     L = _lib.lib()
     o = _lib.lp_check_options()
-    o.max_ulp[:] = _bounds(max_ulp, "max_ulp")
-    o.max_abs[:] = _bounds(max_abs, "max_abs")
+    o.max_ulp[:] = _bounds(max_ulp, "max_ulp", cmd)
+    o.max_abs[:] = _bounds(max_abs, "max_abs", cmd)
     o.baseline = baseline.encode() if baseline else None
     if factor is not None and not baseline:
         raise ValueError("lpcert %s: factor goes with baseline" % cmd)
@@ -515,23 +515,26 @@ def certify(fn, *, families=None, dtypes=None, cases=None, seconds=0, seed=0x5ee
     elif dtypes:
         globs = ["*/%s/*" % d for d in dts]
     if cases:
-        globs = lst(cases) if not globs else [g for g in globs for c in lst(cases) if c.startswith(g)]
+        if fams:
+            raise ValueError("lpcert certify: give families or cases, not both")
+        globs = lst(cases)
     fmts = [_lib.FORMAT_NAMES.index(d) for d in dts]
     if batch_invariance not in ("require", "report", "off"):
         raise ValueError("lpcert certify: batch_invariance: '%s' is not require, report or off"
                          % batch_invariance)
     try:
-        seconds = float(seconds)
+        secs = float(seconds)
     except (TypeError, ValueError):
-        seconds = -1
-    if not 0 <= seconds <= 1e6:
-        raise ValueError("lpcert certify: seconds: '%s' is not a number in [0, 1e6]" % seconds)
+        secs = -1.0
+    if not 0 <= secs <= 1e6:
+        raise ValueError("lpcert certify: seconds: '%s' is not a number in [0, 1e6]" % (seconds,))
+    seconds = secs
     k = _Kernel(fn, torch, device, None, fmts)
     decl = _probe(k, fmts)
     pname = (name or getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or "fn")
     mod = getattr(fn, "__module__", None)
-    desc = "a Python callable (lpcert.certify): %s%s" % (
-        (mod + "." if mod else "") + pname, ", torch tensors" if torch else ", NumPy arrays")
+    desc = "a Python callable through lpcert.certify (%s), %s" % (
+        (mod + "." if mod else "") + pname, "torch tensors" if torch else "NumPy arrays")
     p = _lib.lp_plugin()
     p.abi_version = _lib.PLUGIN_ABI_VERSION
     p.struct_size = ctypes.sizeof(_lib.lp_plugin)

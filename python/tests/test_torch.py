@@ -174,7 +174,7 @@ def test_certify_standard_suite_f32_bf16_and_mul_leak():
     assert d["conventions"]["masking"]["observed"] == "assign", d["conventions"]
     assert not any(x["kind"] == "nan_leak" for x in r.diagnoses)
     assert {g["class"].split("/")[1] for g in r.groups} == {"f32"}
-    assert "kernel given in memory torch_logps" in d["candidate"], d["candidate"]
+    assert "kernel given in memory: torch_logps" in d["candidate"], d["candidate"]
     assert "verdict:" in str(r)
 
     rb = lpcert.certify(bf16_logps, dtypes="bf16", seconds=0.5)
