@@ -1,5 +1,5 @@
 """lpcert.testing: assertions for pytest."""
-from ._api import _Kernel, check
+from ._api import check
 
 __all__ = ["assert_logps"]
 
@@ -33,5 +33,3 @@ def assert_logps(fn_or_outputs, logits, labels, *, mask=None, shift="next", igno
         raise AssertionError("lpcert: the outputs fail\n" + r.worst_text() + "\n\n" + str(r))
     return r
 
-
-del _Kernel
