@@ -9,7 +9,7 @@ import traceback
 import numpy as np
 
 from . import _lib
-from ._inputs import InputError, Problem, as_array, dtype_name, is_torch, shape_str
+from ._inputs import InputError, Problem, as_array, dtype_name, shape_str
 
 _VALUE = np.dtype({"names": ["f64", "f32", "f16", "bf16", "hi", "lo"],
                    "formats": ["<f8", "<f4", "<u2", "<u2", "<f8", "<f8"],
