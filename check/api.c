@@ -285,9 +285,13 @@ lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const cha
 
 /* ---- certify ----------------------------------------------------------------------------------- */
 
-lp_status lp_check_certify(lp_check *c, const lp_certify_options *opt, lp_error *err)
+static lp_status certify(lp_check *c, const lp_plugin *given, const lp_certify_options *opt,
+                         lp_error *err)
 {
     if (!c || !opt) return lp_fail(err, LP_ERR_USAGE, "certify: a NULL run or options");
+    if (given && (opt->plugin || opt->kernel))
+        return lp_fail(err, LP_ERR_USAGE, "certify: a kernel given in memory and a plugin or "
+                       "built-in kernel in the options");
     if (c->r.cases > 0 || c->cert)
         return lp_fail(err, LP_ERR_USAGE, "certify: the run already holds results (use a new one)");
     if (opt->batch_invariance < 0 || opt->batch_invariance > 2)
@@ -299,6 +303,7 @@ lp_status lp_check_certify(lp_check *c, const lp_certify_options *opt, lp_error 
     if (!ce) return lp_fail(err, LP_ERR_NOMEM, "certify: out of memory");
     ce->plugin = opt->plugin;
     ce->kernel = opt->kernel;
+    ce->given = given;
     ce->suite = opt->suite;
     ce->glob = opt->cases;
     ce->seconds = opt->seconds;
@@ -310,4 +315,16 @@ lp_status lp_check_certify(lp_check *c, const lp_certify_options *opt, lp_error 
     lp_status s = ck_certify_run(ce, &c->r, err);
     if (s == LP_OK) c->route = 3;
     return s;
+}
+
+lp_status lp_check_certify(lp_check *c, const lp_certify_options *opt, lp_error *err)
+{
+    return certify(c, NULL, opt, err);
+}
+
+lp_status lp_check_certify_kernel(lp_check *c, const struct lp_plugin *kernel,
+                                  const lp_certify_options *opt, lp_error *err)
+{
+    if (!kernel) return lp_fail(err, LP_ERR_USAGE, "certify: a NULL kernel");
+    return certify(c, kernel, opt, err);
 }

@@ -143,8 +143,10 @@ static void describe_kernel(ck_certify *c)
             snprintf(outs + l, sizeof outs - l, "%s%s (%s)", l ? ", " : "", ck_tensor_name(k),
                      decl[k] < 0 ? "as logits" : lp_format_name((lp_format)decl[k]));
         }
-    snprintf(c->cdesc, sizeof c->cdesc, "%s %s: %s%s%s; reads %s; writes %s; ABI %u",
-             c->plugin ? "plugin" : "built-in kernel", c->k.spec, p->name,
+    char who[600];
+    if (c->given) snprintf(who, sizeof who, "kernel given in memory");
+    else snprintf(who, sizeof who, "%s %s", c->plugin ? "plugin" : "built-in kernel", c->k.spec);
+    snprintf(c->cdesc, sizeof c->cdesc, "%s: %s%s%s; reads %s; writes %s; ABI %u", who, p->name,
              p->description ? ": " : "", p->description ? p->description : "", fmts, outs,
              p->abi_version);
 }
@@ -154,10 +156,12 @@ lp_status ck_certify_run(ck_certify *c, ck_run *r, lp_error *err)
     ck_header *h = &c->h;
     memset(h, 0, sizeof *h);
     c->ran = c->skipped = c->nrand = 0;
-    if (!c->plugin == !c->kernel)
-        return lp_fail(err, LP_ERR_USAGE, "certify: give one of a plugin and a built-in kernel");
+    if ((c->plugin != NULL) + (c->kernel != NULL) + (c->given != NULL) != 1)
+        return lp_fail(err, LP_ERR_USAGE, "certify: give one of a plugin, a built-in kernel and a "
+                       "kernel in memory");
     lp_status s = c->plugin ? ck_kernel_open_plugin(&c->k, c->plugin, err)
-                            : ck_kernel_open_builtin(&c->k, c->kernel, err);
+                  : c->given ? ck_kernel_open_given(&c->k, c->given, err)
+                             : ck_kernel_open_builtin(&c->k, c->kernel, err);
     if (s == LP_OK && c->plugin) s = ck_header_add_file(h, "plugin", c->k.path, c->store[0], err);
     const double t0 = now_s();
     if (s == LP_OK) s = run_suite(c, r, err);

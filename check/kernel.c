@@ -70,6 +70,14 @@ lp_status ck_kernel_open_plugin(ck_kernel *k, const char *spec, lp_error *err)
     return describe_check(k->p, spec, err);
 }
 
+lp_status ck_kernel_open_given(ck_kernel *k, const lp_plugin *p, lp_error *err)
+{
+    memset(k, 0, sizeof *k);
+    snprintf(k->spec, sizeof k->spec, "%s", p && p->name ? p->name : "kernel");
+    k->p = p;
+    return describe_check(p, k->spec, err);
+}
+
 void ck_kernel_close(ck_kernel *k)
 {
     if (!k) return;

@@ -11,7 +11,8 @@
 typedef struct ck_certify {
     /* set by the caller (memset 0 first; seconds 10 and seed 0x5eed are certify's defaults) */
     const char *plugin;        /* "LIB.so[:SYMBOL]", or NULL */
-    const char *kernel;        /* a built-in kernel's name, or NULL: exactly one of the two */
+    const char *kernel;        /* a built-in kernel's name, or NULL */
+    const lp_plugin *given;    /* a kernel described in memory, or NULL: exactly one of the three */
     const char *suite;         /* a suite file instead of the standard suite, or NULL */
     const char *glob;          /* --cases, or NULL */
     double seconds;            /* random problems for about this long (0: none) */

@@ -310,6 +310,9 @@ typedef struct ck_kernel {
 } ck_kernel;
 
 lp_status ck_kernel_open_plugin(ck_kernel *k, const char *spec, lp_error *err);
+/* A kernel given as a description in memory (lp_check_certify_kernel), checked as a plugin's is;
+ * p must outlive k. */
+lp_status ck_kernel_open_given(ck_kernel *k, const lp_plugin *p, lp_error *err);
 void ck_kernel_close(ck_kernel *k);
 /* Runs k on pb. *skip is set (to a static reason) when k cannot take pb; *kfail to 1 with the
  * kernel's message in kmsg when it returns an error; both leave out empty. Transformations k's

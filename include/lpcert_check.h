@@ -130,6 +130,14 @@ typedef struct lp_certify_options {
  * the reports then are those of `lpcert certify`. */
 lp_status lp_check_certify(lp_check *c, const lp_certify_options *opt, lp_error *err);
 
+/* The same with the kernel given in memory: a description as a plugin's entry function returns
+ * (lpcert_plugin.h, checked the same way; it must stay valid during the call), opt->plugin and
+ * opt->kernel NULL. The route of kernels that live in another language's runtime: a Python
+ * callable behind a ctypes function pointer (python/lpcert) serves as run. */
+struct lp_plugin;
+lp_status lp_check_certify_kernel(lp_check *c, const struct lp_plugin *kernel,
+                                  const lp_certify_options *opt, lp_error *err);
+
 #ifdef __cplusplus
 }
 #endif

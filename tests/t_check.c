@@ -695,6 +695,82 @@ static void test_certify(void)
     lp_check_free(c2);
 }
 
+/* A kernel given in memory (lp_check_certify_kernel): the exact reference itself behind the plugin
+ * ABI, f32 outputs; it must pass, batch invariance included. */
+static int exact_run(void *state, const lp_plugin_problem *pp, const lp_plugin_outputs *out,
+                     char *msg, size_t msg_size)
+{
+    int *calls = state;
+    ++*calls;
+    lp_problem pb = LP_PROBLEM_INIT;
+    pb.shape = (lp_shape){pp->B, pp->T, pp->V};
+    pb.fmt = (lp_format)pp->format;
+    pb.logits = pp->logits;
+    pb.labels = pp->labels;
+    pb.mask = pp->mask;
+    pb.shift = (lp_shift)pp->shift;
+    pb.ignore_index = pp->ignore_index;
+    pb.temperature = pp->temperature;
+    pb.empty_mean = (lp_empty_mean)pp->empty_mean;
+    lp_ref_result r;
+    lp_error err = {LP_OK, ""};
+    lp_ref_options o = LP_REF_OPTIONS_INIT;
+    o.threads = 1;
+    o.formats = 1u << LP_F32;
+    if (lp_ref_compute_opts(&r, &pb, &o, &err) != LP_OK) {
+        snprintf(msg, msg_size, "%s", err.msg);
+        return 1;
+    }
+    for (int64_t i = 0; i < pp->B * pp->Ts; i++) ((float *)out->logp)[i] = r.logp[i].f32;
+    for (int64_t b = 0; b < pp->B; b++) {
+        ((float *)out->sum)[b] = r.sum[b].f32;
+        ((float *)out->mean)[b] = r.mean[b].f32;
+    }
+    lp_ref_result_free(&r);
+    return 0;
+}
+
+static void test_certify_kernel(void)
+{
+    int calls = 0;
+    lp_plugin k = {LP_PLUGIN_ABI_VERSION, sizeof(lp_plugin), "exact_f32", "the reference, in memory",
+                   LP_PLUGIN_FMT(LP_F32) | LP_PLUGIN_FMT(LP_BF16),
+                   LP_PLUGIN_OUT_LOGP | LP_PLUGIN_OUT_SUM | LP_PLUGIN_OUT_MEAN, LP_F32, LP_F32, LP_F32,
+                   LP_PLUGIN_CAP_MASK | LP_PLUGIN_CAP_IGNORE_INDEX | LP_PLUGIN_CAP_SHIFT_NONE |
+                   LP_PLUGIN_CAP_TEMPERATURE, exact_run, &calls};
+    lp_error err = {LP_OK, ""};
+    lp_check *c = NULL;
+    if (!lpt_check(lp_check_new(&c, NULL, &err) == LP_OK, "certify kernel: new: %s", err.msg)) return;
+    lp_certify_options co = LP_CERTIFY_OPTIONS_INIT;
+    co.cases = "normal/f32,masks,all_masked";
+    co.seconds = 0.01;
+    lp_status s = lp_check_certify_kernel(c, &k, &co, &err);
+    if (lpt_check(s == LP_OK, "certify kernel: %s", err.msg)) {
+        if (!lpt_check(!lp_check_failed(c), "certify of the exact kernel given in memory: FAIL"))
+            lp_check_write_table(stdout, c);
+        char *buf = table_text(c);
+        lpt_check(calls > 3 && buf && strstr(buf, "kernel given in memory: exact_f32") &&
+                  strstr(buf, "random/f32"), "certify kernel: %d calls; report:\n%s", calls,
+                  buf ? buf : "");
+        free(buf);
+    }
+    lp_check_free(c);
+    co.kernel = "twopass_f32";   /* a kernel given twice */
+    lp_check_new(&c, NULL, &err);
+    lpt_check(lp_check_certify_kernel(c, &k, &co, &err) == LP_ERR_USAGE, "certify kernel: a kernel "
+              "in memory and a built-in one accepted");
+    lp_check_free(c);
+    co.kernel = NULL;
+    k.struct_size = 8;           /* checked as a plugin's description is */
+    lp_check_new(&c, NULL, &err);
+    lpt_check(lp_check_certify_kernel(c, &k, &co, &err) == LP_ERR_INPUT && strstr(err.msg, "struct_size"),
+              "certify kernel: struct_size 8 accepted (%s)", err.msg);
+    lp_check_free(c);
+    lp_check_new(&c, NULL, &err);
+    lpt_check(lp_check_certify_kernel(c, NULL, &co, &err) == LP_ERR_USAGE, "certify kernel: NULL accepted");
+    lp_check_free(c);
+}
+
 int main(void)
 {
     lpt_begin("t_check");
@@ -711,5 +787,6 @@ int main(void)
     test_files();
     test_gen_random();
     test_certify();
+    test_certify_kernel();
     return lpt_end();
 }
