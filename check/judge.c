@@ -554,10 +554,17 @@ lp_status ck_ref_compute(lp_ref_result *ref, lp_ref_enc *enc, const ck_run *r, c
     lp_ref_options o = LP_REF_OPTIONS_INIT;
     o.threads = r->opt.threads;
     memset(enc, 0, sizeof *enc);
-    if (r->opt.slow) return lp_ref_compute_opts(ref, pb, &o, err);
     unsigned fm = 0;
     for (int k = 0; k < CK_NOUT; k++)
         if (cand->a[k].present) fm |= 1u << cand->a[k].fmt;
+    /* With several cases per run every NUMBER value is settled exactly (RULES (f)): tier 2 for
+     * each token, MPFR for each sum and mean, and MPFR for each f64 token (tier 2 is too wide for
+     * an f64 figure). That pays only on long rows without sums, means or f64 outputs; other cases
+     * take the all-MPFR route, whose output is the same. */
+    const double logits = (double)pb->shape.B * (double)pb->shape.T * (double)pb->shape.V;
+    const int multi_slow = !r->one_case && ((fm & (1u << LP_F64)) || cand->a[CK_SUM].present ||
+                                            cand->a[CK_MEAN].present || logits < 0x1p22);
+    if (r->opt.slow || multi_slow) return lp_ref_compute_opts(ref, pb, &o, err);
     o.formats = fm ? fm : 1u << LP_F32;
     return lp_ref_compute_enc(ref, enc, pb, &o, err);
 }
