@@ -482,6 +482,7 @@ lp_status ck_jcase_settle(ck_run *r, ck_jcase *c, lp_error *err)
             measure_exact(v);
             continue;
         }
+        if (v->level == 2) continue;   /* settled with an earlier value of its sequence */
         const double *t = v->out == CK_TOKEN ? &c->enc->tok[3 * v->i] : &c->enc->seq[3 * v->b];
         if (v->out == CK_MEAN) {
             const double slo = nextafter(t[0] + t[1], -HUGE_VAL), shi = nextafter(t[0] + t[2], HUGE_VAL);
@@ -514,6 +515,8 @@ lp_status ck_jcase_settle(ck_run *r, ck_jcase *c, lp_error *err)
             nm += mark_out(r, c, g, out, buf);
         }
         if (s != LP_OK || nm == 0) break;
+        /* each pass refines a marked value a level (0, 1, 2) or finds them all exact */
+        LP_ASSERT(iter <= 3 * c->n + 4);
         for (int64_t j = 0; j < c->n && s == LP_OK; j++)
             if (c->v[j].mark) {
                 c->v[j].mark = 0;
