@@ -807,6 +807,12 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
         fprintf(f, "| %s | `%s`<br>SHA-256 `%s` |\n", h->files[i].role, h->files[i].path,
                 h->files[i].sha256);
     for (int i = 0; i < h->nextra; i++) fprintf(f, "| note | %s |\n", h->extra[i]);
+    if (r->js.used)   /* which tier decided what (check/judge.c); absent with --slow */
+        fprintf(f, "| judged | %lld values from the fast reference: %lld settled from its enclosures, "
+                "%lld tokens re-enclosed by tier 2, %lld tokens and %lld sequences recomputed by "
+                "MPFR (figures as the all-MPFR route's) |\n", (long long)r->js.values,
+                (long long)r->js.enclosure, (long long)r->js.tier2, (long long)r->js.mpfr_tokens,
+                (long long)r->js.mpfr_seqs);
     char bt[320];
     ck_options_bound_text(bt, sizeof bt, &r->opt);
     fprintf(f, "\n## Bounds and semantics certified\n\n");

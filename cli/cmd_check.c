@@ -365,12 +365,12 @@ static int check_single(check_opts *o)
     lp_ref_enc renc;
     memset(&renc, 0, sizeof renc);
     if (s == LP_OK) s = ck_run_init(&r, &o->ck, &err);
+    r.one_case = 1;   /* one case: the median is settled within it (check/judge.c, RULES (f)) */
     if (s == LP_OK) s = ck_ref_compute(&ref, &renc, &r, pb, &cand, &err);
     char cls[64];
     snprintf(cls, sizeof cls, "input/%s", lp_format_name(pb->fmt));
     unsigned fmo[CK_NOUT] = {0, 0, 0};
     r.renc = renc.tok ? &renc : NULL;
-    r.one_case = 1;   /* one case: the median is settled within it (check/judge.c, RULES (f)) */
     if (s == LP_OK) s = ck_judge(&r, "input", cls, pb, &ref, &cand, fmo, &err);
     r.renc = NULL;
     if (s == LP_OK) {

@@ -1,6 +1,6 @@
 """tests/e2e_judge.py: `lpcert check` judged from the fast tiers' enclosures (check/judge.c) gives
-byte for byte the text and JSON of `--slow` (every value from the all-MPFR double-double), but for
-the JSON's "judge" counts: random problems (f32, bf16, f16, f64 logits, masks, temperatures, both
+byte for byte the text, JSON and certificate of `--slow` (every value from the all-MPFR double-double), but for
+the "judge" counts (the JSON object, the certificate line) and the certificate's date: random problems (f32, bf16, f16, f64 logits, masks, temperatures, both
 shifts) with candidates of every format (the reference computed in doubles, rounded; a few values
 1 ulp off, NaN or -inf), sums and means, under the default bound, --max-ulp set exactly to the
 worst value's error (and 1 ulp of it either side), --max-abs, --vs-baseline and no bound."""
@@ -56,24 +56,38 @@ def logp_row(row, lab, tau):
 
 def run(args, tag):
     js = os.path.join(TMP, tag + ".json")
-    p = subprocess.run([LP, "check"] + args + ["--json", js], capture_output=True, text=True)
+    ce = os.path.join(TMP, tag + ".md")
+    p = subprocess.run([LP, "check"] + args + ["--json", js, "--certificate", ce],
+                       capture_output=True, text=True)
     try:
         with open(js) as f:
             j = json.load(f)
     except (OSError, ValueError):
         j = None
-    return p.returncode, p.stdout, p.stderr, j
+    try:
+        with open(ce) as f:   # less the issue date and the judge's counts
+            cert = [l for l in f.read().splitlines()
+                    if not l.startswith("Issued by") and not l.startswith("| judged |")]
+    except OSError:
+        cert = None
+    return p.returncode, p.stdout, p.stderr, j, cert
 
 
 def compare(args, what):
     a = run(args + ["--slow"], "slow")
     b = run(args, "fast")
     ja, jb = a[3], b[3]
+    if jb is not None and "judge" not in jb:
+        FAILS.append(what)
+        print("FAIL %s: the fast judge did not run: %s" % (what, " ".join(args)))
+    if ja is not None and "judge" in ja:
+        FAILS.append(what)
+        print("FAIL %s: --slow ran the fast judge: %s" % (what, " ".join(args)))
     if ja is not None:
         ja.pop("judge", None)
     if jb is not None:
         jb.pop("judge", None)
-    if a[0] != b[0] or a[1] != b[1] or a[2] != b[2] or ja != jb:
+    if a[0] != b[0] or a[1] != b[1] or a[2] != b[2] or ja != jb or a[4] != b[4]:
         FAILS.append(what)
         print("FAIL %s: %s" % (what, " ".join(args)))
         if a[1] != b[1]:
