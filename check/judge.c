@@ -529,8 +529,41 @@ lp_status ck_jcase_settle(ck_run *r, ck_jcase *c, lp_error *err)
     return s;
 }
 
+int ck_judge_verify = 0;
+
+/* ck_judge_verify: every value's intervals (or exact measure) against the all-MPFR measure. */
+static void verify(const ck_jcase *c)
+{
+    for (int64_t j = 0; j < c->n; j++) {
+        const ck_jval *v = &c->v[j];
+        lp_value x = v->want;
+        lp_error e = {LP_OK, ""};
+        if (v->level != 2) {
+            lp_value sum, mean;
+            lp_status s = v->out == CK_TOKEN ? lp_ref_exact_token(&x, c->pb, v->b, v->ts, &e)
+                                             : lp_ref_exact_seq(&sum, &mean, c->pb, v->b, &e);
+            LP_ASSERT(s == LP_OK);
+            if (v->out == CK_SUM) x = sum;
+            if (v->out == CK_MEAN) x = mean;
+        }
+        const lp_err_measure m = lp_ulp_error(v->y, x.dd, v->ref_f, v->F);
+        LP_ASSERT(m.cls == v->m.cls);
+        if (v->mex) LP_ASSERT(same_meas(&m, &v->m));
+        else LP_ASSERT(v->m.err_ulp <= m.err_ulp && m.err_ulp <= v->uhi &&
+                       v->m.err_abs <= m.err_abs && m.err_abs <= v->ahi);
+        if (v->has_base) {
+            const lp_err_measure bm = lp_ulp_error(v->bv, x.dd, v->ref_f, v->F);
+            LP_ASSERT(bm.cls == v->bm.cls);
+            if (v->bex) LP_ASSERT(same_meas(&bm, &v->bm));
+            else LP_ASSERT(v->bm.err_ulp <= bm.err_ulp && bm.err_ulp <= v->buhi);
+        }
+        if (v->wrong >= 0) LP_ASSERT(v->wrong == ck_is_wrong(v->y, &m, x.dd.hi));
+    }
+}
+
 lp_status ck_jcase_patch(ck_run *r, ck_jcase *c, lp_error *err)
 {
+    if (ck_judge_verify) verify(c);
     lp_status s = LP_OK;
     for (size_t i = 0; i < r->ng && s == LP_OK; i++) {
         ck_repro *w[2] = {&r->g[i].worst, &r->g[i].rel_worst};

@@ -407,6 +407,9 @@ lp_status ck_jcase_settle(ck_run *r, ck_jcase *c, lp_error *err);
  * c's values (the all-MPFR route's), and jref cleared. */
 lp_status ck_jcase_patch(ck_run *r, ck_jcase *c, lp_error *err);
 void ck_jcase_free(ck_jcase *c);
+/* Tests and fz_judge set it: ck_jcase_patch then recomputes every value by the all-MPFR route and
+ * asserts that each interval holds the exact measure and each exact one equals it (LP_ASSERT). */
+extern int ck_judge_verify;
 int ck_repro_rank(const ck_repro *w, const ck_options *o);
 int ck_within_bounds(const ck_options *o, int out, const lp_err_measure *m);
 

@@ -8,7 +8,8 @@
  * several, bits 4-6 the bound (none, --max-ulp K, --max-abs E, both, the default bound with the
  * built-in baseline when built with impl/, --vs-baseline twopass_f32, K exactly the worst error
  * of the slow judge); k9 the perturbation seed, k10 K and E. A problem the reference rejects is
- * skipped (both judges see the same reference status). */
+ * skipped (both judges see the same reference status). ck_judge_verify is set: every value's
+ * interval (or exact measure) is also checked against the all-MPFR measure. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     lp_fz_problem p;
     if (!lp_fz_decode(&p, data, size)) return 0;
+    ck_judge_verify = 1;   /* every interval against the all-MPFR measure, too */
     const unsigned k11 = p.param[11], seed = p.param[9], k10 = p.param[10];
     static const lp_format fmts[4] = {LP_F32, LP_F64, LP_BF16, LP_F16};
     const lp_format F = fmts[k11 & 3];
