@@ -407,8 +407,9 @@ static int64_t mark_out(ck_run *r, ck_jcase *c, const ck_group *g, int out, doub
             } else if (isnan(v->y) || v->m.cls != LP_CMP_NUMBER) {
                 v->wrong = 0;
             } else {
-                const double xa = v->mex && v->level == 2 ? fabs(v->want.dd.hi) : fmin(fabs(v->xl), fabs(v->xh));
-                const double xb = v->mex && v->level == 2 ? fabs(v->want.dd.hi) : fmax(fabs(v->xl), fabs(v->xh));
+                /* |x_hi| = |RN(x)| lies in [xa, xb] (xl, xh are doubles; RN is monotone) */
+                const double xa = v->xl <= 0 && v->xh >= 0 ? 0 : fmin(fabs(v->xl), fabs(v->xh));
+                const double xb = fmax(fabs(v->xl), fabs(v->xh));
                 const int exact = v->mex && (v->level == 2 || v->exact);
                 if (exact) {
                     v->wrong = ck_is_wrong(v->y, &v->m, v->want.dd.hi);
