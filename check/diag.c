@@ -198,13 +198,23 @@ static void diagnose_overflow(ck_run *r, const char *name, const lp_problem *pb,
                 first, (long long)explained, (long long)n);
 }
 
-static int is_wrong(double y, const lp_value *want, lp_format f)
+int ck_is_wrong(double y, const lp_err_measure *m, double x_hi)
 {
     if (isnan(y)) return 0;   /* NaN outputs: class and leak diagnoses, not these */
-    lp_err_measure m = lp_ulp_error(y, want->dd, lp_value_wide(want, f), f);
-    if (m.cls == LP_CMP_MISMATCH) return 1;
-    double x = want->dd.hi;
-    return m.cls == LP_CMP_NUMBER && m.err_ulp > 64 && m.err_abs > 0x1p-10 * fmax(1, fabs(x));
+    if (m->cls == LP_CMP_MISMATCH) return 1;
+    return m->cls == LP_CMP_NUMBER && m->err_ulp > 64 && m->err_abs > 0x1p-10 * fmax(1, fabs(x_hi));
+}
+
+static int is_wrong(double y, const lp_value *want, lp_format f)
+{
+    const lp_err_measure m = lp_ulp_error(y, want->dd, lp_value_wide(want, f), f);
+    return ck_is_wrong(y, &m, want->dd.hi);
+}
+
+/* The diagnoses' test of token i (tok) or sum b: from the judge's flags when given. */
+static int wrong_at(const uint8_t *flags, int64_t k, double y, const lp_value *want, lp_format f)
+{
+    return flags ? flags[k] : is_wrong(y, want, f);
 }
 
 static int matches(double y, double alt, double scale, lp_format f)
@@ -252,37 +262,37 @@ static const int hyp_diag[NH] = {CK_D_SHIFT_NONE, CK_D_SHIFT_LATE, CK_D_SHIFT_NE
                                   CK_D_TEMP_MUL};
 
 void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const lp_ref_result *ref,
-                      const ck_outputs *cand)
+                      const ck_outputs *cand, const uint8_t *wrong_tok, const uint8_t *wrong_sum)
 {
     const int64_t B = ref->B, Ts = ref->Ts;
     const ck_array *ct = &cand->a[CK_TOKEN], *csum = &cand->a[CK_SUM];
-    int64_t wrong_tok = 0, wrong_sum = 0;
+    int64_t n_wrong_tok = 0, n_wrong_sum = 0;
     diagnose_overflow(r, name, pb, ref, cand);
     if (ct->present)
         for (int64_t i = 0; i < B * Ts; i++)
-            if (ref->counted[i] && is_wrong(ct->v[i], &ref->logp[i], ct->fmt)) wrong_tok++;
+            if (ref->counted[i] && wrong_at(wrong_tok, i, ct->v[i], &ref->logp[i], ct->fmt)) n_wrong_tok++;
     if (csum->present)
         for (int64_t b = 0; b < B; b++)
-            if (is_wrong(csum->v[b], &ref->sum[b], csum->fmt)) wrong_sum++;
-    if (wrong_tok == 0 && wrong_sum == 0) return;
+            if (wrong_at(wrong_sum, b, csum->v[b], &ref->sum[b], csum->fmt)) n_wrong_sum++;
+    if (n_wrong_tok == 0 && n_wrong_sum == 0) return;
 
     for (int h = 0; h < NH; h++) {
         if (!hyp_applies(pb, h)) continue;
         int64_t match_tok = 0, match_sum = 0;
         int64_t row_t, lab;
         double tau;
-        if (ct->present && wrong_tok)
+        if (ct->present && n_wrong_tok)
             for (int64_t b = 0; b < B; b++)
                 for (int64_t ts = 0; ts < Ts; ts++) {
                     const int64_t i = b * Ts + ts;
-                    if (!ref->counted[i] || !is_wrong(ct->v[i], &ref->logp[i], ct->fmt)) continue;
+                    if (!ref->counted[i] || !wrong_at(wrong_tok, i, ct->v[i], &ref->logp[i], ct->fmt)) continue;
                     if (!hyp_token(pb, h, b, ts, &row_t, &lab, &tau)) continue;
                     double alt = approx_logp(pb, b, row_t, lab, tau);
                     if (matches(ct->v[i], alt, alt, ct->fmt)) match_tok++;
                 }
-        if (csum->present && wrong_sum)
+        if (csum->present && n_wrong_sum)
             for (int64_t b = 0; b < B; b++) {
-                if (!is_wrong(csum->v[b], &ref->sum[b], csum->fmt)) continue;
+                if (!wrong_at(wrong_sum, b, csum->v[b], &ref->sum[b], csum->fmt)) continue;
                 double alt = 0, mag = 0;
                 for (int64_t ts = 0; ts < Ts; ts++)
                     if (hyp_token(pb, h, b, ts, &row_t, &lab, &tau)) {
@@ -292,12 +302,12 @@ void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const l
                     }
                 if (matches(csum->v[b], alt, mag, csum->fmt)) match_sum++;
             }
-        const int tok_ok = wrong_tok && match_tok * 10 >= wrong_tok * 9;
-        const int sum_ok = wrong_sum && match_sum * 10 >= wrong_sum * 9;
-        if ((tok_ok && (sum_ok || !wrong_sum)) || (sum_ok && !wrong_tok)) {
+        const int tok_ok = n_wrong_tok && match_tok * 10 >= n_wrong_tok * 9;
+        const int sum_ok = n_wrong_sum && match_sum * 10 >= n_wrong_sum * 9;
+        if ((tok_ok && (sum_ok || !n_wrong_sum)) || (sum_ok && !n_wrong_tok)) {
             ck_run_diag(r, hyp_diag[h], "case %s: %lld of %lld wrong tokens and %lld of %lld wrong "
-                        "sums match it", name, (long long)match_tok, (long long)wrong_tok,
-                        (long long)match_sum, (long long)wrong_sum);
+                        "sums match it", name, (long long)match_tok, (long long)n_wrong_tok,
+                        (long long)match_sum, (long long)n_wrong_sum);
         }
     }
 }

@@ -8,6 +8,7 @@
 #include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_ref_judge.h"
 
 const char *ck_output_name(int out)
 {
@@ -50,7 +51,10 @@ const char ck_options_help[] =
     "                         NaN/inf row, or -inf at its gathered label, is expected NaN\n"
     "  --empty-mean case|nan|zero  mean of a sequence with no counted token: each case's policy\n"
     "                         (default), or NaN (PyTorch, DPO code) or 0 (TRL, verl) everywhere\n"
-    "  --threads N            reference threads (default: one per CPU; results identical)\n";
+    "  --threads N            reference threads (default: one per CPU; results identical)\n"
+    "  --slow                 judge every value from the all-MPFR reference (default: from the\n"
+    "                         fast tiers' enclosures, refined where a figure needs it; the same\n"
+    "                         output)\n";
 
 void ck_options_init(ck_options *o)
 {
@@ -116,6 +120,10 @@ int ck_options_parse(ck_options *o, const char *a, const char *v, lp_error *err)
 
 int ck_options_flag(ck_options *o, const char *a)
 {
+    if (strcmp(a, "--slow") == 0) {
+        o->slow = 1;
+        return 1;
+    }
     if (strcmp(a, "--no-default-bound") != 0) return 0;
     o->no_default = 1;
     return 1;
@@ -369,6 +377,15 @@ static lp_value special_value(int nan)
     return v;
 }
 
+/* Whether a reference value is NaN: NaN in every format (a fast reference blanks the formats it
+ * was not asked for to NaN; the ones it holds carry the class). */
+static int ref_nan(const lp_value *v)
+{
+    for (int f = 0; f < LP_NFORMATS; f++)
+        if (!isnan(lp_value_wide(v, (lp_format)f))) return 0;
+    return 1;
+}
+
 static int same_bits(double a, double b)
 {
     if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
@@ -376,18 +393,18 @@ static int same_bits(double a, double b)
 }
 
 /* Whether a NUMBER value meets the absolute bounds of its output. */
-static int within_bounds(const ck_options *o, int out, const lp_err_measure *m)
+int ck_within_bounds(const ck_options *o, int out, const lp_err_measure *m)
 {
     const double K = o->max_ulp[out], E = o->max_abs[out];
     if (K < 0 && E < 0) return 1;
     return (K >= 0 && m->err_ulp <= K) || (E >= 0 && m->err_abs <= E);
 }
 
-static int repro_rank(const ck_repro *w, const ck_options *o)
+int ck_repro_rank(const ck_repro *w, const ck_options *o)
 {
     if (!w->set) return -1;
     if (w->m.cls == LP_CMP_MISMATCH) return 2;
-    return w->m.cls == LP_CMP_NUMBER && !within_bounds(o, w->out, &w->m) ? 1 : 0;
+    return w->m.cls == LP_CMP_NUMBER && !ck_within_bounds(o, w->out, &w->m) ? 1 : 0;
 }
 
 typedef struct seqinfo {
@@ -395,18 +412,29 @@ typedef struct seqinfo {
     char what[160];
 } seqinfo;
 
-/* Compares one value; i indexes the candidate array. */
+/* The baseline's value of candidate value i of output out, in the candidate's format F. */
+static double base_value(const ck_outputs *base, int out, int64_t i, lp_format F)
+{
+    const ck_array *ba = &base->a[out];
+    double bv = ba->v[i];
+    if (lp_format_get(F)->prec < lp_format_get(ba->fmt)->prec) bv = lp_round_to(bv, F);
+    return bv;
+}
+
+/* Compares one value; i indexes the candidate array. jv: the judge's measures (judge.c), or NULL
+ * to measure against want's double-double. */
 static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const lp_problem *pb,
                                const lp_ref_result *ref, const ck_outputs *cand,
                                const ck_outputs *base, int out, int64_t b, int64_t ts,
-                               const lp_value *want, int leak, const char *note, lp_error *err)
+                               const lp_value *want, int leak, const char *note, const ck_jval *jv,
+                               int64_t jref, lp_error *err)
 {
     const ck_array *ca = &cand->a[out];
     const int64_t i = out == CK_TOKEN ? b * ref->Ts + ts : b;
     const lp_format F = ca->fmt;
     const double y = ca->v[i];
     const double ref_f = lp_value_wide(want, F);
-    const lp_err_measure m = lp_ulp_error(y, want->dd, ref_f, F);
+    const lp_err_measure m = jv ? jv->m : lp_ulp_error(y, want->dd, ref_f, F);
     g->n++;
     g->fmts |= 1u << F;
     r->values++;
@@ -421,7 +449,7 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
             if (m.err_abs > g->max_abs) g->max_abs = m.err_abs;
             uint64_t st = ck_format_steps(y, ref_f, F);
             if (st > g->max_steps) g->max_steps = st;
-            if (!within_bounds(&r->opt, out, &m)) g->n_over++;
+            if (!ck_within_bounds(&r->opt, out, &m)) g->n_over++;
         }
     }
     ck_repro cur;
@@ -440,15 +468,14 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
     cur.ref_f = ref_f;
     cur.dd = want->dd;
     cur.m = m;
+    cur.jref = jv ? jref : -1;
     if (note) snprintf(cur.note, sizeof cur.note, "%s", note);
-    const int rc = repro_rank(&cur, &r->opt), rw = repro_rank(&g->worst, &r->opt);
+    const int rc = ck_repro_rank(&cur, &r->opt), rw = ck_repro_rank(&g->worst, &r->opt);
     if (rc > rw || (rc == rw && rc < 2 && m.err_ulp > g->worst.m.err_ulp)) g->worst = cur;
 
     if (base && base->a[out].present) {
-        const ck_array *ba = &base->a[out];
-        double bv = ba->v[i];
-        if (lp_format_get(F)->prec < lp_format_get(ba->fmt)->prec) bv = lp_round_to(bv, F);
-        const lp_err_measure bm = lp_ulp_error(bv, want->dd, ref_f, F);
+        const double bv = base_value(base, out, i, F);
+        const lp_err_measure bm = jv ? jv->bm : lp_ulp_error(bv, want->dd, ref_f, F);
         const char *bk = base->kernel[out];
         if (!g->rel_kernel) g->rel_kernel = bk;
         else if (bk && strcmp(g->rel_kernel, bk) != 0) g->rel_kernel = "twopass_f32/twopass_f64";
@@ -486,8 +513,8 @@ lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_pro
         const ck_array *use = cs->present ? cs : cm->present ? cm : NULL;
         if (use == cm && ref->count[b] == 0) use = NULL;   /* a NaN mean there: empty_mean's */
         const int cand_nan = use && isnan(use->v[b]);
-        const int leaked = si[b].hazard && !isnan(ref->sum[b].f64) && cand_nan;
-        if (use && si[b].hazard && !isnan(ref->sum[b].f64)) {
+        const int leaked = si[b].hazard && !ref_nan(&ref->sum[b]) && cand_nan;
+        if (use && si[b].hazard && !ref_nan(&ref->sum[b])) {
             r->hazard_seqs++;
             if (leaked) {
                 r->leaked_seqs++;
@@ -519,39 +546,94 @@ lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_pro
         }
     }
 
-    for (int out = 0; out < CK_NOUT && s == LP_OK; out++) {
-        if (!cand->a[out].present) continue;
-        ck_group *g = group_get(r, cls, out, err);
-        if (!g) {
-            s = LP_ERR_NOMEM;
-            break;
+    /* The fast judge (judge.c): every value first, settled, then accumulated below. */
+    ck_jcase jc;
+    memset(&jc, 0, sizeof jc);
+    jc.pb = pb;
+    jc.ref = ref;
+    jc.enc = r->renc;
+    jc.cls = cls;
+    const int fast = r->renc != NULL;
+    for (int pass = fast ? 0 : 1; pass < 2 && s == LP_OK; pass++) {
+        int64_t j = 0;
+        for (int out = 0; out < CK_NOUT && s == LP_OK; out++) {
+            if (!cand->a[out].present) continue;
+            ck_group *g = pass ? group_get(r, cls, out, err) : NULL;
+            if (pass && !g) {
+                s = LP_ERR_NOMEM;
+                break;
+            }
+            const int hb = base && base->a[out].present;
+            if (out == CK_TOKEN) {
+                for (int64_t b = 0; b < B && s == LP_OK; b++)
+                    for (int64_t ts = 0; ts < Ts && s == LP_OK; ts++) {
+                        const int64_t i = b * Ts + ts;
+                        if (!ref->counted[i]) continue;
+                        const lp_format F = cand->a[out].fmt;
+                        if (pass == 0)
+                            s = ck_jcase_add(&jc, out, b, ts, i, &ref->logp[i],
+                                             r->renc->cls[i] != 0, cand->a[out].v[i], F, hb,
+                                             hb ? base_value(base, out, i, F) : 0, 0, err);
+                        else
+                            s = compare_value(r, g, name, pb, ref, cand, base, out, b, ts,
+                                              fast ? &jc.v[j].want : &ref->logp[i], 0, NULL,
+                                              fast ? &jc.v[j] : NULL, j, err);
+                        j++;
+                    }
+                continue;
+            }
+            for (int64_t b = 0; b < B && s == LP_OK; b++) {
+                lp_value want = out == CK_SUM ? ref->sum[b] : ref->mean[b];
+                const int spec_nan = ref_nan(&want);
+                const double y = cand->a[out].v[b];
+                const int leak = si[b].hazard && !spec_nan && isnan(y) &&
+                                 (out == CK_SUM || ref->count[b] > 0 || (cs->present && isnan(cs->v[b])));
+                int over = 1;
+                if (r->opt.masking == CK_MASKING_MUL && si[b].hazard) want = special_value(1);
+                else if (out == CK_MEAN && ref->count[b] == 0 && r->opt.empty != CK_EMPTY_CASE)
+                    want = special_value(r->opt.empty == CK_EMPTY_NAN);
+                else over = 0;
+                if (pass == 0) {
+                    const lp_format F = cand->a[out].fmt;
+                    const int ex = over || isnan(r->renc->seq[3 * b]);
+                    s = ck_jcase_add(&jc, out, b, -1, b, &want, ex, y, F, hb,
+                                     hb ? base_value(base, out, b, F) : 0, 0, err);
+                    /* the diagnoses judge the reference's own sum (no override) */
+                    if (s == LP_OK && over && out == CK_SUM)
+                        s = ck_jcase_add(&jc, out, b, -1, b, &ref->sum[b],
+                                         isnan(r->renc->seq[3 * b]), y, F, 0, 0, 1, err);
+                    j++;
+                    continue;
+                }
+                char note[200];
+                note[0] = 0;
+                if (leak) snprintf(note, sizeof note, "NaN leak: %s", si[b].what);
+                else if (ref->count[b] == 0) snprintf(note, sizeof note, "sequence with no counted token");
+                while (fast && jc.v[j].diag_only) j++;
+                s = compare_value(r, g, name, pb, ref, cand, base, out, b, -1,
+                                  fast ? &jc.v[j].want : &want, leak, note[0] ? note : NULL,
+                                  fast ? &jc.v[j] : NULL, j, err);
+                j++;
+            }
         }
-        if (out == CK_TOKEN) {
-            for (int64_t b = 0; b < B && s == LP_OK; b++)
-                for (int64_t ts = 0; ts < Ts && s == LP_OK; ts++)
-                    if (ref->counted[b * Ts + ts])
-                        s = compare_value(r, g, name, pb, ref, cand, base, out, b, ts,
-                                          &ref->logp[b * Ts + ts], 0, NULL, err);
-            continue;
-        }
-        for (int64_t b = 0; b < B && s == LP_OK; b++) {
-            lp_value want = out == CK_SUM ? ref->sum[b] : ref->mean[b];
-            const int spec_nan = isnan(want.f64);
-            const double y = cand->a[out].v[b];
-            const int leak = si[b].hazard && !spec_nan && isnan(y) &&
-                             (out == CK_SUM || ref->count[b] > 0 || (cs->present && isnan(cs->v[b])));
-            if (r->opt.masking == CK_MASKING_MUL && si[b].hazard) want = special_value(1);
-            else if (out == CK_MEAN && ref->count[b] == 0 && r->opt.empty != CK_EMPTY_CASE)
-                want = special_value(r->opt.empty == CK_EMPTY_NAN);
-            char note[200];
-            note[0] = 0;
-            if (leak) snprintf(note, sizeof note, "NaN leak: %s", si[b].what);
-            else if (ref->count[b] == 0) snprintf(note, sizeof note, "sequence with no counted token");
-            s = compare_value(r, g, name, pb, ref, cand, base, out, b, -1, &want, leak,
-                              note[0] ? note : NULL, err);
+        if (pass == 0 && s == LP_OK) s = ck_jcase_settle(r, &jc, err);
+    }
+    if (fast && s == LP_OK) s = ck_jcase_patch(r, &jc, err);
+    uint8_t *wt = NULL, *ws = NULL;
+    if (fast && s == LP_OK) {
+        wt = calloc((size_t)(B * Ts) + 1, 1);
+        ws = calloc((size_t)B + 1, 1);
+        if (!wt || !ws) s = lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
+        for (int64_t j = 0; s == LP_OK && j < jc.n; j++) {
+            const ck_jval *v = &jc.v[j];
+            if (v->out == CK_TOKEN) wt[v->i] = (uint8_t)v->wrong;
+            else if (v->out == CK_SUM && (v->diag_only || !ws[v->b])) ws[v->b] = (uint8_t)v->wrong;
         }
     }
+    ck_jcase_free(&jc);
     free(si);
-    if (s == LP_OK) ck_diagnose_case(r, name, pb, ref, cand);
+    if (s == LP_OK) ck_diagnose_case(r, name, pb, ref, cand, wt, ws);
+    free(wt);
+    free(ws);
     return s;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "lp_check_internal.h"
+#include "lp_ref_judge.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 
@@ -257,12 +258,12 @@ lp_status ck_kernel_judge(ck_run *r, const ck_kernel *k, const char *name, const
     }
     *ran = 1;
     lp_ref_result own;
+    lp_ref_enc renc;
     memset(&own, 0, sizeof own);
+    memset(&renc, 0, sizeof renc);
     const lp_ref_result *ref = given_ref;
     if (!ref) {
-        lp_ref_options ro = LP_REF_OPTIONS_INIT;
-        ro.threads = r->opt.threads;
-        s = lp_ref_compute_opts(&own, pb, &ro, err);
+        s = ck_ref_compute(&own, &renc, r, pb, &cand, err);
         ref = &own;
     }
     int have_base = 0;
@@ -270,11 +271,13 @@ lp_status ck_kernel_judge(ck_run *r, const ck_kernel *k, const char *name, const
     lp_problem view;
     int64_t *view_labels = NULL;
     if (s == LP_OK) s = ck_kernel_view(&view, &view_labels, k, pb, err);
+    r->renc = renc.tok ? &renc : NULL;
     if (s == LP_OK) s = ck_run_case(r, name, cls, &view, ref, &cand, have_base ? &base : NULL, err);
+    r->renc = NULL;
     free(view_labels);
     if (s == LP_OK && r->opt.batch != CK_BATCH_OFF) s = ck_batch_check(r, k, name, pb, &cand, bseed, err);
     ck_outputs_free(&cand);
     ck_outputs_free(&base);
-    lp_ref_result_free(&own);
+    ck_ref_free(&own, &renc);
     return s;
 }

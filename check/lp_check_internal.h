@@ -60,6 +60,7 @@ typedef struct ck_options {
     ck_empty empty;            /* case: each case's policy; nan / zero: that convention everywhere */
     ck_batch batch;            /* certify only */
     int threads;               /* reference threads (0: one per CPU) */
+    int slow;                  /* --slow: judge every value from the all-MPFR double-double */
 } ck_options;
 void ck_options_init(ck_options *o);
 /* Parses one option of the common set (--max-ulp, --max-abs, --vs-baseline, --factor, --masking,
@@ -103,6 +104,7 @@ typedef struct ck_repro {      /* one value, everything needed to reproduce it *
     lp_dd dd;                  /* the reference's high-precision value */
     lp_err_measure m;
     char note[200];
+    int64_t jref;              /* internal: the judge's value index while its case is judged, else -1 */
 } ck_repro;
 
 typedef struct ck_group {
@@ -147,6 +149,15 @@ typedef struct ck_diag {
     char fix[240];             /* a fix naming this example's specifics; "" for the kind's own */
 } ck_diag;
 
+/* Which tier decided what, for the JSON and the certificate (judge.c). values: values judged
+ * with a fast reference; enclosure: settled from the reference's own enclosure (tier 1, tier 2 or
+ * the MPFR fallback of the fast reference); tier2: tokens re-enclosed by tier 2 to settle them;
+ * mpfr_tokens / mpfr_seqs: tokens and sequences recomputed by the all-MPFR route. */
+typedef struct ck_judge_stats {
+    int64_t values, enclosure, tier2, mpfr_tokens, mpfr_seqs;
+    int used;                  /* the enclosure-based judge ran */
+} ck_judge_stats;
+
 typedef struct ck_run {
     ck_options opt;
     ck_group *g;
@@ -159,6 +170,11 @@ typedef struct ck_run {
     /* batch invariance (certify) */
     int64_t batch_checks, batch_fail;
     ck_diag d[CK_ND];
+    /* The enclosure-based judge (judge.c): set by a route around ck_judge / ck_run_case when its
+     * reference came from ck_ref_compute with enclosures (NULL: values judged from ref's dd). */
+    const struct lp_ref_enc *renc;
+    int one_case;              /* the route judges exactly one case (the median is settled in it) */
+    ck_judge_stats js;
 } ck_run;
 
 lp_status ck_run_init(ck_run *r, const ck_options *opt, lp_error *err);
@@ -197,7 +213,10 @@ int ck_row_hazard(const lp_problem *pb, int64_t b, int64_t ts, char *what, size_
 /* Tries the usual mistakes (wrong shift, temperature ignored or multiplied) on a case whose values
  * differ from the reference, and records the ones that explain the candidate. */
 void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const lp_ref_result *ref,
-                      const ck_outputs *cand);
+                      const ck_outputs *cand, const uint8_t *wrong_tok, const uint8_t *wrong_sum);
+/* Whether a value is "wrong" for the diagnoses: a class mismatch, or err_ulp > 64 and err_abs >
+ * 2^-10 max(1, |x_hi|) (x_hi: the reference's f64). NaN candidates are not (class diagnoses). */
+int ck_is_wrong(double y, const lp_err_measure *m, double x_hi);
 /* Representable steps between two finite values of format f (widened to double). */
 uint64_t ck_format_steps(double a, double b, lp_format f);
 
@@ -347,5 +366,61 @@ int ck_builtin_known(const char *name);
 /* Wraps a built-in kernel in the plugin ABI (for `certify --kernel`). */
 lp_status ck_kernel_open_builtin(ck_kernel *k, const char *name, lp_error *err);
 void ck_builtin_close(ck_kernel *k);
+
+/* ---- the enclosure-based judge (judge.c) ---- */
+
+struct lp_ref_enc;
+/* One value as the judge sees it: the candidate y and the baseline bv (has_base) in format F
+ * against the reference value want (its dd exact when level == 2 or exact is set); m and bm are
+ * the exact measures where mex / bex, otherwise the low ends of intervals guaranteed to hold the
+ * measure the all-MPFR route gives (ulo = m.err_ulp, alo = m.err_abs; uhi, ahi, buhi the high
+ * ends). */
+typedef struct ck_jval {
+    int out, leak, diag_only, exact, level, mex, bex, has_base, mark;
+    int64_t b, ts, i;
+    lp_format F;
+    double y, bv, ref_f;
+    lp_value want;
+    lp_err_measure m, bm;
+    double uhi, ahi, buhi;
+    double xl, xh;             /* the reference value lies in [xl, xh] */
+    double p, clo, chi;        /* and in p + [clo, chi] (p NaN: none) */
+    int wrong;                 /* ck_is_wrong of the reference value (diagnoses), once decided */
+} ck_jval;
+
+typedef struct ck_jcase {
+    ck_jval *v;
+    int64_t n;
+    size_t cap;
+    const lp_problem *pb;
+    const lp_ref_result *ref;
+    const struct lp_ref_enc *enc;
+    const char *cls;           /* the case's class: its groups */
+} ck_jcase;
+
+/* Adds one value; want the reference value for it (after the overrides of the semantics), exact
+ * when its dd holds (special values and overrides) or the token/sequence is not enclosed. */
+lp_status ck_jcase_add(ck_jcase *c, int out, int64_t b, int64_t ts, int64_t i, const lp_value *want,
+                       int exact, double y, lp_format F, int has_base, double bv, int diag_only,
+                       lp_error *err);
+/* Phase 1 (intervals) and phase 2 (refinement of every value that could change an output of r:
+ * judge.c, RULES) of the values of one case. */
+lp_status ck_jcase_settle(ck_run *r, ck_jcase *c, lp_error *err);
+/* After the values were accumulated: the double-double of every repro that points at one of
+ * c's values (the all-MPFR route's), and jref cleared. */
+lp_status ck_jcase_patch(ck_run *r, ck_jcase *c, lp_error *err);
+void ck_jcase_free(ck_jcase *c);
+/* Tests and fz_judge set it: ck_jcase_patch then recomputes every value by the all-MPFR route and
+ * asserts that each interval holds the exact measure and each exact one equals it (LP_ASSERT). */
+extern int ck_judge_verify;
+int ck_repro_rank(const ck_repro *w, const ck_options *o);
+int ck_within_bounds(const ck_options *o, int out, const lp_err_measure *m);
+
+/* The reference for judging cand on pb under r's options: with r->opt.slow every output from the
+ * all-MPFR route (enc zeroed); otherwise the formats of cand's outputs from the fast tiers, with
+ * their enclosures in enc (free both with ck_ref_free). */
+lp_status ck_ref_compute(lp_ref_result *ref, struct lp_ref_enc *enc, const ck_run *r,
+                         const lp_problem *pb, const ck_outputs *cand, lp_error *err);
+void ck_ref_free(lp_ref_result *ref, struct lp_ref_enc *enc);
 
 #endif

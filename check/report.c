@@ -236,7 +236,8 @@ void ck_repro_command(char *buf, size_t n, const char *cmd, int argc, char **arg
 {
     static const char *const drop_value[] = {"--cases", "--json", "--certificate",
                                              "--save-candidate", "--seconds"};
-    static const char *const flags[] = {"--recompute", "--quiet", "--failures-only", "--no-default-bound", "--help"};
+    static const char *const flags[] = {"--recompute", "--quiet", "--failures-only",
+                                        "--no-default-bound", "--help", "--slow"};
     size_t l = (size_t)snprintf(buf, n, "lpcert %s", cmd);
     const int certify = strcmp(cmd, "certify") == 0;
     for (int i = 1; i < argc && l < n; i++) {
@@ -246,7 +247,8 @@ void ck_repro_command(char *buf, size_t n, const char *cmd, int argc, char **arg
             if (strcmp(a, flags[k]) == 0) flag = 1;
         for (size_t k = 0; k < sizeof drop_value / sizeof *drop_value; k++)
             if (strcmp(a, drop_value[k]) == 0) drop = 1;
-        if (drop || strcmp(a, "--quiet") == 0 || strcmp(a, "--failures-only") == 0) {
+        if (drop || strcmp(a, "--quiet") == 0 || strcmp(a, "--failures-only") == 0 ||
+            strcmp(a, "--slow") == 0) {
             if (!flag) i++;
             continue;
         }
@@ -663,6 +665,15 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
     cJSON_AddStringToObject(sem, "masking", r->opt.masking == CK_MASKING_SPEC ? "spec" : "mul");
     cJSON_AddStringToObject(sem, "empty_mean", r->opt.empty == CK_EMPTY_CASE ? "case"
                                                : r->opt.empty == CK_EMPTY_NAN ? "nan" : "zero");
+    if (r->js.used) {   /* which tier decided what (check/judge.c); absent with --slow */
+        cJSON *jd = cJSON_AddObjectToObject(root, "judge");
+        cJSON_AddStringToObject(jd, "route", "enclosures");
+        cJSON_AddNumberToObject(jd, "values", (double)r->js.values);
+        cJSON_AddNumberToObject(jd, "from_reference_enclosure", (double)r->js.enclosure);
+        cJSON_AddNumberToObject(jd, "tier2_tokens", (double)r->js.tier2);
+        cJSON_AddNumberToObject(jd, "mpfr_tokens", (double)r->js.mpfr_tokens);
+        cJSON_AddNumberToObject(jd, "mpfr_sequences", (double)r->js.mpfr_seqs);
+    }
     cJSON *groups = cJSON_AddArrayToObject(root, "groups");
     for (size_t i = 0; i < r->ng; i++) {
         ck_group *g = &r->g[i];
@@ -796,6 +807,12 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
         fprintf(f, "| %s | `%s`<br>SHA-256 `%s` |\n", h->files[i].role, h->files[i].path,
                 h->files[i].sha256);
     for (int i = 0; i < h->nextra; i++) fprintf(f, "| note | %s |\n", h->extra[i]);
+    if (r->js.used)   /* which tier decided what (check/judge.c); absent with --slow */
+        fprintf(f, "| judged | %lld values from the fast reference: %lld settled from its enclosures, "
+                "%lld tokens re-enclosed by tier 2, %lld tokens and %lld sequences recomputed by "
+                "MPFR (figures as the all-MPFR route's) |\n", (long long)r->js.values,
+                (long long)r->js.enclosure, (long long)r->js.tier2, (long long)r->js.mpfr_tokens,
+                (long long)r->js.mpfr_seqs);
     char bt[320];
     ck_options_bound_text(bt, sizeof bt, &r->opt);
     fprintf(f, "\n## Bounds and semantics certified\n\n");

@@ -45,7 +45,7 @@ typedef struct certify_opts {
 
 static int parse(certify_opts *o, int argc, char **argv)
 {
-    static const char *const flags[] = {"--quiet", "--failures-only", "--no-default-bound", NULL};
+    static const char *const flags[] = {"--quiet", "--failures-only", "--no-default-bound", "--slow", NULL};
     static const char *const layered[] = {"--max-ulp", "--max-abs", NULL};   /* per output */
     lp_cli_args p = LP_CLI_ARGS("certify", argc, argv, flags, layered, 0);
     const char *a, *v;

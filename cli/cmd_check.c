@@ -10,6 +10,7 @@
 #include "lp_bind.h"
 #include "lp_buf.h"
 #include "lp_check_internal.h"
+#include "lp_ref_judge.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_suite.h"
@@ -69,7 +70,7 @@ typedef struct check_opts {
 static int parse(check_opts *o, int argc, char **argv)
 {
     static const char *const flags[] = {"--recompute", "--quiet", "--failures-only",
-                                        "--no-default-bound", NULL};
+                                        "--no-default-bound", "--slow", NULL};
     static const char *const layered[] = {"--max-ulp", "--max-abs", NULL};   /* per output */
     lp_cli_args p = LP_CLI_ARGS("check", argc, argv, flags, layered, 2);
     const char *a, *v;
@@ -361,16 +362,17 @@ static int check_single(check_opts *o)
             spec_path(tmp, sizeof tmp, o->outs[k]);
             s = ck_header_add_file(&h, ck_tensor_name(k), tmp, store[3 + k], &err);
         }
-    if (s == LP_OK) {
-        lp_ref_options ropt = LP_REF_OPTIONS_INIT;
-        ropt.threads = o->ck.threads;
-        s = lp_ref_compute_opts(&ref, pb, &ropt, &err);
-    }
+    lp_ref_enc renc;
+    memset(&renc, 0, sizeof renc);
     if (s == LP_OK) s = ck_run_init(&r, &o->ck, &err);
+    r.one_case = 1;   /* one case: the median is settled within it (check/judge.c, RULES (f)) */
+    if (s == LP_OK) s = ck_ref_compute(&ref, &renc, &r, pb, &cand, &err);
     char cls[64];
     snprintf(cls, sizeof cls, "input/%s", lp_format_name(pb->fmt));
     unsigned fmo[CK_NOUT] = {0, 0, 0};
+    r.renc = renc.tok ? &renc : NULL;
     if (s == LP_OK) s = ck_judge(&r, "input", cls, pb, &ref, &cand, fmo, &err);
+    r.renc = NULL;
     if (s == LP_OK) {
         snprintf(sdesc, sizeof sdesc, "one case: logits %s [B=%lld, T=%lld, V=%lld] %s, shift %s, "
                  "ignore_index %lld, temperature %g; reference computed by lpcert", o->logits,
@@ -387,7 +389,7 @@ static int check_single(check_opts *o)
     }
     ck_run_free(&r);
     ck_outputs_free(&cand);
-    lp_ref_result_free(&ref);
+    ck_ref_free(&ref, &renc);
     free(mask);
     lp_tfile_close(fl);
     lp_tfile_close(fy);

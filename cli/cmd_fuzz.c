@@ -56,7 +56,7 @@ typedef struct fuzz_opts {
 
 static int parse(fuzz_opts *o, ck_fuzz *z, int argc, char **argv)
 {
-    static const char *const flags[] = {"--no-default-bound", NULL};
+    static const char *const flags[] = {"--no-default-bound", "--slow", NULL};
     static const char *const layered[] = {"--max-ulp", "--max-abs", NULL};   /* per output */
     lp_cli_args p = LP_CLI_ARGS("fuzz", argc, argv, flags, layered, 0);
     const char *a, *v;

@@ -37,6 +37,7 @@
 #include "lp_fast.h"
 #include "lp_ref_internal.h"
 #include "lp_ref_mapped.h"
+#include "lp_ref_judge.h"
 
 
 /* Tally of a reduction's counted terms by class. */
@@ -374,22 +375,25 @@ static void do_sequence(job *J, int64_t b, mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_st
     lp_value *sum = &J->res->sum[b], *mean = &J->res->mean[b];
     int special = reduce_special(sum, t, 0, pb->empty_mean);
     reduce_special(mean, t, 1, pb->empty_mean);
-    if (special) return;
+    if (special) {
+        if (J->fast) J->senc[3 * b] = (double)NAN;   /* no enclosure: a special sum */
+        return;
+    }
     mpfr_ptr slo = J->seq[2 * b], shi = J->seq[2 * b + 1];
     if (J->fast) {
-        /* Every counted token is NUM here (else the sequence is special). */
-        double *tr = J->enc + 3 * b * J->Ts;
-        /* Uncounted tokens of the sequence do not count: gather the counted enclosures. */
+        /* Every counted token is NUM here (else the sequence is special). Uncounted tokens of
+         * the sequence do not count: gather the counted enclosures into scratch (the token
+         * enclosures stay in place for lp_ref_compute_enc). */
+        double *tr = malloc(5 * (size_t)(t->n ? t->n : 1) * sizeof *tr);
         int64_t k = 0;
-        for (int64_t ts = 0; ts < J->Ts; ts++)
+        for (int64_t ts = 0; tr && ts < J->Ts; ts++)
             if (J->res->counted[b * J->Ts + ts]) {
                 for (int c = 0; c < 3; c++) tr[3 * k + c] = J->enc[3 * (b * J->Ts + ts) + c];
                 k++;
             }
-        double *ends = malloc(2 * (size_t)(k ? k : 1) * sizeof *ends);
         lp_fast_enc es;
-        int ok = ends && decide_sum(sum, mean, &es, tr, ends, k, t->n, J->want);
-        free(ends);
+        int ok = tr && decide_sum(sum, mean, &es, tr, tr + 3 * k, k, t->n, J->want);
+        free(tr);
         if (ok) {
             store_enc(J->senc + 3 * b, &es);
             return;
@@ -585,8 +589,9 @@ static int logits_mapped(const lp_problem *pb, const lp_tfile *file)
 }
 
 static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
-                         const lp_tfile *file, lp_error *err)
+                         const lp_tfile *file, lp_ref_enc *keep, lp_error *err)
 {
+    if (keep) memset(keep, 0, sizeof *keep);
     memset(res, 0, sizeof *res);
     lp_status s = lp_problem_check(pb, err);
     if (s != LP_OK) return s;
@@ -659,6 +664,13 @@ static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_
         s = J->err.status;
     }
     res->stats = J->stats;
+    if (keep && fast && s == LP_OK) {   /* hand the enclosures over (lp_ref_judge.h) */
+        keep->cls = J->cls;
+        keep->tok = J->enc;
+        keep->seq = J->senc;
+        J->cls = NULL;
+        J->enc = J->senc = NULL;
+    }
     for (size_t i = 0; i < ntok; i++)
         if (J->slots[i].prec) mpfr_clears(J->slots[i].lo, J->slots[i].hi, (mpfr_ptr)0);
     for (int64_t b = 0; b < 2 * B; b++) mpfr_clear(J->seq[b]);
@@ -676,13 +688,13 @@ static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_
 lp_status lp_ref_compute_opts(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
                               lp_error *err)
 {
-    return compute(res, pb, opt, NULL, err);
+    return compute(res, pb, opt, NULL, NULL, err);
 }
 
 lp_status lp_ref_compute_mapped(lp_ref_result *res, const lp_problem *pb, const lp_ref_options *opt,
                                 const lp_tfile *file, lp_error *err)
 {
-    return compute(res, pb, opt, file, err);
+    return compute(res, pb, opt, file, NULL, err);
 }
 
 void lp_ref_result_free(lp_ref_result *res)
@@ -697,4 +709,67 @@ void lp_ref_result_free(lp_ref_result *res)
     res->counted = NULL;
     res->sum = res->mean = NULL;
     res->count = NULL;
+}
+
+lp_status lp_ref_compute_enc(lp_ref_result *res, lp_ref_enc *enc, const lp_problem *pb,
+                             const lp_ref_options *opt, lp_error *err)
+{
+    return compute(res, pb, opt, NULL, enc, err);
+}
+
+void lp_ref_enc_free(lp_ref_enc *enc)
+{
+    if (!enc) return;
+    free(enc->cls);
+    free(enc->tok);
+    free(enc->seq);
+    memset(enc, 0, sizeof *enc);
+}
+
+/* ---- exact values for the judge (lp_ref_judge.h) ---- */
+
+lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int64_t ts,
+                             lp_error *err)
+{
+    lp_row r = row_at(pb, b, ts);
+    lp_ref_slot sl = {.prec = 0};
+    lp_ref_stats st;
+    memset(&st, 0, sizeof st);
+    lp_fast_enc fe;
+    lp_tok_class cls;
+    lp_mpfr_state ms;
+    lp_mpfr_enter(&ms);
+    /* the chain of the slow route (compute with slow set: every output, fast off) */
+    lp_status s = lp_ref_token(out, &cls, &fe, &sl, &r, LP_REF_ALL, 0, &st, err);
+    if (sl.prec) mpfr_clears(sl.lo, sl.hi, (mpfr_ptr)0);
+    mpfr_free_cache();
+    lp_mpfr_leave(&ms);
+    return s;
+}
+
+int lp_ref_tier2_token(lp_fast_enc *e, const lp_problem *pb, int64_t b, int64_t ts)
+{
+    lp_row r = row_at(pb, b, ts);
+    return lp_fast_row_dd(e, r.data, r.fmt, r.V, r.label, r.tau);
+}
+
+lp_status lp_ref_exact_seq(lp_value *sum, lp_value *mean, const lp_problem *pb, int64_t b,
+                           lp_error *err)
+{
+    lp_problem one = *pb;
+    const size_t T = (size_t)pb->shape.T, V = (size_t)pb->shape.V;
+    one.shape.B = 1;
+    one.logits = (const char *)pb->logits + (size_t)b * T * V * (size_t)lp_format_get(pb->fmt)->bytes;
+    one.labels = (const char *)pb->labels + (size_t)b * T * (pb->label_type == LP_I64 ? 8 : 4);
+    if (pb->mask) one.mask = pb->mask + (size_t)b * T;
+    lp_ref_options o = LP_REF_OPTIONS_INIT;
+    o.threads = 1;
+    o.slow = 1;
+    lp_ref_result r;
+    lp_status s = compute(&r, &one, &o, NULL, NULL, err);
+    if (s != LP_OK) return s;
+    *sum = r.sum[0];
+    *mean = r.mean[0];
+    lp_ref_result_free(&r);
+    return LP_OK;
 }
