@@ -114,23 +114,19 @@
 #define LANES 8
 #define SMALL (-700.0)
 #define SHIFT 0x1.8p52
-#define SHIFT_BITS 0x4338000000000000ull
 
-static const double L2E = 0x1.71547652b82fep+0;  /* RN(1/ln2) */
-static const double C1 = 0x1.62e42fefa38p-1;     /* ln2 to 42 bits: k C1 exact for |k| < 2^11 */
-static const double C2 = 0x1.ef35793c7673p-45;   /* RN(ln2 - C1) */
+static const double L16 = 0x1.71547652b82fep+4;  /* RN(16/ln2) */
+static const double C1 = 0x1.62e42fefa39efp-5;   /* RN(ln2/16) */
+static const double C2 = 0x1.abc9e3b39803fp-60;  /* RN(ln2/16 - C1) */
+static const double LN2HI = 0x1.62e42fefa38p-1;  /* ln2 to 42 bits, for log1p: q LN2HI exact */
+static const double LN2LO = 0x1.ef35793c7673p-45; /* RN(ln2 - LN2HI) */
 
-/* c_j = RN(1/j!), j = 0..12 (Python: float(Fraction(1, factorial(j))), correctly rounded). */
+/* c_j = RN(1/j!), j = 3..6 (Python: float(Fraction(1, factorial(j))), correctly rounded);
+ * c0 = c1 = 1 and c2 = 1/2 are exact. */
 #define E3 0x1.5555555555555p-3
 #define E4 0x1.5555555555555p-5
 #define E5 0x1.1111111111111p-7
 #define E6 0x1.6c16c16c16c17p-10
-#define E7 0x1.a01a01a01a01ap-13
-#define E8 0x1.a01a01a01a01ap-16
-#define E9 0x1.71de3a556c734p-19
-#define E10 0x1.27e4fb7789f5cp-22
-#define E11 0x1.ae64567f544e4p-26
-#define E12 0x1.1eed8eff8d898p-29
 
 /* a_j = RN(1/(2j+1)), j = 0..11. */
 static const double ATANH_C[12] = {
@@ -157,9 +153,9 @@ static double up(double a) { return nextafter(a, HUGE_VAL); }
  *   log(f) = 2 atanh(z), z = (f - 1)/(f + 1): f - 1 exact (Sterbenz), zh = z (1 + d), |d| <= gamma_2,
  *   |z| <= 0.1716: |lf^ - log f| <= 26.3 u |log f| <= 9.12 u (|log f| <= 0.3466).
  *   c = RN(e/s): |c - log1p(e/s)| <= u^2 + u^2/1.99 < 2^-100.
- *   q C1 exact; RN(q C2): err < 2^-90; q |C1 + C2 - ln2| < 2^-96.
- *   s1 = RN(RN(q C2) + c): |s1| < 2^-38, err < 2^-90. s2 = RN(lf^ + s1): err <= 0.3467 u.
- *   R^ = RN(q C1 + s2): err <= u R (1 + 2^-40).
+ *   q LN2HI exact; RN(q LN2LO): err < 2^-90; q |LN2HI + LN2LO - ln2| < 2^-96.
+ *   s1 = RN(RN(q LN2LO) + c): |s1| < 2^-38, err < 2^-90. s2 = RN(lf^ + s1): err <= 0.3467 u.
+ *   R^ = RN(q LN2HI + s2): err <= u R (1 + 2^-40).
  *   Total absolute <= (9.47 + R) u + 2^-88, with R = log1p(t) >= log(1.5) = 0.405: relative 24.5 u.
  * So E_log = 32 u covers both branches. */
 static double atanh_ser(double z)
@@ -183,124 +179,168 @@ double lp_fast_log1p(double t)
     }
     const double lf = atanh_ser((f - 1.0) / (f + 1.0));
     const double c = e / s;
-    const double s1 = (double)q * C2 + c;
+    const double s1 = (double)q * LN2LO + c;
     const double s2 = lf + s1;
-    return (double)q * C1 + s2;
+    return (double)q * LN2HI + s2;
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The hot loop: n (a multiple of LANES) widened logits, m the row max. Adds exp(x - m) of every
- * kept term (step 2) into the block sum; counts small terms and ties with m. Written with GCC
- * vector extensions, two vectors of 4 lanes (lane l takes the terms i + l): every lane performs
- * exactly the scalar operations of step 2 in the same order (no FMA: -ffp-contract=off), so the
- * result does not depend on the vector width; the clones (AVX-512, AVX2, baseline SSE2, chosen at
- * load time) give the same bits. */
-typedef double v4d __attribute__((vector_size(32)));
-typedef long long v4i __attribute__((vector_size(32)));
+ * The hot loops: n (a multiple of LANES) logits, m the row max. Add exp(y) of every kept term
+ * (step 2) into the block sum; count small terms and ties with m. Written with GCC vector
+ * extensions, one vector of 8 lanes (lane l takes the terms i + l): every lane performs exactly
+ * the scalar operations of step 2 in the same order, the fused multiply-adds as explicit fma()
+ * (one rounding on every ISA: GCC makes them vfmadd on x86-64-v3/v4 and calls libm's correctly
+ * rounded fma() on the baseline; -ffp-contract=off fuses nothing else), so the result does not
+ * depend on the vector width and the clones (AVX-512, AVX2+FMA, baseline SSE2, chosen at load
+ * time) give the same bits. Macros, not functions: no vector ABI. */
+typedef double v8d __attribute__((vector_size(64)));
+typedef long long v8i __attribute__((vector_size(64)));
+typedef unsigned long long v8u __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+typedef int v16i __attribute__((vector_size(64)));
 
-
+#define B8(c) ((v8d){(c), (c), (c), (c), (c), (c), (c), (c)})
+/* fma lane by lane: one rounding of a b + c */
+#define VFMA(a, b, c)                                                                              \
+    ({                                                                                             \
+        const v8d fa_ = (a), fb_ = (b), fc_ = (c);                                                    \
+        v8d fr_;                                                                                    \
+        for (int fl_ = 0; fl_ < 8; fl_++) fr_[fl_] = __builtin_fma(fa_[fl_], fb_[fl_], fc_[fl_]);             \
+        fr_;                                                                                        \
+    })
 /* mask ? a : b, lane by lane (mask 0 or -1) */
-#define VSEL(mask, a, b) ((v4d)(((v4i)(a) & (mask)) | ((v4i)(b) & ~(mask))))
+#define VSEL(mask, a, b) ((v8d)(((v8i)(a) & (mask)) | ((v8i)(b) & ~(mask))))
 
-/* Step 2 on 4 lanes: *t = exp(y) or 0 for a small or zero y (pointers: no vector ABI). */
-__attribute__((always_inline)) static inline void exp_term(v4d *t, const v4d *yp, v4i *small,
-                                                           v4i *zero)
-{
-    const v4d SM = {SMALL, SMALL, SMALL, SMALL}, y = *yp;
-    *small = ~(y >= SM);
-    *zero = y == (v4d){0, 0, 0, 0};
-    const v4d yc = VSEL(*small, SM, y);
-    const v4d s = yc * L2E + SHIFT;
-    const v4d k = s - SHIFT;
-    const v4d r = (yc - k * C1) - k * C2;
-    v4d p = E12 + (v4d){0, 0, 0, 0};
-    p = E11 + r * p;
-    p = E10 + r * p;
-    p = E9 + r * p;
-    p = E8 + r * p;
-    p = E7 + r * p;
-    p = E6 + r * p;
-    p = E5 + r * p;
-    p = E4 + r * p;
-    p = E3 + r * p;
-    p = 0.5 + r * p;
-    p = 1.0 + r * p;
-    p = 1.0 + r * p;
-    const v4i eb = ((v4i)s - (long long)SHIFT_BITS + 1023) << 52;
-    *t = (v4d)((v4i)(p * (v4d)eb) & ~(*small | *zero));
-}
+/* 2^(j/16) rounded to nearest, j = 0..15, in two vectors (one vpermi2pd on AVX-512). */
+static const v8d EXP2_LO = {0x1p+0,
+                            0x1.0b5586cf9890fp+0,
+                            0x1.172b83c7d517bp+0,
+                            0x1.2387a6e756238p+0,
+                            0x1.306fe0a31b715p+0,
+                            0x1.3dea64c123422p+0,
+                            0x1.4bfdad5362a27p+0,
+                            0x1.5ab07dd485429p+0};
+static const v8d EXP2_HI = {0x1.6a09e667f3bcdp+0,
+                            0x1.7a11473eb0187p+0,
+                            0x1.8ace5422aa0dbp+0,
+                            0x1.9c49182a3f090p+0,
+                            0x1.ae89f995ad3adp+0,
+                            0x1.c199bdd85529cp+0,
+                            0x1.d5818dcfba487p+0,
+                            0x1.ea4afa2a490dap+0};
 
-LP_CLONES static double block_sum(const double *x, int n, double m, double ti, int64_t *n_small,
-                                  int64_t *n_max)
+/* Step 2 on 8 lanes: t = exp(y), or 0 for a small (y < -700, -inf included) or zero y; zero gets
+ * the lanes' tie mask (-1 where y = 0). */
+#define EXP8(t, zero, yv)                                                                          \
+    do {                                                                                           \
+        const v8d y_ = (yv);                                                                       \
+        const v8i small_ = ~(y_ >= B8(SMALL));                                                     \
+        zero = y_ == B8(0.0);                                                                      \
+        const v8d yc_ = VSEL(small_, B8(SMALL), y_);                                               \
+        const v8d s_ = VFMA(yc_, B8(L16), B8(SHIFT));                                              \
+        const v8d k_ = s_ - B8(SHIFT);                                                             \
+        v8d r_ = VFMA(k_, B8(-C1), yc_);                                                           \
+        r_ = VFMA(k_, B8(-C2), r_);                                                                \
+        v8d p_ = VFMA(B8(E6), r_, B8(E5));                                                         \
+        p_ = VFMA(p_, r_, B8(E4));                                                                 \
+        p_ = VFMA(p_, r_, B8(E3));                                                                 \
+        p_ = VFMA(p_, r_, B8(0.5));                                                                \
+        p_ = VFMA(p_, r_, B8(1.0));                                                                \
+        p_ = VFMA(p_, r_, B8(1.0));                                                                \
+        const v8u sb_ = (v8u)s_;                                                                   \
+        const v8d q_ = p_ * __builtin_shuffle(EXP2_LO, EXP2_HI, sb_ & 15);                         \
+        const v8u eb_ = (sb_ >> 4) << 52;                                                          \
+        t = (v8d)(((v8u)q_ + eb_) & ~(v8u)(small_ | zero));                                        \
+    } while (0)
+
+/* The block's lane sums in order, and the lanes' tie counts, into the total. */
+static double lanes_sum(v8d a, v8i z, int64_t *n_max)
 {
-    v4d a0 = {0, 0, 0, 0}, a1 = a0;
-    v4i c0 = {0, 0, 0, 0}, c1 = c0, z0 = c0, z1 = c0;
-    for (int i = 0; i < n; i += LANES) {
-        v4d x0, x1, t0, t1;
-        memcpy(&x0, x + i, sizeof x0);
-        memcpy(&x1, x + i + 4, sizeof x1);
-        x0 = (x0 - m) * ti; /* ti = 1 (tau = 1): exact, the product changes nothing */
-        x1 = (x1 - m) * ti;
-        v4i s0, s1, e0, e1;
-        exp_term(&t0, &x0, &s0, &e0);
-        exp_term(&t1, &x1, &s1, &e1);
-        a0 += t0;
-        a1 += t1;
-        c0 -= s0;
-        c1 -= s1;
-        z0 -= e0;
-        z1 -= e1;
-    }
-    double b = a0[0];
-    for (int l = 1; l < 4; l++) b += a0[l];
-    for (int l = 0; l < 4; l++) b += a1[l];
-    for (int l = 0; l < 4; l++) {
-        *n_small += c0[l] + c1[l];
-        *n_max += z0[l] + z1[l];
-    }
+    double b = a[0];
+    for (int l = 1; l < LANES; l++) b += a[l];
+    for (int l = 0; l < LANES; l++) *n_max -= z[l];
     return b;
 }
 
-/* block_sum over distinct values x[i] occurring w[i] times (the histogram path, step 3'):
- * adds RN(w_i t^_i); counts small terms and ties with their multiplicity (w_i < 2^31: exact). */
-LP_CLONES static double block_sum_w(const double *x, const double *w, int n, double m, double ti,
-                                    int64_t *n_small, int64_t *n_max)
+/* The loop of block_sum over y = (x - m) ti, or x - m when ti = 1 (the same: the product by 1 is
+ * exact), x loaded by LOAD(xv, i). */
+#define BLOCK_LOOP(LOAD)                                                                           \
+    do {                                                                                           \
+        if (ti == 1.0)                                                                             \
+            for (int i = 0; i < n; i += LANES) {                                                   \
+                v8d xv, t;                                                                         \
+                v8i e;                                                                             \
+                LOAD(xv, i);                                                                       \
+                EXP8(t, e, xv - m);                                                                \
+                a += t;                                                                            \
+                z += e;                                                                            \
+            }                                                                                      \
+        else                                                                                       \
+            for (int i = 0; i < n; i += LANES) {                                                   \
+                v8d xv, t;                                                                         \
+                v8i e;                                                                             \
+                LOAD(xv, i);                                                                       \
+                EXP8(t, e, (xv - m) * ti);                                                         \
+                a += t;                                                                            \
+                z += e;                                                                            \
+            }                                                                                      \
+    } while (0)
+
+#define LOAD_F64(xv, i) memcpy(&(xv), x + (i), sizeof(xv))
+#define LOAD_F32(xv, i)                                                                            \
+    do {                                                                                           \
+        v8f f_;                                                                                    \
+        memcpy(&f_, x + 4 * (i), sizeof f_);                                                       \
+        (xv) = __builtin_convertvector(f_, v8d);                                                   \
+    } while (0)
+
+LP_CLONES static double block_sum(const double *x, int n, double m, double ti, int64_t *n_max)
 {
-    v4d a0 = {0, 0, 0, 0}, a1 = a0, c0 = a0, c1 = a0, z0 = a0, z1 = a0;
+    v8d a = B8(0.0);
+    v8i z = {0};
+    BLOCK_LOOP(LOAD_F64);
+    return lanes_sum(a, z, n_max);
+}
+
+/* block_sum on n (a multiple of LANES) f32 logits, widened in the loop (exactly: the same doubles
+ * as lp_fast_widen's, so the same bits as block_sum on them). */
+LP_CLONES static double block_sum_f32(const unsigned char *x, int n, double m, double ti,
+                                      int64_t *n_max)
+{
+    v8d a = B8(0.0);
+    v8i z = {0};
+    BLOCK_LOOP(LOAD_F32);
+    return lanes_sum(a, z, n_max);
+}
+
+/* block_sum over distinct values x[i] occurring w[i] times (the histogram path, step 3'):
+ * adds RN(w_i t^_i); counts ties with their multiplicity (w_i < 2^31: exact). */
+LP_CLONES static double block_sum_w(const double *x, const double *w, int n, double m, double ti,
+                                    int64_t *n_max)
+{
+    v8d a = B8(0.0), z = a;
     for (int i = 0; i < n; i += LANES) {
-        v4d x0, x1, w0, w1, t0, t1;
-        memcpy(&x0, x + i, sizeof x0);
-        memcpy(&x1, x + i + 4, sizeof x1);
-        memcpy(&w0, w + i, sizeof w0);
-        memcpy(&w1, w + i + 4, sizeof w1);
-        x0 = (x0 - m) * ti; /* ti = 1 (tau = 1): exact, the product changes nothing */
-        x1 = (x1 - m) * ti;
-        v4i s0, s1, e0, e1;
-        exp_term(&t0, &x0, &s0, &e0);
-        exp_term(&t1, &x1, &s1, &e1);
-        a0 += t0 * w0;
-        a1 += t1 * w1;
-        c0 += (v4d)((v4i)w0 & s0);
-        c1 += (v4d)((v4i)w1 & s1);
-        z0 += (v4d)((v4i)w0 & e0);
-        z1 += (v4d)((v4i)w1 & e1);
+        v8d xv, wv, t;
+        v8i e;
+        memcpy(&xv, x + i, sizeof xv);
+        memcpy(&wv, w + i, sizeof wv);
+        EXP8(t, e, (xv - m) * ti); /* ti = 1 (tau = 1): exact, the product changes nothing */
+        a += t * wv;
+        z += (v8d)((v8i)wv & e);
     }
-    double b = a0[0];
-    for (int l = 1; l < 4; l++) b += a0[l];
-    for (int l = 0; l < 4; l++) b += a1[l];
-    for (int l = 0; l < 4; l++) {
-        *n_small += (int64_t)c0[l] + (int64_t)c1[l];
-        *n_max += (int64_t)z0[l] + (int64_t)z1[l];
-    }
+    double b = a[0];
+    for (int l = 1; l < LANES; l++) b += a[l];
+    for (int l = 0; l < LANES; l++) *n_max += (int64_t)z[l];
     return b;
 }
 
 double lp_fast_exp(double y)
 {
     double x[LANES];
-    int64_t ns = 0, nm = 0;
+    int64_t nm = 0;
     for (int l = 0; l < LANES; l++) x[l] = l ? -HUGE_VAL : y;
-    return block_sum(x, LANES, 0.0, 1.0, &ns, &nm);
+    return block_sum(x, LANES, 0.0, 1.0, &nm);
 }
 
 /* f16 widening by table (65536 floats, built once). */
@@ -371,37 +411,63 @@ LP_CLONES void lp_fast_widen(double *buf, const void *row, lp_format fmt, int64_
     }
 }
 
-/* The row max over finite and -inf values; *bad set when a NaN or +inf is present. */
+/* The max of n (a multiple of 16) f32 values from p, over finite and -inf ones, as a float;
+ * *bad |= a NaN or +inf is present (exactly the values v for which v < +inf fails). Comparisons
+ * only: the max is exact. */
+LP_CLONES static float max_f32(const unsigned char *p, int64_t n, int *bad)
+{
+    const v16f NINF = {-HUGE_VALF, -HUGE_VALF, -HUGE_VALF, -HUGE_VALF, -HUGE_VALF, -HUGE_VALF,
+                       -HUGE_VALF, -HUGE_VALF, -HUGE_VALF, -HUGE_VALF, -HUGE_VALF, -HUGE_VALF,
+                       -HUGE_VALF, -HUGE_VALF, -HUGE_VALF, -HUGE_VALF};
+    v16f mx = NINF;
+    v16i b = {0};
+    for (int64_t i = 0; i < n; i += 16) {
+        v16f v;
+        memcpy(&v, p + 4 * i, sizeof v);
+        b |= ~(v < -NINF);
+        const v16i gt = v > mx;
+        mx = (v16f)(((v16i)v & gt) | ((v16i)mx & ~gt));
+    }
+    float r = -HUGE_VALF;
+    for (int l = 0; l < 16; l++) {
+        *bad |= b[l] != 0;
+        r = mx[l] > r ? mx[l] : r;
+    }
+    return r;
+}
+
+/* The row max over finite and -inf values; *bad set when a NaN or +inf is present (as in
+ * max_f32). */
 LP_CLONES double lp_fast_row_max(const void *row, lp_format fmt, int64_t V, int *bad)
 {
     double buf[BLK];
-    const v4d INF = {HUGE_VAL, HUGE_VAL, HUGE_VAL, HUGE_VAL};
-    v4d mx4 = -INF;
-    v4i b4 = {0, 0, 0, 0};
-    double mx = -HUGE_VAL;
+    v8d mx = B8(-HUGE_VAL);
+    v8i b8 = {0};
     int b = 0;
-    for (int64_t o = 0; o < V; o += BLK) {
+    int64_t o = 0;
+    if (fmt == LP_F32) { /* in float: widening is exact and monotone, so the max is the same */
+        o = V & ~(int64_t)15;
+        mx[0] = (double)max_f32(row, o, &b);
+    }
+    for (; o < V; o += BLK) {
         const int n = V - o < BLK ? (int)(V - o) : BLK;
         lp_fast_widen(buf, row, fmt, o, n);
-        int i = 0;
-        for (; i + 4 <= n; i += 4) {
-            v4d v;
+        int np = n;
+        while (np % LANES) buf[np++] = -HUGE_VAL; /* padding: changes neither max nor test */
+        for (int i = 0; i < np; i += LANES) {
+            v8d v;
             memcpy(&v, buf + i, sizeof v);
-            b4 |= (v != v) | (v == INF);
-            mx4 = VSEL(v > mx4, v, mx4);
-        }
-        for (; i < n; i++) {
-            const double v = buf[i];
-            b |= (v != v) | (v == HUGE_VAL);
-            mx = v > mx ? v : mx;
+            b8 |= ~(v < B8(HUGE_VAL));
+            mx = VSEL(v > mx, v, mx);
         }
     }
-    for (int l = 0; l < 4; l++) {
-        b |= b4[l] != 0;
-        mx = mx4[l] > mx ? mx4[l] : mx;
+    double r = -HUGE_VAL;
+    for (int l = 0; l < LANES; l++) {
+        b |= b8[l] != 0;
+        r = mx[l] > r ? mx[l] : r;
     }
     *bad = b;
-    return mx;
+    return r;
 }
 
 int lp_fast_hist_min_v = 16384;
@@ -443,7 +509,7 @@ int lp_fast_hist16(uint32_t *cnt, const void *row, lp_format fmt, int64_t V, dou
     return 1;
 }
 
-static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int64_t *n_max,
+static int row_hist(double *psh, double *psl, double *pm, int64_t *n_max,
                     const void *row, lp_format fmt, int64_t V, double ti)
 {
     uint32_t cnt[65536];
@@ -456,11 +522,11 @@ static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int6
         x[n] = lp_load_f64(&(uint16_t){(uint16_t)b}, fmt, 0);
         w[n++] = (double)cnt[b];
         if (n == BLK) {
-            while (n % LANES) { /* padding: weight 0, a small term counted 0 times */
+            while (n % LANES) { /* padding: a small term of weight 0, adds 0 */
                 x[n] = -HUGE_VAL;
                 w[n++] = 0.0;
             }
-            const double s0 = block_sum_w(x, w, n, m, ti, n_small, n_max);
+            const double s0 = block_sum_w(x, w, n, m, ti, n_max);
             double e;
             lp_two_sum(sh, s0, &sh, &e);
             sl += e;
@@ -472,7 +538,7 @@ static int row_hist(double *psh, double *psl, double *pm, int64_t *n_small, int6
             x[n] = -HUGE_VAL;
             w[n++] = 0.0;
         }
-        const double s0 = block_sum_w(x, w, n, m, ti, n_small, n_max);
+        const double s0 = block_sum_w(x, w, n, m, ti, n_max);
         double e;
         lp_two_sum(sh, s0, &sh, &e);
         sl += e;
@@ -492,9 +558,9 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
     lp_fast_prepare(fmt);
     const double ti = 1.0 / tau; /* RN(1/tau): 1 exactly for tau = 1 */
     double sh = 0.0, sl = 0.0, m, xy;
-    int64_t n_small = 0, n_max = 0;
+    int64_t n_max = 0;
     if ((fmt == LP_BF16 || fmt == LP_F16) && V >= lp_fast_hist_min_v) {
-        if (!row_hist(&sh, &sl, &m, &n_small, &n_max, row, fmt, V, ti)) return 0;
+        if (!row_hist(&sh, &sl, &m, &n_max, row, fmt, V, ti)) return 0;
         xy = lp_load_f64(row, fmt, (size_t)label);
         if (xy == -HUGE_VAL) return 0;
     } else {
@@ -504,13 +570,20 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
         if (bad || m == -HUGE_VAL || xy == -HUGE_VAL) return 0;
         /* (3): Sum2 over the block sums, starting from n_max - 1 (added at the end: exact). */
         double buf[BLK];
-        for (int64_t o = 0; o < V; o += BLK) {
+        int64_t o = 0;
+        if (fmt == LP_F32) /* whole blocks widened in the loop: the same bits */
+            for (; o + BLK <= V; o += BLK) {
+                const double b = block_sum_f32((const unsigned char *)row + 4 * o, BLK, m, ti, &n_max);
+                double e;
+                lp_two_sum(sh, b, &sh, &e);
+                sl += e;
+            }
+        for (; o < V; o += BLK) {
             const int n = V - o < BLK ? (int)(V - o) : BLK;
             lp_fast_widen(buf, row, fmt, o, n);
             int np = n;
-            while (np % LANES) buf[np++] = -HUGE_VAL;  /* padding: a small term, uncounted below */
-            n_small -= np - n;
-            const double b = block_sum(buf, np, m, ti, &n_small, &n_max);
+            while (np % LANES) buf[np++] = -HUGE_VAL; /* padding: a small term, adds 0 */
+            const double b = block_sum(buf, np, m, ti, &n_max);
             double e;
             lp_two_sum(sh, b, &sh, &e);
             sl += e;
@@ -526,7 +599,7 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
     double D, Dl;
     lp_two_sum(xy, -m, &D, &Dl); /* exact */
     if (!(D > -HUGE_VAL)) return 0; /* D overflowed (f64 logits near the range's ends) */
-    const double S = (double)(n_small + 1) * 0x1p-1009;
+    const double S = (double)(V + 1) * 0x1p-1009;
     out->r64 = __builtin_nan("");
     if (tau == 1.0) {
         double p, pe;
