@@ -16,35 +16,52 @@
  *           (a + b)(1 + d), |d| <= u, also for subnormal results (they are exact); RN(a * b) =
  *           ab(1 + d) + e, |d| <= u, |e| <= 2^-1075; dn(RN(a)) <= a <= up(RN(a)) always (an RN
  *           error is at most half the gap to either neighbour). The build has -ffp-contract=off,
- *           so the code below is the operations analysed: no FMA contraction. TwoSum (Knuth:
+ *           so the code below is the operations analysed: no FMA contraction; the fused
+ *           multiply-adds of step 2 are explicit fma() calls, RN(a b + c) on every clone (vfmadd
+ *           on x86-64-v3/v4, libm's correctly rounded fma() on the baseline). TwoSum (Knuth:
  *           s + e = a + b exactly) is core/lp_dd.h's lp_two_sum.
  *
  * METHOD and ERROR (the numbers are bounds, rounded up; each line: operation, error, why)
- *   Row x_i (exact doubles: every storage format widens exactly), label y, m = max x_i (exact).
+ *   Row x_i (exact doubles: every storage format widens exactly), label y, m = max x_i (exact; of
+ *   an f32 row found in float, the same value: widening is exact and increasing).
  *   logp = D - log1p(T),  D = x_y - m <= 0,  T = sum over i with x_i < m of exp(x_i - m) + (n_max - 1),
  *   n_max the number of i with x_i = m: the same real as ziv.c (it drops one argmax index).
  *   (1) yh_i = RN(x_i - m) <= 0, |yh_i - y_i| <= u |y_i|. yh_i = 0 iff x_i = m (a nonzero difference
  *       of doubles never rounds to 0). Terms with yh_i < -700 ("small", -inf included) are left
  *       out: y_i <= yh_i / (1 + u) < -699.99, so exp(y_i) < 2^-1009; they add at most
- *       A = n_small 2^-1009 to T.
+ *       A = n_small 2^-1009 <= V 2^-1009 to T (they are not counted: V bounds their number).
  *   (2) exp(yh), -700 <= yh < 0 (the term t_i = exp(y_i) = exp(yh_i) exp(y_i - yh_i), and
- *       |y_i - yh_i| <= u 700 / (1 - u) =: d0 <= 700.0001 u):
- *       a  = RN(yh L2E), L2E = RN(1/ln2): |a - yh/ln2| <= 700 (1.45) 2u < 2^-42.
- *       s  = RN(a + 0x1.8p52) = 0x1.8p52 + k, k = the integer nearest a (|a| < 2^51, ulp = 1 there);
- *            k = s - 0x1.8p52 exactly (Sterbenz); |k| <= 1010, so |yh - k ln2| <= ln2 (1/2 + 2^-42)
- *            <= rho := 0.3467.
- *       C1 = ln2 rounded to 42 bits (|C1 - ln2| < 2^-44), C2 = RN(ln2 - C1) (|C1 + C2 - ln2| < 2^-101):
- *       k C1 is exact (10 + 42 bits). r1 = RN(yh - k C1): err <= u 0.3467. c = RN(k C2): err <=
- *       u 1010 2^-44. rh = RN(r1 - c): err <= u 0.3467. With |k| |C1 + C2 - ln2| < 2^-91:
- *       |rh - (yh - k ln2)| <= 0.7 u, |rh| <= rho.
- *       P(r) = sum_{j=0}^{12} c_j r^j, c_j = RN(1/j!) (c0, c1, c2 exact), by Horner:
- *         truncation (Lagrange): |exp(r) - sum r^j/j!| <= rho^13/13! e^rho <= 1.52 u e^rho;
- *         coefficients: u sum_{j>=3} rho^j/j! <= 0.0073 u;
- *         Horner without FMA (Higham, ASNA 2nd ed., eq. 5.3): gamma_24 sum |c_j| rho^j <= 24.001 u e^rho;
- *       so |P^(rh) - exp(rh)| <= 25.6 u e^rho <= 25.6 e^(2 rho) u exp(rh) <= 51.3 u exp(rh).
- *       t^ = P^(rh) * 2^k: exact (2^k is built from the exponent bits; k >= -1010 and
- *       P^ in [0.7, 1.5] keep it normal).
- *       Total per term: t^_i = t_i (1 + th_i), |th_i| <= e^(d0 + 0.7u) (1 + 51.3 u) - 1 <= E_t := 752 u.
+ *       |y_i - yh_i| <= u 700 / (1 - u) =: d0 <= 700.0001 u). fma(a, b, c) = RN(a b + c) (one
+ *       rounding, the product exact inside):
+ *       s  = fma(yh, L16, 0x1.8p52), L16 = RN(16/ln2) (relative error <= 0.13 u): |yh L16| <=
+ *            16164, so s lies in [2^52, 2^53), where the ulp is 1: s = 0x1.8p52 + k, k the integer
+ *            nearest yh L16 (|yh L16 - k| <= 1/2), -16164 <= k <= 0; k = s - 0x1.8p52 exactly
+ *            (an integer below 2^52). |yh - k ln2/16| <= 1/(2 L16) + |k| |1/L16 - ln2/16|
+ *            <= ln2/32 (1 + 0.14 u) + 16164 (ln2/16) 0.14 u <= rho := 0.021661.
+ *       C1 = RN(ln2/16) (|C1 - ln2/16| <= 2^-58), C2 = RN(ln2/16 - C1) (|C1 + C2 - ln2/16| < 2^-113).
+ *       r1 = fma(-k, C1, yh) = RN(yh - k C1): |yh - k C1| <= rho + 16164 2^-58 <= 0.02167, so the
+ *       error is <= 0.0217 u. rh = fma(-k, C2, r1) = RN(r1 - k C2): error <= 0.0217 u (1 + u).
+ *       With |k| |C1 + C2 - ln2/16| < 2^-99: |rh - (yh - k ln2/16)| <= dr := 0.044 u, and
+ *       |rh| <= rho' := 0.021662.
+ *       P(r) = sum_{j=0}^{6} c_j r^j, c_j = RN(1/j!) (c0, c1, c2 exact), by Horner with fma
+ *       (p = fma(p, r, c_j): one rounding a step):
+ *         truncation (Lagrange): |exp(r) - sum r^j/j!| <= rho'^7/7! e^rho' <= 4.18 u e^-rho';
+ *         coefficients: u sum_{j=3}^{6} rho'^j/j! <= 0.00001 u;
+ *         Horner with FMA (Higham, ASNA 2nd ed., sec. 5.1: n steps of one rounding give gamma_n
+ *         in place of eq. 5.3's gamma_2n): gamma_6 sum |c_j| rho'^j <= 6.0001 u e^rho';
+ *       relative to exp(rh) >= e^-rho': P^ = exp(rh) (1 + eP), |eP| <= 4.18 u + 0.00001 u +
+ *       6.0001 e^(2 rho') u <= 10.46 u.
+ *       j = k mod 16 = the low 4 bits of s (those of 0x1.8p52 are 0), e = (k - j)/16 = floor(k/16)
+ *       >= -1011: bits(s) = 0x4338000000000000 + k, so ((bits(s) >> 4) << 52) = e 2^52 mod 2^64
+ *       (0x4338000000000000 >> 4 << 52 vanishes mod 2^64), all in unsigned 64-bit integers.
+ *       T_j = RN(2^(j/16)) from a table of 16 (relative error <= 0.74 u, each entry checked with
+ *       mpmath at 300 bits); q = RN(P^ T_j): u. exp(yh) = 2^e 2^(j/16) exp(yh - k ln2/16) exactly
+ *       (k = 16 e + j). q lies in [0.97, 1.97] (P^ within 11 u of exp(rh), rh in [-rho', rho'],
+ *       T_j in [1, 1.92]): adding e 2^52 to its bits gives t^ = q 2^e exactly, a normal double
+ *       (q 2^e >= 0.97 2^-1011 > 2^-1022).
+ *       Total per term: t^_i = t_i (1 + th_i), |th_i| <= e^(d0 + dr) (1 + 10.46 u)(1 + 0.74 u)
+ *       (1 + u) - 1 <= 712.3 u <= E_t := 752 u (the constant below, kept from the earlier kernel,
+ *       covers this one).
  *   (3) T^ = the sum of the kept t^_i and (n_max - 1). Blocks of 1024 terms are summed in 8
  *       lane accumulators of 128 terms, the lanes then added in order: every term passes through
  *       at most 128 + 7 additions, so each block sum b^ = b (1 + th), |th| <= gamma_136 (all terms
@@ -58,8 +75,8 @@
  *       count, exact in double). m, and the NaN / +inf test, come from the counts (patterns in
  *       value order). Each term is RN(c_b t^_b) = c_b t^_b (1 + d), |d| <= u (c_b >= 1 and
  *       t^_b >= 2^-1011: no underflow), so E_t becomes 753 u; the terms (at most 65536) are
- *       summed exactly as in (3) (blocks of 1024 in 8 lanes, Sum2 over the blocks); small terms
- *       and ties are counted with their multiplicity. So E_T = 891 u here, and E_L = 924 u below:
+ *       summed exactly as in (3) (blocks of 1024 in 8 lanes, Sum2 over the blocks); ties are
+ *       counted with their multiplicity, small terms are bounded by V 2^-1009 as in (1). So E_T = 891 u here, and E_L = 924 u below:
  *       the same wL (928 u) covers both. One pass over the row instead of two, and one exp per
  *       distinct value (a few thousand) instead of per logit.
  *   (4) L^ = lp_fast_log1p(T^), own code below, |L^ - log1p(T^)| <= E_log log1p(T^) + 2^-1070,
@@ -71,10 +88,12 @@
  *   (6) p = RN(Dh - L^), pe its TwoSum error: Dh - L^ = p + pe exactly. So
  *       logp = p + pe + Dl - (L - L^), with -(L - L^) in [-wL - A - 2^-1069, wL + 2^-1069] where
  *       wL = RN(L^ * 928u) >= 927.99 u L^ - 2^-1075 >= E_L L^ - 2^-1075.
- *   (7) Enclosure, pair form: S = (n_small + 1) 2^-1009 (exact; covers A, 2^-1069 and 2^-1075),
+ *   (7) Enclosure, pair form: S = (V + 1) 2^-1009 (exact: V + 1 <= 2^31; covers A, 2^-1069 and
+ *       2^-1075),
  *       clo = dn(RN(dn(RN(dn(RN(pe + Dl)) - wL)) - S)), chi = up(RN(up(RN(up(RN(pe + Dl)) + wL)) + 2^-1009)):
  *       p + clo <= logp <= p + chi; plain ends lo = dn(RN(p + clo)), hi = up(RN(p + chi)).
- *   TEMPERATURE (tau != 1; tau = 1 takes the lines above, bit for bit as before):
+ *   TEMPERATURE (tau != 1; for tau = 1, ti = 1 and the loops skip the product by it: exact, the same
+ *   bits):
  *   (1') yh_i = RN(RN(x_i - m) ti), ti = RN(1/tau): yh_i = y_i (1 + d)^3, so |yh_i - y_i| <=
  *       3.0001 u |y_i|; "small" still means y_i < -699.99. A product underflowing (|y_i| <
  *       2^-1074) is counted as a tie: exp(y_i) = 1 - tiny, inside the relative slack below (T >= 1
