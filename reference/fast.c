@@ -38,7 +38,8 @@
  *            nearest yh L16 (|yh L16 - k| <= 1/2), -16164 <= k <= 0; k = s - 0x1.8p52 exactly
  *            (an integer below 2^52). |yh - k ln2/16| <= 1/(2 L16) + |k| |1/L16 - ln2/16|
  *            <= ln2/32 (1 + 0.14 u) + 16164 (ln2/16) 0.14 u <= rho := 0.021661.
- *       C1 = RN(ln2/16) (|C1 - ln2/16| <= 2^-58), C2 = RN(ln2/16 - C1) (|C1 + C2 - ln2/16| < 2^-113).
+ *       C1 = RN(ln2/16) (|C1 - ln2/16| <= 2^-58), C2 = RN(ln2/16 - C1)
+ *       (|C1 + C2 - ln2/16| < 2^-113).
  *       r1 = fma(-k, C1, yh) = RN(yh - k C1): |yh - k C1| <= rho + 16164 2^-58 <= 0.02167, so the
  *       error is <= 0.0217 u. rh = fma(-k, C2, r1) = RN(r1 - k C2): error <= 0.0217 u (1 + u).
  *       With |k| |C1 + C2 - ln2/16| < 2^-99: |rh - (yh - k ln2/16)| <= dr := 0.044 u, and
@@ -76,7 +77,8 @@
  *       value order). Each term is RN(c_b t^_b) = c_b t^_b (1 + d), |d| <= u (c_b >= 1 and
  *       t^_b >= 2^-1011: no underflow), so E_t becomes 753 u; the terms (at most 65536) are
  *       summed exactly as in (3) (blocks of 1024 in 8 lanes, Sum2 over the blocks); ties are
- *       counted with their multiplicity, small terms are bounded by V 2^-1009 as in (1). So E_T = 891 u here, and E_L = 924 u below:
+ *       counted with their multiplicity, small terms are bounded by V 2^-1009 as in (1).
+ *       So E_T = 891 u here, and E_L = 924 u below:
  *       the same wL (928 u) covers both. One pass over the row instead of two, and one exp per
  *       distinct value (a few thousand) instead of per logit.
  *   (4) L^ = lp_fast_log1p(T^), own code below, |L^ - log1p(T^)| <= E_log log1p(T^) + 2^-1070,
@@ -92,8 +94,8 @@
  *       2^-1075),
  *       clo = dn(RN(dn(RN(dn(RN(pe + Dl)) - wL)) - S)), chi = up(RN(up(RN(up(RN(pe + Dl)) + wL)) + 2^-1009)):
  *       p + clo <= logp <= p + chi; plain ends lo = dn(RN(p + clo)), hi = up(RN(p + chi)).
- *   TEMPERATURE (tau != 1; for tau = 1, ti = 1 and the loops skip the product by it: exact, the same
- *   bits):
+ *   TEMPERATURE (tau != 1; for tau = 1, ti = 1 and the loops skip the product by it: exact, the
+ *   same bits):
  *   (1') yh_i = RN(RN(x_i - m) ti), ti = RN(1/tau): yh_i = y_i (1 + d)^3, so |yh_i - y_i| <=
  *       3.0001 u |y_i|; "small" still means y_i < -699.99. A product underflowing (|y_i| <
  *       2^-1074) is counted as a tie: exp(y_i) = 1 - tiny, inside the relative slack below (T >= 1
@@ -223,31 +225,36 @@ typedef int v16i __attribute__((vector_size(64)));
 /* fma lane by lane: one rounding of a b + c */
 #define VFMA(a, b, c)                                                                              \
     ({                                                                                             \
-        const v8d fa_ = (a), fb_ = (b), fc_ = (c);                                                    \
-        v8d fr_;                                                                                    \
-        for (int fl_ = 0; fl_ < 8; fl_++) fr_[fl_] = __builtin_fma(fa_[fl_], fb_[fl_], fc_[fl_]);             \
-        fr_;                                                                                        \
+        const v8d fa_ = (a), fb_ = (b), fc_ = (c);                                                 \
+        v8d fr_;                                                                                   \
+        for (int fl_ = 0; fl_ < 8; fl_++) fr_[fl_] = __builtin_fma(fa_[fl_], fb_[fl_], fc_[fl_]);  \
+        fr_;                                                                                       \
     })
 /* mask ? a : b, lane by lane (mask 0 or -1) */
 #define VSEL(mask, a, b) ((v8d)(((v8i)(a) & (mask)) | ((v8i)(b) & ~(mask))))
 
-/* 2^(j/16) rounded to nearest, j = 0..15, in two vectors (one vpermi2pd on AVX-512). */
-static const v8d EXP2_LO = {0x1p+0,
-                            0x1.0b5586cf9890fp+0,
-                            0x1.172b83c7d517bp+0,
-                            0x1.2387a6e756238p+0,
-                            0x1.306fe0a31b715p+0,
-                            0x1.3dea64c123422p+0,
-                            0x1.4bfdad5362a27p+0,
-                            0x1.5ab07dd485429p+0};
-static const v8d EXP2_HI = {0x1.6a09e667f3bcdp+0,
-                            0x1.7a11473eb0187p+0,
-                            0x1.8ace5422aa0dbp+0,
-                            0x1.9c49182a3f090p+0,
-                            0x1.ae89f995ad3adp+0,
-                            0x1.c199bdd85529cp+0,
-                            0x1.d5818dcfba487p+0,
-                            0x1.ea4afa2a490dap+0};
+/* 2^(j/16) rounded to nearest, j = 0..15: GCC takes them from two vectors (one vpermi2pd on
+ * AVX-512), clang (the fuzz build; it has no variable __builtin_shuffle) from the array: the same
+ * values. */
+#define EXP2_TABLE                                                                                 \
+    0x1p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,                      \
+        0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,    \
+        0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,    \
+        0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0
+#if defined(__clang__) || !defined(__GNUC__)
+static const double EXP2_TAB[16] = {EXP2_TABLE};
+#define EXP2_LOOKUP(j)                                                                             \
+    ({                                                                                             \
+        const v8u tj_ = (j);                                                                       \
+        v8d tv_;                                                                                   \
+        for (int tl_ = 0; tl_ < 8; tl_++) tv_[tl_] = EXP2_TAB[tj_[tl_]];                          \
+        tv_;                                                                                       \
+    })
+#else
+typedef double v16d __attribute__((vector_size(128)));
+static const union { v16d all; v8d half[2]; } EXP2_V = {{EXP2_TABLE}};
+#define EXP2_LOOKUP(j) __builtin_shuffle(EXP2_V.half[0], EXP2_V.half[1], (j))
+#endif
 
 /* Step 2 on 8 lanes: t = exp(y), or 0 for a small (y < -700, -inf included) or zero y; zero gets
  * the lanes' tie mask (-1 where y = 0). */
@@ -268,7 +275,7 @@ static const v8d EXP2_HI = {0x1.6a09e667f3bcdp+0,
         p_ = VFMA(p_, r_, B8(1.0));                                                                \
         p_ = VFMA(p_, r_, B8(1.0));                                                                \
         const v8u sb_ = (v8u)s_;                                                                   \
-        const v8d q_ = p_ * __builtin_shuffle(EXP2_LO, EXP2_HI, sb_ & 15);                         \
+        const v8d q_ = p_ * EXP2_LOOKUP(sb_ & 15);                                                 \
         const v8u eb_ = (sb_ >> 4) << 52;                                                          \
         t = (v8d)(((v8u)q_ + eb_) & ~(v8u)(small_ | zero));                                        \
     } while (0)
@@ -592,7 +599,8 @@ int lp_fast_row(lp_fast_enc *out, const void *row, lp_format fmt, int64_t V, int
         int64_t o = 0;
         if (fmt == LP_F32) /* whole blocks widened in the loop: the same bits */
             for (; o + BLK <= V; o += BLK) {
-                const double b = block_sum_f32((const unsigned char *)row + 4 * o, BLK, m, ti, &n_max);
+                const double b =
+                    block_sum_f32((const unsigned char *)row + 4 * o, BLK, m, ti, &n_max);
                 double e;
                 lp_two_sum(sh, b, &sh, &e);
                 sl += e;
