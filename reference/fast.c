@@ -280,12 +280,13 @@ static const union { v16d all; v8d half[2]; } EXP2_V = {{EXP2_TABLE}};
         t = (v8d)(((v8u)q_ + eb_) & ~(v8u)(small_ | zero));                                        \
     } while (0)
 
-/* The block's lane sums in order, and the lanes' tie counts, into the total. */
-static double lanes_sum(v8d a, v8i z, int64_t *n_max)
+/* The block's lane sums in order, and the lanes' tie counts, into the total (pointers: no vector
+ * ABI). */
+static double lanes_sum(const v8d *a, const v8i *z, int64_t *n_max)
 {
-    double b = a[0];
-    for (int l = 1; l < LANES; l++) b += a[l];
-    for (int l = 0; l < LANES; l++) *n_max -= z[l];
+    double b = (*a)[0];
+    for (int l = 1; l < LANES; l++) b += (*a)[l];
+    for (int l = 0; l < LANES; l++) *n_max -= (*z)[l];
     return b;
 }
 
@@ -326,7 +327,7 @@ LP_CLONES static double block_sum(const double *x, int n, double m, double ti, i
     v8d a = B8(0.0);
     v8i z = {0};
     BLOCK_LOOP(LOAD_F64);
-    return lanes_sum(a, z, n_max);
+    return lanes_sum(&a, &z, n_max);
 }
 
 /* block_sum on n (a multiple of LANES) f32 logits, widened in the loop (exactly: the same doubles
@@ -337,7 +338,7 @@ LP_CLONES static double block_sum_f32(const unsigned char *x, int n, double m, d
     v8d a = B8(0.0);
     v8i z = {0};
     BLOCK_LOOP(LOAD_F32);
-    return lanes_sum(a, z, n_max);
+    return lanes_sum(&a, &z, n_max);
 }
 
 /* block_sum over distinct values x[i] occurring w[i] times (the histogram path, step 3'):
