@@ -30,6 +30,8 @@
  *       of doubles never rounds to 0). Terms with yh_i < -700 ("small", -inf included) are left
  *       out: y_i <= yh_i / (1 + u) < -699.99, so exp(y_i) < 2^-1009; they add at most
  *       A = n_small 2^-1009 <= V 2^-1009 to T (they are not counted: V bounds their number).
+ *       Their lanes run through step 2 too, on values outside its range (maybe NaN: IEEE flags
+ *       only, no traps), and the result's bits are then cleared: they add exactly +0.
  *   (2) exp(yh), -700 <= yh < 0 (the term t_i = exp(y_i) = exp(yh_i) exp(y_i - yh_i), and
  *       |y_i - yh_i| <= u 700 / (1 - u) =: d0 <= 700.0001 u). fma(a, b, c) = RN(a b + c) (one
  *       rounding, the product exact inside):
@@ -257,16 +259,18 @@ static const union { v16d all; v8d half[2]; } EXP2_V = {{EXP2_TABLE}};
 #endif
 
 /* Step 2 on 8 lanes: t = exp(y), or 0 for a small (y < -700, -inf included) or zero y; zero gets
- * the lanes' tie mask (-1 where y = 0). */
+ * the lanes' tie mask (-1 where y = 0). A small lane goes through the same operations (its value,
+ * maybe NaN, is then masked to +0; the table index is 4 bits whatever the bits of s). The f32
+ * widening is written lane by lane: GCC then makes it one vcvtps2pd (a __builtin_convertvector
+ * became five instructions). */
 #define EXP8(t, zero, yv)                                                                          \
     do {                                                                                           \
         const v8d y_ = (yv);                                                                       \
         const v8i small_ = ~(y_ >= B8(SMALL));                                                     \
         zero = y_ == B8(0.0);                                                                      \
-        const v8d yc_ = VSEL(small_, B8(SMALL), y_);                                               \
-        const v8d s_ = VFMA(yc_, B8(L16), B8(SHIFT));                                              \
+        const v8d s_ = VFMA(y_, B8(L16), B8(SHIFT));                                               \
         const v8d k_ = s_ - B8(SHIFT);                                                             \
-        v8d r_ = VFMA(k_, B8(-C1), yc_);                                                           \
+        v8d r_ = VFMA(k_, B8(-C1), y_);                                                            \
         r_ = VFMA(k_, B8(-C2), r_);                                                                \
         v8d p_ = VFMA(B8(E6), r_, B8(E5));                                                         \
         p_ = VFMA(p_, r_, B8(E4));                                                                 \
@@ -319,7 +323,8 @@ static double lanes_sum(const v8d *a, const v8i *z, int64_t *n_max)
     do {                                                                                           \
         v8f f_;                                                                                    \
         memcpy(&f_, x + 4 * (i), sizeof f_);                                                       \
-        (xv) = __builtin_convertvector(f_, v8d);                                                   \
+        (xv) = (v8d){(double)f_[0], (double)f_[1], (double)f_[2], (double)f_[3],                   \
+                     (double)f_[4], (double)f_[5], (double)f_[6], (double)f_[7]};                  \
     } while (0)
 
 LP_CLONES static double block_sum(const double *x, int n, double m, double ti, int64_t *n_max)
