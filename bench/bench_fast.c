@@ -167,8 +167,8 @@ static void ratios(int64_t R, double budget)
 {
     static const int64_t Vs[] = {32000, 128256, 256000};
     printf("lp_bench_fast: f32 logits, normal scale 3, one thread, %lld rows; logits/s and the "
-           "ratio to the plain f32 kernel (plain, tier 1, tier 2: best of 5, interleaved; ref and check: "
-           "rows timed, budget %.2g s)\n",
+           "ratio to the plain f32 kernel (plain, tier 1, tier 2: best of 5, interleaved; ref and "
+           "check: rows timed, budget %.2g s)\n",
            (long long)R, budget);
     printf("%-7s %-9s %-9s %-7s %-9s %-7s %-9s %-8s %-5s %-9s %-8s %-5s\n", "V", "plain", "tier 1",
            "ratio", "tier 2", "ratio", "ref", "ratio", "rows", "check", "ratio", "rows");
