@@ -209,13 +209,18 @@ double lp_fast_log1p(double t)
 
 /* ---------------------------------------------------------------------------------------------
  * The hot loops: n (a multiple of LANES) logits, m the row max. Add exp(y) of every kept term
- * (step 2) into the block sum; count small terms and ties with m. Written with GCC vector
- * extensions, one vector of 8 lanes (lane l takes the terms i + l): every lane performs exactly
- * the scalar operations of step 2 in the same order, the fused multiply-adds as explicit fma()
- * (one rounding on every ISA: GCC makes them vfmadd on x86-64-v3/v4 and calls libm's correctly
- * rounded fma() on the baseline; -ffp-contract=off fuses nothing else), so the result does not
- * depend on the vector width and the clones (AVX-512, AVX2+FMA, baseline SSE2, chosen at load
- * time) give the same bits. Macros, not functions: no vector ABI. */
+ * (step 2) into the block sum; count the ties with m (small terms are bounded by V, step 1).
+ * Written with GCC vector extensions, one vector of 8 lanes (lane l takes the terms i + l): every
+ * lane performs exactly the scalar operations of step 2 in the same order, the fused
+ * multiply-adds as explicit fma() (one rounding on every ISA: GCC makes them vfmadd on
+ * x86-64-v3/v4 and calls libm's correctly rounded fma() on the baseline; -ffp-contract=off fuses
+ * nothing else), so the result does not depend on the vector width and the clones (AVX-512,
+ * AVX2+FMA, baseline SSE2, chosen at load time) give the same bits (also checked once, outside
+ * the suite, by calling the three clones of each loop on random blocks with ties, -inf and
+ * tau != 1: equal bits). The suite runs the clone of its machine (and the ASan build, none: the
+ * baseline code). GCC 12 turns the 8-lane comparisons and the table permute into scalar code on
+ * the AVX2 clone (about a third of the AVX-512 clone's speed). Macros, not functions: no vector
+ * ABI. */
 typedef double v8d __attribute__((vector_size(64)));
 typedef long long v8i __attribute__((vector_size(64)));
 typedef unsigned long long v8u __attribute__((vector_size(64)));
