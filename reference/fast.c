@@ -218,9 +218,8 @@ double lp_fast_log1p(double t)
  * AVX2+FMA, baseline SSE2, chosen at load time) give the same bits (also checked once, outside
  * the suite, by calling the three clones of each loop on random blocks with ties, -inf and
  * tau != 1: equal bits). The suite runs the clone of its machine (and the ASan build, none: the
- * baseline code). GCC 12 turns the 8-lane comparisons and the table permute into scalar code on
- * the AVX2 clone (about a third of the AVX-512 clone's speed). Macros, not functions: no vector
- * ABI. */
+ * baseline code). CPUs without AVX-512 run a 4-lane form of the loops (EXP4 below): GCC 12 turns
+ * this 8-lane code into scalar pieces on AVX2. Macros, not functions: no vector ABI. */
 typedef double v8d __attribute__((vector_size(64)));
 typedef long long v8i __attribute__((vector_size(64)));
 typedef unsigned long long v8u __attribute__((vector_size(64)));
@@ -248,8 +247,8 @@ typedef int v16i __attribute__((vector_size(64)));
         0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,    \
         0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,    \
         0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0
-#if defined(__clang__) || !defined(__GNUC__)
 static const double EXP2_TAB[16] = {EXP2_TABLE};
+#if defined(__clang__) || !defined(__GNUC__)
 #define EXP2_LOOKUP(j)                                                                             \
     ({                                                                                             \
         const v8u tj_ = (j);                                                                       \
@@ -299,28 +298,117 @@ static double lanes_sum(const v8d *a, const v8i *z, int64_t *n_max)
     return b;
 }
 
-/* The loop of block_sum over y = (x - m) ti, or x - m when ti = 1 (the same: the product by 1 is
- * exact), x loaded by LOAD(xv, i). */
-#define BLOCK_LOOP(LOAD)                                                                           \
+/* The same on 4 lanes (v4d: AVX2's width), for CPUs without AVX-512: GCC 12 splits the 8-lane
+ * code above into scalar pieces on AVX2 (comparisons, the permute, spills), about a tenth of its
+ * speed; this form runs at about half the AVX-512 loop's speed there. Every lane performs the
+ * operations of EXP8 in the same order (the table read lane by lane: the same values), and the
+ * two 4-lane accumulators are lanes 0-3 and 4-7 of the 8-lane one, added in the same order, so
+ * the bits are the 8-lane form's (tests/t_fast.c forces this form: lp_fast_narrow). */
+typedef double v4d __attribute__((vector_size(32)));
+typedef long long v4i __attribute__((vector_size(32)));
+typedef unsigned long long v4u __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+#define B4(c) ((v4d){(c), (c), (c), (c)})
+#define VFMA4(a, b, c)                                                                             \
+    ({                                                                                             \
+        const v4d ga_ = (a), gb_ = (b), gc_ = (c);                                                 \
+        v4d gr_;                                                                                   \
+        for (int gl_ = 0; gl_ < 4; gl_++) gr_[gl_] = __builtin_fma(ga_[gl_], gb_[gl_], gc_[gl_]);  \
+        gr_;                                                                                       \
+    })
+#define EXP4(t, zero, yv)                                                                          \
     do {                                                                                           \
-        if (ti == 1.0)                                                                             \
-            for (int i = 0; i < n; i += LANES) {                                                   \
-                v8d xv, t;                                                                         \
-                v8i e;                                                                             \
-                LOAD(xv, i);                                                                       \
-                EXP8(t, e, xv - m);                                                                \
-                a += t;                                                                            \
-                z += e;                                                                            \
-            }                                                                                      \
-        else                                                                                       \
-            for (int i = 0; i < n; i += LANES) {                                                   \
-                v8d xv, t;                                                                         \
-                v8i e;                                                                             \
-                LOAD(xv, i);                                                                       \
-                EXP8(t, e, (xv - m) * ti);                                                         \
-                a += t;                                                                            \
-                z += e;                                                                            \
-            }                                                                                      \
+        const v4d y_ = (yv);                                                                       \
+        const v4i small_ = ~(y_ >= B4(SMALL));                                                     \
+        zero = y_ == B4(0.0);                                                                      \
+        const v4d s_ = VFMA4(y_, B4(L16), B4(SHIFT));                                              \
+        const v4d k_ = s_ - B4(SHIFT);                                                             \
+        v4d r_ = VFMA4(k_, B4(-C1), y_);                                                           \
+        r_ = VFMA4(k_, B4(-C2), r_);                                                               \
+        v4d p_ = VFMA4(B4(E6), r_, B4(E5));                                                        \
+        p_ = VFMA4(p_, r_, B4(E4));                                                                \
+        p_ = VFMA4(p_, r_, B4(E3));                                                                \
+        p_ = VFMA4(p_, r_, B4(0.5));                                                               \
+        p_ = VFMA4(p_, r_, B4(1.0));                                                               \
+        p_ = VFMA4(p_, r_, B4(1.0));                                                               \
+        const v4u sb_ = (v4u)s_;                                                                   \
+        v4d tab_;                                                                                  \
+        for (int tl_ = 0; tl_ < 4; tl_++) tab_[tl_] = EXP2_TAB[sb_[tl_] & 15];                     \
+        const v4d q_ = p_ * tab_;                                                                  \
+        const v4u eb_ = (sb_ >> 4) << 52;                                                          \
+        t = (v4d)(((v4u)q_ + eb_) & ~(v4u)(small_ | zero));                                        \
+    } while (0)
+
+/* Tests set it to 1 to run the 4-lane loops on any CPU (they give the same bits); otherwise the
+ * 8-lane loops run where the CPU has AVX-512, the 4-lane ones elsewhere. */
+int lp_fast_narrow = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+#define WIDE() (!lp_fast_narrow && __builtin_cpu_supports("avx512f"))
+#else
+#define WIDE() (!lp_fast_narrow)
+#endif
+
+/* The loop of block_sum over y = (x - m) ti, or x - m when ti = 1 (the same: the product by 1 is
+ * exact), x loaded by LOAD(xv, i) (8 lanes) or LOAD4(x0, x1, i) (lanes 0-3, 4-7); the block's sum
+ * into b (lanes in order), the ties into *n_max. */
+#define BLOCK_LOOP(LOAD, LOAD4)                                                                    \
+    do {                                                                                           \
+        if (WIDE()) {                                                                              \
+            v8d a = B8(0.0);                                                                       \
+            v8i z = {0};                                                                           \
+            if (ti == 1.0)                                                                         \
+                for (int i = 0; i < n; i += LANES) {                                               \
+                    v8d xv, t;                                                                     \
+                    v8i e;                                                                         \
+                    LOAD(xv, i);                                                                   \
+                    EXP8(t, e, xv - m);                                                            \
+                    a += t;                                                                        \
+                    z += e;                                                                        \
+                }                                                                                  \
+            else                                                                                   \
+                for (int i = 0; i < n; i += LANES) {                                               \
+                    v8d xv, t;                                                                     \
+                    v8i e;                                                                         \
+                    LOAD(xv, i);                                                                   \
+                    EXP8(t, e, (xv - m) * ti);                                                     \
+                    a += t;                                                                        \
+                    z += e;                                                                        \
+                }                                                                                  \
+            b = lanes_sum(&a, &z, n_max);                                                          \
+        } else {                                                                                   \
+            v4d a0 = B4(0.0), a1 = a0;                                                             \
+            v4i z0 = {0}, z1 = z0;                                                                 \
+            /* two loops, as above: one loop with "if (ti != 1)" inside gave wrong sums in */  \
+            /* the AVX-512 clone under GCC 12.2 -O3 (cause not found; the clones disagreed) */   \
+            if (ti == 1.0)                                                                         \
+                for (int i = 0; i < n; i += LANES) {                                               \
+                    v4d x0, x1, t0, t1;                                                            \
+                    v4i e0, e1;                                                                    \
+                    LOAD4(x0, x1, i);                                                              \
+                    EXP4(t0, e0, x0 - m);                                                          \
+                    EXP4(t1, e1, x1 - m);                                                          \
+                    a0 += t0;                                                                      \
+                    a1 += t1;                                                                      \
+                    z0 += e0;                                                                      \
+                    z1 += e1;                                                                      \
+                }                                                                                  \
+            else                                                                                   \
+                for (int i = 0; i < n; i += LANES) {                                               \
+                    v4d x0, x1, t0, t1;                                                            \
+                    v4i e0, e1;                                                                    \
+                    LOAD4(x0, x1, i);                                                              \
+                    EXP4(t0, e0, (x0 - m) * ti);                                                   \
+                    EXP4(t1, e1, (x1 - m) * ti);                                                   \
+                    a0 += t0;                                                                      \
+                    a1 += t1;                                                                      \
+                    z0 += e0;                                                                      \
+                    z1 += e1;                                                                      \
+                }                                                                                  \
+            b = a0[0];                                                                             \
+            for (int l = 1; l < 4; l++) b += a0[l];                                                \
+            for (int l = 0; l < 4; l++) b += a1[l];                                                \
+            for (int l = 0; l < 4; l++) *n_max -= z0[l] + z1[l];                                   \
+        }                                                                                          \
     } while (0)
 
 #define LOAD_F64(xv, i) memcpy(&(xv), x + (i), sizeof(xv))
@@ -331,13 +419,25 @@ static double lanes_sum(const v8d *a, const v8i *z, int64_t *n_max)
         (xv) = (v8d){(double)f_[0], (double)f_[1], (double)f_[2], (double)f_[3],                   \
                      (double)f_[4], (double)f_[5], (double)f_[6], (double)f_[7]};                  \
     } while (0)
+#define LOAD4_F64(x0, x1, i)                                                                       \
+    do {                                                                                           \
+        memcpy(&(x0), x + (i), sizeof(x0));                                                        \
+        memcpy(&(x1), x + (i) + 4, sizeof(x1));                                                    \
+    } while (0)
+#define LOAD4_F32(x0, x1, i)                                                                       \
+    do {                                                                                           \
+        v4f f0_, f1_;                                                                              \
+        memcpy(&f0_, x + 4 * (i), sizeof f0_);                                                     \
+        memcpy(&f1_, x + 4 * (i) + 16, sizeof f1_);                                                \
+        (x0) = (v4d){(double)f0_[0], (double)f0_[1], (double)f0_[2], (double)f0_[3]};              \
+        (x1) = (v4d){(double)f1_[0], (double)f1_[1], (double)f1_[2], (double)f1_[3]};              \
+    } while (0)
 
 LP_CLONES static double block_sum(const double *x, int n, double m, double ti, int64_t *n_max)
 {
-    v8d a = B8(0.0);
-    v8i z = {0};
-    BLOCK_LOOP(LOAD_F64);
-    return lanes_sum(&a, &z, n_max);
+    double b;
+    BLOCK_LOOP(LOAD_F64, LOAD4_F64);
+    return b;
 }
 
 /* block_sum on n (a multiple of LANES) f32 logits, widened in the loop (exactly: the same doubles
@@ -345,10 +445,9 @@ LP_CLONES static double block_sum(const double *x, int n, double m, double ti, i
 LP_CLONES static double block_sum_f32(const unsigned char *x, int n, double m, double ti,
                                       int64_t *n_max)
 {
-    v8d a = B8(0.0);
-    v8i z = {0};
-    BLOCK_LOOP(LOAD_F32);
-    return lanes_sum(&a, &z, n_max);
+    double b;
+    BLOCK_LOOP(LOAD_F32, LOAD4_F32);
+    return b;
 }
 
 /* block_sum over distinct values x[i] occurring w[i] times (the histogram path, step 3'):

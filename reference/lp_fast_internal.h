@@ -19,6 +19,10 @@
 #define LP_CLONES
 #endif
 
+/* 1: tier 1's loops take their 4-lane form on any CPU (the form of CPUs without AVX-512; the
+ * same bits as the 8-lane form). Tests set it to cover that form; only while no computation runs. */
+extern int lp_fast_narrow;
+
 /* Builds what widening fmt needs (the f16 table), once; thread-safe. */
 void lp_fast_prepare(lp_format fmt);
 /* Widens elements [o, o + n) of a row of fmt into buf, exactly (lp_fast_prepare first). */

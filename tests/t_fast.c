@@ -14,7 +14,9 @@
  *            rows, ties), V up to 4096 (bf16 and f16 also from 16384 to 66384: tier 1's
  *            histogram path), tau = 1 and tau != 1 (one case in five: tier 1's temperature
  *            path), 1 and 2 threads: the same comparison; bf16 and f16 problems again
- *            with the histogram paths forced on every row (lp_fast_hist_min_v = 2), f64 too.
+ *            with the histogram paths forced on every row (lp_fast_hist_min_v = 2), f64 too;
+ *            every other problem again with tier 1's 4-lane loops (lp_fast_narrow = 1: what
+ *            CPUs without AVX-512 run; here the AVX-512 clone runs them).
  *  hard      constructed rows whose logp lies within 2^-53 relative of an f32 rounding midpoint
  *            (tier 1 cannot decide them, tier 2 does), a sequence whose sum does (its tokens'
  *            tier-1 enclosures cannot decide it: MPFR); with f64 wanted, a row whose logp lies
@@ -31,6 +33,7 @@
 #include "lp_core.h"
 #include "lp_dd.h"
 #include "lp_fast.h"
+#include "lp_fast_internal.h"
 #include "lp_file.h"
 #include "lp_format.h"
 #include "lp_vectors.h"
@@ -371,6 +374,11 @@ static void check_random(lpt_rng *rng, int n)
         char name[64];
         snprintf(name, sizeof name, "random/%d/%s/fam%d", c, lp_format_name(fmt), family);
         compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
+        if (c % 2 == 0) { /* tier 1's 4-lane loops (CPUs without AVX-512) on the same rows */
+            lp_fast_narrow = 1;
+            compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
+            lp_fast_narrow = 0;
+        }
         if (fmt == LP_BF16 || fmt == LP_F16) { /* the histogram paths on the same rows */
             lp_fast_hist_min_v = 2;
             compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
