@@ -7,7 +7,11 @@
 
 float lp_bench_plain_f32(const float *restrict x, int64_t V, int64_t y);
 
+/* GCC only: clang 14 emits target_clones as "NAME.ifunc" and never defines NAME when a plain
+ * declaration precedes it (the link fails), and it has no libmvec without -fveclib anyway. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("avx2", "default")))
+#endif
 float lp_bench_plain_f32(const float *restrict x, int64_t V, int64_t y)
 {
     float m = -HUGE_VALF;

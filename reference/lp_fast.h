@@ -52,7 +52,7 @@ void lp_fast_sum(double *slo, double *shi, const double *lo, const double *hi, i
 void lp_fast_div(double *qlo, double *qhi, double lo, double hi, int64_t n);
 
 /* The kernels, exposed for tests/t_fast.c: lp_fast_log1p(t), 0 <= t < 2^32, relative error
- * <= 32 u (+ 2^-1070); lp_fast_exp(y), -700 <= y < 0, relative error <= 52 u (step 2 without the
+ * <= 32 u (+ 2^-1070); lp_fast_exp(y), -700 <= y < 0, relative error <= 13 u (step 2 without the
  * rounding of y); 0 for y < -700 and for y = 0 (left out of T). */
 double lp_fast_log1p(double t);
 /* Tier 1 takes the histogram path (fast.c, step 3') for bf16 and f16 rows of at least this many
