@@ -258,8 +258,21 @@ int lp_cmd_ref(int argc, char **argv)
                 "only the MPFR loop gives (about 1e6 logits/s per thread); --formats "
                 "f64,f32,f16,bf16 takes the fast path\n", nlogits);
     /* The logits are a read-only mapping (lp_tensor_open_spec): rows done are released. */
+    const int computed = s == LP_OK;
     if (s == LP_OK) s = lp_ref_compute_mapped(&res, &o.pb, &ropt, fl, &err);
     if (ropt.progress) fputs("\r\033[K", stderr);
+    /* An input that shrank or changed while it was read (its tail then read as zeros: main.c's
+     * lp_mapguard_install) voids the results: that error wins over any other, nothing is written. */
+    if (computed) {
+        lp_error ev = {LP_OK, ""};
+        lp_status sv = lp_tfile_verify(fl, &ev);
+        if (sv == LP_OK) sv = lp_tfile_verify(fy, &ev);
+        if (sv == LP_OK) sv = lp_tfile_verify(fm, &ev);
+        if (sv != LP_OK) {
+            s = sv;
+            err = ev;
+        }
+    }
     if (s == LP_OK && o.out) s = write_out(&o, &res, &err);
     if (s == LP_OK && o.json) s = print_json(&o, &res, &err);
     if (s == LP_OK) {
