@@ -3,10 +3,13 @@ reads it (issue 16, item 5): exit 2, exactly one line on stderr naming the file 
 changed while being read, no output file (nor its .tmp) left behind.
 
 The truncation is made deterministic without hooks in lpcert: lpcert is started on a ~200 MB
-.npy; this script polls /proc/PID/smaps until the logits mapping is resident past its first
-megabyte (the reference is reading rows: mid-run), stops lpcert (SIGSTOP), truncates the file to a
-third, and lets it go on (SIGCONT). A run that ends before it could be stopped is reported as a
-failure of the test's own set-up (the input would be too small for this machine), never as a pass.
+.npy (LPCERT_TRUNCATE_MB=1024 for 1 GB); this script polls /proc/PID/smaps until the logits
+mapping is resident past 256 KB (beyond the header page and its fault-around: the reference is
+reading rows), stops lpcert (SIGSTOP), truncates the file to a third, and lets it go on (SIGCONT).
+A run that ends before it could be stopped is reported as a failure of the test's own set-up (the
+input would be too small for this machine), never as a pass. A second run is truncated later, at
+a third of the control run's time (deep in the rows); if that run has already ended (a much faster
+second run) it is reported as not run, and the first run still stands.
 Also: the same input untouched gives exit 0 and the output (the control). Linux only (/proc).
 
 usage: python3 tests/e2e_truncate.py path/to/lpcert
@@ -19,7 +22,9 @@ import sys
 import tempfile
 import time
 
-B, T, V = 8, 1600, 4096   # 200 MiB of f32 logits
+V = 4096
+T = 1600
+B = max(1, int(os.environ.get("LPCERT_TRUNCATE_MB", "200")) * 2**20 // (T * V * 4))  # 8: 200 MiB
 
 
 def write_npy(path, descr, shape, body_writer):
@@ -85,30 +90,49 @@ def main():
         os.remove(O)
     print("control run: %.2f s on %d bytes of logits" % (secs, full))
 
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stopped, rss = False, 0
-    while p.poll() is None:
-        rss = mapping_rss_kb(p.pid, L)
-        if rss is not None and rss >= 1024:
-            os.kill(p.pid, signal.SIGSTOP)
-            stopped = True
-            break
-    if stopped:
-        os.truncate(L, full // 3)
-        os.kill(p.pid, signal.SIGCONT)
-    out, err = p.communicate()
-    if check(stopped, "set-up: lpcert ended (exit %d) before the poller saw it read past 1 MB of "
-                      "the logits: make the input larger; stderr %r" % (p.returncode, err)):
-        print("truncated %s from %d to %d bytes with %d KB of it resident" % (L, full, full // 3, rss))
+    def truncated_run(name, late):
+        write_npy(L, "<f4", (B, T, V), body_logits)
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stopped, rss, t0 = False, 0, time.time()
+        while p.poll() is None:
+            if late:
+                ready = time.time() - t0 >= secs / 3
+            else:
+                rss = mapping_rss_kb(p.pid, L)
+                ready = rss is not None and rss >= 256   # past the header and its fault-around
+            if ready:
+                os.kill(p.pid, signal.SIGSTOP)
+                stopped, at = True, time.time() - t0
+                break
+            if late:
+                time.sleep(0.01)
+        if stopped:
+            os.truncate(L, full // 3)
+            os.kill(p.pid, signal.SIGCONT)
+        out, err = p.communicate()
+        if late and not stopped:
+            print("%s: not run: lpcert ended (exit %d) before a third of the control time"
+                  % (name, p.returncode))
+            return
+        if not check(stopped, "%s: set-up: lpcert ended (exit %d) before the poller saw it read "
+                              "past 256 KB of the logits: make the input larger; stderr %r"
+                              % (name, p.returncode, err)):
+            return
+        print("%s: truncated %s from %d to %d bytes %.2f s after the start (%d KB resident); "
+              "run ended after %.2f s" % (name, L, full, full // 3, at, rss or 0, time.time() - t0))
         lines = err.splitlines()
-        check(p.returncode == 2, "exit %d, want 2; stderr %r" % (p.returncode, err))
-        check(len(lines) == 1 and err.endswith("\n"), "want one line on stderr, got %r" % err)
+        check(p.returncode == 2, "%s: exit %d, want 2; stderr %r" % (name, p.returncode, err))
+        check(len(lines) == 1 and err.endswith("\n"),
+              "%s: want one line on stderr, got %r" % (name, err))
         check(L in err and "changed while being read" in err,
-              "the line names the file and says it changed: %r" % err)
+              "%s: the line names the file and says it changed: %r" % (name, err))
         check(not os.path.exists(O) and not os.path.exists(O + ".tmp"),
-              "an output file was left: %s" % os.listdir(d))
-        check(out == "", "stdout not empty: %r" % out[:200])
-        print("stderr: " + err.rstrip("\n"))
+              "%s: an output file was left: %s" % (name, os.listdir(d)))
+        check(out == "", "%s: stdout not empty: %r" % (name, out[:200]))
+        print("%s: stderr: %s" % (name, err.rstrip("\n")))
+
+    truncated_run("early", False)
+    truncated_run("late", True)
     for n in os.listdir(d):
         os.remove(os.path.join(d, n))
     os.rmdir(d)
