@@ -17,7 +17,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD="$WORK/lpcert-build"
 JOBS=$(nproc 2>/dev/null || echo 2)
 
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+# build type None: the compile flags are $CFLAGS alone (no -O3 -DNDEBUG over the engine's -O1)
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=None \
       -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$CFLAGS" \
       -DLP_FUZZ=ON -DLP_FUZZ_ENGINE="$LIB_FUZZING_ENGINE" \
       -DCMAKE_BUILD_RPATH='$ORIGIN/lib' >"$WORK/lpcert-configure.log" 2>&1 ||

@@ -219,7 +219,7 @@ void lp_tfile_close(lp_tfile *f)
     if (!f) return;
     lp_mapguard_remove(f->guard);
     if (f->map) munmap(f->map, f->size);
-    if (f->fd >= 0) close(f->fd);
+    if (f->map && f->fd >= 0) close(f->fd);   /* fd is set only with an owned map */
     free(f->path);
     free(f->tensors);
     free(f->by_name);
