@@ -16,8 +16,9 @@
  *     unwinds, so no state is lost; every thread finishes its work on zeros, which are valid
  *     inputs (finite logits, label 0, mask 0) that take the normal code paths, never an
  *     out-of-range index; the owner then calls lp_tfile_verify, which fails, so no result computed
- *     from the zeros is ever written. The cost of a truncation is that the run goes on to its end
- *     (on zero pages: fast) instead of stopping at once.
+ *     from the zeros is ever written. A caller that wants to stop early polls lp_tfile_verify
+ *     between units of work (`lpcert ref` does it in its progress callback, after each chunk of
+ *     rows); one that does not finishes its run on zeros (fast) before it learns.
  * Async-signal safety: the handler uses atomic loads and stores, mmap and sigaction (sigaction is
  * on the POSIX list; mmap is not, but on Linux it is the bare system call, which touches no libc
  * state), and restores errno. SIGBUS is synchronous: it runs on the faulting thread, so any number
