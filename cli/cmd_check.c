@@ -233,6 +233,20 @@ static lp_status save_write(const save_list *l, const char *path, const char *ke
     return s;
 }
 
+/* s, or the error of the first of the n files (NULL ones skipped) that changed while it was read
+ * (lp_tfile_verify): a truncated or rewritten input voids the verdict whatever else happened. */
+static lp_status verify_inputs(lp_status s, lp_error *err, lp_tfile *const *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        lp_error ev = {LP_OK, ""};
+        if (lp_tfile_verify(f[i], &ev) != LP_OK) {
+            *err = ev;
+            return ev.status;
+        }
+    }
+    return s;
+}
+
 static int check_suite(check_opts *o)
 {
     lp_error err = {LP_OK, ""};
@@ -280,6 +294,8 @@ static int check_suite(check_opts *o)
         lp_ref_result_free(&ref);
     }
     if (isatty(fileno(stderr))) fputs("\r\033[K", stderr);
+    lp_tfile *const inputs[2] = {su.f, cf};
+    s = verify_inputs(s, &err, inputs, 2);
     if (s == LP_OK) {
         ck_suite_text(sdesc, sizeof sdesc, &su, o->suite, o->glob);
         if (o->kernel) {
@@ -373,6 +389,8 @@ static int check_single(check_opts *o)
     r.renc = renc.tok ? &renc : NULL;
     if (s == LP_OK) s = ck_judge(&r, "input", cls, pb, &ref, &cand, fmo, &err);
     r.renc = NULL;
+    lp_tfile *const inputs[3 + CK_NOUT] = {fl, fy, fm, fo[0], fo[1], fo[2]};
+    s = verify_inputs(s, &err, inputs, 3 + CK_NOUT);
     if (s == LP_OK) {
         snprintf(sdesc, sizeof sdesc, "one case: logits %s [B=%lld, T=%lld, V=%lld] %s, shift %s, "
                  "ignore_index %lld, temperature %g; reference computed by lpcert", o->logits,

@@ -222,10 +222,28 @@ static lp_status print_json(const ref_opts *o, const lp_ref_result *r, lp_error 
     return LP_OK;
 }
 
+/* What the progress callback watches: the mapped inputs, and whether to draw. */
+typedef struct ref_watch {
+    const lp_tfile *f[3];
+    int tty;
+} ref_watch;
+
+/* Called by the reference after each chunk of rows (phase 1, where the logits are read). An input
+ * that changed (lp_tfile_verify: a caught fault, a new size or mtime) ends the run here, with the
+ * error line the end of lp_cmd_ref would print: nothing has been written yet (the output is
+ * created only after the computation), and a terabyte run on a truncated file should not go on
+ * reading zeros for hours. The process is the CLI's, so _exit from a worker thread is fine. */
 static void progress(void *user, int64_t done, int64_t total)
 {
-    (void)user;
-    fprintf(stderr, "\rlpcert ref: %lld / %lld tokens", (long long)done, (long long)total);
+    const ref_watch *w = user;
+    for (int i = 0; i < 3; i++) {
+        lp_error e = {LP_OK, ""};
+        if (lp_tfile_verify(w->f[i], &e) != LP_OK) {
+            if (w->tty) fputs("\r\033[K", stderr);
+            _exit(lp_cli_fail("ref", &e));
+        }
+    }
+    if (w->tty) fprintf(stderr, "\rlpcert ref: %lld / %lld tokens", (long long)done, (long long)total);
 }
 
 int lp_cmd_ref(int argc, char **argv)
@@ -251,15 +269,30 @@ int lp_cmd_ref(int argc, char **argv)
     ropt.threads = o.threads;
     ropt.slow = o.slow;
     ropt.formats = o.formats;
-    if (isatty(fileno(stderr))) ropt.progress = progress;
+    ref_watch watch = {{fl, fy, fm}, isatty(fileno(stderr))};
+    ropt.progress = progress;
+    ropt.user = &watch;
     const double nlogits = (double)o.pb.shape.B * (double)o.pb.shape.T * (double)o.pb.shape.V;
     if (s == LP_OK && !o.slow && (!o.formats || (o.formats & LP_REF_DD)) && nlogits > 0x1p26)
         fprintf(stderr, "lpcert ref: %.3g logits with the double-double outputs (*.hi, *.lo), which "
                 "only the MPFR loop gives (about 1e6 logits/s per thread); --formats "
                 "f64,f32,f16,bf16 takes the fast path\n", nlogits);
     /* The logits are a read-only mapping (lp_tensor_open_spec): rows done are released. */
+    const int computed = s == LP_OK;
     if (s == LP_OK) s = lp_ref_compute_mapped(&res, &o.pb, &ropt, fl, &err);
-    if (ropt.progress) fputs("\r\033[K", stderr);
+    if (watch.tty) fputs("\r\033[K", stderr);
+    /* An input that shrank or changed while it was read (its tail then read as zeros: main.c's
+     * lp_mapguard_install) voids the results: that error wins over any other, nothing is written. */
+    if (computed) {
+        lp_error ev = {LP_OK, ""};
+        lp_status sv = lp_tfile_verify(fl, &ev);
+        if (sv == LP_OK) sv = lp_tfile_verify(fy, &ev);
+        if (sv == LP_OK) sv = lp_tfile_verify(fm, &ev);
+        if (sv != LP_OK) {
+            s = sv;
+            err = ev;
+        }
+    }
     if (s == LP_OK && o.out) s = write_out(&o, &res, &err);
     if (s == LP_OK && o.json) s = print_json(&o, &res, &err);
     if (s == LP_OK) {

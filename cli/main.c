@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lp_mapguard.h"
 #include "lpcert_version.h"
 
 static const char usage[] =
@@ -22,6 +23,13 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    /* The process is ours: a mapped input truncated by another process while it is read becomes
+     * an input error (lp_tfile_verify) instead of a death by SIGBUS (core/lp_mapguard.h). */
+    lp_error gerr = {LP_OK, ""};
+    if (lp_mapguard_install(&gerr) != LP_OK) {
+        fprintf(stderr, "lpcert: %s\n", gerr.msg);
+        return LP_EXIT_FAIL;
+    }
     if (argc < 2) {
         fputs(usage, stderr);
         return LP_EXIT_USAGE;

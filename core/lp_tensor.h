@@ -44,6 +44,14 @@ lp_status lp_tfile_open(lp_tfile **out, const char *path, lp_error *err);
 lp_status lp_tfile_parse(lp_tfile **out, const void *buf, size_t n, const char *label,
                          lp_error *err);
 void lp_tfile_close(lp_tfile *f);                       /* NULL is a no-op */
+/* LP_OK if the file f maps (lp_tfile_open) is, as far as can be seen, still what was mapped: no
+ * read of the mapping faulted (the guard of lp_mapguard.h caught a truncation), and the open file
+ * has the size and modification time it had when opened. Call it after the last read of f's data
+ * and before trusting or writing any result computed from it. Otherwise LP_ERR_IO, one line
+ * "<path>: changed while being read (<n> bytes when opened, <m> now): results from it are void"
+ * (or "...: could not be read back (<why>)"). A buffer parsed with lp_tfile_parse (and NULL) is
+ * always LP_OK. */
+lp_status lp_tfile_verify(const lp_tfile *f, lp_error *err);
 
 size_t lp_tfile_count(const lp_tfile *f);
 /* In file order: by data offset (ties in header order), which is the order a writer added them. */
@@ -88,6 +96,11 @@ struct lp_tfile {
     char **meta;               /* 2*nmeta strings: key, value, key, ... in header order (malloc) */
     size_t nmeta;
     char *strings;             /* one block holding every name, key and value (malloc) */
+    /* an owned mapping only (lp_tfile_open), for lp_tfile_verify: */
+    int fd;                    /* the file, kept open (O_CLOEXEC) to fstat it; -1 otherwise */
+    int guard;                 /* lp_mapguard slot, or -1 */
+    int64_t mtime_s, mtime_ns; /* st_mtim when opened */
+    char *path;                /* the printable path for messages (malloc) */
 };
 /* Fill f->tensors, count, by_name, meta, strings from f->buf; on error leave them for
  * lp_tfile_close to free. label names the file in errors (already made printable). */

@@ -19,6 +19,7 @@
  * The writer emits what the reference writes, in the order the tensors were added, "__metadata__"
  * first; shapes and offsets are raw decimal integers, never a double's "%g". */
 #include <cjson/cJSON.h>
+#include <pthread.h>
 
 #include "lp_buf.h"
 #include "lp_core.h"
@@ -426,6 +427,17 @@ done:
     return st;
 }
 
+/* cJSON and threads. cJSON keeps two globals: the allocation hooks (set only by cJSON_InitHooks,
+ * which lpcert never calls: they stay malloc/free, read-only) and the error record that every
+ * cJSON_Parse* call writes (global_error, cJSON 1.7). So building, printing and deleting documents
+ * is thread-safe for distinct documents (they touch only their own nodes and read the hooks), and
+ * parsing is not: two parses at once race on global_error. This is lpcert's only parse (the
+ * safetensors header; a file opened on any thread), serialized by parse_lock; the error
+ * position comes from the return_parse_end argument, never from cJSON_GetErrorPtr.
+ * tests/cjson_confined.cmake (ctest cjson_confined) fails if a cJSON parse or cJSON_InitHooks
+ * appears anywhere else. */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
 lp_status lp_safetensors_read(lp_tfile *f, const char *label, lp_error *err)
 {
     reader r = {label, err, 0};
@@ -462,7 +474,9 @@ lp_status lp_safetensors_read(lp_tfile *f, const char *label, lp_error *err)
     memcpy(text, hdr, (size_t)n);
     text[n] = '\0';
     const char *end = NULL;
+    pthread_mutex_lock(&parse_lock);
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    pthread_mutex_unlock(&parse_lock);
     lp_status st;
     if (!root) {
         size_t at = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lp_core.h"
+#include "lp_mapguard.h"
 #include "lp_tensor.h"
 
 #define LABEL_MAX 96   /* bytes of a path kept in an error line */
@@ -154,6 +155,8 @@ lp_status lp_tfile_parse(lp_tfile **out, const void *buf, size_t n, const char *
     if (!f) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
     f->buf = buf;
     f->size = n;
+    f->fd = -1;
+    f->guard = -1;
     return read_contents(out, f, label, err);
 }
 
@@ -186,29 +189,60 @@ lp_status lp_tfile_open(lp_tfile **out, const char *path, lp_error *err)
     size_t size = (size_t)sb.st_size;
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
-    close(fd);   /* the mapping stays valid */
-    if (map == MAP_FAILED)
+    if (map == MAP_FAILED) {
+        close(fd);
         return lp_fail(err, LP_ERR_IO, "%s: cannot map %zu bytes: %s", lab, size, strerror(e));
+    }
     lp_tfile *f = calloc(1, sizeof *f);
-    if (!f) {
+    char *keep = strdup(lab);
+    if (!f || !keep) {
+        free(f);
+        free(keep);
         munmap(map, size);
+        close(fd);
         return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
     }
     f->buf = map;
     f->size = size;
     f->map = map;
+    /* the fd stays open for lp_tfile_verify (a file renamed over the path does not fool it) */
+    f->fd = fd;
+    f->path = keep;
+    f->mtime_s = (int64_t)sb.st_mtim.tv_sec;
+    f->mtime_ns = (int64_t)sb.st_mtim.tv_nsec;
+    f->guard = lp_mapguard_add(map, size);   /* before any read: the parsers read the header */
     return read_contents(out, f, path, err);
 }
 
 void lp_tfile_close(lp_tfile *f)
 {
     if (!f) return;
+    lp_mapguard_remove(f->guard);
     if (f->map) munmap(f->map, f->size);
+    if (f->map && f->fd >= 0) close(f->fd);   /* fd is set only with an owned map */
+    free(f->path);
     free(f->tensors);
     free(f->by_name);
     free(f->meta);
     free(f->strings);
     free(f);
+}
+
+lp_status lp_tfile_verify(const lp_tfile *f, lp_error *err)
+{
+    if (!f || !f->map) return LP_OK;
+    struct stat sb;
+    if (fstat(f->fd, &sb) != 0)
+        return lp_fail(err, LP_ERR_IO, "%s: could not be read back (%s): results from it are void",
+                       f->path, strerror(errno));
+    const int hit = lp_mapguard_hit(f->guard);
+    if (hit || (uintmax_t)sb.st_size != (uintmax_t)f->size ||
+        (int64_t)sb.st_mtim.tv_sec != f->mtime_s || (int64_t)sb.st_mtim.tv_nsec != f->mtime_ns)
+        return lp_fail(err, LP_ERR_IO,
+                       "%s: changed while being read (%zu bytes when opened, %lld now%s): results "
+                       "from it are void", f->path, f->size, (long long)sb.st_size,
+                       hit ? ", reads past its end caught" : "");
+    return LP_OK;
 }
 
 size_t lp_tfile_count(const lp_tfile *f) { return f->count; }
