@@ -51,6 +51,8 @@
  *            [2] P. Blanchard, D. J. Higham, N. J. Higham, Accurately computing the log-sum-exp and
  *                softmax functions, IMA J. Numer. Anal. 41(4), 2021.
  */
+#include <float.h>
+
 #include "lp_impl_internal.h"
 
 double lp_row_twopass(lp_kctx *c, const double *x, int64_t V, int64_t y)
@@ -62,6 +64,119 @@ double lp_row_twopass(lp_kctx *c, const double *x, int64_t V, int64_t y)
     double s = 0.0;
     for (int64_t i = 0; i < V; i++) s = k_add(c, s, k_exp(c, k_sub(c, z[i], m)));
     return k_sub(c, k_sub(c, z[y], m), k_log(c, s));
+}
+
+/* ---- the direct path: the same kernel, bit for bit, without the generic context ----------------
+ * lp_row_twopass above is written once over doubles, every operation rounded by lp_rn, and is
+ * given the row widened to double (registry.c's row_value). For the formats that check's default
+ * bound runs (twopass_f32 on f32/f16/bf16 logits, twopass_f64 on any) the direct path below takes
+ * the stored row itself and computes the SAME value, bit for bit, in native arithmetic:
+ *   acc = f64: every k_op is the double operation itself (lp_rn(F64, x) = x, k_exp = exp, k_log =
+ *       log), so the same expressions on the same doubles give the same bits.
+ *   acc = f32, logits f32/f16/bf16 (every logit a float: f16, bf16 are subsets of f32):
+ *       k_sub(a, b) = RN_f32(RN_f64(a - b)) and k_add likewise; for +, -, *, / of two floats this
+ *       double rounding equals the single rounding RN_f32(a op b) (53 >= 2*24 + 2: S. A. Figueroa,
+ *       "When is double rounding innocuous?", SIGNUM Newsletter 30(3), 1995). Figueroa's theorem
+ *       assumes an unbounded exponent range; here f64's range holds every exact sum/difference of
+ *       two floats (|a +- b| < 2^129, nonzero ones >= 2^-149) as a normal double, and a sum or
+ *       difference that lands in f32's subnormal range is a multiple of 2^-149 below 2^-126, hence
+ *       exact in both formats; overflow: RN_f32 of a value above f32's range is +-inf whether or
+ *       not RN_f64 came first (RN_f64 is monotone and the threshold 2^128 - 2^103 is a double).
+ *       So float's own + and - (FLT_EVAL_METHOD == 0, and -ffp-contract=off from lp_flags) are
+ *       exactly k_add, k_sub. k_exp(d) = (double)expf((float)d) and k_log likewise: d, s are
+ *       already floats, so expf(d), logf(s) are called on the same arguments. The max pass:
+ *       comparisons of floats equal those of their widenings; see max_f32 for NaN and zeros.
+ *   The tempered row (tau != 1) is formed by the very expressions of lp_ktemper (arith.c) for the
+ *   modes DIV and MULINV in double, then rounded as lp_rn rounds (a float cast for f32), so it is
+ *   the same row; the STORAGE mode and half accumulation keep the generic path.
+ *   The left-to-right order of the sum is kept (the contract). Equality with lp_row_twopass is
+ *   tested bit for bit in tests/t_impl_direct.c (every format, special values, tau != 1, corpus). */
+
+/* The max pass with lp_row_twopass's semantics: m = the first z_i with z_i > every earlier m,
+ * from -inf; NaN never compares greater. Eight lanes (each its own running max in that rule) find
+ * the same VALUE m*: the largest non-NaN z_i, or -inf. Where m* != 0 every z_i equal to it has the
+ * same bits as m* (nonzero floats compare equal only when identical), so the result is bitwise
+ * the scalar one. Where m* is +-0 the scalar pass keeps the first zero it met: rerun it in order. */
+static float max_f32(const float *z, int64_t V)
+{
+    float l[8];
+    for (int k = 0; k < 8; k++) l[k] = -HUGE_VALF;
+    int64_t i = 0;
+    for (; i + 8 <= V; i += 8)
+        for (int k = 0; k < 8; k++) l[k] = z[i + k] > l[k] ? z[i + k] : l[k];
+    float m = -HUGE_VALF;
+    for (int k = 0; k < 8; k++)
+        if (l[k] > m) m = l[k];
+    for (; i < V; i++)
+        if (z[i] > m) m = z[i];
+    if (m == 0.0f) {
+        m = -HUGE_VALF;
+        for (i = 0; i < V; i++)
+            if (z[i] > m) m = z[i];
+    }
+    return m;
+}
+
+static double row_f32(const float *z, int64_t V, int64_t y)
+{
+    const float m = max_f32(z, V);
+    float s = 0.0f;
+    for (int64_t i = 0; i < V; i++) s += expf(z[i] - m);
+    return (double)((z[y] - m) - logf(s));
+}
+
+static double row_f64(const double *z, int64_t V, int64_t y)
+{
+    double m = -HUGE_VAL;
+    for (int64_t i = 0; i < V; i++)
+        if (z[i] > m) m = z[i];
+    double s = 0.0;
+    for (int64_t i = 0; i < V; i++) s += exp(z[i] - m);
+    return (z[y] - m) - log(s);
+}
+
+int lp_twopass_direct_ok(const lp_kctx *c, lp_format fmt)
+{
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    if (c->k->family != LP_KF_TWOPASS) return 0;
+    if (c->temp_on && c->k->temp != LP_KTEMP_DIV && c->k->temp != LP_KTEMP_MULINV) return 0;
+    if (c->acc == LP_F64) return 1;
+    return c->acc == LP_F32 && (fmt == LP_F32 || fmt == LP_F16 || fmt == LP_BF16);
+#else
+    (void)c;
+    (void)fmt;
+    return 0;
+#endif
+}
+
+double lp_row_twopass_direct(lp_kctx *c, const void *row, lp_format fmt, int64_t V, int64_t y)
+{
+    /* The stored row itself where it is the generic row: tau == 1, and lp_load_f64 the identity
+     * (f64) or the exact widening (f32 without NaN: lp_load_f64 gives every f32 NaN the canonical
+     * payload, keeping its sign; a NaN anywhere in the row makes the sum, hence the result, NaN,
+     * so a NaN result is recomputed below from the canonical row). */
+    if (!c->temp_on && fmt == c->acc) {
+        const double v = fmt == LP_F64 ? row_f64(row, V, y) : row_f32(row, V, y);
+        if (fmt == LP_F64 || !isnan(v)) return v;
+    }
+    /* Else the row as lp_ktemper forms it: lp_load_f64, then x / tau_k (DIV) or x * tau_k
+     * (MULINV) in double, rounded to acc (lp_rn: nothing for f64, the float cast for f32). */
+    const int div = c->k->temp == LP_KTEMP_DIV;
+    const double t = c->tau_k;
+    if (c->acc == LP_F64) {
+        double *z = c->z;
+        for (int64_t i = 0; i < V; i++) {
+            const double x = lp_load_f64(row, fmt, (size_t)i);
+            z[i] = !c->temp_on ? x : div ? x / t : x * t;
+        }
+        return row_f64(z, V, y);
+    }
+    float *z = (float *)c->z;           /* V doubles of scratch hold V floats */
+    for (int64_t i = 0; i < V; i++) {
+        const double x = lp_load_f64(row, fmt, (size_t)i);
+        z[i] = (float)(!c->temp_on ? x : div ? x / t : x * t);
+    }
+    return row_f32(z, V, y);
 }
 
 double lp_shifted_sum_logerr(const lp_kctx *c, int64_t n, int64_t resc, double L)
