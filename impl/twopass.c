@@ -135,6 +135,17 @@ static double row_f64(const double *z, int64_t V, int64_t y)
     return (z[y] - m) - log(s);
 }
 
+/* row_f64 on an f32 row: every (double)z_i is the exact widening, so this is row_f64 of it. */
+static double row_f64_of_f32(const float *z, int64_t V, int64_t y)
+{
+    double m = -HUGE_VAL;
+    for (int64_t i = 0; i < V; i++)
+        if ((double)z[i] > m) m = (double)z[i];
+    double s = 0.0;
+    for (int64_t i = 0; i < V; i++) s += exp((double)z[i] - m);
+    return ((double)z[y] - m) - log(s);
+}
+
 int lp_twopass_direct_ok(const lp_kctx *c, lp_format fmt)
 {
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
@@ -152,12 +163,16 @@ int lp_twopass_direct_ok(const lp_kctx *c, lp_format fmt)
 double lp_row_twopass_direct(lp_kctx *c, const void *row, lp_format fmt, int64_t V, int64_t y)
 {
     /* The stored row itself where it is the generic row: tau == 1, and lp_load_f64 the identity
-     * (f64) or the exact widening (f32 without NaN: lp_load_f64 gives every f32 NaN the canonical
-     * payload, keeping its sign; a NaN anywhere in the row makes the sum, hence the result, NaN,
-     * so a NaN result is recomputed below from the canonical row). */
+     * (f64 logits) or the exact widening (f32 logits, acc f32 or f64) but for NaN: lp_load_f64
+     * gives every f32 NaN the canonical payload, keeping its sign. A NaN anywhere in the row makes
+     * its term, the sum, hence the result NaN (NaN never becomes m, so z_i - m is NaN), so a NaN
+     * result is recomputed below from the canonical row; without NaN the rows are equal. */
     if (!c->temp_on && fmt == c->acc) {
         const double v = fmt == LP_F64 ? row_f64(row, V, y) : row_f32(row, V, y);
         if (fmt == LP_F64 || !isnan(v)) return v;
+    } else if (!c->temp_on && fmt == LP_F32 && c->acc == LP_F64) {
+        const double v = row_f64_of_f32(row, V, y);
+        if (!isnan(v)) return v;
     }
     /* Else the row as lp_ktemper forms it: lp_load_f64, then x / tau_k (DIV) or x * tau_k
      * (MULINV) in double, rounded to acc (lp_rn: nothing for f64, the float cast for f32). */
