@@ -170,6 +170,29 @@ int lp_twopass_direct_ok(const lp_kctx *c, lp_format fmt)
 #endif
 }
 
+/* Logit i of a stored row as a double: lp_load_f64's value wherever that is not NaN, and a NaN
+ * where it is NaN (the payload may differ: a NaN row goes to the generic path, see
+ * lp_row_twopass_direct). bf16 is the top half of an f32; f16 (sign, 5-bit exponent e, 10-bit
+ * fraction f): e = 0 is f 2^-24 (exact: f < 2^10), 0 < e < 31 is (1 + f 2^-10) 2^(e-15), which is
+ * the f32 with exponent e - 15 + 127 and fraction f 2^13, e = 31 is +-inf or a NaN. */
+static inline double load(const void *row, lp_format fmt, int64_t i)
+{
+    switch (fmt) {
+    case LP_F64: return ((const double *)row)[i];
+    case LP_F32: return ((const float *)row)[i];
+    case LP_BF16: return lp_f32_bits((uint32_t)((const uint16_t *)row)[i] << 16);
+    case LP_F16: break;
+    }
+    const uint32_t h = ((const uint16_t *)row)[i], e = (h >> 10) & 0x1f, f = h & 0x3ff;
+    const uint32_t sign = (h & 0x8000u) << 16;
+    if (e == 0) {
+        const float v = (float)f * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    if (e == 31) return lp_f32_bits(sign | 0x7f800000u | f << 13);
+    return lp_f32_bits(sign | (e + 112) << 23 | f << 13);
+}
+
 /* The direct value, or NaN where the row makes one (then the caller takes the generic path). */
 static double direct_value(lp_kctx *c, const void *row, lp_format fmt, int64_t V, int64_t y)
 {
@@ -179,21 +202,21 @@ static double direct_value(lp_kctx *c, const void *row, lp_format fmt, int64_t V
     if (!c->temp_on && fmt == c->acc)
         return fmt == LP_F64 ? row_f64(row, V, y) : row_f32(row, V, y);
     if (!c->temp_on && fmt == LP_F32 && c->acc == LP_F64) return row_f64_of_f32(row, V, y);
-    /* Else the row as lp_ktemper forms it: lp_load_f64, then x / tau_k (DIV) or x * tau_k
+    /* Else the row as lp_ktemper forms it: lp_load_f64 (load), then x / tau_k (DIV) or x * tau_k
      * (MULINV) in double, rounded to acc (lp_rn: nothing for f64, the float cast for f32). */
     const int div = c->k->temp == LP_KTEMP_DIV;
     const double t = c->tau_k;
     if (c->acc == LP_F64) {
         double *z = c->z;
         for (int64_t i = 0; i < V; i++) {
-            const double x = lp_load_f64(row, fmt, (size_t)i);
+            const double x = load(row, fmt, i);
             z[i] = !c->temp_on ? x : div ? x / t : x * t;
         }
         return row_f64(z, V, y);
     }
     float *z = (float *)c->z;           /* V doubles of scratch hold V floats */
     for (int64_t i = 0; i < V; i++) {
-        const double x = lp_load_f64(row, fmt, (size_t)i);
+        const double x = load(row, fmt, i);
         z[i] = (float)(!c->temp_on ? x : div ? x / t : x * t);
     }
     return row_f32(z, V, y);
