@@ -118,6 +118,12 @@ double lp_row_online(lp_kctx *c, const double *x, int64_t V, int64_t y);
 double lp_row_lse(lp_kctx *c, const double *x, int64_t V, int64_t y);
 double lp_row_accurate(lp_kctx *c, const double *x, int64_t V, int64_t y);
 
+/* twopass.c's direct path: the same value as lp_row_twopass, bit for bit, from the stored row
+ * (fmt) itself, where lp_twopass_direct_ok(c, fmt) says so (twopass family, acc f64, or acc f32
+ * on f32/f16/bf16 logits; tau == 1 or the DIV/MULINV modes). Uses c->z as scratch. */
+int lp_twopass_direct_ok(const lp_kctx *c, lp_format fmt);
+double lp_row_twopass_direct(lp_kctx *c, const void *row, lp_format fmt, int64_t V, int64_t y);
+
 /* The family's row function and bound, by c->k->family (registry.c). */
 double lp_family_row(lp_kctx *c, const double *x, int64_t V, int64_t y);
 

@@ -209,9 +209,12 @@ double lp_family_bound(const lp_kctx *c, const lp_kfeat *f)
 
 /* ---- running --------------------------------------------------------------------------------- */
 
-/* The kernel's value of one row (loaded into c->x), rounded to its output format. */
+/* The kernel's value of one row (loaded into c->x), rounded to its output format; the twopass
+ * family's direct path where it applies (the same bits from the stored row: twopass.c). */
 static double row_value(lp_kctx *c, const void *row, lp_format fmt, int64_t V, int64_t y)
 {
+    if (lp_twopass_direct_ok(c, fmt))
+        return lp_rn(c->out, lp_row_twopass_direct(c, row, fmt, V, y));
     for (int64_t i = 0; i < V; i++) c->x[i] = lp_load_f64(row, fmt, (size_t)i);
     return lp_rn(c->out, lp_family_row(c, c->x, V, y));
 }
