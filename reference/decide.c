@@ -15,8 +15,10 @@
  *           (4) the MPFR Ziv loop (ziv.c: METHOD, STRICTNESS, DECISION, TERMINATION), from
  *               LP_ZIV_PREC0 bits, doubling: decides every format and the double-double.
  *           Tiers 1 and 2 run only when fast is set, and never when the double-double is wanted
- *           (lp_ref_fast_on): no fast tier gives dd.lo (fast_dd.c, CONTRACT), so such a token would
- *           go to the Ziv loop anyway, after the cost of both tiers.
+ *           (lp_ref_fast_on): their enclosures (2^-43, 2^-97) cannot decide dd.lo.
+ *           (2') tier 3, fast_td.c, instead of (1) and (2) when td is set (the double-double wanted,
+ *               lp_ref_td_on): the sum in triple-double (about 2^-125.8 relative), its MPFR ends
+ *               decided by lp_decide (ziv.c) for every format and the canonical dd at once.
  * CORRECT   Every decision is a correct rounding of the same real (fast.c, fast_dd.c and ziv.c
  *           enclose the real of ziv.c's METHOD), so the value does not depend on which step
  *           decided it, nor on fast: bit for bit the MPFR path's (tests/t_fast.c, fuzz/fz_fast.c).
@@ -26,9 +28,23 @@
 #include "lp_ref_internal.h"
 
 lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_ref_slot *sl,
-                       lp_row *r, unsigned want, int fast, lp_ref_stats *st, lp_error *err)
+                       lp_row *r, unsigned want, int fast, int td, lp_ref_stats *st,
+                       lp_error *err)
 {
     LP_ASSERT(!fast || !(want & LP_REF_DD));
+    LP_ASSERT(!(fast && td));
+    if (td) {
+        mpfr_inits2(64, sl->lo, sl->hi, (mpfr_ptr)0);
+        sl->prec = lp_ziv_prec0(); /* initialised: the caller frees it, also on failure */
+        if (lp_fast_row_td(sl->lo, sl->hi, r->data, r->fmt, r->V, r->label, r->tau) &&
+            lp_decide(out, sl->lo, sl->hi)) {
+            *cls = LP_TOK_NUM;
+            st->fast++;
+            return LP_OK;
+        }
+        mpfr_clears(sl->lo, sl->hi, (mpfr_ptr)0);
+        sl->prec = 0;
+    }
     if (fast) {
         /* Tier 1 (double) unless f64 is wanted, which only tier 2 (double-double) decides;
          * tier 2 also retries what tier 1 left undecided. Same domain for both. */
@@ -56,9 +72,7 @@ lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
     lp_status s = lp_row_decide(out, sl->lo, sl->hi, r, &prec, st, err);
     if (s != LP_OK) return s;
     sl->prec = prec;
-    if (fast) {
-        st->fallback++;
-        lp_fast_enc_mpfr(enc, sl->lo, sl->hi);
-    }
+    if (fast || td) st->fallback++;
+    if (fast) lp_fast_enc_mpfr(enc, sl->lo, sl->hi);
     return LP_OK;
 }

@@ -354,10 +354,10 @@ lp_status lp_ref_row(lp_value *out, const void *row, lp_format fmt, int64_t V, i
     sl.prec = 0;
     lp_tok_class cls;
     lp_fast_enc enc;
-    /* Every output is wanted, the double-double too: lp_ref_fast_on sends the row past the fast
-     * tiers (none gives dd.lo), as lp_ref_compute does with its default options. */
+    /* Every output is wanted, the double-double too: tier 3 (fast_td.c), then the Ziv loop, as
+     * lp_ref_compute does with its default options. */
     lp_status s = lp_ref_token(out, &cls, &enc, &sl, &r, LP_REF_ALL, lp_ref_fast_on(LP_REF_ALL, 0),
-                               &stats, err);
+                               lp_ref_td_on(LP_REF_ALL, 0), &stats, err);
     if (sl.prec) mpfr_clears(sl.lo, sl.hi, (mpfr_ptr)0);
     lp_mpfr_leave(&st);
     return s;
