@@ -21,9 +21,10 @@
  *  hard      constructed rows whose logp lies within 2^-53 relative of an f32 rounding midpoint
  *            (tier 1 cannot decide them, tier 2 does), a sequence whose sum does (its tokens'
  *            tier-1 enclosures cannot decide it: MPFR); with f64 wanted, a row whose logp lies
- *            within 2^-100 of an f64 midpoint and a row with logp below 2^-1000 (both fall back to MPFR), and a
- *            sequence whose sum and mean lie within 2^-100 of f64 midpoints (falls back): the
- *            fallback counters move as stated and results still agree.
+ *            within 2^-100 of an f64 midpoint (tier 2 cannot decide it, tier 3 does) and a row with
+ *            logp below 2^-1000 (falls back to MPFR), and a sequence whose sum and mean lie within
+ *            2^-100 of f64 midpoints (decided from the tier-3 pairs): the fallback counters move as
+ *            stated and results still agree.
  */
 #include <math.h>
 #include <mpfr.h>
@@ -526,7 +527,8 @@ static void check_hard(void)
 
     /* f64: row [-100, m, m], label 0: logp = -100 - m - log(2 + e^(-100 - m)), m chosen so that
      * logp lies within about 2^-101 of the f64 midpoint M nearest -(100 + ln2) (ulp 2^-46 there):
-     * far inside tier 2's width (2^-97 of L = ln2 + ...), so it falls back. */
+     * far inside tier 2's width (2^-97 of L = ln2 + ...), not inside tier 3's (2^-125.8), which
+     * runs first for tau = 1 and decides it. */
     double x3[3 * 4];
     int64_t lab3[4];
     const double m1 = tie_logit_for(-100.0, 1);
@@ -539,18 +541,33 @@ static void check_hard(void)
     pb.shape = (lp_shape){1, 2, 3};
     memset(&st, 0, sizeof st);
     compare("hard/f64-token", &pb, WANT_F64_ONLY, 1, &st);
-    /* the second row: logp = -log1p(e^-720) ~ -2^-1038.7, below tier 2's absolute slack */
-    lpt_check(st.fallback == 2 && st.fast == 0, "hard/f64-token: %lld of 2 tokens fell back (want 2)",
-              (long long)st.fallback);
+    /* the second row: logp = -log1p(e^-720) ~ -2^-1038.7, below tier 3's kept terms and tier 2's
+     * absolute slack: it falls back */
+    lpt_check(st.fallback == 1 && st.fast == 1,
+              "hard/f64-token: %lld of 2 tokens fell back, %lld fast (want 1, 1: tier 3 decides the "
+              "first)", (long long)st.fallback, (long long)st.fast);
+    {   /* tier 2 alone cannot decide the first row's f64; tier 3 can */
+        lp_fast_enc fe;
+        lp_value v;
+        const int t2 = lp_fast_row_dd(&fe, x3, LP_F64, 3, 0, 1.0) && lp_fast_decide(&v, &fe, WANT_F64_ONLY);
+        mpfr_t lo, hi;
+        mpfr_inits2(64, lo, hi, (mpfr_ptr)0);
+        int t3 = lp_fast_row_td(lo, hi, x3, LP_F64, 3, 0, 1.0);
+        if (t3) lp_fast_enc_mpfr(&fe, lo, hi);
+        t3 = t3 && lp_fast_decide(&v, &fe, WANT_F64_ONLY);
+        mpfr_clears(lo, hi, (mpfr_ptr)0);
+        lpt_check(!t2 && t3, "hard/f64-token: tier 2 decided %d (want 0), tier 3 %d (want 1)", t2, t3);
+    }
     /* a sequence of two tokens: [-100, 0, 0] and [-100, m2, m2], the sum within about 2^-101 of
      * the f64 midpoint M2 nearest -(200 + 2 ln2), the mean within 2^-102 of M2/2 (a midpoint too);
-     * each token is far from its own midpoints (decided by tier 2), the sum falls back. */
+     * each token is far from its own midpoints; the sum of the tokens' tier-3 enclosures (pairs
+     * p + [clo, chi], about 2^-105 wide) decides it: no fallback (tier 2's would not). */
     x3[9 + 1] = x3[9 + 2] = tie_logit_for(-200.0, 2);
     pb.logits = x3 + 6;
     memset(&st, 0, sizeof st);
     compare("hard/f64-sum", &pb, WANT_F64_ONLY, 1, &st);
-    lpt_check(st.fast == 2 && st.seq_fallback >= 1,
-              "hard/f64-sum: fast %lld tokens (want 2), %lld sequence fallbacks (want >= 1)",
+    lpt_check(st.fast == 2 && st.seq_fallback == 0,
+              "hard/f64-sum: fast %lld tokens (want 2), %lld sequence fallbacks (want 0)",
               (long long)st.fast, (long long)st.seq_fallback);
 }
 
