@@ -5,11 +5,11 @@
  *               ERROR in fast.c's opening comment; TOTAL: L within 2^-43.1 relative): decides
  *               f32, f16 and bf16 for almost every row. Skipped when f64 is wanted (f64 needs
  *               tier 2 but where L is below half an ulp of D).
- *           (2) tier 3 first where tau = 1 (fast_td.c: vectorised, about 2^-125.8 relative; its
- *               MPFR ends as a pair p + [clo, chi] with the exact ends' f64 rounding r64), then
- *               tier 2, fast_dd.c: the row in double-double (proof in fast_dd.c's opening
- *               comment; TOTAL: about 2^-97.3 relative; tau != 1 too): decide f64, and retry what
- *               tier 1 left undecided.
+ *           (2) tier 2, fast_dd.c: the row in double-double (proof in fast_dd.c's opening
+ *               comment; TOTAL: about 2^-97.3 relative): decides f64, and retries what tier 1
+ *               left undecided; then, where tau = 1 and tier 2 left it undecided, tier 3
+ *               (fast_td.c, about 2^-125.8 relative; its MPFR ends as a pair p + [clo, chi] with
+ *               the exact ends' f64 rounding r64).
  *               Same domain as tier 1, so it runs after a tier-1 miss only when the row was in
  *               tier 1's domain, or when tier 1 was skipped.
  *           (3) the class of the row (lp_row_scan, ziv.c): a special value (SPEC A3) or the exact
@@ -53,17 +53,19 @@ lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
         const int t1 = !(want & (1u << LP_F64));
         const int dom = t1 && lp_fast_row(enc, r->data, r->fmt, r->V, r->label, r->tau);
         int ok = dom && lp_fast_decide(out, enc, want);
-        if (!ok && (dom || !t1) && r->tau == 1.0) { /* tier 3 (vectorised) before tier 2 */
+        int dom2 = 0;
+        if (!ok && (dom || !t1)) {
+            dom2 = lp_fast_row_dd(enc, r->data, r->fmt, r->V, r->label, r->tau);
+            ok = dom2 && lp_fast_decide(out, enc, want);
+        }
+        if (!ok && dom2 && r->tau == 1.0) { /* tier 3 on what tier 2 left undecided */
             mpfr_t lo, hi;
             mpfr_inits2(64, lo, hi, (mpfr_ptr)0);
-            int in = lp_fast_row_td(lo, hi, r->data, r->fmt, r->V, r->label, r->tau);
+            const int in = lp_fast_row_td(lo, hi, r->data, r->fmt, r->V, r->label, r->tau);
             if (in) lp_fast_enc_mpfr(enc, lo, hi);
             mpfr_clears(lo, hi, (mpfr_ptr)0);
             ok = in && lp_fast_decide(out, enc, want);
         }
-        if (!ok && (dom || !t1))
-            ok = lp_fast_row_dd(enc, r->data, r->fmt, r->V, r->label, r->tau) &&
-                 lp_fast_decide(out, enc, want);
         if (ok) {
             *cls = LP_TOK_NUM;
             st->fast++;

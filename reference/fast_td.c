@@ -117,6 +117,7 @@
 #include "lp_fast_internal.h"
 #include "lp_format.h"
 #include "lp_ref_internal.h"
+#include "lp_vec8.h"
 
 #define BLK3 256
 #define LANES 8
@@ -193,32 +194,6 @@ static void tab_init(void)
  * every lane performs exactly the scalar operations of steps (1) to (5) in the order written
  * (-ffp-contract=off; fma() one rounding, lane by lane), so the bits do not depend on the vector
  * width or the clone (AVX-512, AVX2+FMA, baseline with libm's fma). */
-/* The 8-lane helpers are always inlined: no vector is passed by the psABI, whatever it says. */
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef double v8d __attribute__((vector_size(64)));
-typedef long long v8i __attribute__((vector_size(64)));
-#define VSEL(mask, a, b) ((v8d)(((v8i)(a) & (mask)) | ((v8i)(b) & ~(mask))))
-
-__attribute__((always_inline)) static inline v8d vfma(v8d a, v8d b, v8d c)
-{
-    v8d r;
-    for (int l = 0; l < LANES; l++) r[l] = fma(a[l], b[l], c[l]);
-    return r;
-}
-__attribute__((always_inline)) static inline void v2sum(v8d a, v8d b, v8d *s, v8d *e)
-{
-    const v8d sum = a + b, bb = sum - a;
-    *e = (a - (sum - bb)) + (b - bb);
-    *s = sum;
-}
-__attribute__((always_inline)) static inline void vf2sum(v8d a, v8d b, v8d *s, v8d *e)
-{
-    const v8d sum = a + b;
-    *e = b - (sum - a);
-    *s = sum;
-}
-#define V8(c) ((v8d){c, c, c, c, c, c, c, c})
-
 /* One double-double Horner step of (3): (H + L) + (rh + rm)(sh + sl). */
 __attribute__((always_inline)) static inline void horner_dd(double H, double L, v8d rh, v8d rm,
                                                             v8d *sh, v8d *sl)

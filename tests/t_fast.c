@@ -23,8 +23,8 @@
  *            tier-1 enclosures cannot decide it: MPFR); with f64 wanted, a row whose logp lies
  *            within 2^-100 of an f64 midpoint (tier 2 cannot decide it, tier 3 does) and a row with
  *            logp below 2^-1000 (falls back to MPFR), and a sequence whose sum and mean lie within
- *            2^-100 of f64 midpoints (decided from the tier-3 pairs): the fallback counters move as
- *            stated and results still agree.
+ *            2^-100 of f64 midpoints (falls back): the fallback counters move as stated and
+ *            results still agree.
  */
 #include <math.h>
 #include <mpfr.h>
@@ -528,7 +528,7 @@ static void check_hard(void)
     /* f64: row [-100, m, m], label 0: logp = -100 - m - log(2 + e^(-100 - m)), m chosen so that
      * logp lies within about 2^-101 of the f64 midpoint M nearest -(100 + ln2) (ulp 2^-46 there):
      * far inside tier 2's width (2^-97 of L = ln2 + ...), not inside tier 3's (2^-125.8), which
-     * runs first for tau = 1 and decides it. */
+     * runs next for tau = 1 and decides it. */
     double x3[3 * 4];
     int64_t lab3[4];
     const double m1 = tie_logit_for(-100.0, 1);
@@ -560,14 +560,13 @@ static void check_hard(void)
     }
     /* a sequence of two tokens: [-100, 0, 0] and [-100, m2, m2], the sum within about 2^-101 of
      * the f64 midpoint M2 nearest -(200 + 2 ln2), the mean within 2^-102 of M2/2 (a midpoint too);
-     * each token is far from its own midpoints; the sum of the tokens' tier-3 enclosures (pairs
-     * p + [clo, chi], about 2^-105 wide) decides it: no fallback (tier 2's would not). */
+     * each token is far from its own midpoints (decided by tier 2), the sum falls back. */
     x3[9 + 1] = x3[9 + 2] = tie_logit_for(-200.0, 2);
     pb.logits = x3 + 6;
     memset(&st, 0, sizeof st);
     compare("hard/f64-sum", &pb, WANT_F64_ONLY, 1, &st);
-    lpt_check(st.fast == 2 && st.seq_fallback == 0,
-              "hard/f64-sum: fast %lld tokens (want 2), %lld sequence fallbacks (want 0)",
+    lpt_check(st.fast == 2 && st.seq_fallback >= 1,
+              "hard/f64-sum: fast %lld tokens (want 2), %lld sequence fallbacks (want >= 1)",
               (long long)st.fast, (long long)st.seq_fallback);
 }
 
