@@ -147,8 +147,10 @@ typedef struct lp_ref_stats {
     int64_t exact;           /* decided without the loop (SPEC A2 exact cases, specials) */
     int64_t retries;         /* precision raises, all values together */
     long max_prec;           /* largest working precision used, bits */
-    int64_t fast;            /* tokens decided by the certified double fast path (reference/fast.c) */
-    int64_t fallback;        /* tokens the fast path left to the MPFR loop (undecided, tau != 1) */
+    int64_t fast;            /* tokens decided by a certified fast tier (reference/fast.c: double,
+                              * fast_dd.c: double-double, fast_td.c: triple-double, the dd wanted) */
+    int64_t fallback;        /* tokens the fast tiers left to the MPFR loop (undecided, tau != 1 with
+                              * the dd wanted, outside their domains) */
     int64_t seq_fallback;    /* sums/means (sequences, and the token mean) left to the MPFR loop */
 } lp_ref_stats;
 

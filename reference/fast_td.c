@@ -14,10 +14,13 @@
  *
  * NOTATION  as fast_dd.c: u = 2^-53, RN, TwoSum (lp_two_sum: s + e = a + b exactly, |e| <= u|s|),
  *           Fast2Sum (lp_fast_two_sum: the same when |a| >= |b|), TwoProd (p = RN(ab),
- *           e = fma(a, b, -p), p + e = ab exactly: every product below is of normal numbers far from
- *           underflow, see (4)). fma() is one rounding on every ISA and -ffp-contract=off keeps the
- *           rest as written, so every target_clones clone gives the same bits. Constants are filled
- *           once by MPFR (tab_init). Bounds are rounded up.
+ *           e = fma(a, b, -p), p + e = ab exactly unless ab underflows; every product below is of
+ *           unscaled values, the term being near 1 until (4)'s final scaling, so an underflowing
+ *           one errs by <= 2^-1074, far below the bounds). fma() is one rounding on every ISA and
+ *           -ffp-contract=off keeps the rest as written; the hot loop runs 8 lanes at once
+ *           (reference/lp_vec8.h: each lane the scalar operations as written), so every
+ *           target_clones clone gives the same bits. Constants are filled once by MPFR
+ *           (tab_init). Bounds are rounded up.
  *
  * METHOD and ERROR
  *   Row x_i (exact doubles), label y, m = max x_i, j the first index of m,
@@ -75,8 +78,8 @@
  *       The errors of (4) sum to <= 2^-130.1 + 2^-130.2 + 2^-130.1 + 2^-150 <= 2^-128.5, and
  *       (th + tm + tl) E_p <= 2^-127.2; relative to E >= 1 - 2^-12.5: per term
  *       |eh' + em + el - 2^(j/4096) exp(r)| <= E_t 2^(j/4096) exp(r), E_t := 2^-126.9 (with the
- *       table's 2^-158). Then times 2^e (e >= -866): exact while normal; a subnormal el errs by
- *       <= 2^-1075 absolute.
+ *       table's 2^-158). Then times 2^e (e >= -867, 2^e normal): exact while normal; a subnormal
+ *       el errs by <= 2^-1075 absolute.
  *   (5) Sum. Lane accumulators (Sh, Sm, Sl), 8 lanes of 32 terms per block of 256: a term
  *       (eh, em, el) is added by (s, e1) = TwoSum(Sh, eh), (t, e2) = TwoSum(Sm, em), (t', e3) =
  *       TwoSum(t, e1), Sh = s, Sm = t', Sl = RN(RN(RN(Sl + el) + e2) + e3). All but the last three
