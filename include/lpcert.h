@@ -149,8 +149,8 @@ typedef struct lp_ref_stats {
     long max_prec;           /* largest working precision used, bits */
     int64_t fast;            /* tokens decided by a certified fast tier (reference/fast.c: double,
                               * fast_dd.c: double-double, fast_td.c: triple-double, the dd wanted) */
-    int64_t fallback;        /* tokens the fast tiers left to the MPFR loop (undecided, tau != 1 with
-                              * the dd wanted, outside their domains) */
+    int64_t fallback;        /* tokens the fast tiers left to the MPFR loop (undecided, or outside
+                              * their domains) */
     int64_t seq_fallback;    /* sums/means (sequences, and the token mean) left to the MPFR loop */
 } lp_ref_stats;
 

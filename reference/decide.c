@@ -7,7 +7,7 @@
  *               tier 2 but where L is below half an ulp of D).
  *           (2) tier 2, fast_dd.c: the row in double-double (proof in fast_dd.c's opening
  *               comment; TOTAL: about 2^-97.3 relative): decides f64, and retries what tier 1
- *               left undecided; then, where tau = 1 and tier 2 left it undecided, tier 3
+ *               left undecided; then, where tier 2 left it undecided, tier 3
  *               (fast_td.c, about 2^-125.8 relative; its MPFR ends as a pair p + [clo, chi] with
  *               the exact ends' f64 rounding r64).
  *               Same domain as tier 1, so it runs after a tier-1 miss only when the row was in
@@ -58,7 +58,7 @@ lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
             dom2 = lp_fast_row_dd(enc, r->data, r->fmt, r->V, r->label, r->tau);
             ok = dom2 && lp_fast_decide(out, enc, want);
         }
-        if (!ok && dom2 && r->tau == 1.0) { /* tier 3 on what tier 2 left undecided */
+        if (!ok && dom2) { /* tier 3 on what tier 2 left undecided */
             mpfr_t lo, hi;
             mpfr_inits2(64, lo, hi, (mpfr_ptr)0);
             const int in = lp_fast_row_td(lo, hi, r->data, r->fmt, r->V, r->label, r->tau);

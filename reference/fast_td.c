@@ -3,7 +3,7 @@
  * decide the canonical double-double (dd.hi = RN(x), dd.lo = RN(x - dd.hi), ziv.c CONTRACT) and
  * every format at once; decide.c falls back to the MPFR Ziv loop (ziv.c) when it does not.
  *
- * CONTRACT  lp_fast_row_td: for a row with tau = 1, 2 <= V < 2^31, no NaN and no +inf, a finite
+ * CONTRACT  lp_fast_row_td: for a row with 2^-900 <= tau <= 2^900, 2 <= V < 2^31, no NaN and no +inf, a finite
  *           label logit, |max|, |x_y| < 2^1000 and some logit other than the first max above
  *           -inf whose term is kept (below), sets lo <= logp <= hi (MPFR, exact ends) for the
  *           exact logp of ziv.c, and returns 1. Otherwise returns 0 (the caller classifies the
@@ -24,11 +24,17 @@
  *
  * METHOD and ERROR
  *   Row x_i (exact doubles), label y, m = max x_i, j the first index of m,
- *   T = sum_{i != j} exp(x_i - m), logp = D - log1p(T), D = x_y - m (ziv.c, tau = 1).
+ *   T = sum_{i != j} exp((x_i - m)/tau), logp = D - log1p(T), D = (x_y - m)/tau (ziv.c).
  *   (1) (yh, yl) = TwoSum(x_i, -m): exact, |yl| <= u|yh|. yh = 0 iff x_i = m: exp = 1 exactly,
  *       counted in n_max. yh < -600 (-inf included): "small", exp(x_i - m) < 2^-865.6, left out
  *       and bounded by n_small 2^-865 (the arguments are replaced by -600, 0 so that no NaN arises).
  *       So -600 <= yh < 0, |yl| <= 2^-43.7.
+ *   (1'') tau != 1: as fast_dd.c (1''), (yh + yl)/tau = q + q2 + q3 + eps, |q2| <= 2.01 u |q|,
+ *       |q3| <= 4.1 u^2 |q| <= 2^-94.7, |eps| < 2^-140; q, q2 take the places of yh, yl below
+ *       ("small" and the reduction; |q2| <= 2^-42.7 keeps the bounds of (2)), q3 enters f in (2)
+ *       (one more rounding of a value <= 2^-84: 2^-137), so |eps_r| <= 2^-134.6 and E_p below
+ *       still holds. "Zero" (a tie with m) is tested on yh, before the division. The lane order
+ *       and everything else are unchanged; tau = 1 skips (1'') (a separate clone).
  *   (2) Reduction. C = ln2/4096 in [2^-13, 2^-12); KS = RN(1/C); C1 = RN_31(C), C2 = RN_31(C - C1),
  *       C3 = RN_31(C - C1 - C2), C4 = RN(C - C1 - C2 - C3), C5 = C - C1 - ... - C4:
  *       |C - C1| <= 2^-44, |C - C1 - C2| <= 2^-75, |C4| <= 2^-106, |C5| <= 2^-159.
@@ -98,12 +104,13 @@
  *       T in [max(0, (T^ - S)(1 - E_T)), (T^ + S)(1 + 2 E_T)].
  *   (6) In MPFR (192 bits, directed roundings): the ends of T, log1p of each (correctly rounded,
  *       RNDD / RNDU: log1p is increasing), then lo = D - L_hi (RNDD) and hi = D - L_lo (RNDU) at
- *       2300 bits (D = x_y - m exact: |x_y|, |m| < 2^1000; so these are exact whenever L's bits end
- *       above 2^-1200, and outward otherwise). The per-row cost is a few microseconds.
+ *       2300 bits (x_y - m exact: |x_y|, |m| < 2^1000, then divided by tau outward (RNDD for lo,
+ *       RNDU for hi); so the ends are exact for tau = 1 whenever L's bits end above 2^-1200, and
+ *       outward otherwise). The per-row cost is a few microseconds.
  *   TOTAL   T within about 2^-126.8 relative (plus S), so L and logp (D and L have one sign) within
  *   about 2^-125.8 relative width. dd.lo = RN(x - hi64) is undecided only when x - hi64 lies within
  *   that width of an f64 rounding boundary: about 2^-20 per binade of |x - hi64|, some 5e-5 of the
- *   tokens in all (tests/t_fast.c measures it). tau != 1 is left to the Ziv loop.
+ *   tokens in all (tests/t_fast.c measures it).
  *   EVIDENCE  tests/t_fast.c: the term kernel against MPFR within E_t; fast == MPFR bit for bit,
  *   every output and the dd wanted, on the corpus and random rows. fuzz/fz_fast.c wants the dd in
  *   one case of four.
@@ -210,7 +217,7 @@ __attribute__((always_inline)) static inline void horner_dd(double H, double L, 
 }
 
 /* exp(yh + yl), steps (2) to (4): *oh + *om + *ol ~ 2^(j/4096) exp(r), *sc = 2^e. */
-__attribute__((always_inline)) static inline void exp_td(v8d yh, v8d yl, v8d *oh, v8d *om,
+__attribute__((always_inline)) static inline void exp_td(v8d yh, v8d yl, v8d y2, v8d *oh, v8d *om,
                                                          v8d *ol, v8d *sc)
 {
     const v8d s = yh * KS + SHIFT;
@@ -226,7 +233,7 @@ __attribute__((always_inline)) static inline void exp_td(v8d yh, v8d yl, v8d *oh
     v2sum(s2, yl, &s3, &e3);
     v2sum(-(kd * C3), e2, &t1, &f1);
     v2sum(t1, e3, &t2, &f2);
-    const v8d f = (f1 + f2) - kd * C4;
+    const v8d f = ((f1 + f2) + y2) - kd * C4;
     v2sum(s3, t2, &rh, &g);
     v2sum(g, f, &rm, &rl);
     /* (3) */
@@ -287,19 +294,31 @@ static inline td td_add(td a, td b)
 }
 
 /* Steps (1) to (5) on n (a multiple of LANES) widened logits: the block's sum, renormalised. */
-LP_CLONES static td block_td(const double *x, int n, double m, int64_t *n_small, int64_t *n_max)
+__attribute__((always_inline)) static inline td block_body(const double *x, int n, double m,
+                                                           double tau, int scaled,
+                                                           int64_t *n_small, int64_t *n_max)
 {
     v8d ah = V8(0.0), am = ah, al = ah;
     v8i cs = (v8i)V8(0.0), cm = cs;
     for (int i = 0; i < n; i += LANES) {
-        v8d x0, yh, yl;
+        v8d x0, yh, yl, q3 = V8(0.0);
         memcpy(&x0, x + i, sizeof x0);
         v2sum(x0, V8(-m), &yh, &yl);
-        const v8i zero = yh == V8(0.0);
+        const v8i zero = yh == V8(0.0); /* before the division: a quotient may underflow */
+        if (scaled) { /* (1''): (yh + yl)/tau = q + q2 + q3 (yh, yl replaced by q, q2) */
+            const v8d q = yh / tau, r = vfma(-q, V8(tau), yh);
+            v8d zh, zl;
+            v2sum(r, yl, &zh, &zl);
+            const v8d q2 = zh / tau, r2 = vfma(-q2, V8(tau), zh);
+            q3 = (r2 + zl) / tau;
+            yh = q;
+            yl = q2;
+        }
         const v8i small = ~(yh >= V8(SMALL));
-        const v8d y0 = VSEL(small, V8(SMALL), yh), y1 = VSEL(small, V8(0.0), yl);
+        const v8d y0 = VSEL(small, V8(SMALL), yh), y1 = VSEL(small, V8(0.0), yl),
+                  y2 = VSEL(small, V8(0.0), q3);
         v8d eh, em, el, sc;
-        exp_td(y0, y1, &eh, &em, &el, &sc);
+        exp_td(y0, y1, y2, &eh, &em, &el, &sc);
         const v8i keep = ~(small | zero);
         eh = (v8d)((v8i)(eh * sc) & keep);
         em = (v8d)((v8i)(em * sc) & keep);
@@ -328,6 +347,17 @@ LP_CLONES static td block_td(const double *x, int n, double m, int64_t *n_small,
     return v[0];
 }
 
+LP_CLONES static td block_td(const double *x, int n, double m, int64_t *n_small, int64_t *n_max)
+{
+    return block_body(x, n, m, 1.0, 0, n_small, n_max);
+}
+
+LP_CLONES static td block_td_s(const double *x, int n, double m, double tau, int64_t *n_small,
+                               int64_t *n_max)
+{
+    return block_body(x, n, m, tau, 1, n_small, n_max);
+}
+
 static void cascade(td *lev, unsigned *used, td b)
 {
     int l = 0;
@@ -344,7 +374,7 @@ double lp_fast_exp_td(double y, double *mid, double *lo)
 {
     pthread_once(&tab_once, tab_init);
     v8d yh = V8(y), h, m, l, sc;
-    exp_td(yh, V8(0.0), &h, &m, &l, &sc);
+    exp_td(yh, V8(0.0), V8(0.0), &h, &m, &l, &sc);
     *mid = m[0] * sc[0];
     *lo = l[0] * sc[0];
     return h[0] * sc[0];
@@ -355,7 +385,9 @@ double lp_fast_exp_td(double y, double *mid, double *lo)
 int lp_fast_row_td(mpfr_t lo, mpfr_t hi, const void *row, lp_format fmt, int64_t V, int64_t label,
                    double tau)
 {
-    if (tau != 1.0 || V < 2 || V >= ((int64_t)1 << 31) || label < 0 || label >= V) return 0;
+    if (!(tau >= 0x1p-900 && tau <= 0x1p900) || V < 2 || V >= ((int64_t)1 << 31) || label < 0 ||
+        label >= V)
+        return 0;
     lp_fast_prepare(fmt);
     pthread_once(&tab_once, tab_init);
     int bad;
@@ -373,7 +405,8 @@ int lp_fast_row_td(mpfr_t lo, mpfr_t hi, const void *row, lp_format fmt, int64_t
         int np = n;
         while (np % LANES) buf[np++] = -HUGE_VAL; /* padding: a small term, uncounted below */
         n_small -= np - n;
-        cascade(lev, &used, block_td(buf, np, m, &n_small, &n_max));
+        cascade(lev, &used, tau == 1.0 ? block_td(buf, np, m, &n_small, &n_max)
+                                       : block_td_s(buf, np, m, tau, &n_small, &n_max));
     }
     td T = {0.0, 0.0, 0.0};
     for (int l = 0; l < LEVELS; l++)
@@ -411,8 +444,12 @@ int lp_fast_row_td(mpfr_t lo, mpfr_t hi, const void *row, lp_format fmt, int64_t
     mpfr_set_prec(lo, 2300);
     mpfr_set_prec(hi, 2300);
     mpfr_set_d(lo, xy, MPFR_RNDN);
-    mpfr_sub_d(lo, lo, m, MPFR_RNDN); /* D, exact */
+    mpfr_sub_d(lo, lo, m, MPFR_RNDN); /* x_y - m, exact */
     mpfr_set(hi, lo, MPFR_RNDN);
+    if (tau != 1.0) { /* D = (x_y - m)/tau, outward */
+        mpfr_div_d(lo, lo, tau, MPFR_RNDD);
+        mpfr_div_d(hi, hi, tau, MPFR_RNDU);
+    }
     mpfr_sub(lo, lo, th, MPFR_RNDD); /* D - L_hi */
     mpfr_sub(hi, hi, tl, MPFR_RNDU); /* D - L_lo */
     mpfr_clears(S, E, tl, th, (mpfr_ptr)0);

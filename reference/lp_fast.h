@@ -28,8 +28,8 @@ int lp_fast_row_dd(lp_fast_enc *e, const void *row, lp_format fmt, int64_t V, in
 
 /* Tier 3 (fast_td.c): lo <= logp <= hi (MPFR, reset to 2300 bits; both initialised by the
  * caller) from a triple-double evaluation of the sum, about 2^-125.8 wide relative: decides the
- * canonical double-double and every format with lp_decide (ziv.c). tau = 1 only, |max|, |x_y| <
- * 2^1000, some term other than the max kept; otherwise returns 0 as lp_fast_row. */
+ * canonical double-double and every format with lp_decide (ziv.c). tau in [2^-900, 2^900],
+ * |max|, |x_y| < 2^1000, some term other than the max kept; otherwise returns 0 as lp_fast_row. */
 int lp_fast_row_td(mpfr_t lo, mpfr_t hi, const void *row, lp_format fmt, int64_t V, int64_t label,
                    double tau);
 
