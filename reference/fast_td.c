@@ -96,8 +96,10 @@
  *       (m, l) = TwoSum(a, Sl): exact, |m| <= 1.01 u h, |l| <= u |m|) and added pairwise (3
  *       levels), block sums by a binary counter (<= 24 additions each), each addition of two
  *       renormalised triples by the same three TwoSums and three roundings, then renormalised:
- *       <= 21.3 u^3 (A + B) each (the roundings see values <= 7.1 u^2 (A + B)). Every term meets
- *       at most 27 such additions: 27 * 21.3 u^3 <= 2^-149.5. E_acc <= 2^-140.3.
+ *       <= 21.3 u^3 (A + B) each (the roundings see values <= 7.1 u^2 (A + B)), and the levels
+ *       folded into T at the end the same way. Every term meets at most 50 such additions (3 lane
+ *       levels, <= 23 in the counter: fewer than 2^23 blocks, <= 24 in the final fold):
+ *       50 * 21.3 u^3 <= 2^-148.6. E_acc <= 2^-140.3.
  *       Ties (n_max - 1, exact integers) are added last in MPFR. So, T_kept the sum of the kept
  *       terms, |T^ - T_kept| <= E_T T_kept + A with E_T := 9 * 2^-130 >= E_t + E_acc + E_t E_acc,
  *       A <= (V + 64) 2^-1074; T - T_kept <= n_small 2^-865. With S = (n_small + V + 65) 2^-865:
