@@ -40,6 +40,10 @@ lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
         sl->prec = lp_ziv_prec0(); /* initialised: the caller frees it, also on failure */
         if (lp_fast_row_td(sl->lo, sl->hi, r->data, r->fmt, r->V, r->label, r->tau) &&
             lp_decide(out, sl->lo, sl->hi)) {
+            /* kept for the sums at 256 bits, outward (2^-255 wider: the slot's memory, not
+             * 2300 bits, per token) */
+            mpfr_prec_round(sl->lo, 256, MPFR_RNDD);
+            mpfr_prec_round(sl->hi, 256, MPFR_RNDU);
             *cls = LP_TOK_NUM;
             st->fast++;
             return LP_OK;
