@@ -3,9 +3,9 @@
  * decide the canonical double-double (dd.hi = RN(x), dd.lo = RN(x - dd.hi), ziv.c CONTRACT) and
  * every format at once; decide.c falls back to the MPFR Ziv loop (ziv.c) when it does not.
  *
- * CONTRACT  lp_fast_row_td: for a row with 2^-900 <= tau <= 2^900, 2 <= V < 2^31, no NaN and no +inf, a finite
- *           label logit, |max|, |x_y| < 2^1000 and some logit other than the first max above
- *           -inf whose term is kept (below), sets lo <= logp <= hi (MPFR, exact ends) for the
+ * CONTRACT  lp_fast_row_td: for a row with 2^-900 <= tau <= 2^900, 2 <= V < 2^31, no NaN and no
+ *           +inf, a finite label logit, |max|, |x_y| < 2^1000 and some logit other than the first
+ *           max above -inf whose term is kept (below), sets lo <= logp <= hi (MPFR) for the
  *           exact logp of ziv.c, and returns 1. Otherwise returns 0 (the caller classifies the
  *           row and runs the Ziv loop). lp_decide (ziv.c) then decides every rounding and the
  *           canonical dd from [lo, hi]: logp of such a row is irrational (ziv.c, TERMINATION), so it
