@@ -60,7 +60,8 @@
  *       0.0419 u, times |h|^5 <= 2^-47.6: <= 1.75 u^2.
  *       Compensated Horner (Graillat, Langlois, Louvet 2009) for i = 4..0, with a_i = AH_i + AL_i
  *       (double-double 1/i!: AH = RN(1/i!), AL = RN(1/i! - AH), |a_i - AH_i - AL_i| <= u^2/i!):
- *         (p_i, pi_i) = TwoProd(s_{i+1}, h), (s_i, sg_i) = TwoSum(p_i, AH_i),
+ *         (p_i, pi_i) = TwoProd(s_{i+1}, h), (s_i, sg_i) = Fast2Sum(AH_i, p_i) (|p_i| <= 0.0014
+ *         |s_{i+1}| < AH_i by the bounds below: exact, the very pair TwoSum(p_i, AH_i) gives),
  *         c_i = fma(c_{i+1}, h, RN(RN(pi_i + sg_i) + AL_i)), s_5 = g^, c_5 = 0.
  *       Exactly s_i = s_{i+1} h + AH_i - pi_i - sg_i, so P(h) - s_0 = sum_{i<5} (pi_i + sg_i + AL_i +
  *       alpha_i) h^i + (g - g^) h^5. |s_4| <= 0.0418, |s_3| <= 0.1668, |s_2| <= 0.5003,
@@ -202,23 +203,23 @@ __attribute__((always_inline)) static inline void exp_dd(v8d y0, v8d y1, v8d y2,
     const v8d g = vfma(vfma(vfma(vfma(V8(G9), h, V8(G8)), h, V8(G7)), h, V8(G6)), h, V8(G5));
     v8d p, pi, sg, sn, c;
     p = g * h; pi = vfma(g, h, -p);
-    v2sum(p, V8(A4H), &sn, &sg);
+    vf2sum(V8(A4H), p, &sn, &sg);
     c = (pi + sg) + A4L;
     v8d sc = sn;
     p = sc * h; pi = vfma(sc, h, -p);
-    v2sum(p, V8(A3H), &sn, &sg);
+    vf2sum(V8(A3H), p, &sn, &sg);
     c = vfma(c, h, (pi + sg) + A3L);
     sc = sn;
     p = sc * h; pi = vfma(sc, h, -p);
-    v2sum(p, V8(0.5), &sn, &sg);
+    vf2sum(V8(0.5), p, &sn, &sg);
     c = vfma(c, h, (pi + sg) + 0.0);
     sc = sn;
     p = sc * h; pi = vfma(sc, h, -p);
-    v2sum(p, V8(1.0), &sn, &sg);
+    vf2sum(V8(1.0), p, &sn, &sg);
     c = vfma(c, h, (pi + sg) + 0.0);
     sc = sn;
     p = sc * h; pi = vfma(sc, h, -p);
-    v2sum(p, V8(1.0), &sn, &sg);
+    vf2sum(V8(1.0), p, &sn, &sg);
     c = vfma(c, h, (pi + sg) + 0.0);
     /* (4) */
     v8d th, tl;
