@@ -140,7 +140,10 @@
 #define SHIFT_BITS 0x4338000000000000ull
 #define LEVELS 26
 
-static double TH[TSIZE], TM[TSIZE], TLO[TSIZE];
+/* 2^(j/4096) as th + tm + tl, one 32-byte entry per j: a lane's three loads share a cache line
+ * (the table, 128 KiB, lives in L2). */
+typedef struct tab3 { double h, m, l, pad; } tab3;
+static tab3 TT[TSIZE] __attribute__((aligned(64)));
 static double KS, C1, C2, C3, C4;
 static double H5, L5, H4, L4, H3, L3, G6, G7, G8;
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
@@ -180,11 +183,12 @@ static void tab_init(void)
     mpfr_exp2(t, t, MPFR_RNDN); /* 2^(1/4096) */
     for (int j = 0; j < TSIZE; j++) {
         mpfr_set(c, s, MPFR_RNDN);
-        TH[j] = mpfr_get_d(c, MPFR_RNDN);
-        mpfr_sub_d(c, c, TH[j], MPFR_RNDN);
-        TM[j] = mpfr_get_d(c, MPFR_RNDN);
-        mpfr_sub_d(c, c, TM[j], MPFR_RNDN);
-        TLO[j] = mpfr_get_d(c, MPFR_RNDN);
+        TT[j].h = mpfr_get_d(c, MPFR_RNDN);
+        mpfr_sub_d(c, c, TT[j].h, MPFR_RNDN);
+        TT[j].m = mpfr_get_d(c, MPFR_RNDN);
+        mpfr_sub_d(c, c, TT[j].m, MPFR_RNDN);
+        TT[j].l = mpfr_get_d(c, MPFR_RNDN);
+        TT[j].pad = 0.0;
         mpfr_mul(s, s, t, MPFR_RNDN);
     }
     static const unsigned long fact[] = {6, 24, 120, 720, 5040, 40320};
@@ -260,9 +264,9 @@ __attribute__((always_inline)) static inline void exp_td(v8d yh, v8d yl, v8d y2,
     /* (4) */
     v8d th, tm, tl;
     for (int l = 0; l < LANES; l++) {
-        th[l] = TH[j[l]];
-        tm[l] = TM[j[l]];
-        tl[l] = TLO[j[l]];
+        th[l] = TT[j[l]].h;
+        tm[l] = TT[j[l]].m;
+        tl[l] = TT[j[l]].l;
     }
     const v8d x1 = th * ph, x2 = vfma(th, ph, -x1);
     const v8d x3 = th * pm, x4 = vfma(th, pm, -x3);
