@@ -43,12 +43,13 @@
  *       3.55e6 < 2^22; k = 4096 e + j, 0 <= j < 4096. k C1, k C2, k C3 are exact (22 + 31 bits).
  *       s1 = RN(yh - k C1) is exact: for k = 0 trivially; else |yh| >= C/2 - 2^-30 C > 2^-14, so yh
  *       is a multiple of 2^-66, k C1 of 2^-43, and |yh - k C1| <= C(1/2 + 2^-29) + 2^22 2^-44 <
- *       2^-13 = 2^53 2^-66. (s2, e2) = TwoSum(s1, -k C2), (s3, e3) = TwoSum(s2, yl),
- *       (t1, f1) = TwoSum(-k C3, e2), (t2, f2) = TwoSum(t1, e3), f = RN(RN(f1 + f2) - RN(k C4)),
- *       (rh, g) = TwoSum(s3, t2), (rm, rl) = TwoSum(g, f). Exactly r := y - kC = rh + rm + rl +
- *       eps_r with eps_r the roundings of f (|f1|, |f2| <= 2^-105.8, |k C4| <= 2^-84: <= 2^-136.8)
- *       and of k C4 (<= 2^-137), and k C5 (<= 2^-137): |eps_r| <= 2^-135.2.
- *       |r| <= rho := C(1/2 + 2^-29) + 2^-43.7 <= 2^-13.52; |rh| <= 2^-13.5, |rm| <= 2^-66.4,
+ *       2^-13 = 2^53 2^-66. (s2, e2) = TwoSum(s1, -k C2) (|e2| <= 2^-66.5),
+ *       (t1, f1) = TwoSum(-k C3, e2) (|t1| <= 2^-52.9, |f1| <= 2^-105.9), (t2, f2) = TwoSum(t1, yl)
+ *       (|t2| <= 2^-42.6, |f2| <= 2^-95.6, yl or (1'')'s q2), f = RN(RN(f1 + f2) - RN(k C4)),
+ *       (rh, g) = TwoSum(s2, t2), (rm, rl) = TwoSum(g, f). Exactly r := y - kC = rh + rm + rl +
+ *       eps_r with eps_r the roundings of f (u 2^-95.5 + u 2^-83.9 <= 2^-136.8) and of k C4
+ *       (<= 2^-137), and k C5 (<= 2^-137): |eps_r| <= 2^-135.2.
+ *       |r| <= rho := C(1/2 + 2^-29) + 2^-42.7 <= 2^-13.52; |rh| <= 2^-13.5, |rm| <= 2^-66.4,
  *       |rl| <= 2^-119.4.
  *   (3) exp(r) = 1 + r + r^2 q(r), q(r) = sum_{i>=0} r^i/(i+2)!; the terms i >= 7 sum to at most
  *       rho^7/9! (1 + rho) <= 2^-113, 2^-140 after r^2. q is evaluated from (rh, rm) by Horner:
@@ -234,13 +235,12 @@ __attribute__((always_inline)) static inline void exp_td(v8d yh, v8d yl, v8d y2,
     *sc = (v8d)eb;
     /* (2) */
     const v8d s1 = yh - kd * C1; /* exact */
-    v8d s2, e2, s3, e3, t1, f1, t2, f2, rh, g, rm, rl;
+    v8d s2, e2, t1, f1, t2, f2, rh, g, rm, rl;
     v2sum(s1, -(kd * C2), &s2, &e2);
-    v2sum(s2, yl, &s3, &e3);
     v2sum(-(kd * C3), e2, &t1, &f1);
-    v2sum(t1, e3, &t2, &f2);
+    v2sum(t1, yl, &t2, &f2);
     const v8d f = ((f1 + f2) + y2) - kd * C4;
-    v2sum(s3, t2, &rh, &g);
+    v2sum(s2, t2, &rh, &g);
     v2sum(g, f, &rm, &rl);
     /* (3) */
     const v8d w = vfma(vfma(V8(G8), rh, V8(G7)), rh, V8(G6));
