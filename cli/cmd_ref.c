@@ -33,9 +33,8 @@ static const char usage[] =
     "--formats LIST: the outputs to compute, comma-separated from f64,f32,f16,bf16,dd (default: all;\n"
     "a repeated --formats adds to the list); the others are written as NaN. f64, f32, f16 and bf16\n"
     "are decided by the certified fast path (double, and double-double for f64; the MPFR loop only\n"
-    "where it cannot decide): real sizes run near kernel speed. dd (the *.hi, *.lo outputs) comes\n"
-    "from the MPFR loop alone, about 10^6 logits/s per thread: leave it out of --formats on large\n"
-    "inputs.\n"
+    "where it cannot decide): real sizes run near kernel speed. dd (the *.hi, *.lo outputs, lo =\n"
+    "RN(x - hi)) comes from a triple-double tier, about 2.5x slower than f32 alone.\n"
     "--slow: the MPFR loop for everything (the results are the same bits).\n"
     "Any other option given twice is an error. OUT must end in .safetensors.\n"
     "Exit 0 on success, 2 on a usage or input error (no output file is left behind).\n";

@@ -1,7 +1,7 @@
 /* fz_fast.c: on any decoded problem, the certified fast path gives the MPFR path's results bit for bit.
  *
  * The wanted outputs come from the tail byte k0 ({f32, f16, bf16}, f32 alone, f64 with bf16: tier 2,
- * or all: no fast path) and the thread count from bit 0 of k1 (1 or 2); bit 1 of k1 forces tier 1's
+ * or all with the double-double: tier 3, fast_td.c, and the canonical dd.lo) and the thread count from bit 0 of k1 (1 or 2); bit 1 of k1 forces tier 1's
  * histogram path (bf16, f16) on every row length. The MPFR path (lp_ref_options.slow) runs on one
  * thread. Statuses, messages' presence, counted flags, counts, every token, sum, mean and the
  * token mean must agree bit for bit (NaN patterns included). */

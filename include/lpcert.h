@@ -66,9 +66,11 @@ typedef struct lp_dd { double hi, lo; } lp_dd;
 /* One exact real result, rounded every way. f16 and bf16 are bit patterns. NaN results are the
  * positive quiet NaN of each format (0x7ff8000000000000, 0x7fc00000, 0x7e00, 0x7fc0).
  * dd.hi is the f64 value (correctly rounded). For finite |x| < 2^1024 the pair satisfies
- * |dd.hi + dd.lo - x| <= 2^-104 |x| + 2^-1074 (at least 100 correct bits where x is normal);
- * dd.lo is not canonical: two correct evaluations may differ within that bound. Where dd.hi is not
- * finite, dd.lo is 0 (infinity) or NaN (NaN). */
+ * |dd.hi + dd.lo - x| <= 2^-104 |x| + 2^-1074 (at least 100 correct bits where x is normal), and
+ * it is canonical: dd.lo = RN_f64(x - dd.hi) (correctly rounded, RNE, gradual underflow), a
+ * function of x alone, the same from every tier and every run (earlier versions only promised the
+ * bound; the promise is strengthened, not weakened). Where dd.hi is not finite, dd.lo is +0
+ * (infinity) or NaN (NaN). */
 typedef struct lp_value {
     double f64;
     float f32;
@@ -145,8 +147,10 @@ typedef struct lp_ref_stats {
     int64_t exact;           /* decided without the loop (SPEC A2 exact cases, specials) */
     int64_t retries;         /* precision raises, all values together */
     long max_prec;           /* largest working precision used, bits */
-    int64_t fast;            /* tokens decided by the certified double fast path (reference/fast.c) */
-    int64_t fallback;        /* tokens the fast path left to the MPFR loop (undecided, tau != 1) */
+    int64_t fast;            /* tokens decided by a certified fast tier (reference/fast.c: double,
+                              * fast_dd.c: double-double, fast_td.c: triple-double, the dd wanted) */
+    int64_t fallback;        /* tokens the fast tiers left to the MPFR loop (undecided, or outside
+                              * their domains) */
     int64_t seq_fallback;    /* sums/means (sequences, and the token mean) left to the MPFR loop */
 } lp_ref_stats;
 
@@ -179,8 +183,9 @@ typedef struct lp_ref_options {
     int slow;
     /* The outputs wanted: bits (1u << fmt) and LP_REF_DD; 0 means all (LP_REF_ALL). Outputs not
      * wanted hold NaN (each format's canonical NaN; dd (NaN, NaN)). The fast path decides f32, f16,
-     * bf16 and f64; the double-double always comes from the MPFR loop, so wanting it turns the fast
-     * path off. */
+     * bf16 and f64 (tiers 1 and 2); when the double-double is wanted, every token goes to tier 3
+     * (reference/fast_td.c, triple-double sums), which decides all outputs, and sums and means to
+     * MPFR sums of the token enclosures; the Ziv loop remains the counted fallback. */
     unsigned formats;
 } lp_ref_options;
 #define LP_REF_DD (1u << 4)

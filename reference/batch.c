@@ -11,7 +11,13 @@
  * its sequence, never on what another thread did), so results are bit-identical for any thread
  * count. MPFR's exponent range and flags are per thread (TLS): each worker sets and restores its own.
  *
- * Fast path (default; lp_ref_options.slow turns it off, and it is off when the double-double is
+ * Tier 3 (the double-double wanted, as by default; lp_ref_td_on): every token is decided by
+ * fast_td.c from an MPFR enclosure of about 2^-125.8 relative width kept in its slot (precision
+ * LP_ZIV_PREC0), or else by the Ziv loop (stats.fallback); sums and means then take the MPFR route
+ * below from those slots, which decides them at the first precision almost always; a sequence or
+ * token mean that needs more counts in stats.seq_fallback.
+ *
+ * Fast path (lp_ref_options.slow turns it off, and it is off when the double-double is
  * wanted: lp_ref_fast_on): a token is first evaluated by fast.c (tier 1, double; skipped when f64
  * is wanted), whose enclosure decides f32/f16/bf16 in almost every case, then by fast_dd.c (tier 2,
  * double-double: decides f64, and retries tier 1's undecided rows); otherwise the token goes
@@ -63,7 +69,8 @@ typedef struct job {
     int64_t err_b;        /* the first failing work item (lowest index wins: deterministic) */
     lp_error err;
     lp_ref_stats stats;
-    int fast;             /* the fast path is on */
+    int fast;             /* the fast path (tiers 1, 2; sums from their pairs) is on */
+    int td;               /* tier 3 is on (the dd wanted): tokens by fast_td.c, sums by MPFR */
     int release;          /* logits in a read-only file mapping: release_rows (lp_ref_mapped.h) */
     unsigned want;        /* wanted outputs (LP_REF_ALL bits) */
     double *enc;          /* [3 B*Ts] fast mode: enclosure p + [clo, chi] of every NUM token */
@@ -230,7 +237,7 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         lp_error e = {LP_OK, ""};
         /* The chain (decide.c); a slot the Ziv loop used is freed at the end, even on failure. */
         const lp_status s =
-            lp_ref_token(out, &cls, &fe, &J->slots[i], &r, J->want, J->fast, st, &e);
+            lp_ref_token(out, &cls, &fe, &J->slots[i], &r, J->want, J->fast, J->td, st, &e);
         J->cls[i] = (uint8_t)cls;
         if (s != LP_OK) {
             fail_at(J, i, &e);
@@ -422,6 +429,7 @@ static void do_sequence(job *J, int64_t b, mpfr_ptr *lo, mpfr_ptr *hi, lp_ref_st
             fail_at(J, J->pb->shape.B * J->Ts + b, &e);
             return;
         }
+        if (J->td && prec == pmax) st->seq_fallback++; /* tier 3's enclosures did not decide it */
         st->retries++;
     }
 }
@@ -545,6 +553,7 @@ static void do_token_mean(job *J)
             fail_at(J, INT64_MAX - 1, &e);
             break;
         }
+        if (J->td && iter == 0) J->stats.seq_fallback++;
         prec *= 2;
         J->stats.retries++;
     }
@@ -634,6 +643,7 @@ static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_
     J->opt = opt;
     J->release = logits_mapped(pb, file);
     J->fast = fast;
+    J->td = lp_ref_td_on(want, opt->slow);
     J->want = want;
     J->res = res;
     J->Ts = Ts;

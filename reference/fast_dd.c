@@ -8,10 +8,8 @@
  *           p + clo <= logp <= p + chi (logp the exact real of ziv.c). Otherwise returns 0.
  *           lp_fast_decide (fast.c) then decides RN_F for the wanted F from it: equal roundings of
  *           both ends are the rounding of logp (rounding is monotone), bit for bit the MPFR path's.
- *           The double-double output (LP_REF_DD) is never produced here: ziv.c's rule for dd.lo
- *           (RN(x - hi64) when its 128-bit enclosure decides it, else RN(mid - hi64) once the width
- *           is below 2^-107 |x|) depends on MPFR's enclosure itself, so it cannot be reproduced from
- *           a 2^-98 enclosure: dd stays MPFR-only.
+ *           The double-double output (LP_REF_DD, canonical: dd.lo = RN(x - hi64)) is never
+ *           produced here: a 2^-98 enclosure cannot decide dd.lo; tier 3 (fast_td.c) does.
  *
  * NOTATION  as fast.c: u = 2^-53, RN, TwoSum (Knuth: s + e = a + b exactly, |e| <= u|s|, no
  *           overflow), Fast2Sum (same when |a| >= |b|), TwoProd (p = RN(ab), e = fma(a, b, -p):
@@ -20,7 +18,10 @@
  *           product and sum as written, so the compiled clones (AVX2/FMA and baseline) give the
  *           same bits. The constants below are filled once by MPFR (tab_init), correctly rounded.
  *           TwoSum, Fast2Sum and step (5)'s addition are core/lp_dd.h's lp_two_sum,
- *           lp_fast_two_sum and lp_dd_add (their exactness conditions are stated there).
+ *           lp_fast_two_sum and lp_dd_add (their exactness conditions are stated there); the hot
+ *           loop performs them on 8 lanes at once with reference/lp_vec8.h's v2sum, vf2sum and vfma
+ *           (GCC vector extensions, target_clones: lane l takes the terms i + l; each lane the
+ *           scalar operations as written, so every clone gives the bits of the scalar code).
  *
  * METHOD and ERROR (numbers are bounds, rounded up; u^2 = 2^-106)
  *   Row x_i (exact doubles), label y, m = max x_i, T = sum_{x_i < m} exp(x_i - m) + (n_max - 1),
@@ -59,7 +60,8 @@
  *       0.0419 u, times |h|^5 <= 2^-47.6: <= 1.75 u^2.
  *       Compensated Horner (Graillat, Langlois, Louvet 2009) for i = 4..0, with a_i = AH_i + AL_i
  *       (double-double 1/i!: AH = RN(1/i!), AL = RN(1/i! - AH), |a_i - AH_i - AL_i| <= u^2/i!):
- *         (p_i, pi_i) = TwoProd(s_{i+1}, h), (s_i, sg_i) = TwoSum(p_i, AH_i),
+ *         (p_i, pi_i) = TwoProd(s_{i+1}, h), (s_i, sg_i) = Fast2Sum(AH_i, p_i) (|p_i| <= 0.0014
+ *         |s_{i+1}| < AH_i by the bounds below: exact, the very pair TwoSum(p_i, AH_i) gives),
  *         c_i = fma(c_{i+1}, h, RN(RN(pi_i + sg_i) + AL_i)), s_5 = g^, c_5 = 0.
  *       Exactly s_i = s_{i+1} h + AH_i - pi_i - sg_i, so P(h) - s_0 = sum_{i<5} (pi_i + sg_i + AL_i +
  *       alpha_i) h^i + (g - g^) h^5. |s_4| <= 0.0418, |s_3| <= 0.1668, |s_2| <= 0.5003,
@@ -124,6 +126,7 @@
 #include "lp_fast_internal.h"
 #include "lp_format.h"
 #include "lp_ref_internal.h"
+#include "lp_vec8.h"
 
 #define BLK2 256
 #define LANES 8
@@ -180,110 +183,111 @@ static void tab_init(void)
     lp_mpfr_leave(&ms);
 }
 
-/* exp(y0 + y1), steps (2) to (4), unscaled: returns (vh, vl) ~ 2^(j/256) exp(r) and *e. */
-static inline void exp_dd(double y0, double y1, double y2, double *vh, double *vl, int64_t *ke)
+/* exp(y0 + y1 + y2), steps (2) to (4), unscaled, on 8 lanes (lp_vec8.h: each lane performs the
+ * scalar operations as written): (vh, vl) ~ 2^(j/256) exp(r), *sc = 2^e. */
+__attribute__((always_inline)) static inline void exp_dd(v8d y0, v8d y1, v8d y2, v8d *vh, v8d *vl,
+                                                         v8d *scale)
 {
-    const double s = y0 * KS + SHIFT;
-    const double kd = s - SHIFT;
-    uint64_t sb;
-    memcpy(&sb, &s, 8);
-    const int64_t kb = (int64_t)(sb - SHIFT_BITS) + ((int64_t)1 << 20); /* k + 2^20 > 0 */
-    const int j = (int)(kb & 255);
-    *ke = (kb >> 8) - ((int64_t)1 << 12);
-    double s1, e1, s2, e2, s3, e3, h, rl;
-    lp_two_sum(y0, -(kd * C1), &s1, &e1);
-    lp_two_sum(s1, -(kd * C2), &s2, &e2);
-    lp_two_sum(s2, y1, &s3, &e3);
-    const double tail = (((e1 + e2) + e3) + y2) - kd * C3;
-    lp_two_sum(s3, tail, &h, &rl);
+    const v8d s = y0 * KS + SHIFT;
+    const v8d kd = s - SHIFT;
+    const v8i kb = ((v8i)s - (long long)SHIFT_BITS) + ((long long)1 << 20); /* k + 2^20 > 0 */
+    const v8i j = kb & 255;
+    *scale = (v8d)((((kb >> 8) - ((long long)1 << 12)) + 1023) << 52);
+    v8d s1, e1, s2, e2, s3, e3, h, rl;
+    v2sum(y0, -(kd * C1), &s1, &e1);
+    v2sum(s1, -(kd * C2), &s2, &e2);
+    v2sum(s2, y1, &s3, &e3);
+    const v8d tail = (((e1 + e2) + e3) + y2) - kd * C3;
+    v2sum(s3, tail, &h, &rl);
     /* (3) */
-    const double g = fma(fma(fma(fma(G9, h, G8), h, G7), h, G6), h, G5);
-    double p, pi, sg, sn, c;
-    p = g * h; pi = fma(g, h, -p);
-    lp_two_sum(p, A4H, &sn, &sg);
+    const v8d g = vfma(vfma(vfma(vfma(V8(G9), h, V8(G8)), h, V8(G7)), h, V8(G6)), h, V8(G5));
+    v8d p, pi, sg, sn, c;
+    p = g * h; pi = vfma(g, h, -p);
+    vf2sum(V8(A4H), p, &sn, &sg);
     c = (pi + sg) + A4L;
-    double sc = sn;
-    p = sc * h; pi = fma(sc, h, -p);
-    lp_two_sum(p, A3H, &sn, &sg);
-    c = fma(c, h, (pi + sg) + A3L);
+    v8d sc = sn;
+    p = sc * h; pi = vfma(sc, h, -p);
+    vf2sum(V8(A3H), p, &sn, &sg);
+    c = vfma(c, h, (pi + sg) + A3L);
     sc = sn;
-    p = sc * h; pi = fma(sc, h, -p);
-    lp_two_sum(p, 0.5, &sn, &sg);
-    c = fma(c, h, (pi + sg) + 0.0);
+    p = sc * h; pi = vfma(sc, h, -p);
+    vf2sum(V8(0.5), p, &sn, &sg);
+    c = vfma(c, h, (pi + sg) + 0.0);
     sc = sn;
-    p = sc * h; pi = fma(sc, h, -p);
-    lp_two_sum(p, 1.0, &sn, &sg);
-    c = fma(c, h, (pi + sg) + 0.0);
+    p = sc * h; pi = vfma(sc, h, -p);
+    vf2sum(V8(1.0), p, &sn, &sg);
+    c = vfma(c, h, (pi + sg) + 0.0);
     sc = sn;
-    p = sc * h; pi = fma(sc, h, -p);
-    lp_two_sum(p, 1.0, &sn, &sg);
-    c = fma(c, h, (pi + sg) + 0.0);
+    p = sc * h; pi = vfma(sc, h, -p);
+    vf2sum(V8(1.0), p, &sn, &sg);
+    c = vfma(c, h, (pi + sg) + 0.0);
     /* (4) */
-    const double th = TH[j], tl = TL[j];
-    const double fh = th * sn, f1 = fma(th, sn, -fh);
-    const double cp = c + sn * rl;
-    const double fl = f1 + (th * cp + tl * sn);
-    lp_fast_two_sum(fh, fl, vh, vl);
+    v8d th, tl;
+    for (int l = 0; l < LANES; l++) {
+        th[l] = TH[j[l]];
+        tl[l] = TL[j[l]];
+    }
+    const v8d fh = th * sn, f1 = vfma(th, sn, -fh);
+    const v8d cp = c + sn * rl;
+    const v8d fl = f1 + (th * cp + tl * sn);
+    vf2sum(fh, fl, vh, vl);
 }
 
-
 /* Steps (1) to (5) on n (a multiple of LANES) widened logits: returns the block's sum. With w
- * (the histogram path, (5')): x holds distinct values, w their counts, each term times its count. */
+ * (the histogram path, (5')): x holds distinct values, w their counts, each term times its count.
+ * 8 lanes in one vector (lp_vec8.h): lane l takes the terms i + l, as the scalar lanes did. */
 __attribute__((always_inline)) static inline lp_dd block_body(const double *x, const double *w,
                                                               int n, double m, double tau,
                                                               int scaled, int64_t *n_small,
                                                               int64_t *n_max)
 {
-    double ah[LANES], al[LANES];
-    int64_t cs[LANES], cm[LANES];
-    for (int l = 0; l < LANES; l++) {
-        ah[l] = al[l] = 0.0;
-        cs[l] = cm[l] = 0;
-    }
+    v8d ah = V8(0.0), al = ah, cs = ah, cm = ah; /* counts: of the histogram path (doubles) */
+    v8i csi = (v8i)ah, cmi = csi;                  /* counts: one per term */
     for (int i = 0; i < n; i += LANES) {
-        for (int l = 0; l < LANES; l++) {
-            const double x0 = x[i + l];
-            double yh, yl;
-            lp_two_sum(x0, -m, &yh, &yl);
-            const int zero = yh == 0.0;
-            double q = yh, q2 = yl, q3 = 0.0;
-            if (scaled) { /* (1''): (yh + yl)/tau = q + q2 + q3 */
-                q = yh / tau;
-                const double r = fma(-q, tau, yh);
-                double zh, zl;
-                lp_two_sum(r, yl, &zh, &zl);
-                q2 = zh / tau;
-                const double r2 = fma(-q2, tau, zh);
-                q3 = (r2 + zl) / tau;
-            }
-            const int small = !(q >= SMALL);
-            const double y0 = small ? SMALL : q, y1 = small ? 0.0 : q2, y2 = small ? 0.0 : q3;
-            double vh, vl;
-            int64_t e;
-            exp_dd(y0, y1, y2, &vh, &vl, &e);
-            const uint64_t eb = (uint64_t)(e + 1023) << 52;
-            double sc;
-            memcpy(&sc, &eb, 8);
-            double th = (small | zero) ? 0.0 : vh * sc, tl = (small | zero) ? 0.0 : vl * sc;
-            int64_t cnt = 1;
-            if (w) { /* (5'): (th, tl) times the count c: TwoProd, c tl, Fast2Sum */
-                const double c = w[i + l], ph = c * th, pl = fma(c, th, -ph);
-                lp_fast_two_sum(ph, pl + c * tl, &th, &tl);
-                cnt = (int64_t)c;
-            }
-            const lp_dd acc = lp_dd_add((lp_dd){ah[l], al[l]}, (lp_dd){th, tl}); /* step (5) */
-            ah[l] = acc.hi;
-            al[l] = acc.lo;
-            cs[l] += small * cnt;
-            cm[l] += zero * cnt;
+        v8d x0, yh, yl;
+        memcpy(&x0, x + i, sizeof x0);
+        v2sum(x0, V8(-m), &yh, &yl);
+        const v8i zero = yh == V8(0.0);
+        v8d q = yh, q2 = yl, q3 = V8(0.0);
+        if (scaled) { /* (1''): (yh + yl)/tau = q + q2 + q3 */
+            q = yh / tau;
+            const v8d r = vfma(-q, V8(tau), yh);
+            v8d zh, zl;
+            v2sum(r, yl, &zh, &zl);
+            q2 = zh / tau;
+            const v8d r2 = vfma(-q2, V8(tau), zh);
+            q3 = (r2 + zl) / tau;
         }
+        const v8i small = ~(q >= V8(SMALL));
+        /* small lanes: SMALL, 0, 0 (a lane loop and masks: what the vectoriser keeps vector) */
+        v8d y0;
+        for (int l = 0; l < LANES; l++) y0[l] = q[l] >= SMALL ? q[l] : SMALL;
+        const v8d y1 = (v8d)((v8i)q2 & ~small), y2 = (v8d)((v8i)q3 & ~small);
+        v8d vh, vl, sc;
+        exp_dd(y0, y1, y2, &vh, &vl, &sc);
+        const v8i keep = ~(small | zero);
+        v8d th = (v8d)((v8i)(vh * sc) & keep), tl = (v8d)((v8i)(vl * sc) & keep);
+        if (w) { /* (5'): (th, tl) times the count c: TwoProd, c tl, Fast2Sum */
+            v8d c;
+            memcpy(&c, w + i, sizeof c);
+            const v8d ph = c * th, pl = vfma(c, th, -ph);
+            vf2sum(ph, pl + c * tl, &th, &tl);
+            cs += (v8d)((v8i)c & small);
+            cm += (v8d)((v8i)c & zero);
+        } else {
+            csi -= small;
+            cmi -= zero;
+        }
+        v8d s, e; /* step (5): lp_dd_add((ah, al), (th, tl)) */
+        v2sum(ah, th, &s, &e);
+        vf2sum(s, (al + tl) + e, &ah, &al);
     }
     lp_dd v[LANES];
     for (int l = 0; l < LANES; l++) {
         v[l].hi = ah[l];
         v[l].lo = al[l];
-        *n_small += cs[l];
-        *n_max += cm[l];
+        *n_small += (int64_t)cs[l] + csi[l];
+        *n_max += (int64_t)cm[l] + cmi[l];
     }
     for (int s = 1; s < LANES; s *= 2)
         for (int l = 0; l + s < LANES; l += 2 * s) v[l] = lp_dd_add(v[l], v[l + s]);
@@ -320,11 +324,10 @@ static void cascade(lp_dd *lev, unsigned *used, lp_dd b)
 double lp_fast_exp_dd(double y, double *lo)
 {
     pthread_once(&tab_once, tab_init);
-    double vh, vl;
-    int64_t e;
-    exp_dd(y, 0.0, 0.0, &vh, &vl, &e);
-    *lo = ldexp(vl, (int)e);
-    return ldexp(vh, (int)e);
+    v8d vh, vl, sc;
+    exp_dd(V8(y), V8(0.0), V8(0.0), &vh, &vl, &sc);
+    *lo = vl[0] * sc[0];
+    return vh[0] * sc[0];
 }
 
 /* p, clo, chi from an MPFR enclosure [lo, hi] (finite): p = RN(lo), clo <= lo - p, chi >= hi - p. */

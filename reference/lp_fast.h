@@ -26,6 +26,13 @@ int lp_fast_row(lp_fast_enc *e, const void *row, lp_format fmt, int64_t V, int64
 int lp_fast_row_dd(lp_fast_enc *e, const void *row, lp_format fmt, int64_t V, int64_t label,
                    double tau);
 
+/* Tier 3 (fast_td.c): lo <= logp <= hi (MPFR, reset to 2300 bits; both initialised by the
+ * caller) from a triple-double evaluation of the sum, about 2^-125.8 wide relative: decides the
+ * canonical double-double and every format with lp_decide (ziv.c). tau in [2^-900, 2^900],
+ * |max|, |x_y| < 2^1000, some term other than the max kept; otherwise returns 0 as lp_fast_row. */
+int lp_fast_row_td(mpfr_t lo, mpfr_t hi, const void *row, lp_format fmt, int64_t V, int64_t label,
+                   double tau);
+
 /* The pair form of a finite MPFR enclosure [lo, hi]: p = RN(lo), p + clo <= lo, p + chi >= hi. */
 void lp_fast_enc_mpfr(lp_fast_enc *out, const mpfr_t lo, const mpfr_t hi);
 
@@ -62,5 +69,7 @@ extern int lp_fast_hist_min_v;
 double lp_fast_exp(double y);
 /* Tier 2's exp for -700 <= y < 0: hi + *lo = exp(y) within 20.2 u^2 relative (+2^-1073). */
 double lp_fast_exp_dd(double y, double *lo);
+/* Tier 3's exp for -600 <= y < 0: hi + *mid + *lo = exp(y) within 2^-126.9 relative (+2^-1074). */
+double lp_fast_exp_td(double y, double *mid, double *lo);
 
 #endif

@@ -46,17 +46,22 @@ typedef struct lp_ref_slot {
     mpfr_prec_t prec;   /* 0: nothing initialised (a special token, or one a fast tier decided) */
 } lp_ref_slot;
 
-/* The fast tiers are used unless slow is asked for or the double-double is wanted (decide.c). */
+/* Tiers 1 and 2 (enclosures as double pairs; sums from them) are used unless slow is asked for or
+ * the double-double is wanted; tier 3 (fast_td.c: MPFR enclosures in the slots, sums from them by
+ * the MPFR reduction) when the double-double is wanted and slow is not (decide.c). */
 static inline int lp_ref_fast_on(unsigned want, int slow) { return !slow && !(want & LP_REF_DD); }
+static inline int lp_ref_td_on(unsigned want, int slow) { return !slow && (want & LP_REF_DD); }
 
-/* The decision chain of one scored token r (decide.c): tier 1, tier 2 (when fast), the class,
- * the Ziv loop, into out (the wanted members; all of them when the Ziv loop decides). *cls: the
- * class. When the Ziv loop ran, sl holds its enclosure (sl->prec set; the caller clears it, also
- * on failure), otherwise sl->prec is left alone (give it 0). When fast, *enc is the enclosure of a
+/* The decision chain of one scored token r (decide.c): tier 1, tier 2 (fast: lp_ref_fast_on), or
+ * tier 3 (td: lp_ref_td_on), the class, the Ziv loop, into out (the wanted members; all of them
+ * when tier 3 or the Ziv loop decides). *cls: the class. When tier 3 decided or the Ziv loop ran,
+ * sl holds the enclosure (sl->prec set, LP_ZIV_PREC0 for tier 3; the caller clears it, also on
+ * failure), otherwise sl->prec is left alone (give it 0). When fast, *enc is the enclosure of a
  * LP_TOK_NUM token (from the tier that decided it, or from the MPFR ends). Counts in st: fast (a
- * tier decided), exact (a special or zero), fallback (the Ziv loop ran, when fast), and the loop's
- * retries and max_prec. */
+ * tier decided), exact (a special or zero), fallback (the Ziv loop ran, when fast or td), and the
+ * loop's retries and max_prec. */
 lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_ref_slot *sl,
-                       lp_row *r, unsigned want, int fast, lp_ref_stats *st, lp_error *err);
+                       lp_row *r, unsigned want, int fast, int td, lp_ref_stats *st,
+                       lp_error *err);
 
 #endif

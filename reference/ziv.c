@@ -3,8 +3,10 @@
  *
  * CONTRACT  For every scored token, sequence and batch: the RNE rounding of the exact real value
  *           to f64, f32, f16 and bf16 (IEEE gradual underflow, overflow to infinity), and the
- *           double-double (hi, lo): hi = RN(x) decided exactly, |hi + lo - x| <= 2^-106 |x| +
- *           2^-1074 (lo is not canonical: it may differ between evaluations within that bound).
+ *           double-double (hi, lo), canonical: hi = RN(x), lo = RN(x - hi), both decided exactly
+ *           (so |hi + lo - x| <= 2^-53 |x - hi| <= 2^-107 |x| where lo is normal, + 2^-1075 where
+ *           it is subnormal: inside the public 2^-104 |x| + 2^-1074; an exact x gives lo = x - hi
+ *           exactly). A function of x alone, so that every tier can reproduce it bit for bit.
  *           Special values as SPEC A3. Never a wrong bit: an undecided value after
  *           LP_ZIV_MAX_PREC bits is an LP_ERR_INTERNAL error, not a guess.
  *
@@ -33,9 +35,10 @@
  *           The ends are therefore rounded as open bounds (round_open): lo + eps and hi - eps.
  *
  * DECISION  For each format, round_open(lo, +) and round_open(hi, -) must give the same bits; then
- *           every real in (lo, hi) rounds to them (rounding is monotone). The dd low part needs a
- *           relative width <= 2^-107 (see lp_decide). Otherwise prec doubles, from LP_ZIV_PREC0 up to
- *           LP_ZIV_MAX_PREC.
+ *           every real in (lo, hi) rounds to them (rounding is monotone). The dd low part is decided
+ *           the same way: x - hi64 lies strictly inside (lo - hi64, hi - hi64) (differences rounded
+ *           outward), and RN_64 of both open ends must agree. Otherwise prec doubles, from
+ *           LP_ZIV_PREC0 up to LP_ZIV_MAX_PREC.
  *
  * TERMINATION (SPEC A2) The only dyadic logp is 0, from a row whose only finite logit is at the
  *           label; it is detected before the loop. Every other logp, sum, mean and token mean is
@@ -43,6 +46,17 @@
  *           rationals with positive coefficients, so L is irrational; a product of such sums is
  *           again one, so sums are too), hence not a rounding boundary, and the loop ends. The cap
  *           turns an adversarially hard case into an error, never an endless loop.
+ *           The dd low part RN(x - hi64): x - hi64 is 0 only when x is a double, i.e. only for the
+ *           exact zero above; otherwise x - hi64 = (D - hi64) - L with L > 0. When L lies in MPFR's
+ *           exponent range x is irrational, so is x - hi64, hence it is no rounding boundary (all
+ *           are dyadic) and a narrow enough enclosure decides it, as for the other roundings. When
+ *           every exp(d_i) underflows MPFR's range (gaps past 3e18), the enclosure tends to the
+ *           open (D - hi64 - 2^(emin), D - hi64) as the precision grows (D = (x_y - m)/tau has a
+ *           finite binary or periodic expansion, so it is exact or its bounds converge to it): an
+ *           interval this short holds no rounding boundary in its interior, and the open ends
+ *           are never boundaries that matter (STRICTNESS), so it is decided too. Sums, means and
+ *           the token mean: the same with N / tau - sum L_i (SUMS, split_enclose). tests/t_fast.c
+ *           and fuzz/fz_fast.c hold the huge-gap cases.
  *
  * SUMS      A sequence sum is the sum of the counted token values: its enclosure is the correctly
  *           rounded (mpfr_sum, one rounding) sum of the token lower ends, RNDD, and of the upper
@@ -168,12 +182,9 @@ int lp_decide(lp_value *out, const mpfr_t lo, const mpfr_t hi)
     out->dd.hi = v[LP_F64];
     out->dd.lo = 0.0;
     if (isinf(v[LP_F64])) return 1;
-    /* dd.lo: RN(x - hi64) when the enclosure decides it: x - hi64 lies strictly inside
-     * (lo - hi64, hi - hi64), rounded outward. Otherwise RN(mid - hi64), mid the midpoint, once the
-     * width is at most 2^-107 |x| (or 2^-1076): then |hi64 + dd.lo - x| <= width/2 + ulp(dd.lo)/2
-     * <= 2^-108 |x| + 2^-107 |x| (+ 2^-1075 where dd.lo is subnormal) <= 2^-106 |x| + 2^-1074,
-     * inside the public bound 2^-104 |x| + 2^-1074. The second rule is what decides x = D - tiny
-     * with tiny below MPFR's range, where RN(x - hi64) = -0 could never be decided. */
+    /* dd.lo = RN(x - hi64), canonical (DECISION): x - hi64 lies strictly inside
+     * (lo - hi64, hi - hi64); both differences are exact at p + 64 bits when they are small (lo,
+     * hi within a few ulps of hi64), and rounded outward otherwise, which keeps the enclosure. */
     mpfr_prec_t p = mpfr_get_prec(lo) > mpfr_get_prec(hi) ? mpfr_get_prec(lo) : mpfr_get_prec(hi);
     mpfr_t dlo, dhi;
     mpfr_inits2(p + 64, dlo, dhi, (mpfr_ptr)0);
@@ -181,23 +192,7 @@ int lp_decide(lp_value *out, const mpfr_t lo, const mpfr_t hi)
     mpfr_sub_d(dhi, hi, v[LP_F64], MPFR_RNDU);
     double a = round_open(dlo, +1, LP_F64), b = round_open(dhi, -1, LP_F64);
     int ok = lp_bits_f64(a) == lp_bits_f64(b);
-    if (ok) {
-        out->dd.lo = a;
-    } else {
-        mpfr_sub(dlo, hi, lo, MPFR_RNDU); /* the width */
-        /* x lies between lo and hi, both <= 0 when hi <= 0, so |x| > |hi| >= ... use |x| >= |lo|/2:
-         * |lo| < 2^EXP(lo), |x| > |lo| - width >= 2^(EXP(lo)-2) for a width below 2^(EXP(lo)-2);
-         * width < 2^EXP(w) <= 2^-107 |x| when EXP(w) <= EXP(lo) - 109. Positive enclosures do not
-         * occur (logp <= 0); if hi > 0 only the absolute test applies. */
-        ok = mpfr_zero_p(dlo) || mpfr_get_exp(dlo) <= -1076 ||
-             (mpfr_sgn(hi) <= 0 && mpfr_get_exp(dlo) <= mpfr_get_exp(lo) - 109);
-        if (ok) {
-            mpfr_add(dhi, lo, hi, MPFR_RNDN);
-            mpfr_div_2ui(dhi, dhi, 1, MPFR_RNDN);
-            mpfr_sub_d(dhi, dhi, v[LP_F64], MPFR_RNDN);
-            out->dd.lo = mpfr_get_d(dhi, MPFR_RNDN);
-        }
-    }
+    if (ok) out->dd.lo = a;
     mpfr_clears(dlo, dhi, (mpfr_ptr)0);
     return ok;
 }
@@ -359,10 +354,10 @@ lp_status lp_ref_row(lp_value *out, const void *row, lp_format fmt, int64_t V, i
     sl.prec = 0;
     lp_tok_class cls;
     lp_fast_enc enc;
-    /* Every output is wanted, the double-double too: lp_ref_fast_on sends the row past the fast
-     * tiers (none gives dd.lo), as lp_ref_compute does with its default options. */
+    /* Every output is wanted, the double-double too: tier 3 (fast_td.c), then the Ziv loop, as
+     * lp_ref_compute does with its default options. */
     lp_status s = lp_ref_token(out, &cls, &enc, &sl, &r, LP_REF_ALL, lp_ref_fast_on(LP_REF_ALL, 0),
-                               &stats, err);
+                               lp_ref_td_on(LP_REF_ALL, 0), &stats, err);
     if (sl.prec) mpfr_clears(sl.lo, sl.hi, (mpfr_ptr)0);
     lp_mpfr_leave(&st);
     return s;

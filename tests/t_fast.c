@@ -4,25 +4,29 @@
  *  kernels   lp_fast_exp on [-700, 0) within 13 u relative, lp_fast_log1p on [0, 2^32) within
  *            32 u relative (+2^-1070), tier 2's lp_fast_exp_dd within 20.2 u^2, against MPFR
  *            (correctly rounded at 200 or 300 bits); core/lp_dd.h's TwoSum and Fast2Sum exact and
- *            lp_dd_add within its bound, against MPFR at 2200 bits.
+ *            lp_dd_add within its bound, against MPFR at 2200 bits; tier 3's lp_fast_exp_td within
+ *            2^-126.9 relative (MPFR at 400 bits).
  *  corpus    every case of vectors/corpus (500 cases, 105k tokens): lp_ref_compute_opts with the
- *            fast path and with --slow, for the wanted sets {f32, f16, bf16} and {f64, f32}; every
+ *            fast path and with --slow, for the wanted sets {f32, f16, bf16}, {f64, f32} and all
+ *            outputs with the double-double (tier 3, fast_td.c: the canonical dd.lo too); every
  *            output (tokens, sums, means, token mean, counts, counted flags) bit for bit, and the
  *            fallback rate reported; bf16 and f16 cases again with the histogram paths (tiers 1
  *            and 2) forced.
  *  random    seeded random problems of every storage format (normal, wide, peaked, -inf masked
  *            rows, ties), V up to 4096 (bf16 and f16 also from 16384 to 66384: tier 1's
  *            histogram path), tau = 1 and tau != 1 (one case in five: tier 1's temperature
- *            path), 1 and 2 threads: the same comparison; bf16 and f16 problems again
+ *            path), 1 and 2 threads: the same comparison, every output with the dd wanted in
+ *            every case (tier 3); bf16 and f16 problems again
  *            with the histogram paths forced on every row (lp_fast_hist_min_v = 2), f64 too;
  *            every other problem again with tier 1's 4-lane loops (lp_fast_narrow = 1: what
  *            CPUs without AVX-512 run; here the AVX-512 clone runs them).
  *  hard      constructed rows whose logp lies within 2^-53 relative of an f32 rounding midpoint
  *            (tier 1 cannot decide them, tier 2 does), a sequence whose sum does (its tokens'
  *            tier-1 enclosures cannot decide it: MPFR); with f64 wanted, a row whose logp lies
- *            within 2^-100 of an f64 midpoint and a row with logp below 2^-1000 (both fall back to MPFR), and a
- *            sequence whose sum and mean lie within 2^-100 of f64 midpoints (falls back): the
- *            fallback counters move as stated and results still agree.
+ *            within 2^-100 of an f64 midpoint (tier 2 cannot decide it, tier 3 does) and a row with
+ *            logp below 2^-1000 (falls back to MPFR), and a sequence whose sum and mean lie within
+ *            2^-100 of f64 midpoints (falls back): the fallback counters move as stated and
+ *            results still agree.
  */
 #include <math.h>
 #include <mpfr.h>
@@ -44,6 +48,7 @@
 #define WANT_HALF ((1u << LP_F32) | (1u << LP_F16) | (1u << LP_BF16))
 #define WANT_F64 ((1u << LP_F64) | (1u << LP_F32))
 #define WANT_F64_ONLY (1u << LP_F64)
+#define E_T_TD 0x1.13p-127 /* 2^-126.9, rounded up */
 
 static int same_value(const lp_value *a, const lp_value *b)
 {
@@ -61,6 +66,7 @@ static void note_value(const char *what, const lp_value *v)
 
 static int64_t tot_tokens, tot_fast, tot_fallback, tot_seqfb;
 static int64_t n_cases, half_tokens, half_fallback, half_seqfb;  /* corpus, wanted WANT_HALF */
+static int64_t dd_tokens, dd_fallback, dd_seqfb;                 /* all, the dd wanted (tier 3) */
 
 /* Fast versus slow on one problem; returns the fast run's stats through *st. */
 static void compare(const char *name, const lp_problem *pb, unsigned want, int threads,
@@ -87,6 +93,11 @@ static void compare(const char *name, const lp_problem *pb, unsigned want, int t
     tot_fast += a.stats.fast;
     tot_fallback += a.stats.fallback;
     tot_seqfb += a.stats.seq_fallback;
+    if (want & LP_REF_DD) {
+        dd_tokens += a.stats.tokens - a.stats.exact;
+        dd_fallback += a.stats.fallback;
+        dd_seqfb += a.stats.seq_fallback;
+    }
     for (int64_t i = 0; i < a.B * a.Ts; i++) {
         int ok = a.counted[i] == b.counted[i] && same_value(&a.logp[i], &b.logp[i]);
         if (!lpt_check(ok, "%s want=%#x threads=%d token b=%lld t=%lld: fast != slow", name, want,
@@ -208,6 +219,43 @@ static void check_exp_dd(lpt_rng *rng, int n)
     mpfr_flags_restore(fl, MPFR_FLAGS_ALL);
 }
 
+/* Tier 3's exp: hi + mid + lo against MPFR's exp at 400 bits, within E_t = 2^-126.9 relative
+ * (fast_td.c, (4)) plus 2^-1074 absolute. */
+static void check_exp_td(lpt_rng *rng, int n)
+{
+    mpfr_t x, e, g;
+    mpfr_flags_t fl = mpfr_flags_save();
+    mpfr_inits2(400, x, e, g, (mpfr_ptr)0);
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        double y = -600.0 * lpt_rng_unif(rng);
+        if (i % 5 == 1) y = -ldexp(lpt_rng_unif(rng), -(int)(lpt_rng_next(rng) % 60));
+        if (i % 5 == 2) y = -(double)(lpt_rng_next(rng) % 3500000) * 0x1.62e42fefa39efp-13;
+        if (i % 5 == 3) y = -(double)(lpt_rng_next(rng) % 3500000) * 0x1.62e42fefa39efp-13 +
+                            0x1p-14 * (lpt_rng_unif(rng) - 0.5);
+        if (i % 5 == 4) y = (double)(float)(-30.0 * lpt_rng_unif(rng)); /* an f32 gap */
+        if (!(y < 0) || y < -600) continue;
+        double mid, lo, hi = lp_fast_exp_td(y, &mid, &lo);
+        mpfr_set_d(x, y, MPFR_RNDN);
+        mpfr_exp(e, x, MPFR_RNDN);
+        mpfr_set_d(g, hi, MPFR_RNDN);
+        mpfr_add_d(g, g, mid, MPFR_RNDN); /* exact at 400 bits: the parts span < 300 bits */
+        mpfr_add_d(g, g, lo, MPFR_RNDN);
+        mpfr_sub(g, g, e, MPFR_RNDN);
+        const double ab = fabs(mpfr_get_d(g, MPFR_RNDN));
+        mpfr_div(g, g, e, MPFR_RNDN);
+        const double r = fabs(mpfr_get_d(g, MPFR_RNDN));
+        if (r > worst) worst = r;
+        if (!lpt_check(ab <= E_T_TD * hi * (1 + 0x1p-50) + 0x1p-1074,
+                       "kernels: lp_fast_exp_td(%a = %.17g) relative error 2^%.2f > 2^-126.9", y, y,
+                       log2(r)))
+            lpt_note("hi %a mid %a lo %a", hi, mid, lo);
+    }
+    printf("t_fast: kernels: worst measured exp_td 2^%.2f relative (bound 2^-126.9)\n", log2(worst));
+    mpfr_clears(x, e, g, (mpfr_ptr)0);
+    mpfr_flags_restore(fl, MPFR_FLAGS_ALL);
+}
+
 /* ---- the vector corpus: only the problem is used (read by core/vectors.c, vectors/FORMAT.md);
  * the expected values are t_vectors.c's business. --------------------------------------------- */
 
@@ -294,6 +342,7 @@ static void run_vcase(lp_vcase *vc)
     half_seqfb += st.seq_fallback;
     n_cases++;
     compare(name, pb, WANT_F64, 1, NULL);
+    compare(name, pb, LP_REF_ALL, 1 + (int)(n_cases % 2), NULL); /* tier 3 */
     if (pb->fmt == LP_BF16 || pb->fmt == LP_F16) { /* the histogram paths on every row */
         lp_fast_hist_min_v = 2;
         compare(name, pb, WANT_HALF, 1, NULL);
@@ -379,6 +428,7 @@ static void check_random(lpt_rng *rng, int n)
             compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
             lp_fast_narrow = 0;
         }
+        compare(name, &pb, LP_REF_ALL, 1 + c % 3 % 2, NULL); /* tier 3: the dd wanted */
         if (fmt == LP_BF16 || fmt == LP_F16) { /* the histogram paths on the same rows */
             lp_fast_hist_min_v = 2;
             compare(name, &pb, WANT_HALF, 1 + c % 2, NULL);
@@ -485,7 +535,8 @@ static void check_hard(void)
 
     /* f64: row [-100, m, m], label 0: logp = -100 - m - log(2 + e^(-100 - m)), m chosen so that
      * logp lies within about 2^-101 of the f64 midpoint M nearest -(100 + ln2) (ulp 2^-46 there):
-     * far inside tier 2's width (2^-97 of L = ln2 + ...), so it falls back. */
+     * far inside tier 2's width (2^-97 of L = ln2 + ...), not inside tier 3's (2^-125.8), which
+     * runs next for tau = 1 and decides it. */
     double x3[3 * 4];
     int64_t lab3[4];
     const double m1 = tie_logit_for(-100.0, 1);
@@ -498,9 +549,23 @@ static void check_hard(void)
     pb.shape = (lp_shape){1, 2, 3};
     memset(&st, 0, sizeof st);
     compare("hard/f64-token", &pb, WANT_F64_ONLY, 1, &st);
-    /* the second row: logp = -log1p(e^-720) ~ -2^-1038.7, below tier 2's absolute slack */
-    lpt_check(st.fallback == 2 && st.fast == 0, "hard/f64-token: %lld of 2 tokens fell back (want 2)",
-              (long long)st.fallback);
+    /* the second row: logp = -log1p(e^-720) ~ -2^-1038.7, below tier 3's kept terms and tier 2's
+     * absolute slack: it falls back */
+    lpt_check(st.fallback == 1 && st.fast == 1,
+              "hard/f64-token: %lld of 2 tokens fell back, %lld fast (want 1, 1: tier 3 decides the "
+              "first)", (long long)st.fallback, (long long)st.fast);
+    {   /* tier 2 alone cannot decide the first row's f64; tier 3 can */
+        lp_fast_enc fe;
+        lp_value v;
+        const int t2 = lp_fast_row_dd(&fe, x3, LP_F64, 3, 0, 1.0) && lp_fast_decide(&v, &fe, WANT_F64_ONLY);
+        mpfr_t lo, hi;
+        mpfr_inits2(64, lo, hi, (mpfr_ptr)0);
+        int t3 = lp_fast_row_td(lo, hi, x3, LP_F64, 3, 0, 1.0);
+        if (t3) lp_fast_enc_mpfr(&fe, lo, hi);
+        t3 = t3 && lp_fast_decide(&v, &fe, WANT_F64_ONLY);
+        mpfr_clears(lo, hi, (mpfr_ptr)0);
+        lpt_check(!t2 && t3, "hard/f64-token: tier 2 decided %d (want 0), tier 3 %d (want 1)", t2, t3);
+    }
     /* a sequence of two tokens: [-100, 0, 0] and [-100, m2, m2], the sum within about 2^-101 of
      * the f64 midpoint M2 nearest -(200 + 2 ln2), the mean within 2^-102 of M2/2 (a midpoint too);
      * each token is far from its own midpoints (decided by tier 2), the sum falls back. */
@@ -521,6 +586,11 @@ int main(void)
     check_kernels(&rng, lpt_level() == 1 ? 20000 : 1000000);
     check_exp_dd(&rng, lpt_level() == 1 ? 20000 : 1000000);
     {
+        lpt_rng td_rng; /* its own stream: the problems below are those of a run without it */
+        lpt_rng_init(&td_rng, lpt_seed() ^ 0x7464u);
+        check_exp_td(&td_rng, lpt_level() == 1 ? 20000 : 1000000);
+    }
+    {
         lpt_rng dd_rng; /* its own stream: the problems below are those of a run without it */
         lpt_rng_init(&dd_rng, lpt_seed() ^ 0x6464u);
         check_dd_helpers(&dd_rng, lpt_level() == 1 ? 20000 : 1000000);
@@ -531,5 +601,8 @@ int main(void)
     printf("t_fast: all: %lld tokens, %lld decided fast, %lld fell back (%.2g), %lld sum/mean "
            "fallbacks\n", (long long)tot_tokens, (long long)tot_fast, (long long)tot_fallback,
            tot_tokens ? (double)tot_fallback / (double)tot_tokens : 0.0, (long long)tot_seqfb);
+    printf("t_fast: dd wanted (tier 3): %lld tokens, %lld fell back (%.2g), %lld sum/mean "
+           "fallbacks\n", (long long)dd_tokens, (long long)dd_fallback,
+           dd_tokens ? (double)dd_fallback / (double)dd_tokens : 0.0, (long long)dd_seqfb);
     return lpt_end();
 }
