@@ -33,8 +33,8 @@
  *           above |x|: still >= floor(log2) of the least |value|). Every double operation here is
  *           widened by UP/DN (one rounding: |RN(z) - z| <= ulp/2; UP adds |r| 2^-52 >= ulp(r) and
  *           2^-1074, and RN is monotone), so the intervals are outward.
- * GEXACT    The dd of x is hi = RN(x) and lo = RN(m - hi), m = x, or the midpoint of the MPFR
- *           enclosure (within 2^-107 |x| + 2^-1076 of x: ziv.c, lp_decide). With the enclosure
+ * GEXACT    The dd of x is hi = RN(x) and lo = RN(m - hi) with m = x (canonical: ziv.c, lp_decide);
+ *           the argument holds for any m within 2^-107 |x| + 2^-1076 of x. With the enclosure
  *           p + [clo, chi] widened by w >= 2^-105 (|p| + max |c|) + 2^-1073 to [m1, m2] (ends as
  *           exact double pairs (H1, L1), (H2, L2) by TwoSum; H = RN of the end): if H1 = H2 then
  *           hi = H for every m in [m1, m2], lo lies in [L1, L2] (RN monotone, L exact), and the
@@ -44,9 +44,9 @@
  *           ulps) mean that measure is the exact one, for any x in the enclosure.
  * RULES     (values of one output group; lows m / highs uhi; "refine" marks a value; a marked
  *           token goes to tier 2 (GEXACT on its enclosure, LOOSE tightened) the first time, to the
- *           all-MPFR route (lp_ref_exact_token) the second; a sequence's sum and mean to the
- *           all-MPFR route of that sequence (lp_ref_exact_seq). Repeated until no value is marked;
- *           each rule only ever marks fewer values once intervals shrink, and an exact value is
+ *           exact route (lp_ref_exact_token: tier 3, then MPFR) the second; a sequence's sum and
+ *           mean to the exact route of that sequence (lp_ref_exact_seq). Repeated until no value
+ *           is marked; each rule only ever marks fewer values once intervals shrink, and an exact value is
  *           never marked, so it ends.)
  *           (a) bounds: a NUMBER value whose verdict under --max-ulp / --max-abs is not decided by
  *               its intervals (pass: uhi <= K or ahi <= E; fail: ulo > K and alo > E, each where

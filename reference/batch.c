@@ -749,8 +749,10 @@ lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int
     lp_tok_class cls;
     lp_mpfr_state ms;
     lp_mpfr_enter(&ms);
-    /* the chain of the slow route (compute with slow set: every output, fast off) */
-    lp_status s = lp_ref_token(out, &cls, &fe, &sl, &r, LP_REF_ALL, 0, &st, err);
+    /* every output with the double-double: tier 3, then the Ziv loop. The dd is canonical (a
+     * function of the exact value, ziv.c), so this is the slow route's value bit for bit. */
+    lp_status s = lp_ref_token(out, &cls, &fe, &sl, &r, LP_REF_ALL, 0, lp_ref_td_on(LP_REF_ALL, 0),
+                               &st, err);
     if (sl.prec) mpfr_clears(sl.lo, sl.hi, (mpfr_ptr)0);
     mpfr_free_cache();
     lp_mpfr_leave(&ms);
@@ -773,8 +775,7 @@ lp_status lp_ref_exact_seq(lp_value *sum, lp_value *mean, const lp_problem *pb, 
     one.labels = (const char *)pb->labels + (size_t)b * T * (pb->label_type == LP_I64 ? 8 : 4);
     if (pb->mask) one.mask = pb->mask + (size_t)b * T;
     lp_ref_options o = LP_REF_OPTIONS_INIT;
-    o.threads = 1;
-    o.slow = 1;
+    o.threads = 1; /* every output (tier 3 and the Ziv loop): the slow route's values bit for bit */
     lp_ref_result r;
     lp_status s = compute(&r, &one, &o, NULL, NULL, err);
     if (s != LP_OK) return s;

@@ -2,13 +2,12 @@
  * engine, beyond the public API: the reference with the enclosures it was decided from, and the
  * exact values of single tokens and sequences, computed as the all-MPFR route computes them.
  *
- * EXACT     lp_ref_exact_token and lp_ref_exact_seq run the very computation of
- *           lp_ref_compute_opts with slow set and every output wanted (the decision chain of
- *           decide.c without the fast tiers for a token; for a sequence the slow compute of the
- *           one-sequence problem, whose sum and mean depend on that sequence's rows only:
- *           batch.c, do_sequence). So their double-double, which is not canonical (lpcert.h:
- *           dd.lo comes from the MPFR enclosure the Ziv loop stopped at), is bit for bit the one the
- *           all-MPFR route gives for that value. */
+ * EXACT     lp_ref_exact_token and lp_ref_exact_seq compute every output of one token (the
+ *           decision chain of decide.c with the double-double wanted: tier 3, then the Ziv loop)
+ *           or of one sequence (the one-sequence problem, whose sum and mean depend on that
+ *           sequence's rows only: batch.c, do_sequence). Every output, the double-double included,
+ *           is a function of the exact value (lpcert.h: dd.lo = RN(x - dd.hi), canonical), so it is
+ *           bit for bit what the all-MPFR route gives for that value. */
 #ifndef LP_REF_JUDGE_H
 #define LP_REF_JUDGE_H
 
@@ -34,12 +33,12 @@ lp_status lp_ref_compute_enc(lp_ref_result *res, lp_ref_enc *enc, const lp_probl
                              const lp_ref_options *opt, lp_error *err);
 void lp_ref_enc_free(lp_ref_enc *enc);
 
-/* The exact value of the counted token (b, ts) of pb, every member, as the all-MPFR route. */
+/* The exact value of the counted token (b, ts) of pb, every member, equal to the all-MPFR route's. */
 lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int64_t ts,
                              lp_error *err);
 /* Tier 2's enclosure (fast_dd.c) of token (b, ts); 0 when outside its domain. */
 int lp_ref_tier2_token(lp_fast_enc *e, const lp_problem *pb, int64_t b, int64_t ts);
-/* The exact sum and mean of sequence b, every member, as the all-MPFR route. */
+/* The exact sum and mean of sequence b, every member, equal to the all-MPFR route's. */
 lp_status lp_ref_exact_seq(lp_value *sum, lp_value *mean, const lp_problem *pb, int64_t b,
                            lp_error *err);
 
