@@ -46,8 +46,8 @@
  *           token goes to tier 2 (GEXACT on its enclosure, LOOSE tightened) the first time, to the
  *           exact route (lp_ref_exact_token: tier 3, then MPFR) the second; a sequence's sum and
  *           mean to the exact route of that sequence (lp_ref_exact_seq). Repeated until no value
- *           is marked; each rule only ever marks fewer values once intervals shrink, and an exact value is
- *           never marked, so it ends.)
+ *           is marked; each rule only ever marks fewer values once intervals shrink, and an exact
+ *           value is never marked, so it ends.)
  *           (a) bounds: a NUMBER value whose verdict under --max-ulp / --max-abs is not decided by
  *               its intervals (pass: uhi <= K or ahi <= E; fail: ulo > K and alo > E, each where
  *               given).
