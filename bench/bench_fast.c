@@ -17,7 +17,8 @@
  * (V = 128256, 4 R rows; wall time and CPU time), and the fallback rates per random family and
  * storage format: with f32, f16 and bf16 wanted, the tokens tier 1 left to tier 2 ("tier-2
  * retries", tier 1 run directly: lp_fast_row + lp_fast_decide) and the tokens left to MPFR
- * (stats.fallback); with f64 wanted, the tokens left to MPFR.
+ * (stats.fallback); with f64 wanted, and with every output (the default route), the tokens left
+ * to MPFR.
  *
  * usage: build/bench/lp_bench_fast [--rows N] [--budget SEC] [--no-fallback]
  *        build/bench/lp_bench_fast --write-big PATH   writes the B=8, T=4096, V=128256 bf16
@@ -261,15 +262,18 @@ static int64_t tier1_undecided(const unsigned char *x, lp_format fmt, int64_t R,
     return n;
 }
 
-/* Fallback rates of the fast path, want (f32 + f16 + bf16, or f64), per random family and format;
- * with f32 wanted, also tier 1's undecided tokens (the tier-2 retries). */
+/* Fallback rates of the fast path, want (f32 + f16 + bf16, f64, or 0: every output with the
+ * double-double, tier 3), per random family and format; with f32 wanted, also tier 1's undecided
+ * tokens (the tier-2 retries). */
 static void fallback_rates(int64_t R, int64_t V, unsigned want)
 {
     static const char *fams[] = {"normal3", "wide40", "peaked", "masked", "ties", "uniform"};
-    const int t1 = want != (1u << LP_F64);
+    const int t1 = want != (1u << LP_F64) && want != 0;
     printf("\n%s, wanted %s, %lld rows of V = %lld per family and format:\n",
            t1 ? "tier-2 retries (tier 1 undecided) / fallback to MPFR" : "fallback to MPFR",
-           t1 ? "{f32, f16, bf16}" : "{f64} (tier 2)", (long long)R, (long long)V);
+           t1 ? "{f32, f16, bf16}" : want ? "{f64} (tier 2)"
+                                          : "every output and the double-double (tier 3)",
+           (long long)R, (long long)V);
     printf("%-9s %-24s %-24s %-24s %-24s\n", "family", "f64", "f32", "f16", "bf16");
     int64_t *lab = malloc((size_t)R * sizeof *lab);
     unsigned char *x = malloc((size_t)(R * V) * 8);
@@ -380,5 +384,6 @@ int main(int argc, char **argv)
     if (!fallback) return 0;
     fallback_rates(20000, 1000, (1u << LP_F32) | (1u << LP_F16) | (1u << LP_BF16));
     fallback_rates(20000, 1000, 1u << LP_F64);
+    fallback_rates(20000, 1000, 0);
     return 0;
 }
