@@ -13,6 +13,7 @@
 # dictionary). MPFR, GMP, cJSON and libcrypto are shared libraries of the builder image, absent from
 # the runner image: they are copied to $OUT/lib, which the harnesses find through RUNPATH
 # $ORIGIN/lib. The example plugin that fz_plugin judges goes next to the harness.
+set -euo pipefail   # also when run as `bash build.sh` (the shebang's -eu is then not read)
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD="$WORK/lpcert-build"
 JOBS=$(nproc 2>/dev/null || echo 2)

@@ -179,18 +179,18 @@ static inline double load(const void *row, lp_format fmt, int64_t i)
 {
     switch (fmt) {
     case LP_F64: return ((const double *)row)[i];
-    case LP_F32: return ((const float *)row)[i];
-    case LP_BF16: return lp_f32_bits((uint32_t)((const uint16_t *)row)[i] << 16);
+    case LP_F32: return (double)((const float *)row)[i];
+    case LP_BF16: return (double)lp_f32_bits((uint32_t)((const uint16_t *)row)[i] << 16);
     case LP_F16: break;
     }
     const uint32_t h = ((const uint16_t *)row)[i], e = (h >> 10) & 0x1f, f = h & 0x3ff;
     const uint32_t sign = (h & 0x8000u) << 16;
     if (e == 0) {
         const float v = (float)f * 0x1p-24f;
-        return sign ? -v : v;
+        return (double)(sign ? -v : v);
     }
-    if (e == 31) return lp_f32_bits(sign | 0x7f800000u | f << 13);
-    return lp_f32_bits(sign | (e + 112) << 23 | f << 13);
+    if (e == 31) return (double)lp_f32_bits(sign | 0x7f800000u | f << 13);
+    return (double)lp_f32_bits(sign | (e + 112) << 23 | f << 13);
 }
 
 /* The direct value, or NaN where the row makes one (then the caller takes the generic path). */
