@@ -54,6 +54,8 @@
  *                softmax functions, IMA J. Numer. Anal. 41(4), 2021.
  */
 #include <float.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "lp_impl_internal.h"
 
@@ -178,12 +180,16 @@ int lp_twopass_direct_ok(const lp_kctx *c, lp_format fmt)
 static inline double load(const void *row, lp_format fmt, int64_t i)
 {
     switch (fmt) {
-    case LP_F64: return ((const double *)row)[i];
-    case LP_F32: return (double)((const float *)row)[i];
-    case LP_BF16: return (double)lp_f32_bits((uint32_t)((const uint16_t *)row)[i] << 16);
+    /* memcpy: a mapped tensor need not be aligned to its element (safetensors offsets) */
+    case LP_F64: { double d; memcpy(&d, (const char *)row + 8 * i, 8); return d; }
+    case LP_F32: { float g; memcpy(&g, (const char *)row + 4 * i, 4); return (double)g; }
+    case LP_BF16: break;
     case LP_F16: break;
     }
-    const uint32_t h = ((const uint16_t *)row)[i], e = (h >> 10) & 0x1f, f = h & 0x3ff;
+    uint16_t hb;
+    memcpy(&hb, (const char *)row + 2 * i, 2);
+    if (fmt == LP_BF16) return (double)lp_f32_bits((uint32_t)hb << 16);
+    const uint32_t h = hb, e = (h >> 10) & 0x1f, f = h & 0x3ff;
     const uint32_t sign = (h & 0x8000u) << 16;
     if (e == 0) {
         const float v = (float)f * 0x1p-24f;
@@ -199,11 +205,14 @@ static double direct_value(lp_kctx *c, const void *row, lp_format fmt, int64_t V
     /* The stored row itself where it is the generic row: tau == 1, and lp_load_f64 the identity
      * (f64 logits) or the exact widening (f32 logits, acc f32 or f64; lp_load_f64 changes only
      * the payload of a NaN, and a NaN in the row makes the result NaN: see lp_row_twopass_direct). */
-    if (!c->temp_on && fmt == c->acc)
+    const int aligned = (uintptr_t)row % (uintptr_t)(fmt == LP_F64 ? 8 : 4) == 0;
+    if (!c->temp_on && fmt == c->acc && aligned)
         return fmt == LP_F64 ? row_f64(row, V, y) : row_f32(row, V, y);
-    if (!c->temp_on && fmt == LP_F32 && c->acc == LP_F64) return row_f64_of_f32(row, V, y);
-    /* Else the row as lp_ktemper forms it: lp_load_f64 (load), then x / tau_k (DIV) or x * tau_k
-     * (MULINV) in double, rounded to acc (lp_rn: nothing for f64, the float cast for f32). */
+    if (!c->temp_on && fmt == LP_F32 && c->acc == LP_F64 && aligned)
+        return row_f64_of_f32(row, V, y);
+    /* Else (also where a mapped row is not aligned to its element) the row as lp_ktemper forms
+     * it: lp_load_f64 (load), then x / tau_k (DIV) or x * tau_k (MULINV) in double, rounded to acc
+     * (lp_rn: nothing for f64, the float cast for f32). */
     const int div = c->k->temp == LP_KTEMP_DIV;
     const double t = c->tau_k;
     if (c->acc == LP_F64) {
