@@ -896,6 +896,7 @@ static void test_one_route(void)
 {
     static const struct { int64_t B, T, V; int masked; } shapes[] = {
         {2, 6, 11, 0}, {3, 40, 300, 1}, {1, 129, 2000, 0}, {2, 2, 5, 1}};
+    ck_judge_verify = 1;   /* every interval of the fast judge against the all-MPFR measure, too */
     for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++) {
         for (int oi = 0; oi < 3; oi++) {
             const uint64_t seed = 100 + (uint64_t)(si * 3 + oi);
@@ -943,6 +944,7 @@ static void test_one_route(void)
             one_fx_free(&x);
         }
     }
+    ck_judge_verify = 0;
 }
 
 /* lp_check_one needs a new run and closes it to any other problem, suite or certification. */
