@@ -15,6 +15,8 @@ struct lp_check {
     ck_run r;
     ck_header h;
     int route;                 /* 0 nothing yet, 1 memory, 2 a suite file, 3 certify */
+    int used;                  /* something was (or began to be) judged into r */
+    int sealed;                /* lp_check_one ran: no further problem may be added */
     int64_t problems;
     unsigned fm[CK_NOUT];      /* candidate formats seen per output */
     char sdesc[5400], cdesc[1200], paths[2][4096];
@@ -91,19 +93,65 @@ static lp_status widen(ck_array *a, lp_format fmt, const void *p, int64_t n, lp_
     return LP_OK;
 }
 
-lp_status lp_check_problem(lp_check *c, const char *name, const char *cls, const lp_problem *pb,
-                           const lp_ref_result *ref, const lp_candidate *cand, lp_error *err)
+static lp_status sealed(const char *what, lp_error *err)
+{
+    return lp_fail(err, LP_ERR_USAGE, "%s: the run holds the one problem of lp_check_one; no "
+                   "other may be added (use a new run)", what);
+}
+
+ck_options *ck_check_options(lp_check *c)
+{
+    return &c->r.opt;
+}
+
+/* The checks common to lp_check_problem and lp_check_one. */
+static lp_status check_args(const lp_check *c, const char *name, const lp_problem *pb,
+                            const lp_candidate *cand, lp_error *err)
 {
     if (!c || !name || !pb || !cand)
         return lp_fail(err, LP_ERR_USAGE, "check: a NULL run, name, problem or candidate");
-    if (!cls) cls = name;
+    if (c->sealed) return sealed("check", err);
     if ((unsigned)cand->fmt >= LP_NFORMATS)
         return lp_fail(err, LP_ERR_USAGE, "check %s: candidate format %d is not one of the four",
                        name, (int)cand->fmt);
     if (!cand->logp && !cand->sum && !cand->mean)
         return lp_fail(err, LP_ERR_USAGE, "check %s: the candidate gives none of logp, sum, mean", name);
-    lp_status s = lp_problem_check(pb, err);
+    return lp_problem_check(pb, err);
+}
+
+/* cand's outputs widened to f64 (ck_outputs_free them). */
+static lp_status widen_all(ck_outputs *co, const lp_problem *pb, const lp_candidate *cand,
+                           lp_error *err)
+{
+    const int64_t B = pb->shape.B, Ts = lp_problem_ts(pb);
+    const void *arr[CK_NOUT] = {cand->logp, cand->sum, cand->mean};
+    lp_status s = LP_OK;
+    memset(co, 0, sizeof *co);
+    for (int k = 0; k < CK_NOUT && s == LP_OK; k++)
+        if (arr[k]) s = widen(&co->a[k], cand->fmt, arr[k], k == CK_TOKEN ? B * Ts : B, err);
+    return s;
+}
+
+/* The header of problems given in memory, after one more was judged. */
+static void memory_header(lp_check *c)
+{
+    c->problems++;
+    c->route = 1;
+    snprintf(c->sdesc, sizeof c->sdesc, "%lld problems given through the C API (lpcert_check.h); "
+             "reference computed by lpcert unless given", (long long)c->problems);
+    ck_cand_text(c->cdesc, sizeof c->cdesc, "given in memory", c->fm);
+    memset(&c->h, 0, sizeof c->h);
+    c->h.command = "check";
+    c->h.suite = c->sdesc;
+    c->h.candidate = c->cdesc;
+}
+
+lp_status lp_check_problem(lp_check *c, const char *name, const char *cls, const lp_problem *pb,
+                           const lp_ref_result *ref, const lp_candidate *cand, lp_error *err)
+{
+    lp_status s = check_args(c, name, pb, cand, err);
     if (s != LP_OK) return s;
+    if (!cls) cls = name;
     const int64_t B = pb->shape.B, Ts = lp_problem_ts(pb);
     lp_ref_result own;
     memset(&own, 0, sizeof own);
@@ -119,24 +167,35 @@ lp_status lp_check_problem(lp_check *c, const char *name, const char *cls, const
                        (long long)B, (long long)Ts);
     }
     ck_outputs co;
-    memset(&co, 0, sizeof co);
-    const void *arr[CK_NOUT] = {cand->logp, cand->sum, cand->mean};
-    for (int k = 0; k < CK_NOUT && s == LP_OK; k++)
-        if (arr[k]) s = widen(&co.a[k], cand->fmt, arr[k], k == CK_TOKEN ? B * Ts : B, err);
-    if (s == LP_OK) s = ck_judge(&c->r, name, cls, pb, ref, &co, c->fm, err);
+    s = widen_all(&co, pb, cand, err);
     if (s == LP_OK) {
-        c->problems++;
-        c->route = 1;
-        snprintf(c->sdesc, sizeof c->sdesc, "%lld problems given through the C API (lpcert_check.h); "
-                 "reference computed by lpcert unless given", (long long)c->problems);
-        ck_cand_text(c->cdesc, sizeof c->cdesc, "given in memory", c->fm);
-        memset(&c->h, 0, sizeof c->h);
-        c->h.command = "check";
-        c->h.suite = c->sdesc;
-        c->h.candidate = c->cdesc;
+        c->used = 1;
+        s = ck_judge(&c->r, name, cls, pb, ref, &co, c->fm, err);
     }
+    if (s == LP_OK) memory_header(c);
     ck_outputs_free(&co);
     lp_ref_result_free(&own);
+    return s;
+}
+
+lp_status lp_check_one(lp_check *c, const char *name, const char *cls, const lp_problem *pb,
+                       const lp_candidate *cand, lp_error *err)
+{
+    lp_status s = check_args(c, name, pb, cand, err);
+    if (s != LP_OK) return s;
+    if (c->used || c->route != 0 || c->cert || c->r.cases > 0)
+        return lp_fail(err, LP_ERR_USAGE, "check %s: lp_check_one needs a new run (this one already "
+                       "holds results; use lp_check_problem for several problems)", name);
+    if (!cls) cls = name;
+    ck_outputs co;
+    s = widen_all(&co, pb, cand, err);
+    if (s == LP_OK) {
+        c->used = 1;
+        c->sealed = 1;   /* one_case from here: the median was settled within this problem */
+        s = ck_judge_single(&c->r, name, cls, pb, &co, c->fm, err);
+    }
+    if (s == LP_OK) memory_header(c);
+    ck_outputs_free(&co);
     return s;
 }
 
@@ -257,6 +316,7 @@ lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const cha
 {
     if (!c || !s || !candidate_path)
         return lp_fail(err, LP_ERR_USAGE, "check: a NULL run, suite or candidate path");
+    if (c->sealed) return sealed("check", err);
     const ck_suite *su = &s->s;
     lp_tfile *cf = NULL;
     ck_header *h = &c->h;
@@ -268,7 +328,10 @@ lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const cha
     }
     if (st == LP_OK) st = ck_header_add_file(h, "candidate", candidate_path, c->paths[1], err);
     unsigned fm[CK_NOUT] = {0, 0, 0};
-    if (st == LP_OK) st = ck_suite_compare(&c->r, su, cf, candidate_path, recompute, fm, NULL, err);
+    if (st == LP_OK) {
+        c->used = 1;
+        st = ck_suite_compare(&c->r, su, cf, candidate_path, recompute, fm, NULL, err);
+    }
     if (st == LP_OK) {
         ck_suite_text(c->sdesc, sizeof c->sdesc, su, s->path, s->has_glob ? s->glob : NULL);
         ck_cand_text(c->cdesc, sizeof c->cdesc, candidate_path, fm);
@@ -292,6 +355,7 @@ static lp_status certify(lp_check *c, const lp_plugin *given, const lp_certify_o
     if (given && (opt->plugin || opt->kernel))
         return lp_fail(err, LP_ERR_USAGE, "certify: a kernel given in memory and a plugin or "
                        "built-in kernel in the options");
+    if (c->sealed) return sealed("certify", err);
     if (c->r.cases > 0 || c->cert)
         return lp_fail(err, LP_ERR_USAGE, "certify: the run already holds results (use a new one)");
     if (opt->batch_invariance < 0 || opt->batch_invariance > 2)
@@ -312,6 +376,7 @@ static lp_status certify(lp_check *c, const lp_plugin *given, const lp_certify_o
     ce->user = opt->user;
     c->r.opt.batch = (ck_batch)opt->batch_invariance;
     c->cert = ce;
+    c->used = 1;
     lp_status s = ck_certify_run(ce, &c->r, err);
     if (s == LP_OK) c->route = 3;
     return s;

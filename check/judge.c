@@ -611,3 +611,19 @@ void ck_ref_free(lp_ref_result *ref, lp_ref_enc *enc)
     lp_ref_result_free(ref);
     lp_ref_enc_free(enc);
 }
+
+lp_status ck_judge_single(ck_run *r, const char *name, const char *cls, const lp_problem *pb,
+                          const ck_outputs *cand, unsigned fm[CK_NOUT], lp_error *err)
+{
+    lp_ref_result ref;
+    lp_ref_enc enc;
+    memset(&ref, 0, sizeof ref);
+    memset(&enc, 0, sizeof enc);
+    r->one_case = 1;
+    lp_status s = ck_ref_compute(&ref, &enc, r, pb, cand, err);
+    r->renc = enc.tok ? &enc : NULL;
+    if (s == LP_OK) s = ck_judge(r, name, cls, pb, &ref, cand, fm, err);
+    r->renc = NULL;
+    ck_ref_free(&ref, &enc);
+    return s;
+}

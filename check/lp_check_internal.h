@@ -422,5 +422,15 @@ int ck_within_bounds(const ck_options *o, int out, const lp_err_measure *m);
 lp_status ck_ref_compute(lp_ref_result *ref, struct lp_ref_enc *enc, const ck_run *r,
                          const lp_problem *pb, const ck_outputs *cand, lp_error *err);
 void ck_ref_free(lp_ref_result *ref, struct lp_ref_enc *enc);
+/* The route of one case alone (`lpcert check --logits`, lp_check_one): r, new from ck_run_init,
+ * is marked one_case (RULES (f): its median is settled within this case, so no other case may be
+ * judged into r after it), the reference comes from ck_ref_compute with its enclosures, and cand
+ * is judged from them by ck_judge (name, cls, fm as there). The reports equal those of the
+ * all-MPFR route (r->opt.slow) byte for byte. */
+lp_status ck_judge_single(ck_run *r, const char *name, const char *cls, const lp_problem *pb,
+                          const ck_outputs *cand, unsigned fm[CK_NOUT], lp_error *err);
+/* The options of a public run (check/api.c); tests set slow there to compare with --slow. */
+struct lp_check;
+ck_options *ck_check_options(struct lp_check *c);
 
 #endif

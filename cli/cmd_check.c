@@ -10,7 +10,6 @@
 #include "lp_bind.h"
 #include "lp_buf.h"
 #include "lp_check_internal.h"
-#include "lp_ref_judge.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_suite.h"
@@ -330,8 +329,6 @@ static int check_single(check_opts *o)
     lp_tfile *fl = NULL, *fy = NULL, *fm = NULL, *fo[CK_NOUT] = {NULL, NULL, NULL};
     const lp_tensor *lt = NULL, *yt = NULL, *mt = NULL, *ot[CK_NOUT] = {NULL, NULL, NULL};
     uint8_t *mask = NULL;
-    lp_ref_result ref;
-    memset(&ref, 0, sizeof ref);
     ck_outputs cand;
     memset(&cand, 0, sizeof cand);
     ck_run r;
@@ -378,17 +375,12 @@ static int check_single(check_opts *o)
             spec_path(tmp, sizeof tmp, o->outs[k]);
             s = ck_header_add_file(&h, ck_tensor_name(k), tmp, store[3 + k], &err);
         }
-    lp_ref_enc renc;
-    memset(&renc, 0, sizeof renc);
     if (s == LP_OK) s = ck_run_init(&r, &o->ck, &err);
-    r.one_case = 1;   /* one case: the median is settled within it (check/judge.c, RULES (f)) */
-    if (s == LP_OK) s = ck_ref_compute(&ref, &renc, &r, pb, &cand, &err);
     char cls[64];
     snprintf(cls, sizeof cls, "input/%s", lp_format_name(pb->fmt));
     unsigned fmo[CK_NOUT] = {0, 0, 0};
-    r.renc = renc.tok ? &renc : NULL;
-    if (s == LP_OK) s = ck_judge(&r, "input", cls, pb, &ref, &cand, fmo, &err);
-    r.renc = NULL;
+    /* one case: the route of lp_check_one (check/judge.c, ck_judge_single) */
+    if (s == LP_OK) s = ck_judge_single(&r, "input", cls, pb, &cand, fmo, &err);
     lp_tfile *const inputs[3 + CK_NOUT] = {fl, fy, fm, fo[0], fo[1], fo[2]};
     s = verify_inputs(s, &err, inputs, 3 + CK_NOUT);
     if (s == LP_OK) {
@@ -407,7 +399,6 @@ static int check_single(check_opts *o)
     }
     ck_run_free(&r);
     ck_outputs_free(&cand);
-    ck_ref_free(&ref, &renc);
     free(mask);
     lp_tfile_close(fl);
     lp_tfile_close(fy);

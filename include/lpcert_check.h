@@ -59,6 +59,15 @@ void lp_check_free(lp_check *c);    /* NULL is a no-op */
  * compute it here). name names the problem in reports; cls its group (NULL: name). */
 lp_status lp_check_problem(lp_check *c, const char *name, const char *cls, const lp_problem *pb,
                            const lp_ref_result *ref, const lp_candidate *cand, lp_error *err);
+/* The route of `lpcert check --logits` for a run of exactly one problem: cand is judged from the
+ * fast reference's enclosures with the median settled within this problem (check/judge.c), the
+ * reference computed here; the verdict, figures and reports equal lp_check_problem's (and the
+ * all-MPFR route's) but for the JSON's and certificate's "judge" counts, at a fraction of the
+ * cost on long rows. c must be new from lp_check_new (LP_ERR_USAGE otherwise); after this call
+ * (unless it failed on its arguments, which leaves c new) no problem, suite or certification may
+ * be added to c (LP_ERR_USAGE). name, cls as for lp_check_problem. */
+lp_status lp_check_one(lp_check *c, const char *name, const char *cls, const lp_problem *pb,
+                       const lp_candidate *cand, lp_error *err);
 int lp_check_failed(const lp_check *c);          /* 1: fails (nothing compared fails), 0: passes */
 void lp_check_write_table(FILE *f, lp_check *c); /* the text report of `lpcert check` */
 

@@ -3,8 +3,10 @@
  * --max-ulp or --max-abs holds), class mismatches failing under any bound, the baseline-relative
  * bound at its edge (factor * base + 2^-20 passes, the next double fails), NaN-leak attribution
  * under masking spec and mul, "nothing compared fails", the exit mapping, the reports, the files
- * route, the certify run and gen/'s random problems. Problems are built in memory, the reference
- * comes from lp_ref_compute, candidates are the correctly rounded f32 values moved by known ulps. */
+ * route, the certify run, gen/'s random problems, and lp_check_one (the one-problem route: the
+ * JSON of --slow and of lp_check_problem byte for byte; its usage errors). Problems are built in
+ * memory, the reference comes from lp_ref_compute, candidates are the correctly rounded f32 values
+ * moved by known ulps. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -771,6 +773,228 @@ static void test_certify_kernel(void)
     lp_check_free(c);
 }
 
+/* ---- lp_check_one: the single-problem route of `lpcert check --logits` ---- */
+
+/* The JSON report of c, malloc'd (NULL on error, reported); *judge: it held the "judge" member
+ * (the fast route's tier counts, check/report.c), which is cut out of the text returned. */
+static char *json_of(lp_check *c, const char *what, int *judge)
+{
+    char path[80];
+    snprintf(path, sizeof path, "/tmp/t_check_one_%d.json", (int)getpid());
+    lp_error err;
+    if (!lpt_check(lp_check_write_json(c, path, &err) == LP_OK, "%s: json: %s", what, err.msg))
+        return NULL;
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t n = 0;
+    if (f && fseek(f, 0, SEEK_END) == 0) {
+        long k = ftell(f);
+        text = k >= 0 ? malloc((size_t)k + 1) : NULL;
+        rewind(f);
+        n = text ? fread(text, 1, (size_t)k, f) : 0;
+        if (text) text[n] = 0;
+    }
+    if (f) fclose(f);
+    unlink(path);
+    if (!lpt_check(text != NULL, "%s: cannot read back %s", what, path)) return NULL;
+    *judge = 0;
+    char *j = strstr(text, "\"judge\":");
+    if (j) {   /* one flat object: from its line's start to the line after its closing brace */
+        char *from = j;
+        while (from > text && from[-1] != '\n') from--;
+        char *end = strchr(j, '}');
+        char *to = end ? strchr(end, '\n') : NULL;
+        if (lpt_check(to != NULL, "%s: the judge member does not close", what)) {
+            memmove(from, to + 1, strlen(to + 1) + 1);
+            *judge = 1;
+        }
+    }
+    return text;
+}
+
+/* A problem [B, T, V] f32 with its candidate: the correctly rounded outputs, each token moved by
+ * 0..3 ulps in either direction (sums and means by 0..1), from seed. */
+typedef struct one_fx {
+    float *logits, *logp, *sum, *mean;
+    int64_t *labels;
+    uint8_t *mask;
+    lp_problem pb;
+    lp_candidate cand;
+} one_fx;
+
+static void one_fx_free(one_fx *x)
+{
+    free(x->logits);
+    free(x->logp);
+    free(x->sum);
+    free(x->mean);
+    free(x->labels);
+    free(x->mask);
+}
+
+static int one_fx_init(one_fx *x, uint64_t seed, int64_t B, int64_t T, int64_t V, int masked)
+{
+    memset(x, 0, sizeof *x);
+    lp_rng rng;
+    lp_rng_init(&rng, seed);
+    const int64_t Ts = T - 1;
+    x->logits = malloc((size_t)(B * T * V) * sizeof *x->logits);
+    x->labels = malloc((size_t)(B * T) * sizeof *x->labels);
+    x->mask = malloc((size_t)(B * T));
+    x->logp = malloc((size_t)(B * Ts) * sizeof *x->logp);
+    x->sum = malloc((size_t)B * sizeof *x->sum);
+    x->mean = malloc((size_t)B * sizeof *x->mean);
+    if (!lpt_check(x->logits && x->labels && x->mask && x->logp && x->sum && x->mean, "out of memory"))
+        return 0;
+    for (int64_t i = 0; i < B * T * V; i++) x->logits[i] = (float)(4 * lp_rng_normal(&rng));
+    for (int64_t i = 0; i < B * T; i++) {
+        x->labels[i] = (int64_t)lp_rng_below(&rng, (uint64_t)V);
+        x->mask[i] = !masked || lp_rng_below(&rng, 4) != 0;
+    }
+    x->pb = (lp_problem)LP_PROBLEM_INIT;
+    x->pb.shape = (lp_shape){B, T, V};
+    x->pb.fmt = LP_F32;
+    x->pb.logits = x->logits;
+    x->pb.labels = x->labels;
+    if (masked) x->pb.mask = x->mask;
+    lp_ref_result ref;
+    lp_error err;
+    if (!lpt_check(lp_ref_compute(&ref, &x->pb, &err) == LP_OK, "one seed %llu: lp_ref_compute: %s",
+                   (unsigned long long)seed, err.msg))
+        return 0;
+    for (int64_t i = 0; i < B * Ts; i++)
+        x->logp[i] = move_ulps(ref.logp[i].f32, (int)lp_rng_below(&rng, 7) - 3);
+    for (int64_t b = 0; b < B; b++) {
+        x->sum[b] = move_ulps(ref.sum[b].f32, (int)lp_rng_below(&rng, 3) - 1);
+        x->mean[b] = move_ulps(ref.mean[b].f32, (int)lp_rng_below(&rng, 3) - 1);
+    }
+    lp_ref_result_free(&ref);
+    x->cand = (lp_candidate){LP_F32, x->logp, x->sum, x->mean};
+    return 1;
+}
+
+/* lp_check_one on x under opt: the fast route (slow 0) or the options' all-MPFR one (slow 1). */
+static lp_check *one_run(const one_fx *x, const lp_check_options *opt, int slow, const char *what)
+{
+    lp_check *c = NULL;
+    lp_error err;
+    if (!lpt_check(lp_check_new(&c, opt, &err) == LP_OK, "%s: lp_check_new: %s", what, err.msg))
+        return NULL;
+    ck_check_options(c)->slow = slow;
+    if (!lpt_check(lp_check_one(c, "input", "input/f32", &x->pb, &x->cand, &err) == LP_OK,
+                   "%s (slow %d): lp_check_one: %s", what, slow, err.msg)) {
+        lp_check_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The fast one-problem route gives the JSON of the options' slow route byte for byte (but for
+ * the judge counts, which only it has), and lp_check_problem's: problems of a few shapes and
+ * masks, with the default bound, a ulp bound and classes only. */
+static void test_one_route(void)
+{
+    static const struct { int64_t B, T, V; int masked; } shapes[] = {
+        {2, 6, 11, 0}, {3, 40, 300, 1}, {1, 129, 2000, 0}, {2, 2, 5, 1}};
+    ck_judge_verify = 1;   /* every interval of the fast judge against the all-MPFR measure, too */
+    for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++) {
+        for (int oi = 0; oi < 3; oi++) {
+            const uint64_t seed = 100 + (uint64_t)(si * 3 + oi);
+            one_fx x;
+            if (!one_fx_init(&x, seed, shapes[si].B, shapes[si].T, shapes[si].V, shapes[si].masked)) {
+                one_fx_free(&x);
+                continue;
+            }
+            lp_check_options o = LP_CHECK_OPTIONS_INIT;
+            if (oi == 1) o.max_ulp[LP_OUT_TOKEN] = o.max_ulp[LP_OUT_SUM] = o.max_ulp[LP_OUT_MEAN] = 2;
+            if (oi == 2) o.no_default_bound = 1;
+            char what[160];
+            snprintf(what, sizeof what, "one route [%lld, %lld, %lld] masked %d options %d seed %llu",
+                     (long long)shapes[si].B, (long long)shapes[si].T, (long long)shapes[si].V,
+                     shapes[si].masked, oi, (unsigned long long)seed);
+            lp_check *fast = one_run(&x, &o, 0, what), *slow = one_run(&x, &o, 1, what), *multi = NULL;
+            lp_error err;
+            if (lp_check_new(&multi, &o, &err) == LP_OK &&
+                !lpt_check(lp_check_problem(multi, "input", "input/f32", &x.pb, NULL, &x.cand, &err)
+                           == LP_OK, "%s: lp_check_problem: %s", what, err.msg)) {
+                lp_check_free(multi);
+                multi = NULL;
+            }
+            int jf = 0, js = 0, jm = 0;
+            char *tf = fast ? json_of(fast, what, &jf) : NULL;
+            char *ts = slow ? json_of(slow, what, &js) : NULL;
+            char *tm = multi ? json_of(multi, what, &jm) : NULL;
+            if (tf && ts && tm) {
+                lpt_check(jf && !js, "%s: judge counts in the fast JSON %d (want 1), the slow %d (want 0)",
+                          what, jf, js);
+                if (!lpt_check(strcmp(tf, ts) == 0, "%s: the fast route's JSON differs from the slow "
+                               "route's", what))
+                    lpt_note("fast:\n%s\nslow:\n%s", tf, ts);
+                if (!lpt_check(strcmp(tf, tm) == 0, "%s: lp_check_one's JSON differs from "
+                               "lp_check_problem's", what))
+                    lpt_note("one:\n%s\nproblem:\n%s", tf, tm);
+                lpt_check(lp_check_failed(fast) == lp_check_failed(slow), "%s: verdicts differ", what);
+            }
+            free(tf);
+            free(ts);
+            free(tm);
+            lp_check_free(fast);
+            lp_check_free(slow);
+            lp_check_free(multi);
+            one_fx_free(&x);
+        }
+    }
+    ck_judge_verify = 0;
+}
+
+/* lp_check_one needs a new run and closes it to any other problem, suite or certification. */
+static void test_one_usage(void)
+{
+    fixture x;
+    if (!fixture_init(&x, 21, 0)) return;
+    lp_error err;
+    lp_check *c = NULL;
+    lpt_check(lp_check_one(NULL, "x", NULL, &x.pb, &x.cand, &err) == LP_ERR_USAGE,
+              "lp_check_one(NULL run): want LP_ERR_USAGE");
+    /* after lp_check_problem: refused */
+    if (lp_check_new(&c, NULL, &err) == LP_OK &&
+        lpt_check(lp_check_problem(c, "p", NULL, &x.pb, &x.ref, &x.cand, &err) == LP_OK, "%s", err.msg)) {
+        lp_status s = lp_check_one(c, "q", NULL, &x.pb, &x.cand, &err);
+        lpt_check(s == LP_ERR_USAGE && strstr(err.msg, "new run"),
+                  "lp_check_one after lp_check_problem: status %d '%s', want LP_ERR_USAGE", (int)s, err.msg);
+    }
+    lp_check_free(c);
+    /* a failed argument check leaves the run new */
+    c = NULL;
+    if (lp_check_new(&c, NULL, &err) == LP_OK) {
+        lp_candidate none = {LP_F32, NULL, NULL, NULL};
+        lpt_check(lp_check_one(c, "q", NULL, &x.pb, &none, &err) == LP_ERR_USAGE,
+                  "lp_check_one, no output: want LP_ERR_USAGE");
+        lpt_check(lp_check_one(c, "q", NULL, &x.pb, &x.cand, &err) == LP_OK,
+                  "lp_check_one after an argument error: %s", err.msg);
+        lpt_check(!lp_check_failed(c) && lp_check_values(c) == B_ * TS_ + 2 * B_,
+                  "lp_check_one, exact candidate: failed %d, %lld values", lp_check_failed(c),
+                  (long long)lp_check_values(c));
+        /* then nothing more */
+        lp_status s1 = lp_check_one(c, "r", NULL, &x.pb, &x.cand, &err);
+        lpt_check(s1 == LP_ERR_USAGE, "lp_check_one twice: status %d, want LP_ERR_USAGE", (int)s1);
+        lp_status s2 = lp_check_problem(c, "r", NULL, &x.pb, &x.ref, &x.cand, &err);
+        lpt_check(s2 == LP_ERR_USAGE && strstr(err.msg, "lp_check_one"),
+                  "lp_check_problem after lp_check_one: status %d '%s', want LP_ERR_USAGE", (int)s2,
+                  err.msg);
+        lp_certify_options co = LP_CERTIFY_OPTIONS_INIT;
+        co.kernel = "twopass_f32";
+        co.seconds = 0;
+        lp_status s3 = lp_check_certify(c, &co, &err);
+        lpt_check(s3 == LP_ERR_USAGE, "lp_check_certify after lp_check_one: status %d, want "
+                  "LP_ERR_USAGE", (int)s3);
+        lpt_check(lp_check_values(c) == B_ * TS_ + 2 * B_, "the refused calls changed the run: %lld "
+                  "values", (long long)lp_check_values(c));
+    }
+    lp_check_free(c);
+    lp_ref_result_free(&x.ref);
+}
+
 int main(void)
 {
     lpt_begin("t_check");
@@ -784,6 +1008,8 @@ int main(void)
     test_default_bound();
     test_nothing_and_exit();
     test_reports();
+    test_one_route();
+    test_one_usage();
     test_files();
     test_gen_random();
     test_certify();

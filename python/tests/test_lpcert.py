@@ -234,7 +234,8 @@ def test_check_equals_cli(lpcert_bin, tmp_path, variant):
     cli = json.load(open(js))
     mine = r.data
     assert r.passed == (p.returncode == 0) == (variant == "good"), str(r)
-    for key in ("groups", "bounds", "semantics", "conventions", "diagnoses", "cases", "values"):
+    # "judge": the CLI's one-case route (lp_check_one) decided the same values the same way
+    for key in ("groups", "bounds", "semantics", "conventions", "diagnoses", "cases", "values", "judge"):
         assert mine[key] == cli[key], "%s differs:\n%s\n%s" % (key, mine[key], cli[key])
     # the text report: the same table and verdict (the header names files there, memory here)
     tail = lambda t: "\n".join(ln for ln in t[t.index("\nclass "):].split("\n")  # noqa: E731
