@@ -8,8 +8,9 @@
  *   tier 2    `lpcert ref --formats f64`: formats = f64 (reference/fast_dd.c),
  *   ref       `lpcert ref`: formats = 0 (every format and the double-double),
  *   check     `lpcert check` of an f32 candidate (the plain kernel's outputs) through the public
- *             API (include/lpcert_check.h: lp_check_new, lp_check_problem with the reference
- *             computed inside, default bound), the candidate computed beforehand,
+ *             API (include/lpcert_check.h: lp_check_new, lp_check_one: the route of `lpcert
+ *             check` on one problem, judged from the fast tiers' enclosures, check/judge.c; the
+ *             reference computed inside, default bound), the candidate computed beforehand,
  * each as a ratio to the anchor. plain, tier 1 and tier 2 are timed on the R rows (--rows,
  * default 16), interleaved, best of 5 each; a slow route is timed on 1, 2, 4, ... rows until one
  * run takes --budget seconds (default 0.5) or all R rows are in (then best of 3): the table says
@@ -122,7 +123,7 @@ static double t_check(bctx *a, int64_t R, int64_t V)
     if (lp_check_new(&c, &o, &err) != LP_OK) die("check", &err);
     const lp_problem pb = problem(a->rows, LP_F32, R, V, a->lab);
     const lp_candidate cand = {LP_F32, a->cand, NULL, NULL};
-    if (lp_check_problem(c, "bench", NULL, &pb, NULL, &cand, &err) != LP_OK) die("check", &err);
+    if (lp_check_one(c, "bench", NULL, &pb, &cand, &err) != LP_OK) die("check", &err);
     a->failed = lp_check_failed(c);
     const double n = (double)lp_check_values(c);
     lp_check_free(c);
