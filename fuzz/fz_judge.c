@@ -25,6 +25,7 @@
 
 #define H "fz_judge"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint64_t mix(uint64_t x)
@@ -106,6 +107,13 @@ static void first_diff(const char *a, const char *b, char *out, size_t n)
     while (a[i] && a[i] == b[i]) i++;
     size_t s = i > 200 ? i - 200 : 0;
     snprintf(out, n, "at byte %zu:\n  slow: %.400s\n  fast: %.400s", i, a + s, b + s);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    lp_fz_init();   /* MPFR's limb memory recycled (fz_alloc.c) */
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
