@@ -17,4 +17,9 @@ void lp_fz_fail(const char *harness, const lp_fz_problem *p, const char *fmt, ..
         if (!(cond)) lp_fz_fail(harness, p, __VA_ARGS__);                                         \
     } while (0)
 
+/* Once per process, before any MPFR number exists (LLVMFuzzerInitialize; the replay driver calls
+ * that too): GMP's and MPFR's limb memory from recycled blocks (fz_alloc.c says why and what ASan
+ * still sees). Idempotent. */
+void lp_fz_init(void);
+
 #endif

@@ -15,6 +15,7 @@
 
 #define H "fz_fast"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int same(const lp_value *a, const lp_value *b)
@@ -22,6 +23,13 @@ static int same(const lp_value *a, const lp_value *b)
     return lp_bits_f64(a->f64) == lp_bits_f64(b->f64) && lp_bits_f32(a->f32) == lp_bits_f32(b->f32) &&
            a->f16 == b->f16 && a->bf16 == b->bf16 && lp_bits_f64(a->dd.hi) == lp_bits_f64(b->dd.hi) &&
            lp_bits_f64(a->dd.lo) == lp_bits_f64(b->dd.lo);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    lp_fz_init();   /* MPFR's limb memory recycled (fz_alloc.c) */
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fz_decode.h"
@@ -25,6 +26,7 @@
 
 #define H "fz_judge"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint64_t mix(uint64_t x)
@@ -59,6 +61,16 @@ static double cand_value(const lp_value *v, lp_format f, uint64_t h)
     }
 }
 
+/* Where the JSON report goes for a moment: $TMPDIR, else /dev/shm (memory: ck_report_json's fsync
+ * costs nothing there; on a disk it was most of an execution's time), else /tmp. */
+static const char *temp_dir(void)
+{
+    const char *dir = getenv("TMPDIR");
+    struct stat sb;
+    if (dir && *dir) return dir;
+    return stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) ? "/dev/shm" : "/tmp";
+}
+
 /* Runs one judge; returns the report text and JSON (malloc'd). */
 static void judge(char **text, char **json, const lp_fz_problem *p, const ck_options *o,
                   const lp_ref_result *ref, const lp_ref_enc *enc, int one_case,
@@ -83,7 +95,8 @@ static void judge(char **text, char **json, const lp_fz_problem *p, const ck_opt
     FILE *f = open_memstream(text, &n);
     ck_report_table(f, &r, &h);
     fclose(f);
-    char path[] = "/tmp/fz_judge_XXXXXX";
+    char path[512];
+    snprintf(path, sizeof path, "%s/fz_judge_XXXXXX", temp_dir());
     int fd = mkstemp(path);
     LP_FZ_CHECK(fd >= 0, H, p, "mkstemp failed");
     close(fd);
@@ -106,6 +119,13 @@ static void first_diff(const char *a, const char *b, char *out, size_t n)
     while (a[i] && a[i] == b[i]) i++;
     size_t s = i > 200 ? i - 200 : 0;
     snprintf(out, n, "at byte %zu:\n  slow: %.400s\n  fast: %.400s", i, a + s, b + s);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    lp_fz_init();   /* MPFR's limb memory recycled (fz_alloc.c) */
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

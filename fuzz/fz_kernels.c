@@ -37,6 +37,7 @@
 
 #define H "fz_kernels"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *what_name(lp_kwhat w)
@@ -343,6 +344,13 @@ static void check_rejected(const lp_fz_problem *p, const lp_kernel *k, int bad_m
 }
 
 /* ---- the harness --------------------------------------------------------------------------- */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    lp_fz_init();   /* MPFR's limb memory recycled (fz_alloc.c) */
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -17,6 +17,11 @@
 #include "lp_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Called once before the first input when the harness defines it, as libFuzzer does. */
+#if defined(__GNUC__)
+__attribute__((weak))
+#endif
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static int run_file(const char *path)
 {
@@ -97,6 +102,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);
         return 2;
     }
+    if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
     long total = 0;
     int bad = 0;
     for (int i = 1; i < argc; i++) {
