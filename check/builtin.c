@@ -72,10 +72,8 @@ typedef struct builtin {
     char desc[256];
 } builtin;
 
-static int builtin_run(void *state, const lp_plugin_problem *pp, const lp_plugin_outputs *po,
-                       char *msg, size_t msg_size)
+lp_problem ck_problem_of_plugin(const lp_plugin_problem *pp)
 {
-    const builtin *bi = state;
     lp_problem pb = LP_PROBLEM_INIT;
     pb.shape = (lp_shape){pp->B, pp->T, pp->V};
     pb.fmt = (lp_format)pp->format;
@@ -87,6 +85,14 @@ static int builtin_run(void *state, const lp_plugin_problem *pp, const lp_plugin
     pb.ignore_index = pp->ignore_index;
     pb.temperature = pp->temperature;
     pb.empty_mean = (lp_empty_mean)pp->empty_mean;
+    return pb;
+}
+
+static int builtin_run(void *state, const lp_plugin_problem *pp, const lp_plugin_outputs *po,
+                       char *msg, size_t msg_size)
+{
+    const builtin *bi = state;
+    lp_problem pb = ck_problem_of_plugin(pp);
     lp_kresult kr;
     memset(&kr, 0, sizeof kr);
     lp_error e = {LP_OK, ""};

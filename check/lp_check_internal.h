@@ -328,6 +328,8 @@ typedef struct ck_kernel {
     void *builtin_state;
 } ck_kernel;
 
+/* The lp_problem a plugin's problem describes (labels int64, as the ABI passes them); borrowed. */
+lp_problem ck_problem_of_plugin(const lp_plugin_problem *pp);
 lp_status ck_kernel_open_plugin(ck_kernel *k, const char *spec, lp_error *err);
 /* A kernel given as a description in memory (lp_check_certify_kernel), checked as a plugin's is;
  * p must outlive k. */

@@ -4,6 +4,9 @@
 #include <math.h>
 #include <stdarg.h>
 #include <mpfr.h>
+#include <stdio.h>
+
+#include "lp_file.h"
 
 static const char *test_name = "?";
 static uint64_t seed = 0x5eed0001u;
@@ -80,4 +83,18 @@ int lpt_end(void)
            (long long)n_checks, (long long)n_fail, n_fail == 1 ? "" : "s",
            (unsigned long long)seed, lpt_level());
     return n_fail ? 1 : 0;
+}
+
+int64_t lpt_each_corpus_file(void (*fn)(const char *path, int64_t *ncases), int64_t *ncases)
+{
+    char **names = NULL;
+    size_t nfiles = 0;
+    if (lp_dir_list(&names, &nfiles, "vectors/corpus", ".txt", NULL) != LP_OK) return 0;
+    for (size_t i = 0; i < nfiles; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "vectors/corpus/%s", names[i]);
+        fn(path, ncases);
+    }
+    lp_dir_list_free(names, nfiles);
+    return (int64_t)nfiles;
 }

@@ -15,6 +15,9 @@ int lpt_level(void);                /* LPCERT_LEVEL, default 1 */
 
 /* Counts one check; returns ok. On failure prints "FAIL <test> " + the message (if printing
  * budget remains); the message should hold the case and both values in hex and decimal. */
+/* Calls fn(path, ncases) on every vectors/corpus/<family>.txt, in name order (from the source root);
+ * returns the number of files, 0 when the folder is not there. */
+int64_t lpt_each_corpus_file(void (*fn)(const char *path, int64_t *ncases), int64_t *ncases);
 int lpt_check(int ok, const char *fmt, ...) LP_PRINTF(2, 3);
 void lpt_note(const char *fmt, ...) LP_PRINTF(1, 2);   /* indented detail for the last failure */
 int64_t lpt_failures(void);

@@ -704,16 +704,7 @@ static int exact_run(void *state, const lp_plugin_problem *pp, const lp_plugin_o
 {
     int *calls = state;
     ++*calls;
-    lp_problem pb = LP_PROBLEM_INIT;
-    pb.shape = (lp_shape){pp->B, pp->T, pp->V};
-    pb.fmt = (lp_format)pp->format;
-    pb.logits = pp->logits;
-    pb.labels = pp->labels;
-    pb.mask = pp->mask;
-    pb.shift = (lp_shift)pp->shift;
-    pb.ignore_index = pp->ignore_index;
-    pb.temperature = pp->temperature;
-    pb.empty_mean = (lp_empty_mean)pp->empty_mean;
+    lp_problem pb = ck_problem_of_plugin(pp);
     lp_ref_result r;
     lp_error err = {LP_OK, ""};
     lp_ref_options o = LP_REF_OPTIONS_INIT;

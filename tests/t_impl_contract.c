@@ -484,15 +484,7 @@ static void check_corpus_file(const char *path, int64_t *ncases)
 static void check_corpus(void)
 {
     int64_t n = 0;
-    char **names = NULL;
-    size_t nfiles = 0;
-    if (lp_dir_list(&names, &nfiles, "vectors/corpus", ".txt", NULL) != LP_OK) nfiles = 0;
-    for (size_t i = 0; i < nfiles; i++) {
-        char path[512];
-        snprintf(path, sizeof path, "vectors/corpus/%s", names[i]);
-        check_corpus_file(path, &n);
-    }
-    lp_dir_list_free(names, nfiles);
+    const int64_t nfiles = lpt_each_corpus_file(check_corpus_file, &n);
     if (nfiles == 0)
         printf("corpus: vectors/corpus/*.txt not found (run from the source root): skipped\n");
     else

@@ -172,15 +172,7 @@ static void corpus_file(const char *path, int64_t *ncases)
 static void corpus(void)
 {
     int64_t n = 0;
-    char **names = NULL;
-    size_t nfiles = 0;
-    if (lp_dir_list(&names, &nfiles, "vectors/corpus", ".txt", NULL) != LP_OK) nfiles = 0;
-    for (size_t i = 0; i < nfiles; i++) {
-        char path[512];
-        snprintf(path, sizeof path, "vectors/corpus/%s", names[i]);
-        corpus_file(path, &n);
-    }
-    lp_dir_list_free(names, nfiles);
+    const int64_t nfiles = lpt_each_corpus_file(corpus_file, &n);
     lpt_check(nfiles > 0, "vectors/corpus/*.txt not found (run from the source root)");
     printf("corpus: %lld cases from %lld files\n", (long long)n, (long long)nfiles);
 }
