@@ -74,6 +74,12 @@ lp_status lp_problem_check_named(const lp_problem *pb, const char *logits_name,
     if (!(pb->temperature > 0) || isinf(pb->temperature))
         return lp_fail(err, LP_ERR_USAGE, "problem: temperature %a (%g) is not positive and finite",
                        pb->temperature, pb->temperature);
+    /* SPEC A7: the reference does not implement the sampling parameters yet; refuse them rather
+     * than ignore them. */
+    if (pb->sampling.softcap != 0 || pb->sampling.top_k != 0 || pb->sampling.top_p != 0 ||
+        pb->sampling.min_p != 0)
+        return lp_fail(err, LP_ERR_USAGE, "problem: sampling parameters (softcap, top_k, top_p, "
+                       "min_p) are not supported yet");
     const int64_t ts_n = lp_problem_ts(pb);
     for (int64_t b = 0; b < s.B; b++) {
         for (int64_t ts = 0; ts < ts_n; ts++) {

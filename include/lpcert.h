@@ -39,6 +39,17 @@ typedef enum lp_itype { LP_I64 = 0, LP_I32 = 1 } lp_itype;               /* labe
 typedef enum lp_shift { LP_SHIFT_NEXT = 0, LP_SHIFT_NONE = 1 } lp_shift;
 typedef enum lp_empty_mean { LP_EMPTY_NAN = 0, LP_EMPTY_ZERO = 1 } lp_empty_mean;
 
+/* Sampling semantics of SPEC A7, applied to each row in this order: softcap, temperature, top_k,
+ * top_p, min_p. Zero means "not set" for every member (a zeroed struct is A1's plain semantics,
+ * bit for bit): softcap c > 0 (x_i <- c tanh(x_i / c)); top_k k >= 1; top_p 0 < p <= 1; min_p
+ * 0 < q <= 1. Values are the binary64 given (0.9 is the double nearest 0.9). */
+typedef struct lp_sampling {
+    double softcap;
+    int64_t top_k;
+    double top_p;
+    double min_p;
+} lp_sampling;
+
 /* The problem of SPEC A1. The arrays are borrowed (they may be a file mapping).
  * logits: B*T*V elements of fmt, row-major. labels: B*T of label_type. mask: B*T bytes indexed
  * like labels (0 or 1; NULL means all ones). With LP_SHIFT_NEXT the logits row (b, t) scores
@@ -55,10 +66,11 @@ typedef struct lp_problem {
     int64_t ignore_index;
     double temperature;      /* tau > 0 and finite; rows are logits / tau, divided exactly */
     lp_empty_mean empty_mean;
+    lp_sampling sampling;    /* SPEC A7; all zero: none (A1) */
 } lp_problem;
 
 #define LP_PROBLEM_INIT { {0, 0, 0}, LP_F32, NULL, LP_I64, NULL, NULL, LP_SHIFT_NEXT, -100, 1.0, \
-                          LP_EMPTY_NAN }
+                          LP_EMPTY_NAN, {0.0, 0, 0.0, 0.0} }
 
 /* An unevaluated sum hi + lo with |lo| <= ulp(hi)/2. */
 typedef struct lp_dd { double hi, lo; } lp_dd;
@@ -201,6 +213,49 @@ void lp_ref_result_free(lp_ref_result *res);            /* NULL members are fine
 /* The exact logp of one row of V logits in fmt scoring label (0 <= label < V). */
 lp_status lp_ref_row(lp_value *out, const void *row, lp_format fmt, int64_t V, int64_t label,
                      double temperature, lp_error *err);
+
+/* ---- Gradients (SPEC A8) -----------------------------------------------------------------------
+ * (Interface fixed first; implemented in reference/grad.c.) */
+
+/* The loss whose gradient is taken: each counted token's logp (token: weight 1, the Jacobian's
+ * rows one token at a time), the sequence sums (weight 1), the sequence means (weight 1/n_b), the
+ * batch token mean (weight 1 / sum_b n_b). Values are ABI: append, never renumber. */
+typedef enum lp_reduction {
+    LP_RED_TOKEN = 0, LP_RED_SUM = 1, LP_RED_MEAN = 2, LP_RED_TOKEN_MEAN = 3
+} lp_reduction;
+const char *lp_reduction_name(lp_reduction r);            /* "token", "sum", "mean", "token_mean" */
+int lp_reduction_parse(lp_reduction *out, const char *name); /* 1 if name is one of the four */
+
+typedef struct lp_grad_stats {
+    int64_t rows;            /* logits rows delivered (B*T) */
+    int64_t elements;        /* gradient elements computed in counted rows */
+    int64_t exact;           /* elements decided without rounding tests (zeros, exact rows, specials) */
+    int64_t fast;            /* elements decided by the certified fast path */
+    int64_t fallback;        /* elements left to the MPFR Ziv loop */
+    long max_prec;           /* largest working precision used, bits */
+} lp_grad_stats;
+
+/* Receives the gradient of logits row (b, t): V values, each correctly rounded in every format
+ * (lp_value, dd within 2^-104 relative). Rows come in row-major order (b, then t), every row of
+ * [B, T] including those that score nothing (all +0), from one thread at a time; g is valid only
+ * during the call. Return 0 to go on; non-zero stops lp_grad_compute, which then returns
+ * LP_ERR_IO with the message the sink wrote into err. */
+typedef int (*lp_grad_sink)(void *user, int64_t b, int64_t t, const lp_value *g, int64_t V,
+                            lp_error *err);
+
+/* The exact gradient of reduction red of problem pb with respect to its stored logits, streamed
+ * row by row (memory bounded by a few rows per thread, never [B, T, V]). opt: threads, progress,
+ * slow (MPFR only), formats (outputs not wanted may hold NaN); NULL for defaults. stats may be
+ * NULL. Results are bit-identical for every thread count and for slow on or off. */
+lp_status lp_grad_compute(const lp_problem *pb, lp_reduction red, const lp_ref_options *opt,
+                          lp_grad_sink sink, void *user, lp_grad_stats *stats, lp_error *err);
+
+/* The gradient of one row's logp (label 0 <= label < V) with respect to the row's V stored
+ * logits, divided exactly by divisor >= 1 (1 for token and sum, n_b for mean, sum_b n_b for
+ * token_mean). sampling may be NULL (none). */
+lp_status lp_grad_row(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t label,
+                      double temperature, const lp_sampling *sampling, int64_t divisor,
+                      lp_error *err);
 
 #ifdef __cplusplus
 }

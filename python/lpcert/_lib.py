@@ -22,10 +22,15 @@ class lp_shape(ctypes.Structure):
     _fields_ = [("B", c_int64), ("T", c_int64), ("V", c_int64)]
 
 
+class lp_sampling(ctypes.Structure):
+    _fields_ = [("softcap", c_double), ("top_k", c_int64), ("top_p", c_double), ("min_p", c_double)]
+
+
 class lp_problem(ctypes.Structure):
     _fields_ = [("shape", lp_shape), ("fmt", c_int), ("logits", c_void_p), ("label_type", c_int),
                 ("labels", c_void_p), ("mask", c_void_p), ("shift", c_int),
-                ("ignore_index", c_int64), ("temperature", c_double), ("empty_mean", c_int)]
+                ("ignore_index", c_int64), ("temperature", c_double), ("empty_mean", c_int),
+                ("sampling", lp_sampling)]
 
 
 class lp_dd(ctypes.Structure):
