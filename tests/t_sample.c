@@ -591,6 +591,7 @@ static void check_random(int n)
                 for (int64_t i = 0; i < V; i++) finite &= !isnan(row[i]) && row[i] != HUGE_VAL;
                 int anyf = 0;
                 for (int64_t i = 0; i < V; i++) anyf |= row[i] != -HUGE_VAL;
+                if (!anyf) special(&want_cap[b * Ts + ts], (double)NAN); /* A3 rule 2 */
                 if (!finite || !anyf) continue;
                 uint8_t kept[VMAX];
                 if (kept_by_words(kept, row, V, tau, &s) < -2900) close = 1;
