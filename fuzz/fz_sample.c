@@ -16,7 +16,8 @@
  *   (3) without softcap, each counted token equals A1's lp_ref_row of the row with the logits
  *       outside the kept set at -inf (the same real), and the probe token equals
  *       lp_ref_row_sampled;
- *   (4) a sequence with a counted -inf token and no NaN one has sum and mean -inf.
+ *   (4) a sequence with a counted token whose exact value is -inf (its label at -inf or filtered
+ *       out: not a finite value that overflowed f64) and no NaN one has sum and mean -inf.
  * A failure prints the decoded problem (fz_fail.c) and the parameters. */
 #include <math.h>
 #include <stdio.h>
@@ -57,8 +58,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* Checks (2) and (3) on counted token i of p (row r, label y). */
-static void check_row(const lp_fz_problem *p, int64_t i, const void *row, int64_t y,
+/* Checks (2) and (3) on counted token i of p (row r, label y); 1 when its exact value is -inf
+ * (the label at -inf or filtered out, in a row that is not NaN), else 0. */
+static int check_row(const lp_fz_problem *p, int64_t i, const void *row, int64_t y,
                       const lp_value *got, unsigned want, const char *ps)
 {
     const lp_problem *pb = &p->pb;
@@ -66,7 +68,7 @@ static void check_row(const lp_fz_problem *p, int64_t i, const void *row, int64_
     const size_t esz = (size_t)lp_format_get(pb->fmt)->bytes;
     for (int64_t j = 0; j < V; j++) {
         const double x = lp_load_f64(row, pb->fmt, (size_t)j);
-        if (isnan(x) || x == HUGE_VAL) return; /* a NaN row: nothing is kept */
+        if (isnan(x) || x == HUGE_VAL) return 0; /* a NaN row: nothing is kept */
     }
     uint8_t kept[LP_FZ_MAX_LOGITS];
     lp_error err = {LP_OK, ""};
@@ -82,7 +84,7 @@ static void check_row(const lp_fz_problem *p, int64_t i, const void *row, int64_
         LP_FZ_CHECK(!kept[j] || x != -HUGE_VAL, H, p, "token %lld: -inf logit %lld kept [%s]",
                     (long long)i, (long long)j, ps);
     }
-    if (nfin == 0) return;
+    if (nfin == 0) return 0;
     int64_t above = 0;
     for (int64_t j = 0; j < V; j++) {
         const double x = lp_load_f64(row, pb->fmt, (size_t)j);
@@ -101,10 +103,12 @@ static void check_row(const lp_fz_problem *p, int64_t i, const void *row, int64_
                     "kept, top_k %lld [%s]", (long long)i, (long long)above,
                     (long long)pb->sampling.top_k, ps);
     const double xy = lp_load_f64(row, pb->fmt, (size_t)y);
-    LP_FZ_CHECK((got->f64 == -HUGE_VAL) == (!kept[y]), H, p,
+    /* a kept label is finite unless its gap overflows f64 (x_y - m near -2^1025) */
+    LP_FZ_CHECK(kept[y] ? got->f64 != -HUGE_VAL || !((m - xy) / pb->temperature < 0x1p1023)
+                        : got->f64 == -HUGE_VAL, H, p,
                 "token %lld: logp %a but the label (%a) kept %d [%s]", (long long)i, got->f64, xy,
                 kept[y], ps);
-    if (pb->sampling.softcap != 0) return;
+    if (pb->sampling.softcap != 0) return !kept[y];
     /* (3) A1 on the masked row */
     void *mrow = malloc((size_t)V * esz);
     LP_FZ_CHECK(mrow != NULL, H, p, "out of memory");
@@ -119,13 +123,14 @@ static void check_row(const lp_fz_problem *p, int64_t i, const void *row, int64_
     lp_status s = lp_ref_row(&a, mrow, pb->fmt, V, y, pb->temperature, &err);
     free(mrow);
     LP_FZ_CHECK(s == LP_OK, H, p, "lp_ref_row on the masked row: %s", err.msg);
-    if (!kept[y]) return; /* the masked row gives -inf too, by A3 rule 3 */
+    if (!kept[y]) return 1; /* the masked row gives -inf too, by A3 rule 3 */
     LP_FZ_CHECK(same(&a, got, want), H, p,
                 "token %lld: sampled f64 %016llx f32 %08x dd (%a, %a) but A1 on the masked row "
                 "f64 %016llx f32 %08x dd (%a, %a) [%s]", (long long)i,
                 (unsigned long long)lp_bits_f64(got->f64), (unsigned)lp_bits_f32(got->f32),
                 got->dd.hi, got->dd.lo, (unsigned long long)lp_bits_f64(a.f64),
                 (unsigned)lp_bits_f32(a.f32), a.dd.hi, a.dd.lo, ps);
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -178,27 +183,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     (unsigned long long)lp_bits_f64(a.mean[s].f64),
                     (unsigned long long)lp_bits_f64(b.sum[s].f64),
                     (unsigned long long)lp_bits_f64(b.mean[s].f64), ps);
-        int nan = 0, ninf = 0;
-        for (int64_t ts = 0; ts < Ts; ts++) {
-            const int64_t i = s * Ts + ts;
-            if (!b.counted[i]) continue;
-            nan |= isnan(b.logp[i].f64);
-            ninf |= b.logp[i].f64 == -HUGE_VAL;
-        }
-        if (ninf && !nan)
-            LP_FZ_CHECK(b.sum[s].f64 == -HUGE_VAL && b.mean[s].f64 == -HUGE_VAL, H, &p,
-                        "sequence %lld has a -inf token: sum %a mean %a [%s]", (long long)s,
-                        b.sum[s].f64, b.mean[s].f64, ps);
     }
     LP_FZ_CHECK(same(&a.token_mean, &b.token_mean, want), H, &p, "token_mean differs [%s]", ps);
     /* (2), (3) on every counted token; lp_ref_row_sampled on the probe token */
     const int64_t ntok = a.B * Ts, probe = ntok > 0 ? (int64_t)(p.param[10] % (unsigned)ntok) : 0;
+    uint8_t ninf[LP_FZ_MAX_TOKENS] = {0}, nan[LP_FZ_MAX_TOKENS] = {0}; /* per sequence */
     for (int64_t i = 0; i < a.B * Ts; i++) {
         if (!b.counted[i]) continue;
         const int64_t bb = i / Ts, ts = i % Ts, t = p.pb.shift == LP_SHIFT_NEXT ? ts + 1 : ts;
         const void *row = (const char *)p.logits + (size_t)((bb * T + ts) * V) * esz;
         const int64_t y = lp_fz_label(&p, (size_t)(bb * T + t));
-        check_row(&p, i, row, y, &b.logp[i], want, ps);
+        ninf[bb] |= (uint8_t)check_row(&p, i, row, y, &b.logp[i], want, ps);
+        nan[bb] |= (uint8_t)isnan(b.logp[i].f64);
         if (i == probe) {
             lp_value v;
             lp_error e = {LP_OK, ""};
@@ -209,6 +205,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         (long long)i, ps);
         }
     }
+    /* (4): an exact -inf token (not one that overflowed f64) and no NaN one */
+    for (int64_t s = 0; s < a.B; s++)
+        if (ninf[s] && !nan[s])
+            LP_FZ_CHECK(b.sum[s].f64 == -HUGE_VAL && b.mean[s].f64 == -HUGE_VAL, H, &p,
+                        "sequence %lld has a -inf token: sum %a mean %a [%s]", (long long)s,
+                        b.sum[s].f64, b.mean[s].f64, ps);
     lp_ref_result_free(&a);
     lp_ref_result_free(&b);
     lp_fz_free(&p);
