@@ -58,6 +58,15 @@
  *           the token mean: the same with N / tau - sum L_i (SUMS, split_enclose). tests/t_fast.c
  *           and fuzz/fz_fast.c hold the huge-gap cases.
  *
+ * SAMPLING  (SPEC A7, reference/sample.c) A row with a kept set (r->filt) leaves out the logits
+ *           below r->thr, as -inf ones are (the same real as A1 on the masked row: the max is always
+ *           kept, the label is checked first); a row with softcap (r->cap) has d_i = (c tanh(x_i / c)
+ *           - c tanh(m / c)) / tau and D likewise, enclosed by lp_cap_enclose (one tanh, its error
+ *           bounded explicitly) and one exp per term; the working precision gains log2(c / tau)
+ *           bits for the absolute error of the d_i. STRICTNESS holds as is (L's ends are RNDD / RNDU
+ *           of log1p of a positive dyadic, or 0). TERMINATION with softcap rests on Schanuel's
+ *           conjecture, not on a theorem: at the cap the loop fails with LP_ERR_INTERNAL, as for any
+ *           undecided value; split_enclose does not apply (the D_i are transcendental).
  * SUMS      A sequence sum is the sum of the counted token values: its enclosure is the correctly
  *           rounded (mpfr_sum, one rounding) sum of the token lower ends, RNDD, and of the upper
  *           ends, RNDU; the mean divides both by n > 0 outward; the token mean sums the sequence
