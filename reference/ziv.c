@@ -58,6 +58,15 @@
  *           the token mean: the same with N / tau - sum L_i (SUMS, split_enclose). tests/t_fast.c
  *           and fuzz/fz_fast.c hold the huge-gap cases.
  *
+ * SAMPLING  (SPEC A7, reference/sample.c) A row with a kept set (r->filt) leaves out the logits
+ *           below r->thr, as -inf ones are (the same real as A1 on the masked row: the max is always
+ *           kept, the label is checked first); a row with softcap (r->cap) has d_i = (c tanh(x_i / c)
+ *           - c tanh(m / c)) / tau and D likewise, enclosed by lp_cap_enclose (one tanh, its error
+ *           bounded explicitly) and one exp per term; the working precision gains log2(c / tau)
+ *           bits for the absolute error of the d_i. STRICTNESS holds as is (L's ends are RNDD / RNDU
+ *           of log1p of a positive dyadic, or 0). TERMINATION with softcap rests on Schanuel's
+ *           conjecture, not on a theorem: at the cap the loop fails with LP_ERR_INTERNAL, as for any
+ *           undecided value; split_enclose does not apply (the D_i are transcendental).
  * SUMS      A sequence sum is the sum of the counted token values: its enclosure is the correctly
  *           rounded (mpfr_sum, one rounding) sum of the token lower ends, RNDD, and of the upper
  *           ends, RNDU; the mean divides both by n > 0 outward; the token mean sums the sequence
@@ -210,6 +219,7 @@ lp_tok_class lp_row_scan(lp_row *r)
         if (isnan(x) || x == HUGE_VAL) return LP_TOK_NAN;   /* A3 rule 1 */
         if (x == -HUGE_VAL) continue;
         any_finite = 1;
+        if (r->filt && x < r->thr) continue;                  /* A7: filtered out */
         n_finite++;
         if (x > m) {
             m = x;
@@ -219,27 +229,76 @@ lp_tok_class lp_row_scan(lp_row *r)
     if (!any_finite) return LP_TOK_NAN;                        /* A3 rule 2 */
     double xy = lp_load_f64(r->data, r->fmt, (size_t)r->label);
     if (xy == -HUGE_VAL) return LP_TOK_NEGINF;                 /* A3 rule 3 */
+    if (r->filt && xy < r->thr) return LP_TOK_NEGINF;          /* A7: the label was filtered out */
     r->m = m;
     r->j = j;
     r->xy = xy;
-    if (n_finite == 1) return LP_TOK_ZERO;                    /* A2: the only finite logit */
+    if (n_finite == 1) return LP_TOK_ZERO;   /* A2: the only finite logit; A7: the only one kept */
     return LP_TOK_NUM;
 }
 
-static mpfr_prec_t working_prec(mpfr_prec_t prec, int64_t V)
+static mpfr_prec_t working_prec(mpfr_prec_t prec, const lp_row *r)
 {
     mpfr_prec_t w = prec + 8;
-    for (int64_t v = V + 1; v > 1; v = (v + 1) / 2) w++;
+    for (int64_t v = r->V + 1; v > 1; v = (v + 1) / 2) w++;
+    if (r->cap) { /* SOFTCAP: the absolute error of each d_i is about (c / tau) 2^-w */
+        int g = ilogb(r->cap) - ilogb(r->tau) + 2;
+        w += g < 1 ? 1 : g > 2200 ? 2200 : g;
+    }
     return w;
+}
+
+/* SOFTCAP: lo <= c tanh(x / c) <= hi (x finite, c > 0; lo, hi at their own precisions, p the
+ * larger). One tanh: a = RN_{p+64}(x / c), |a - x / c| <= 2^(E(a) - p - 65) (E: MPFR's exponent,
+ * |a| < 2^E(a)); t = RN_p(tanh a), |t - tanh a| <= 2^(E(t) - p - 1); tanh is 1-Lipschitz, so
+ * |t - tanh(x / c)| <= delta = 2^(E(t) - p - 1) + 2^(E(a) - p - 64) (delta rounded up). Then
+ * [t - delta, t + delta] times c > 0, outward. */
+void lp_cap_enclose(mpfr_t lo, mpfr_t hi, double x, double c)
+{
+    if (x == 0) {
+        mpfr_set_zero(lo, 1);
+        mpfr_set_zero(hi, 1);
+        return;
+    }
+    const mpfr_prec_t p = mpfr_get_prec(lo) > mpfr_get_prec(hi) ? mpfr_get_prec(lo) : mpfr_get_prec(hi);
+    mpfr_t a, t, d, d2;
+    mpfr_init2(a, p + 64);
+    mpfr_init2(t, p);
+    mpfr_inits2(64, d, d2, (mpfr_ptr)0);
+    mpfr_set_d(a, x, MPFR_RNDN); /* exact */
+    mpfr_div_d(a, a, c, MPFR_RNDN);
+    mpfr_tanh(t, a, MPFR_RNDN);
+    mpfr_set_ui_2exp(d, 1, mpfr_get_exp(t) - p - 1, MPFR_RNDN);  /* exact: a power of two */
+    mpfr_set_ui_2exp(d2, 1, mpfr_get_exp(a) - p - 64, MPFR_RNDN);
+    mpfr_add(d, d, d2, MPFR_RNDU);
+    mpfr_sub(lo, t, d, MPFR_RNDD);
+    mpfr_add(hi, t, d, MPFR_RNDU);
+    mpfr_mul_d(lo, lo, c, MPFR_RNDD);
+    mpfr_mul_d(hi, hi, c, MPFR_RNDU);
+    mpfr_clears(a, t, d, d2, (mpfr_ptr)0);
+}
+
+/* SOFTCAP: dlo <= (c tanh(x / c) - c tanh(m / c)) / tau <= dhi, given mlo, mhi enclosing
+ * c tanh(m / c); t: scratch at the precision of dlo. */
+void lp_cap_diff(mpfr_t dlo, mpfr_t dhi, mpfr_t t, double x, const mpfr_t mlo, const mpfr_t mhi,
+                 double c, double tau)
+{
+    lp_cap_enclose(dlo, t, x, c);
+    mpfr_sub(dlo, dlo, mhi, MPFR_RNDD);
+    mpfr_sub(dhi, t, mlo, MPFR_RNDU);
+    if (tau != 1.0) {
+        mpfr_div_d(dlo, dlo, tau, MPFR_RNDD);
+        mpfr_div_d(dhi, dhi, tau, MPFR_RNDU);
+    }
 }
 
 /* llo, lhi (reset to the working precision of prec and V) enclose L = log1p(T) of a LP_TOK_NUM
  * row, T = sum of exp((x_i - m) / tau) over i != j. */
 void lp_row_log1p_enclose(mpfr_t llo, mpfr_t lhi, const lp_row *r, mpfr_prec_t prec)
 {
-    const mpfr_prec_t w = working_prec(prec, r->V);
+    const mpfr_prec_t w = working_prec(prec, r);
     const double tau = r->tau;
-    mpfr_t dlo, dhi, e, m;
+    mpfr_t dlo, dhi, e, m, mclo, mchi;
     mpfr_inits2(w, dlo, dhi, e, (mpfr_ptr)0);
     mpfr_set_prec(llo, w);
     mpfr_set_prec(lhi, w);
@@ -247,13 +306,37 @@ void lp_row_log1p_enclose(mpfr_t llo, mpfr_t lhi, const lp_row *r, mpfr_prec_t p
     mpfr_set_d(m, r->m, MPFR_RNDN); /* exact */
     mpfr_set_zero(llo, 1);
     mpfr_set_zero(lhi, 1);
+    if (r->cap) {
+        mpfr_inits2(w, mclo, mchi, (mpfr_ptr)0);
+        lp_cap_enclose(mclo, mchi, r->m, r->cap);
+    }
     for (int64_t i = 0; i < r->V; i++) {
         if (i == r->j) continue;
         double x = lp_load_f64(r->data, r->fmt, (size_t)i);
         if (x == -HUGE_VAL) continue; /* exp(-inf) = 0: vocabulary masking */
+        if (r->filt && x < r->thr) continue; /* A7: not kept */
         if (x == r->m) {              /* a tie for the max: exp(0) = 1 exactly */
             mpfr_add_ui(llo, llo, 1, MPFR_RNDD);
             mpfr_add_ui(lhi, lhi, 1, MPFR_RNDU);
+            continue;
+        }
+        if (r->cap) {
+            /* exp(d) for d in [dlo, dhi]: e = RD(exp(dlo)) below; above, exp(dhi) = exp(dlo)
+             * exp(dhi - dlo) <= succ(e) (1 + 2 (dhi - dlo)) while dhi - dlo <= 1 (e^v <= 1 + 2v
+             * on [0, 1]): one exp per term */
+            lp_cap_diff(dlo, dhi, e, x, mclo, mchi, r->cap, tau);
+            mpfr_exp(e, dlo, MPFR_RNDD);
+            mpfr_add(llo, llo, e, MPFR_RNDD);
+            mpfr_sub(dlo, dhi, dlo, MPFR_RNDU);
+            if (mpfr_cmp_ui(dlo, 1) <= 0) {
+                mpfr_nextabove(e);
+                mpfr_mul_2ui(dlo, dlo, 1, MPFR_RNDU);
+                mpfr_add_ui(dlo, dlo, 1, MPFR_RNDU);
+                mpfr_mul(e, e, dlo, MPFR_RNDU);
+            } else {
+                mpfr_exp(e, dhi, MPFR_RNDU);
+            }
+            mpfr_add(lhi, lhi, e, MPFR_RNDU);
             continue;
         }
         int exact = mpfr_d_sub(dlo, x, m, MPFR_RNDD) == 0;
@@ -275,6 +358,7 @@ void lp_row_log1p_enclose(mpfr_t llo, mpfr_t lhi, const lp_row *r, mpfr_prec_t p
     mpfr_log1p(llo, llo, MPFR_RNDD);
     mpfr_log1p(lhi, lhi, MPFR_RNDU);
     mpfr_clears(dlo, dhi, e, m, (mpfr_ptr)0);
+    if (r->cap) mpfr_clears(mclo, mchi, (mpfr_ptr)0);
 }
 
 /* g (reset to LP_GAP_PREC bits) = x_y - m exactly: both are doubles, whose difference needs at
@@ -290,17 +374,23 @@ void lp_row_gap(mpfr_t g, const lp_row *r)
 /* lo, hi (any precision; reset here) enclose logp of a LP_TOK_NUM row with width < 2^-prec |logp|. */
 void lp_row_enclose(mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t prec)
 {
-    const mpfr_prec_t w = working_prec(prec, r->V);
+    const mpfr_prec_t w = working_prec(prec, r);
     const double tau = r->tau;
     mpfr_t tlo, thi, dlo, dhi, m;
     mpfr_inits2(w, tlo, thi, dlo, dhi, (mpfr_ptr)0);
     mpfr_init2(m, 64);
     mpfr_set_d(m, r->m, MPFR_RNDN); /* exact */
     lp_row_log1p_enclose(tlo, thi, r, prec); /* L = log1p(T) */
-    /* D = (x_y - m) / tau. */
+    /* D = (x_y - m) / tau, or with softcap (c tanh(x_y / c) - c tanh(m / c)) / tau. */
     if (r->xy == r->m) {
         mpfr_set_zero(dlo, 1);
         mpfr_set_zero(dhi, 1);
+    } else if (r->cap) {
+        mpfr_t mclo, mchi, t;
+        mpfr_inits2(w, mclo, mchi, t, (mpfr_ptr)0);
+        lp_cap_enclose(mclo, mchi, r->m, r->cap);
+        lp_cap_diff(dlo, dhi, t, r->xy, mclo, mchi, r->cap, tau);
+        mpfr_clears(mclo, mchi, t, (mpfr_ptr)0);
     } else {
         mpfr_d_sub(dlo, r->xy, m, MPFR_RNDD);
         mpfr_d_sub(dhi, r->xy, m, MPFR_RNDU);
@@ -346,7 +436,7 @@ lp_status lp_ref_row(lp_value *out, const void *row, lp_format fmt, int64_t V, i
     if (!(temperature > 0) || isinf(temperature))
         return lp_fail(err, LP_ERR_USAGE, "lp_ref_row: temperature %g is not positive and finite",
                        temperature);
-    lp_row r = {row, fmt, V, label, temperature, 0, 0, 0};
+    lp_row r = {row, fmt, V, label, temperature, 0, 0, 0, 0, 0, 0};
     lp_mpfr_state st;
     lp_mpfr_enter(&st);
     lp_ref_stats stats = {0, 0, 0, 0, 0, 0, 0};
