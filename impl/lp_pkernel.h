@@ -48,9 +48,6 @@ const char *lp_pkernel_contract_text(const lp_pkernel *k);    /* static, one par
 
 /* 1 if no sampling parameter is set (s may be NULL). */
 int lp_sampling_none(const lp_sampling *s);
-/* Checks the parameters' ranges (softcap >= 0 finite, top_k >= 0, 0 <= top_p <= 1,
- * 0 <= min_p <= 1; zero = not set). */
-lp_status lp_sampling_check(const lp_sampling *s, lp_error *err);
 
 /* The processed row as the kernel holds it: w[0..V-1] values of k->tensor widened to double,
  * -inf where not kept. A row holding NaN or +inf, or only -inf, is copied unprocessed (the base

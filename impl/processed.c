@@ -135,17 +135,10 @@ int lp_sampling_none(const lp_sampling *s)
     return !s || (s->softcap == 0 && s->top_k == 0 && s->top_p == 0 && s->min_p == 0);
 }
 
-lp_status lp_sampling_check(const lp_sampling *s, lp_error *err)
+/* lp_sampling_check (core/problem.c) with NULL meaning none. */
+static lp_status sampling_ok(const lp_sampling *s, lp_error *err)
 {
-    if (!s) return LP_OK;
-    if (!(s->softcap >= 0) || isinf(s->softcap))
-        return lp_fail(err, LP_ERR_USAGE, "softcap %g is not >= 0 and finite", s->softcap);
-    if (s->top_k < 0) return lp_fail(err, LP_ERR_USAGE, "top_k %lld is negative", (long long)s->top_k);
-    if (!(s->top_p >= 0 && s->top_p <= 1))
-        return lp_fail(err, LP_ERR_USAGE, "top_p %g is not in [0, 1]", s->top_p);
-    if (!(s->min_p >= 0 && s->min_p <= 1))
-        return lp_fail(err, LP_ERR_USAGE, "min_p %g is not in [0, 1]", s->min_p);
-    return LP_OK;
+    return s ? lp_sampling_check(s, err) : LP_OK;
 }
 
 int lp_pkernel_keptset_exact(const lp_pkernel *k, double temperature, const lp_sampling *s)
@@ -367,7 +360,7 @@ lp_status lp_pkernel_process_row(double *w, int64_t *kept, const lp_pkernel *k, 
         return lp_fail(err, LP_ERR_USAGE, "kernel %s reads %s logits, not %s", k->name,
                        lp_format_name(lp_pkernel_base(k) ? lp_pkernel_base(k)->storage : k->tensor),
                        lp_format_name(fmt));
-    lp_status st = lp_sampling_check(s, err);
+    lp_status st = sampling_ok(s, err);
     if (st != LP_OK) return st;
     lp_kctx c;
     if ((st = tctx(&c, k, temperature, err)) != LP_OK) return st;
@@ -503,7 +496,7 @@ lp_kpromise lp_pkernel_promise_row(const lp_pkernel *k, const void *row, lp_form
     const lp_kpromise any = {LP_KALLOW_ANY, 0.0, 0};
     const lp_kernel *b = lp_pkernel_base(k);
     if (!b || V < 1 || label < 0 || label >= V || !lp_kernel_accepts(b, fmt)) return any;
-    if (lp_sampling_check(s, NULL) != LP_OK) return any;
+    if (sampling_ok(s, NULL) != LP_OK) return any;
     lp_kctx c;
     if (tctx(&c, k, temperature, NULL) != LP_OK) return any;
     /* specials: the base kernel's promise on the unprocessed row (process leaves it as is) */
