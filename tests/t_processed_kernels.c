@@ -168,6 +168,7 @@ static lp_dd exact_logp(const double *x, const uint8_t *kept, int64_t V, int64_t
 typedef struct cstat {
     int64_t tokens, in_k, dropped, outside;
     double worst_ratio, worst_ulp;
+    int64_t rows_diff, kdrop, kkeep, vs_ref;   /* against the reference's kept set and values */
 } cstat;
 
 static void check_row(const lp_pkernel *k, const pset *ps, const double *x, lp_format fmt,
@@ -202,6 +203,46 @@ static void check_row(const lp_pkernel *k, const pset *ps, const double *x, lp_f
                   k->name, ps->name, (unsigned long long)seed, (long long)row, (long long)bad,
                   bad >= 0 ? kept[bad] : 0, bad >= 0 ? !kept[bad] : 0);
     }
+    /* the reference's kept set (SPEC A7, every decision exact) */
+    uint8_t *ek = malloc((size_t)V);
+    LP_ASSERT(ek);
+    lpt_check(lp_ref_kept(ek, buf, fmt, V, ps->tau, &ps->s, &err) == LP_OK, "lp_ref_kept: %s",
+              err.msg);
+    int64_t kd = 0, kk = 0, first = -1;
+    for (int64_t i = 0; i < V; i++) {
+        kd += ek[i] && !kept[i];
+        kk += !ek[i] && kept[i];
+        if (ek[i] != kept[i] && first < 0) first = i;
+    }
+    cs->kdrop += kd;
+    cs->kkeep += kk;
+    cs->rows_diff += first >= 0;
+    if (exact_k)
+        lpt_check(first < 0, "%s %s seed=0x%llx row %lld V=%lld: the kept set is proved exact, but "
+                  "token %lld (logit %a) is %s here and %s in the reference", k->name, ps->name,
+                  (unsigned long long)seed, (long long)row, (long long)V, (long long)first,
+                  first >= 0 ? x[first] : 0.0, first >= 0 && kept[first] ? "kept" : "dropped",
+                  first >= 0 && ek[first] ? "kept" : "dropped");
+    if (first < 0 && kept[y]) {
+        /* the kept sets agree: the contract against the reference itself, and the reference
+         * against this file's own MPFR evaluation */
+        lp_value rv;
+        if (lpt_check(lp_ref_row_sampled(&rv, buf, fmt, V, y, ps->tau, &ps->s, &err) == LP_OK,
+                      "lp_ref_row_sampled: %s", err.msg)) {
+            cs->vs_ref++;
+            const lp_kverdict v = lp_kernel_judge(&p, got, rv.dd, out);
+            lpt_check(v.ok, "%s %s seed=0x%llx row %lld V=%lld label=%lld: %a against the "
+                      "reference %a + %a: err %.4g over the bound %.4g", k->name, ps->name,
+                      (unsigned long long)seed, (long long)row, (long long)V, (long long)y, got,
+                      rv.dd.hi, rv.dd.lo, v.err_abs, p.abs);
+            const lp_dd ex = exact_logp(x, kept, V, y, ps->s.softcap, ps->tau);
+            const double d = fabs((rv.dd.hi - ex.hi) + (rv.dd.lo - ex.lo));
+            lpt_check(d <= 0x1p-90 * fmax(1.0, fabs(ex.hi)), "%s row %lld label %lld: the "
+                      "reference %a + %a and MPFR here %a + %a differ by %.3g", ps->name,
+                      (long long)row, (long long)y, rv.dd.hi, rv.dd.lo, ex.hi, ex.lo, d);
+        }
+    }
+    free(ek);
     if (!kept[y]) {
         cs->dropped++;
         lpt_check(got == -HUGE_VAL && (p.allow & LP_KALLOW_NEGINF), "%s %s seed=0x%llx row %lld: "
@@ -236,7 +277,8 @@ static void test_contract(uint64_t seed)
         const lp_pkernel *k = lp_pkernel_at(ki);
         for (size_t pi = 0; pi < NPSETS; pi++) {
             const pset *ps = &psets[pi];
-            cstat cs = {0, 0, 0, 0, 0, 0};
+            cstat cs;
+            memset(&cs, 0, sizeof cs);
             lpt_rng r;
             lpt_rng_init(&r, seed ^ (ki * 1000 + pi));
             const int64_t rows = 24 * level;
@@ -258,10 +300,13 @@ static void test_contract(uint64_t seed)
                 check_row(k, ps, x, fmt, V, y, &cs, seed, row);
                 free(x);
             }
-            printf("contract %-18s %-16s tokens %3lld in K %3lld dropped %3lld outside %lld  "
-                   "worst err/bound %.3g  worst %.3g ulp\n", k->name, ps->name,
+            printf("%-16s %-16s %-8s tokens %3lld in K %3lld dropped %3lld outside %lld vs ref "
+                   "%3lld  worst err/bound %.3g (%.3g ulp)  kept-set: rows %lld differ, tokens "
+                   "%lld dropped here kept exact, %lld kept here dropped exact\n", k->name,
+                   ps->name, lp_pkernel_keptset_exact(k, ps->tau, &ps->s) ? "proved" : "measured",
                    (long long)cs.tokens, (long long)cs.in_k, (long long)cs.dropped,
-                   (long long)cs.outside, cs.worst_ratio, cs.worst_ulp);
+                   (long long)cs.outside, (long long)cs.vs_ref, cs.worst_ratio, cs.worst_ulp,
+                   (long long)cs.rows_diff, (long long)cs.kdrop, (long long)cs.kkeep);
         }
     }
 }
