@@ -16,10 +16,14 @@
  *              sampling): the proved contracts against lp_ref_compute itself, and the kept-set
  *              disagreements of every kernel (kernel -inf where the reference is finite, or the
  *              reverse) counted and printed per parameter set: measured, not asserted.
+ *   check      check's comparison (ck_run_case) of a processed kernel's tokens counts as kept-set
+ *              disagreements exactly the class mismatches that are -inf against finite (either
+ *              way), computed here from the two arrays; a problem without sampling counts none.
  * LPCERT_LEVEL=2 multiplies the row counts by 4. */
 #include <math.h>
 #include <mpfr.h>
 
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_impl.h"
 #include "lp_pkernel.h"
@@ -418,6 +422,70 @@ static void test_structure(uint64_t seed)
     printf("structure: %lld runs equal to their base kernel bit for bit\n", (long long)compared);
 }
 
+/* ---- check's kept-set category --------------------------------------------------------------- */
+
+static void test_check_category(uint64_t seed)
+{
+    lpt_rng r;
+    lpt_rng_init(&r, seed ^ 0xc4ec);
+    const lp_pkernel *k = lp_pkernel_find("sampled_f32");
+    LP_ASSERT(k);
+    for (int it = 0; it < 4; it++) {
+        const int64_t B = 3, T = 17, V = 64;
+        float *logits = malloc((size_t)(B * T * V) * sizeof *logits);
+        int64_t *labels = malloc((size_t)(B * T) * sizeof *labels);
+        LP_ASSERT(logits && labels);
+        for (int64_t i = 0; i < B * T * V; i++) logits[i] = (float)(lpt_rng_next(&r) % 6);
+        for (int64_t i = 0; i < B * T; i++) labels[i] = (int64_t)lp_rng_below(&r, (uint64_t)V);
+        lp_problem pb = LP_PROBLEM_INIT;
+        pb.shape = (lp_shape){B, T, V};
+        pb.fmt = LP_F32;
+        pb.logits = logits;
+        pb.labels = labels;
+        if (it > 0) pb.sampling.top_p = it == 1 ? 0.9 : it == 2 ? 0.5 : 1.0;
+        lp_kresult kr;
+        lp_ref_result ref;
+        lp_error err = {LP_OK, ""};
+        LP_ASSERT(lp_pkernel_run(&kr, k, &pb, &err) == LP_OK);
+        LP_ASSERT(lp_ref_compute(&ref, &pb, &err) == LP_OK);
+        int64_t want = 0;
+        for (int64_t i = 0; i < kr.B * kr.Ts; i++) {
+            const double y = kr.logp[i], x = lp_value_wide(&ref.logp[i], LP_F32);
+            want += (y == -HUGE_VAL && isfinite(x)) || (isfinite(y) && x == -HUGE_VAL);
+        }
+        ck_options o;
+        ck_options_init(&o);
+        o.no_default = 1;
+        ck_run run;
+        LP_ASSERT(ck_run_init(&run, &o, &err) == LP_OK);
+        ck_outputs cand;
+        memset(&cand, 0, sizeof cand);
+        cand.a[CK_TOKEN].present = 1;
+        cand.a[CK_TOKEN].fmt = LP_F32;
+        cand.a[CK_TOKEN].n = kr.B * kr.Ts;
+        cand.a[CK_TOKEN].v = kr.logp;
+        LP_ASSERT(ck_run_case(&run, "ties", "ties/f32", &pb, &ref, &cand, NULL, &err) == LP_OK);
+        int64_t got = 0, mism = 0;
+        int processed = 0;
+        for (size_t g = 0; g < run.ng; g++) {
+            got += run.g[g].n_keptset;
+            mism += run.g[g].n_mismatch;
+            processed |= run.g[g].processed;
+        }
+        lpt_check(got == want && got <= mism && processed == (it > 0),
+                  "check's kept-set count %lld (class mismatches %lld, processed %d), want %lld "
+                  "(top_p %g)", (long long)got, (long long)mism, processed, (long long)want,
+                  pb.sampling.top_p);
+        if (it == 1) printf("check: top_p 0.9 on tied rows: %lld of %lld tokens are kept-set "
+                            "disagreements\n", (long long)got, (long long)(kr.B * kr.Ts));
+        ck_run_free(&run);
+        lp_kresult_free(&kr);
+        lp_ref_result_free(&ref);
+        free(logits);
+        free(labels);
+    }
+}
+
 int main(void)
 {
     lpt_begin("t_processed_kernels");
@@ -428,6 +496,7 @@ int main(void)
     test_tanhf(seed);
     test_structure(seed);
     test_contract(seed);
+    test_check_category(seed);
     mpfr_clears(mt, md, ez, em, es, et, (mpfr_ptr)0);
     mpfr_free_cache();
     mpfr_flags_restore(flags, MPFR_FLAGS_ALL);
