@@ -50,6 +50,8 @@ static const pset psets[] = {
     {"top_p 0.9", {0, 0, 0.9, 0}, 1.0, PK_LM},
     {"top_p 0.95", {0, 0, 0.95, 0}, 1.0, PK_LM},
     {"top_p 0.9, tau 0.7", {0, 0, 0.9, 0}, 0.7, PK_LM},
+    {"top_p 0.9, ties", {0, 0, 0.9, 0}, 1.0, PK_TIES},
+    {"top_p 1", {0, 0, 1.0, 0}, 1.0, PK_WIDE},
     {"top_k 5, ties", {0, 5, 0, 0}, 1.0, PK_TIES},
     {"top_k 50, ties", {0, 50, 0, 0}, 1.0, PK_TIES},
     {"top_k 50, ties, tau 0.7", {0, 50, 0, 0}, 0.7, PK_TIES},
@@ -374,6 +376,24 @@ static void prose(rp_buf *b, const rp_processed *p)
                       100.0 * (double)diff / (double)rows);
         }
     }
+    const pcell *ti = find(p, "sampled_f32", LP_F32, "top_p 0.9, ties");
+    if (ti)
+        rp_printf(b, "- top_p 0.9 on rows with ties (sampled_f32, f32 logits on a grid of 1/4): "
+                     "%lld of %lld rows differ, %lld tokens dropped that the exact rule keeps "
+                     "(%.3g%% of its kept tokens): of a group of values tied at the boundary, "
+                     "SPEC A7 keeps all (it counts the mass strictly above), the sort-and-cumsum "
+                     "rule only those sorted after the cut.\n", (long long)ti->rows_diff,
+                  (long long)ti->rows, (long long)ti->kdrop,
+                  ti->exact_kept ? 100.0 * (double)ti->kdrop / (double)ti->exact_kept : 0.0);
+    const pcell *p1 = find(p, "sampled_f32", LP_F32, "top_p 1");
+    if (p1)
+        rp_printf(b, "- top_p 1 over logits of +-100 (sampled_f32): %lld of %lld rows differ, "
+                     "%lld tokens dropped (%.3g%% of the exact kept set): a token whose f32 "
+                     "probability underflows to 0 has cumsum <= 1 - p = 0 and is dropped, while "
+                     "p = 1 keeps every token exactly (an engine that skips top-p when every "
+                     "request has p = 1 avoids it only in such batches).\n",
+                  (long long)p1->rows_diff, (long long)p1->rows, (long long)p1->kdrop,
+                  p1->exact_kept ? 100.0 * (double)p1->kdrop / (double)p1->exact_kept : 0.0);
     const pcell *tk = find(p, "sampled_f32", LP_F32, "top_k 50, ties, tau 0.7");
     if (tk)
         rp_printf(b, "- top_k with ties after a rounded temperature (sampled_f32, f32 logits, "
