@@ -412,6 +412,17 @@ static void prose(rp_buf *b, const rp_processed *p)
                       b16->p99, f32->over || b16->over ? "OVER their proved bounds"
                                                        : "both within their proved bounds");
     }
+    const pcell *sk = find(p, "sampled_bf16", LP_BF16, "softcap 30, top_k 50");
+    if (sk)
+        rp_printf(b, "- softcap 30 then top_k 50 in bf16 (sampled_bf16): %lld of %lld rows differ, "
+                     "%lld tokens kept that the exact rule drops (%.3g%% of its kept tokens), and "
+                     "%lld of %lld sampled tokens (%.3g%%) are ones the exact rule gives -inf: the "
+                     "bf16 softcap maps distinct logits near +-c to one value, so the k-th value "
+                     "is shared by more tokens than in exact arithmetic.\n",
+                  (long long)sk->rows_diff, (long long)sk->rows, (long long)sk->kkeep,
+                  sk->exact_kept ? 100.0 * (double)sk->kkeep / (double)sk->exact_kept : 0.0,
+                  (long long)sk->sampled_drop, (long long)sk->sampled,
+                  sk->sampled ? 100.0 * (double)sk->sampled_drop / (double)sk->sampled : 0.0);
     int64_t other = 0;
     for (size_t i = 0; i < p->n; i++) other += p->c[i].other;
     rp_printf(b, "- Class mismatches that a kept-set difference does not explain (NaN, a -inf in a "
@@ -442,7 +453,9 @@ void rp_processed_markdown(rp_buf *b, const rp_report *r)
                  "drawn from the kernel's processed distribution) of the rows whose kept sets "
                  "agree, against the exact reference. `proved`: the kept set is "
                  "provably exact and every token was held to the contract of `impl/processed.c` "
-                 "(worst error / bound shown).\n\n", (long long)p->V, (long long)p->rows);
+                 "(worst error / bound shown). The max ulp column is set by the tokens with logp "
+                 "closest to 0, where the ulp is tiny (see \"logp close to 0\"); p50 and p99 say "
+                 "what is typical.\n\n", (long long)p->V, (long long)p->rows);
     prose(b, p);
     rp_printf(b, "\n| kernel | logits | parameters | rows | rows with another kept set | tokens "
                  "dropped here, kept exact | tokens kept here, dropped exact | sampled tokens the "
@@ -451,7 +464,7 @@ void rp_processed_markdown(rp_buf *b, const rp_report *r)
                  "| ---: | ---: | --- | ---: |\n");
     for (size_t i = 0; i < p->n; i++) {
         const pcell *c = &p->c[i];
-        char rd[40], kd[40], kk[40], sd[40], con[48], da[24];
+        char rd[40], kd[40], kk[40], sd[40], con[48], da[24], u[3][24], ab[24];
         pct(rd, sizeof rd, c->rows_diff, c->rows);
         pct(kd, sizeof kd, c->kdrop, c->exact_kept);
         pct(kk, sizeof kk, c->kkeep, c->exact_kept);
@@ -461,10 +474,17 @@ void rp_processed_markdown(rp_buf *b, const rp_report *r)
         else snprintf(con, sizeof con, "measured");
         if (c->rows_diff) snprintf(da, sizeof da, "%.3g", c->diff_abs);
         else snprintf(da, sizeof da, "-");
-        rp_printf(b, "| %s | %s | %s (%s) | %lld | %s | %s | %s | %s | %.4g | %.4g | %.4g | %.3g | "
-                     "%s | %s |\n", c->k->name, lp_format_name(c->fmt), c->ps->name,
-                  kind_names[c->ps->kind], (long long)c->rows, rd, kd, kk, sd, c->max_ulp, c->p50,
-                  c->p99, c->max_abs, con, da);
+        const double uv[3] = {c->max_ulp, c->p50, c->p99};
+        for (int j = 0; j < 3; j++) {
+            if (c->nnum) snprintf(u[j], sizeof u[j], "%.4g", uv[j]);
+            else snprintf(u[j], sizeof u[j], "-");
+        }
+        if (c->nnum) snprintf(ab, sizeof ab, "%.3g", c->max_abs);
+        else snprintf(ab, sizeof ab, "-");
+        rp_printf(b, "| %s | %s | %s (%s) | %lld | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+                     "|\n", c->k->name, lp_format_name(c->fmt), c->ps->name,
+                  kind_names[c->ps->kind], (long long)c->rows, rd, kd, kk, sd, u[0], u[1], u[2], ab,
+                  con, da);
     }
 }
 
