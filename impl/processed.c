@@ -27,7 +27,9 @@
  *               rule 4. The kernel departs from it by the rounded probabilities and sums, by
  *               thr != 1 - p, and by ties: of values tied at the boundary the ones sorted first
  *               may be dropped, while A7 keeps a whole tie group.
- *               Rule DESC (sampled_f32_desc), SGLang's torch-native top-p: probs = softmax of the
+ *               Rule DESC (sampled_f32_desc), SGLang's torch-native top-p (top_k_top_p_min_p_
+ *               sampling_from_probs_torch in python/sglang/srt/layers/sampler.py; the same rule as
+ *               sample_top_p of Meta's llama reference code): probs = softmax of the
  *               row in index order, sorted descending (ties in index order), cum_j the f32 running
  *               sum, drop j where op(cum_j - prob_j) > RN_f32(p). In exact arithmetic: keep iff
  *               the mass strictly above is <= p (A7 says < p).
@@ -95,7 +97,8 @@ static const lp_pkernel pkernels[] = {
      "vLLM v1 sampler with logprobs_mode processed_logprobs: f32 logits, softcap, temperature, "
      "top-k threshold, sort + cumsum top-p, min-p, log_softmax in f32"},
     {"sampled_f32_desc", "twopass_f32", LP_F32, LP_PTOPP_DESC,
-     "SGLang torch-native sampler: descending sort, drop where cumsum - p_i > p, f32"},
+     "SGLang's torch-native sampler (and Meta's llama sample_top_p): descending sort, drop where "
+     "cumsum - p_i > p, f32"},
     {"sampled_bf16", "twopass_bf16_acc32_tempbf16", LP_BF16, LP_PTOPP_ASC,
      "the same sampler on a bf16 logits tensor: every processed value, probability and "
      "cumulative sum stored in bf16 (computed in f32), log_softmax rounded to bf16"},
