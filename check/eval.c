@@ -438,9 +438,16 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
     g->n++;
     g->fmts |= 1u << F;
     r->values++;
+    const lp_sampling *sp = &pb->sampling;
+    const int processed = sp->softcap != 0 || sp->top_k != 0 || sp->top_p != 0 || sp->min_p != 0;
+    if (processed) g->processed = 1;
     if (m.cls == LP_CMP_MISMATCH) {
         g->n_mismatch++;
         if (leak) g->n_leak++;
+        /* SPEC A7: the kernel kept a token the exact rule drops (-inf), or the reverse */
+        if (processed && out == CK_TOKEN && ((y == -HUGE_VAL && isfinite(ref_f)) ||
+                                             (isfinite(y) && ref_f == -HUGE_VAL)))
+            g->n_keptset++;
     } else {
         if (!push_ulp(g, m.err_ulp)) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");
         if (same_bits(y, ref_f)) g->n_cr++;

@@ -112,6 +112,9 @@ typedef struct ck_group {
     int out;
     unsigned fmts;             /* candidate formats seen, bit (1 << fmt) */
     int64_t n, n_cr, n_mismatch, n_leak, n_over;
+    int processed;             /* the values come from problems with SPEC A7 sampling parameters */
+    int64_t n_keptset;         /* class mismatches that are kept-set disagreements: a processed
+                                * token -inf where the reference is finite, or the reverse */
     double max_ulp, max_abs;
     uint64_t max_steps;        /* representable steps between y and the correctly rounded value */
     double *ulps;              /* err_ulp of every NUMBER / SAME_SPECIAL value, for the median */

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "lp_format.h"
 #include "lp_impl.h"
+#include "lp_pkernel.h"
 
 static const char usage[] =
     "usage: lpcert kernels [--json]\n"
@@ -91,6 +92,13 @@ int lp_cli_kernels_print(FILE *f)
     fprintf(f, "\n%zu kernels. Use: lpcert certify --kernel NAME; lpcert check --vs-baseline NAME "
                "--factor 4.\nThe default bound of check and certify compares with twopass_f32 "
                "(twopass_f64 for f64 outputs): SPEC A5 (docs/SPEC.md).\n", lp_kernel_count());
+    fprintf(f, "\nProcessed-log-prob kernels (SPEC A7 as engines compute it, impl/processed.c; "
+               "measured by lpcert report and\ntests/t_processed_kernels.c, not by check --kernel: "
+               "the plugin ABI carries no sampling parameters):\n");
+    for (size_t i = 0; i < lp_pkernel_count(); i++) {
+        const lp_pkernel *k = lp_pkernel_at(i);
+        fprintf(f, "%-28s base %-28s %s\n", k->name, k->base, k->models);
+    }
     return ferror(f) ? LP_EXIT_FAIL : LP_EXIT_OK;
 }
 

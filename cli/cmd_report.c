@@ -152,7 +152,12 @@ int lp_cmd_report(int argc, char **argv)
         fprintf(stderr, "lpcert report: kernels done (%.1f s); sum versus mean sweep\n", since(&t0));
         s = rp_sweep_run(&sw, &ks, &o, &err);
     }
-    rp_report r = {&o, &cs, &ks, &sw};
+    rp_processed *pk = NULL;
+    if (s == LP_OK && rp_list_match(o.families, "processed")) {
+        fprintf(stderr, "lpcert report: sweep done (%.1f s); processed log-probs\n", since(&t0));
+        s = rp_processed_run(&pk, &o, &err);
+    }
+    rp_report r = {&o, &cs, &ks, &sw, pk};
     if (s == LP_OK) fprintf(stderr, "lpcert report: sweep done (%.1f s); writing\n", since(&t0));
     if (s == LP_OK) s = rp_figures_write(&r, &err);
     if (s == LP_OK) s = rp_markdown_write(&r, &err);
@@ -162,6 +167,7 @@ int lp_cmd_report(int argc, char **argv)
                 o.json, o.out_dir);
         rp_summary_print(stdout, &r);
     }
+    rp_processed_free(pk);
     rp_sweep_free(&sw);
     rp_kernels_free(&ks);
     rp_cases_free(&cs);

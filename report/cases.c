@@ -203,10 +203,10 @@ static lp_status add_pair_exh(rp_cases *cs, const rp_options *o, lp_error *err)
 
 int rp_family_known(const char *glob, const rp_options *o)
 {
-    static const char *const own[] = {"near_zero", "pair_exh"};
+    static const char *const own[] = {"near_zero", "pair_exh", "processed"};
     for (size_t f = 0; f < lp_family_count(); f++)
         if (ck_glob_match(glob, lp_family_at(f)->name)) return 1;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (ck_glob_match(glob, own[i])) return 1;
     char **names;
     size_t n;

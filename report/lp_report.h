@@ -153,12 +153,24 @@ const rp_sweep_k *rp_sweep_find(const rp_sweep *sw, const char *kernel);
 
 /* ---- output ----------------------------------------------------------------------------------- */
 
+/* ---- processed log-probs (processed.c) ------------------------------------------------------- */
+
+/* The kernels of impl/lp_pkernel.h on generated rows with sampling parameters, against the exact
+ * reference: ulps and kept-set disagreements per kernel, logits format and parameter set. Run
+ * when the family selection matches "processed" (or is empty). */
+typedef struct rp_processed rp_processed;
+lp_status rp_processed_run(rp_processed **out, const rp_options *o, lp_error *err);
+void rp_processed_free(rp_processed *p);
+
 typedef struct rp_report {
     const rp_options *o;
     rp_cases *cs;
     rp_kernels *ks;
     rp_sweep *sw;
+    rp_processed *pk;        /* NULL: no section */
 } rp_report;
+
+
 
 /* A line plot. dash: 0 solid, k > 0 the k-th dash pattern; marker: 0 none, k > 0 the k-th
  * (hollow) marker shape; points with y <= 0 on a log axis are left out. An unnamed series belongs
@@ -195,6 +207,9 @@ int rp_kernel_base(const lp_kernel *k);
 /* 1 if the cases of class cls enumerate their domain exhaustively. */
 int rp_class_exhaustive(const rp_cases *cs, const char *cls);
 
+/* The section of ACCURACY.md and the "processed" object of the JSON (root: a cJSON object). */
+void rp_processed_markdown(rp_buf *b, const rp_report *r);
+void rp_processed_json(void *root, const rp_report *r);
 lp_status rp_figures_write(const rp_report *r, lp_error *err);
 lp_status rp_families_write(const rp_report *r, lp_error *err);
 /* The prose of ACCURACY.md (prose.c), derived from the figures. */

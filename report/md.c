@@ -225,7 +225,8 @@ lp_status rp_markdown_write(const rp_report *r, lp_error *err)
         rp_printf(&b, "![error vs logp, ulp, %s](figures/logp_ulp_%s.svg)\n"
                       "![error vs logp, absolute, %s](figures/logp_abs_%s.svg)\n\n",
                   fmts[f], fmts[f], fmts[f], fmts[f]);
-    rp_printf(&b, "## Error histograms\n\n");
+    rp_processed_markdown(&b, r);
+    rp_printf(&b, "\n## Error histograms\n\n");
     for (int f = 0; f < LP_NFORMATS; f++)
         rp_printf(&b, "![histogram %s](figures/hist_%s.svg)\n", fmts[f], fmts[f]);
 
