@@ -198,9 +198,13 @@ lp_status lp_audit_markdown(char **text, const lp_audit *au, lp_error *err)
     return LP_OK;
 }
 
+/* A finite figure as the shortest decimal that reads back as the same binary64 (cJSON's own
+ * printing accepts 15 digits that are only within an epsilon: one ulp off, measured by
+ * tests/e2e_audit.py); NaN and infinities as strings (JSON has no such numbers). */
 static void add_num(cJSON *o, const char *k, double v)
 {
-    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
+    char buf[40];
+    if (isfinite(v)) cJSON_AddRawToObject(o, k, shortest(buf, sizeof buf, v));
     else cJSON_AddStringToObject(o, k, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
 }
 
@@ -235,11 +239,11 @@ static cJSON *side_json(const au_side_info *s)
         cJSON *l = cJSON_AddObjectToObject(o, "logits");
         cJSON_AddStringToObject(l, "dtype", lp_format_name(s->logits_fmt));
         cJSON_AddNumberToObject(l, "V", (double)s->V);
-        cJSON_AddNumberToObject(l, "temperature", s->temperature);
-        cJSON_AddNumberToObject(l, "softcap", s->sampling.softcap);
+        add_num(l, "temperature", s->temperature);
+        add_num(l, "softcap", s->sampling.softcap);
         cJSON_AddNumberToObject(l, "top_k", (double)s->sampling.top_k);
-        cJSON_AddNumberToObject(l, "top_p", s->sampling.top_p);
-        cJSON_AddNumberToObject(l, "min_p", s->sampling.min_p);
+        add_num(l, "top_p", s->sampling.top_p);
+        add_num(l, "min_p", s->sampling.min_p);
     }
     return o;
 }

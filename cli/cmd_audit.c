@@ -305,6 +305,11 @@ int lp_cmd_audit(int argc, char **argv)
         if (s == LP_OK)
             s = lp_bind(p, &fs.mask_own[1 + k], lt[k], yt, mt, lt[k]->dtype == LP_DT_U16 ? &bf16 : NULL,
                         &what, &err);
+        if (s != LP_OK) {   /* say which side's binding failed: lp_bind may name the labels */
+            char m[sizeof err.msg];
+            snprintf(m, sizeof m, "%s", err.msg);
+            lp_fail(&err, s, "--logits-%c %s: %s", "ab"[k], o.s[k].logits, m);
+        }
         sd[k].logits = p;
     }
     if (s == LP_OK) s = lp_audit_run(&au, &tk, &sd[0], &sd[1], &o.ao, &err);
