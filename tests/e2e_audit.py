@@ -363,8 +363,14 @@ def run_audit(lpcert, words, d, what):
 
 def readme_example(lpcert, d):
     text = open(os.path.join(HERE, "..", "README.md"), encoding="utf-8").read()
-    sec = text[text.index("## Auditing a rollout-vs-trainer gap"):]
-    sec = sec[:sec.index("\n## ", 5)]
+    lines, fence, out = text[text.index("## Auditing a rollout-vs-trainer gap"):].split("\n"), False, []
+    for i, ln in enumerate(lines):   # up to the next "## " heading outside a fence
+        if ln.startswith("```"):
+            fence = not fence
+        if i and not fence and ln.startswith("## "):
+            break
+        out.append(ln)
+    sec = "\n".join(out)
     code = re.search(r"```python\n(.*?)```", sec, re.S).group(1)
     with open(os.path.join(d, "pipelines.py"), "w") as f:
         f.write(code)
