@@ -297,19 +297,62 @@ static double dd_err(lp_dd X)
 typedef struct au_part_acc {
     mpq_t sabs, ssum;
     double *absv;
+    mpq_t *seq;                  /* [B]: the part summed per sequence */
 } au_part_acc;
 
+/* The figures of m exact values v_j / div_j (div NULL: 1), sequence j at pos[j]. */
+static lp_status seq_figures(struct lp_audit_split_seq *o, mpq_t *v, const int64_t *div,
+                             const int64_t *pos, int64_t m, lp_error *err)
+{
+    o->n = m;
+    o->max_b = -1;
+    if (m == 0) {
+        o->max_abs = o->mean_abs = o->mean = o->p99_abs = (double)NAN;
+        return LP_OK;
+    }
+    double *ab = malloc((size_t)m * sizeof *ab);
+    if (!ab) return lp_fail(err, LP_ERR_NOMEM, "audit: out of memory");
+    mpq_t x, sabs, ssum;
+    mpq_inits(x, sabs, ssum, (mpq_ptr)0);
+    for (int64_t j = 0; j < m; j++) {
+        mpq_set(x, v[j]);
+        if (div) {
+            mpq_t d;
+            mpq_init(d);
+            mpq_set_ui(d, (unsigned long)div[j], 1);
+            mpq_div(x, x, d);
+            mpq_clear(d);
+        }
+        mpq_add(ssum, ssum, x);
+        mpq_abs(x, x);
+        mpq_add(sabs, sabs, x);
+        ab[j] = round_q(x);
+        if (o->max_b < 0 || ab[j] > o->max_abs) o->max_abs = ab[j], o->max_b = pos[j];
+    }
+    mpq_set_ui(x, (unsigned long)m, 1);
+    mpq_div(sabs, sabs, x);
+    mpq_div(ssum, ssum, x);
+    o->mean_abs = round_q(sabs);
+    o->mean = round_q(ssum);
+    qsort(ab, (size_t)m, sizeof *ab, cmp_double);
+    o->p99_abs = ab[(99 * m + 99) / 100 - 1];
+    mpq_clears(x, sabs, ssum, (mpq_ptr)0);
+    free(ab);
+    return LP_OK;
+}
+
 /* Adds the exact part v = t0 + t1 + t2 + t3 (doubles, exact) of token i to part k. */
-static void part_add(lp_audit_split *ps, au_part_acc *acc, int64_t i, const double t[4], double bound,
-                     int64_t pb, int64_t pt, mpq_t v, mpq_t tmp)
+static void part_add(lp_audit_split *ps, au_part_acc *acc, int64_t i, int64_t j, const double t[4],
+                     double bound, int64_t pb, int64_t pt, mpq_t v, mpq_t tmp)
 {
     mpq_set_ui(v, 0, 1);
-    for (int j = 0; j < 4; j++) {
-        if (t[j] == 0) continue;
-        q_of_double(tmp, t[j]);
+    for (int k = 0; k < 4; k++) {
+        if (t[k] == 0) continue;
+        q_of_double(tmp, t[k]);
         mpq_add(v, v, tmp);
     }
     mpq_add(acc->ssum, acc->ssum, v);
+    mpq_add(acc->seq[j], acc->seq[j], v);
     mpq_abs(v, v);
     mpq_add(acc->sabs, acc->sabs, v);
     const double r = round_q(v);
@@ -333,7 +376,8 @@ static void part_add(lp_audit_split *ps, au_part_acc *acc, int64_t i, const doub
 
 static lp_status split_run(lp_audit *au, int64_t n, const double *a, const double *b,
                            const lp_dd *Xa, const lp_dd *Xb, const int64_t *pos_b,
-                           const int64_t *pos_t, lp_error *err)
+                           const int64_t *pos_t, int64_t ns, const int64_t *seq_b,
+                           const int64_t *cnt, lp_error *err)
 {
     int parts[3], np = 0;
     if (Xa && Xb) parts[np++] = LP_AUDIT_FINAL_OP_A, parts[np++] = LP_AUDIT_LOGITS,
@@ -347,7 +391,9 @@ static lp_status split_run(lp_audit *au, int64_t n, const double *a, const doubl
     for (int k = 0; k < np; k++) {
         mpq_inits(acc[k].sabs, acc[k].ssum, (mpq_ptr)0);
         acc[k].absv = malloc((size_t)n * sizeof(double));
-        if (!acc[k].absv) st = lp_fail(err, LP_ERR_NOMEM, "audit: out of memory");
+        acc[k].seq = calloc((size_t)ns + 1, sizeof(mpq_t));
+        if (!acc[k].absv || !acc[k].seq) st = lp_fail(err, LP_ERR_NOMEM, "audit: out of memory");
+        for (int64_t j = 0; acc[k].seq && j < ns; j++) mpq_init(acc[k].seq[j]);
         lp_audit_split *ps = &au->part[parts[k]];
         ps->present = 1;
         ps->key = au_part_key(parts[k]);
@@ -357,7 +403,8 @@ static lp_status split_run(lp_audit *au, int64_t n, const double *a, const doubl
     }
     mpq_t v, tmp;
     mpq_inits(v, tmp, (mpq_ptr)0);
-    for (int64_t i = 0; i < n && st == LP_OK; i++) {
+    for (int64_t i = 0, j = 0; i < n && st == LP_OK; i++) {
+        while (seq_b[j] != pos_b[i]) j++;   /* tokens come in sequence order */
         for (int k = 0; k < np; k++) {
             double t[4] = {0, 0, 0, 0}, bound = 0;
             switch (parts[k]) {
@@ -373,7 +420,7 @@ static lp_status split_run(lp_audit *au, int64_t n, const double *a, const doubl
             default:                    t[0] = Xa[i].hi, t[1] = Xa[i].lo, t[2] = -b[i];
                                         bound = dd_err(Xa[i]); break;
             }
-            part_add(&au->part[parts[k]], &acc[k], i, t, bound, pos_b[i], pos_t[i], v, tmp);
+            part_add(&au->part[parts[k]], &acc[k], i, j, t, bound, pos_b[i], pos_t[i], v, tmp);
         }
     }
     for (int k = 0; k < np && st == LP_OK; k++) {
@@ -386,11 +433,19 @@ static lp_status split_run(lp_audit *au, int64_t n, const double *a, const doubl
         qsort(acc[k].absv, (size_t)n, sizeof(double), cmp_double);
         int64_t rank = (99 * n + 99) / 100;   /* ceil(0.99 n) >= 1 */
         ps->p99_abs = acc[k].absv[rank - 1];
+        st = seq_figures(&ps->seq[0], acc[k].seq, NULL, seq_b, ns, err);
+        if (st == LP_OK) st = seq_figures(&ps->seq[1], acc[k].seq, cnt, seq_b, ns, err);
+        int64_t nmax = 0;
+        for (int64_t j = 0; j < ns; j++) nmax = cnt[j] > nmax ? cnt[j] : nmax;
+        ps->seq[0].dd_bound = nextafter(ps->dd_bound * (double)nmax, INFINITY);
+        ps->seq[1].dd_bound = ps->dd_bound;
     }
     mpq_clears(v, tmp, (mpq_ptr)0);
     for (int k = 0; k < np; k++) {
         mpq_clears(acc[k].sabs, acc[k].ssum, (mpq_ptr)0);
         free(acc[k].absv);
+        for (int64_t j = 0; acc[k].seq && j < ns; j++) mpq_clear(acc[k].seq[j]);
+        free(acc[k].seq);
     }
     if (st == LP_OK) {
         au->dominant = parts[0];
@@ -600,11 +655,11 @@ lp_status lp_audit_run(lp_audit **out, const lp_problem *tk, const lp_audit_side
         au_src s = {LP_AUDIT_TOKENS, n, va, vb, pb_, pt_, NULL, NULL};
         st = level_figures(&au->lev[LP_AUDIT_TOKENS], &s, err);
     }
+    int64_t ns = 0;
     if (st == LP_OK) {
         /* sequences: D_b = sum (a - b) exactly, over the sequences with a counted token */
         mpq_t x, t;
         mpq_inits(x, t, (mpq_ptr)0);
-        int64_t ns = 0;
         for (int64_t i = 0, j = -1; i < n; i++) {
             if (j < 0 || seq_b[j] != pb_[i]) seq_b[++j] = pb_[i], ns = j + 1;
             q_of_double(x, va[i]);
@@ -620,7 +675,7 @@ lp_status lp_audit_run(lp_audit **out, const lp_problem *tk, const lp_audit_side
         s.lev = LP_AUDIT_SEQ_MEAN;
         if (st == LP_OK) st = level_figures(&au->lev[LP_AUDIT_SEQ_MEAN], &s, err);
     }
-    if (st == LP_OK) st = split_run(au, n, va, vb, Xa, Xb, pb_, pt_, err);
+    if (st == LP_OK) st = split_run(au, n, va, vb, Xa, Xb, pb_, pt_, ns, seq_b, cnt, err);
     lp_mpfr_leave(&ms);
     if (D)
         for (int64_t j = 0; j < au->B; j++) mpq_clear(D[j]);

@@ -146,6 +146,20 @@ lp_status lp_audit_markdown(char **text, const lp_audit *au, lp_error *err)
                            at, p->mean, tot > 0 ? 100.0 * p->mean_abs / tot : 0.0);
             if (p->dd_bound > bound) bound = p->dd_bound;
         }
+        lp_text_printf(&t, "\nPer sequence (the parts of its counted tokens summed, and that sum "
+                       "over n):\n\n| part | of | n | mean abs | p99 abs | max abs | at | mean |\n"
+                       "|---|---|--:|--:|--:|--:|---|--:|\n");
+        for (int k = 0; k < LP_AUDIT_NPARTS; k++) {
+            const lp_audit_split *p = &au->part[k];
+            for (int l = 0; p->present && l < 2; l++) {
+                const struct lp_audit_split_seq *q = &p->seq[l];
+                char at[64];
+                at_text(at, sizeof at, q->max_b, -1);
+                lp_text_printf(&t, "| `%s` | %s | %lld | %.6g | %.6g | %.6g | %s | %.6g |\n", p->key,
+                               l ? "means" : "sums", (long long)q->n, q->mean_abs, q->p99_abs,
+                               q->max_abs, at, q->mean);
+            }
+        }
         lp_text_printf(&t, "\nHistogram of |part| (tokens per binade of the rounded |part|):\n\n"
                        "| |part| |");
         for (int k = 0; k < LP_AUDIT_NPARTS; k++)
@@ -189,7 +203,9 @@ lp_status lp_audit_markdown(char **text, const lp_audit *au, lp_error *err)
         "(exact(Lb) - b), the final op of a, the logits (and semantics) difference, the final op "
         "of b. max abs, mean abs and mean as above over the counted tokens; p99 abs is the "
         "ceil(0.99 N)-th smallest rounded |part| (nearest rank); share is the part's mean abs over "
-        "the sum of the parts' mean abs; the dominant part has the largest mean abs.\n");
+        "the sum of the parts' mean abs; the dominant part has the largest mean abs. Per sequence: "
+        "the part summed over the sequence's counted tokens (sums) and that sum over n (means), "
+        "with the same figures over the sequences.\n");
     if (t.oom) {
         lp_text_free(&t);
         return lp_fail(err, LP_ERR_NOMEM, "audit: out of memory writing the report");
@@ -280,6 +296,18 @@ lp_status lp_audit_write_json(const lp_audit *au, const char *path, lp_error *er
             cJSON *at = cJSON_AddObjectToObject(o, "max_at");
             cJSON_AddNumberToObject(at, "b", (double)p->max_b);
             cJSON_AddNumberToObject(at, "t", (double)p->max_t);
+            cJSON *sq = cJSON_AddObjectToObject(o, "sequences");
+            for (int l = 0; l < 2; l++) {
+                const struct lp_audit_split_seq *q = &p->seq[l];
+                cJSON *e = cJSON_AddObjectToObject(sq, l ? "mean" : "sum");
+                cJSON_AddNumberToObject(e, "count", (double)q->n);
+                add_num(e, "max_abs", q->max_abs);
+                add_num(e, "mean_abs", q->mean_abs);
+                add_num(e, "p99_abs", q->p99_abs);
+                add_num(e, "mean", q->mean);
+                add_num(e, "dd_bound", q->dd_bound);
+                cJSON_AddNumberToObject(e, "max_at_b", (double)q->max_b);
+            }
             cJSON *h = cJSON_AddArrayToObject(o, "hist");   /* [0]: zeros, then binades */
             for (int bin = 0; bin < LP_AUDIT_HIST_BINS; bin++)
                 cJSON_AddItemToArray(h, cJSON_CreateNumber((double)p->hist[bin]));

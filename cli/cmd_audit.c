@@ -26,9 +26,8 @@ static const char usage[] =
     "engine's rollout and a trainer). Each input is FILE.npy or FILE.safetensors[:tensor]. A and B\n"
     "are [B, T_s] (T_s = T-1 with --shift next, the default, else T) in f64, f32, f16 or bf16; Y [B, T]\n"
     "I64/I32; M [B, T] of 0 and 1 (a .npy '<u2' array, log-probs or logits, is read as bf16 bit\n"
-    "patterns). A token counts\n"
-    "when its label is not --ignore-index (default -100) and its mask is 1; a NaN or inf in A or B at\n"
-    "a counted token is an input error.\n"
+    "patterns). A token counts when its label is not --ignore-index (default -100) and its mask is\n"
+    "1; a NaN or inf in A or B at a counted token is an input error.\n"
     "\n"
     "Figures (exact, each rounded once to binary64; definitions in the report): per token x = a - b,\n"
     "per sequence the difference of the sums and of the means: count, mean |x|, max |x|, mean x, the\n"
@@ -227,6 +226,15 @@ static lp_status write_svgs(const lp_audit *au, const char *dir, lp_error *err)
     lp_audit_split sp[LP_AUDIT_NPARTS];
     int ns = 0;
     for (int b = 0; b < NB; b++) x[b] = ldexp(1.5, b + LP_AUDIT_HIST_EMIN);   /* binade middles */
+    int lo = NB, hi = -1;   /* the binades drawn: those holding a token, and one either side */
+    for (int k = 0; k < LP_AUDIT_NPARTS; k++) {
+        lp_audit_split q;
+        lp_audit_split_get(au, (lp_audit_part)k, &q);
+        for (int b = 0; q.present && b < NB; b++)
+            if (q.hist[b + 1]) lo = b < lo ? b : lo, hi = b > hi ? b : hi;
+    }
+    const double xmin = hi < 0 ? 0 : ldexp(1, lo - 1 + LP_AUDIT_HIST_EMIN);
+    const double xmax = hi < 0 ? 0 : ldexp(1, hi + 2 + LP_AUDIT_HIST_EMIN);
     lp_status s = LP_OK;
     char path[4096], note[200], title[160];
     for (int k = 0; k < LP_AUDIT_NPARTS && s == LP_OK; k++) {
@@ -243,6 +251,7 @@ static lp_status write_svgs(const lp_audit *au, const char *dir, lp_error *err)
         pl.xlabel = "|part| (nats), binade 2^e <= |part| < 2^(e+1), at its middle";
         pl.ylabel = "tokens";
         pl.logx = 2;
+        pl.xmin = xmin, pl.xmax = xmax;
         pl.s = &all[ns];
         pl.ns = 1;
         pl.note = note;
@@ -256,6 +265,7 @@ static lp_status write_svgs(const lp_audit *au, const char *dir, lp_error *err)
         pl.xlabel = "|part| (nats), binade 2^e <= |part| < 2^(e+1), at its middle";
         pl.ylabel = "tokens";
         pl.logx = 2;
+        pl.xmin = xmin, pl.xmax = xmax;
         pl.s = all;
         pl.ns = ns;
         pl.note = "parts equal to 0 are not drawn (the report counts them)";

@@ -228,6 +228,13 @@ typedef struct lp_audit_split {
     int64_t max_b, max_t;
     int64_t hist[LP_AUDIT_HIST_BINS];  /* [0]: |part| = 0; [1 + e - EMIN]: RN|part| in
                                         * [2^e, 2^(e+1)), e clamped to [EMIN, EMAX] */
+    /* The part per sequence with a counted token: the sum of its tokens' parts (seq[0]) and that
+     * sum over n_b (seq[1]), with the same figures (max_b: the sequence; dd_bound: the bound on
+     * one value, max_b n_b times the token bound for sums). */
+    struct lp_audit_split_seq {
+        int64_t n, max_b;
+        double max_abs, mean_abs, mean, p99_abs, dd_bound;
+    } seq[2];
 } lp_audit_split;
 
 typedef struct lp_audit lp_audit;   /* opaque: one audit's figures */

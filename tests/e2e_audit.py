@@ -281,7 +281,16 @@ def expected(o, d):
             n = len(v)
             sp[k] = {"count": n, "max_abs": ab[-1], "mean_abs": mpmath.fsum(ab) / n,
                      "mean": mpmath.fsum(v) / n, "p99_abs": ab[-(-99 * n // 100) - 1],
-                     "abs": [abs(x) for x in v]}
+                     "abs": [abs(x) for x in v], "sequences": {}}
+            per = {}
+            for (bb, _), x in zip(toks, v):
+                per.setdefault(bb, []).append(x)
+            for lev in ("sum", "mean"):
+                w = [mpmath.fsum(per[q]) / (len(per[q]) if lev == "mean" else 1) for q in sorted(per)]
+                wa = sorted(abs(x) for x in w)
+                m = len(w)
+                sp[k]["sequences"][lev] = {"count": m, "max_abs": wa[-1], "mean_abs": mpmath.fsum(wa) / m,
+                                           "mean": mpmath.fsum(w) / m, "p99_abs": wa[-(-99 * m // 100) - 1]}
         sp["dominant"] = max(parts, key=lambda k: sp[k]["mean_abs"])
         exp["split"] = sp
     return exp
@@ -328,6 +337,16 @@ def compare(got, exp, what):
             if abs(mpf(g[f]) - e[f]) > tol:
                 fail("%s split.%s.%s: lpcert %r, exact %s, tolerance %s" % (what, k, f, g[f],
                      mpmath.nstr(e[f], 20), mpmath.nstr(tol, 3)))
+        for lev in ("sum", "mean"):
+            gq, eq = g["sequences"][lev], e["sequences"][lev]
+            if gq["count"] != eq["count"]:
+                fail("%s split.%s.sequences.%s.count" % (what, k, lev))
+            for f in ("max_abs", "mean_abs", "mean", "p99_abs"):
+                n += 1
+                tol = mpf(gq["dd_bound"]) + mpf(2) ** -52 * abs(mpf(gq[f])) + mpf(2) ** -1074
+                if abs(mpf(gq[f]) - eq[f]) > tol:
+                    fail("%s split.%s.sequences.%s.%s: lpcert %r, exact %s, tolerance %s"
+                         % (what, k, lev, f, gq[f], mpmath.nstr(eq[f], 20), mpmath.nstr(tol, 3)))
         if not g["dd_bound"] < 1e-20:
             fail("%s split.%s.dd_bound %r" % (what, k, g["dd_bound"]))
         hist = [0] * len(g["hist"])
