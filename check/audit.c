@@ -301,7 +301,7 @@ typedef struct au_part_acc {
 } au_part_acc;
 
 /* The figures of m exact values v_j / div_j (div NULL: 1), sequence j at pos[j]. */
-static lp_status seq_figures(struct lp_audit_split_seq *o, mpq_t *v, const int64_t *div,
+static lp_status seq_figures(lp_audit_split_seq *o, mpq_t *v, const int64_t *div,
                              const int64_t *pos, int64_t m, lp_error *err)
 {
     o->n = m;

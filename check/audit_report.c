@@ -152,7 +152,7 @@ lp_status lp_audit_markdown(char **text, const lp_audit *au, lp_error *err)
         for (int k = 0; k < LP_AUDIT_NPARTS; k++) {
             const lp_audit_split *p = &au->part[k];
             for (int l = 0; p->present && l < 2; l++) {
-                const struct lp_audit_split_seq *q = &p->seq[l];
+                const lp_audit_split_seq *q = &p->seq[l];
                 char at[64];
                 at_text(at, sizeof at, q->max_b, -1);
                 lp_text_printf(&t, "| `%s` | %s | %lld | %.6g | %.6g | %.6g | %s | %.6g |\n", p->key,
@@ -298,7 +298,7 @@ lp_status lp_audit_write_json(const lp_audit *au, const char *path, lp_error *er
             cJSON_AddNumberToObject(at, "t", (double)p->max_t);
             cJSON *sq = cJSON_AddObjectToObject(o, "sequences");
             for (int l = 0; l < 2; l++) {
-                const struct lp_audit_split_seq *q = &p->seq[l];
+                const lp_audit_split_seq *q = &p->seq[l];
                 cJSON *e = cJSON_AddObjectToObject(sq, l ? "mean" : "sum");
                 cJSON_AddNumberToObject(e, "count", (double)q->n);
                 add_num(e, "max_abs", q->max_abs);

@@ -217,6 +217,13 @@ typedef enum lp_audit_part {
  * double-double (lpcert.h: within 2^-104 |x| + 2^-1074), so each part is computed exactly from
  * those pairs, and each figure is the correctly rounded figure of these parts; it differs from
  * the figure of the exact parts by at most dd_bound (figures over |part|: max, mean, p99). */
+/* A part's figures over the sequences (max_b: the sequence where max_abs is first reached;
+ * dd_bound: as the token's, times max n_b for sums). */
+typedef struct lp_audit_split_seq {
+    int64_t n, max_b;
+    double max_abs, mean_abs, mean, p99_abs, dd_bound;
+} lp_audit_split_seq;
+
 typedef struct lp_audit_split {
     int present;
     const char *key;             /* "final_op_a", "logits", "final_op_b", "final_op_a_and_logits",
@@ -229,12 +236,8 @@ typedef struct lp_audit_split {
     int64_t hist[LP_AUDIT_HIST_BINS];  /* [0]: |part| = 0; [1 + e - EMIN]: RN|part| in
                                         * [2^e, 2^(e+1)), e clamped to [EMIN, EMAX] */
     /* The part per sequence with a counted token: the sum of its tokens' parts (seq[0]) and that
-     * sum over n_b (seq[1]), with the same figures (max_b: the sequence; dd_bound: the bound on
-     * one value, max_b n_b times the token bound for sums). */
-    struct lp_audit_split_seq {
-        int64_t n, max_b;
-        double max_abs, mean_abs, mean, p99_abs, dd_bound;
-    } seq[2];
+     * sum over n_b (seq[1]). */
+    lp_audit_split_seq seq[2];
 } lp_audit_split;
 
 typedef struct lp_audit lp_audit;   /* opaque: one audit's figures */
