@@ -104,6 +104,8 @@ lp_status lp_audit_markdown(char **text, const lp_audit *au, lp_error *err)
             lp_text_printf(&t, "Only a's logits were given: the logits (and semantics) difference "
                            "and b's final op are reported together as `logits_and_final_op_b` = "
                            "exact(La) - b.\n\n");
+    } else if (au->side[0].has_logits || au->side[1].has_logits) {
+        lp_text_printf(&t, "No token counts: there is nothing to split.\n\n");
     } else {
         lp_text_printf(&t, "No logits given: the gap is not split (give --logits-a and/or "
                        "--logits-b to split it into final ops and logits).\n\n");
