@@ -6,7 +6,9 @@
    runs, and the output pasted under it must be the first lines of what the command prints now.
 2. More cases, generated here (numpy): shift none, f64 / f16 / bf16 log-probs, ignore_index, a
    mask, extra bands (one with an infinite end), one side's logits only (with softcap, top-k,
-   min-p), no logits, safetensors inputs named NAME:tensor.
+   min-p), no logits, safetensors inputs named NAME:tensor; exact corners: a mean that is a tie of
+   binary64 (to even), x = 0 on a band's end, x = RN(log 1.1) and RN(log 0.9) against [0.9, 1.1],
+   a k3 beyond binary64 ("inf"), a = b (k3 exactly 0).
 3. Every JSON figure of every run is recomputed here from the input files, sharing no code with
    lpcert's C: exact rationals (fractions.Fraction: Python's float(Fraction) is correctly rounded)
    for count, mean_abs_delta, max_abs_delta, mean_delta, compared bit for bit; mpmath at 320 bits
@@ -135,7 +137,11 @@ def rn_mpf(v, what):
     if v == 0:
         return 0.0
     lo, hi = v * (1 - mpf(2) ** -300), v * (1 + mpf(2) ** -300)
-    a, b = float(frac(lo)), float(frac(hi))
+
+    def rn(q):   # RN of a Fraction; beyond the largest double's rounding boundary: inf
+        big = Fraction(2) ** 1024 - Fraction(2) ** 970
+        return (math.inf if q > 0 else -math.inf) if abs(q) >= big else float(q)
+    a, b = rn(frac(lo)), rn(frac(hi))
     if a != b:
         fail("%s: the 320-bit value does not decide the rounding" % what)
     return a
@@ -297,6 +303,8 @@ def expected(o, d):
 
 
 def same(x, y):
+    if isinstance(x, str) and x in ("inf", "-inf", "nan"):   # JSON has no such numbers
+        x = float(x)
     return x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
 
 
@@ -492,6 +500,32 @@ def gen_cases(lpcert, d):
     npy("C_y.npy", y)
     run_audit(lpcert, ["--a", "C_a.npy", "--b", "C_b.npy", "--labels", "C_y.npy", "--band", "1,1.5"],
               d, "case C")
+    # case D: exact corners, f64 log-probs, shift none: x = 0 against bands [1, 2] and [0.5, 1]
+    # (exp(0) = 1 is inside both); x = RN(log 1.1) and RN(log 0.9), whose band decisions need more
+    # than 53 bits. Case T: x = 1 and 1 + 2^-52: mean 1 + 2^-53, a tie of binary64 (to even: 1)
+    npy("D_a.npy", np.array([[0.0, math.log(1.1), math.log(0.9)]]))
+    npy("D_b.npy", np.zeros((1, 3)))
+    npy("D_y.npy", np.zeros((1, 3), np.int64))
+    run_audit(lpcert, ["--a", "D_a.npy", "--b", "D_b.npy", "--labels", "D_y.npy", "--shift", "none",
+                       "--band", "1,2", "--band", "0.5,1"], d, "case D")
+    npy("T_a.npy", np.array([[1.0, 1.0 + 2.0 ** -52]]))
+    npy("T_b.npy", np.zeros((1, 2)))
+    npy("T_y.npy", np.zeros((1, 2), np.int64))
+    run_audit(lpcert, ["--a", "T_a.npy", "--b", "T_b.npy", "--labels", "T_y.npy", "--shift", "none",
+                       "--json", "j_T.json"], d, "case T")
+    if json.load(open(os.path.join(d, "j_T.json")))["tokens"]["mean_abs_delta"] != 1.0:
+        fail("case T: the tie 1 + 2^-53 did not round to even (1.0)")
+    # case E: k3 beyond binary64 (x = -800: r = e^800 > 2^1024): "inf"; case F: a = b, k3 exactly 0
+    npy("E_a.npy", np.array([[-800.0, 0.0]]))
+    npy("E_b.npy", np.array([[0.0, 0.0]]))
+    npy("E_y.npy", np.zeros((1, 2), np.int64))
+    run_audit(lpcert, ["--a", "E_a.npy", "--b", "E_b.npy", "--labels", "E_y.npy", "--shift", "none"],
+              d, "case E")
+    npy("F_a.npy", np.array([[-0.5, -1.25]], np.float32))
+    got = run_audit(lpcert, ["--a", "F_a.npy", "--b", "F_a.npy", "--labels", "E_y.npy", "--shift", "none",
+                             "--json", "j_F.json"], d, "case F (a = b)")
+    if json.load(open(os.path.join(d, "j_F.json")))["tokens"]["k3_kl"] != 0:
+        fail("case F: k3 of a = b is not 0")
     return ("A_a.npy", "A_b.npy", "A_y.npy", "A_m.npy", "A_Lb.npy")
 
 
