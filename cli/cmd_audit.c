@@ -172,7 +172,7 @@ static int parse_opts(audit_opts *o, int argc, char **argv)
 
 /* The files of one run, closed together. */
 typedef struct audit_files {
-    lp_tfile *f[7];               /* labels, mask, a, b, logits a, logits b */
+    lp_tfile *f[6];               /* labels, mask, a, b, logits a, logits b */
     uint8_t *mask_own[3];         /* tokens, side a, side b */
 } audit_files;
 
