@@ -251,7 +251,7 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         lp_tok_class cls;
         lp_error e = {LP_OK, ""};
         if (J->thr) { /* SPEC A7: the kept set, decided exactly (sample.c) */
-            const lp_status ss = lp_sample_prepare(&r, &pb->sampling, st, &e);
+            const lp_status ss = lp_sample_prepare(&r, &pb->sampling, J->opt->slow, st, &e);
             if (ss != LP_OK) {
                 J->cls[i] = (uint8_t)LP_TOK_NAN;
                 fail_at(J, i, &e);
@@ -778,7 +778,7 @@ lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int
     lp_mpfr_state ms;
     lp_mpfr_enter(&ms);
     lp_status s = LP_OK;
-    if (lp_sampling_on(&pb->sampling)) s = lp_sample_prepare(&r, &pb->sampling, &st, err);
+    if (lp_sampling_on(&pb->sampling)) s = lp_sample_prepare(&r, &pb->sampling, 0, &st, err);
     /* every output with the double-double: tier 3, then the Ziv loop. The dd is canonical (a
      * function of the exact value, ziv.c), so this is the slow route's value bit for bit. */
     if (s == LP_OK) s = lp_ref_token(out, &cls, &fe, &sl, &r, LP_REF_ALL, 0, lp_ref_td_on(LP_REF_ALL, 0),
@@ -791,9 +791,21 @@ lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int
 
 int lp_ref_tier2_token(lp_fast_enc *e, const lp_problem *pb, int64_t b, int64_t ts)
 {
-    if (lp_sampling_on(&pb->sampling)) return 0; /* A1's plain row only */
     lp_row r = row_at(pb, b, ts);
-    return lp_fast_row_dd(e, r.data, r.fmt, r.V, r.label, r.tau);
+    if (!lp_sampling_on(&pb->sampling)) return lp_fast_row_dd(e, r.data, r.fmt, r.V, r.label, r.tau);
+    /* SPEC A7: tier 2 on the masked row (decide.c, SAMPLED); none with softcap */
+    if (pb->sampling.softcap != 0) return 0;
+    lp_mpfr_state ms;
+    lp_error err;
+    lp_mpfr_enter(&ms);
+    const lp_status s = lp_sample_prepare(&r, &pb->sampling, 0, NULL, &err);
+    mpfr_free_cache();
+    lp_mpfr_leave(&ms);
+    if (s != LP_OK) return 0;
+    void *masked = lp_row_masked(&r);
+    const int ok = masked && lp_fast_row_dd(e, masked, r.fmt, r.V, r.label, r.tau);
+    free(masked);
+    return ok;
 }
 
 lp_status lp_ref_exact_seq(lp_value *sum, lp_value *mean, const lp_problem *pb, int64_t b,
