@@ -147,6 +147,124 @@ struct lp_plugin;
 lp_status lp_check_certify_kernel(lp_check *c, const struct lp_plugin *kernel,
                                   const lp_certify_options *opt, lp_error *err);
 
+/* ---- audit: the gap between two sources of per-token log-probs (SPEC A9, `lpcert audit`) ----
+ * Two pipelines (an inference engine's rollout and a trainer, say) report log-probs a and b of the
+ * same tokens, [B, T_s] each. Over the counted tokens (label not ignore_index and mask 1, with the
+ * shift of the tokens problem), the audit reports the distribution of the gap a - b at three
+ * levels (tokens; per sequence, the sum and the mean of the counted tokens) and, when the logits
+ * each side saw are given, splits every token's gap exactly into
+ *     a - b = (a - exact(La)) + (exact(La) - exact(Lb)) + (exact(Lb) - b)
+ * (final_op_a, logits, final_op_b; exact() is lp_ref_compute with that side's semantics: its
+ * temperature and lp_sampling). Definitions of every figure: README.md, "Auditing a
+ * rollout-vs-trainer gap", and the report lp_audit_markdown writes. */
+
+#define LP_AUDIT_MAX_BANDS 16    /* ratio bands, the default [0.9, 1.1] included */
+#define LP_AUDIT_HIST_EMIN (-60) /* histogram bins: |x| = 0, then binades 2^e, e in [EMIN, EMAX] */
+#define LP_AUDIT_HIST_EMAX 7
+#define LP_AUDIT_HIST_BINS (2 + LP_AUDIT_HIST_EMAX - LP_AUDIT_HIST_EMIN)
+
+/* One source: its per-token log-probs and, optionally, the problem of the logits it saw. */
+typedef struct lp_audit_side {
+    const char *name;            /* how reports and errors name it ("a.npy"); NULL: "a" or "b" */
+    lp_format fmt;               /* of logp */
+    const void *logp;            /* [B * T_s] elements of fmt (f16, bf16: bit patterns) */
+    /* The logits this side saw and its semantics (temperature, sampling), bound to the same
+     * labels, mask, shift and ignore_index as the tokens problem; NULL: not given. */
+    const lp_problem *logits;
+} lp_audit_side;
+
+typedef struct lp_audit_options {
+    /* Ratio bands [lo, hi] besides the default [0.9, 1.1] (0 <= lo < hi, hi may be +inf);
+     * a band equal to an earlier one is kept once. */
+    int nbands;
+    double band_lo[LP_AUDIT_MAX_BANDS - 1], band_hi[LP_AUDIT_MAX_BANDS - 1];
+    int threads;                 /* of the exact reference; 0: one per CPU */
+} lp_audit_options;
+#define LP_AUDIT_OPTIONS_INIT { 0, {0}, {0}, 0 }
+
+typedef enum lp_audit_level {
+    LP_AUDIT_TOKENS = 0,         /* x = a_t - b_t per counted token */
+    LP_AUDIT_SEQ_SUM = 1,        /* x = sum_t a_t - sum_t b_t per sequence with a counted token */
+    LP_AUDIT_SEQ_MEAN = 2        /* x = (sum_t a_t - sum_t b_t) / n_b, the same sequences */
+} lp_audit_level;
+#define LP_AUDIT_NLEVELS 3
+
+/* The figures of one level over its n values x (exact rationals: a and b are taken exactly as
+ * stored). Every double is the correctly rounded (RNE, binary64) value of the exact figure. */
+typedef struct lp_audit_figures {
+    int64_t count;               /* n */
+    double mean_abs_delta;       /* (1/n) sum |x| */
+    double max_abs_delta;        /* max |x| */
+    double mean_delta;           /* (1/n) sum x (the bias: a above b when positive) */
+    double k3_kl;                /* (1/n) sum (r - 1 - log r), r = exp(-x) = exp(b - a) */
+    int64_t max_b, max_t;        /* where max |x| is first reached (max_t -1 for sequences) */
+    int nbands;
+    double band_lo[LP_AUDIT_MAX_BANDS], band_hi[LP_AUDIT_MAX_BANDS];   /* [0]: 0.9, 1.1 */
+    int64_t out_of_band[LP_AUDIT_MAX_BANDS];   /* values with exp(x) < lo or exp(x) > hi */
+    double out_of_band_frac[LP_AUDIT_MAX_BANDS];   /* out_of_band / n (NaN when n = 0) */
+} lp_audit_figures;
+
+typedef enum lp_audit_part {
+    LP_AUDIT_FINAL_OP_A = 0,     /* a - exact(La)              (La given) */
+    LP_AUDIT_LOGITS = 1,         /* exact(La) - exact(Lb)      (both given) */
+    LP_AUDIT_FINAL_OP_B = 2,     /* exact(Lb) - b              (Lb given) */
+    LP_AUDIT_A_VS_EXACT_B = 3,   /* a - exact(Lb): final_op_a and logits together (Lb only) */
+    LP_AUDIT_EXACT_A_VS_B = 4    /* exact(La) - b: logits and final_op_b together (La only) */
+} lp_audit_part;
+#define LP_AUDIT_NPARTS 5
+
+/* One part of the split over the counted tokens. The exact values are known to the reference's
+ * double-double (lpcert.h: within 2^-104 |x| + 2^-1074), so each part is computed exactly from
+ * those pairs, and each figure is the correctly rounded figure of these parts; it differs from
+ * the figure of the exact parts by at most dd_bound (figures over |part|: max, mean, p99). */
+/* A part's figures over the sequences (max_b: the sequence where max_abs is first reached;
+ * dd_bound: as the token's, times max n_b for sums). */
+typedef struct lp_audit_split_seq {
+    int64_t n, max_b;
+    double max_abs, mean_abs, mean, p99_abs, dd_bound;
+} lp_audit_split_seq;
+
+typedef struct lp_audit_split {
+    int present;
+    const char *key;             /* "final_op_a", "logits", "final_op_b", "final_op_a_and_logits",
+                                  * "logits_and_final_op_b" */
+    const char *formula;         /* "a - exact(La)", ... */
+    int64_t n;
+    double max_abs, mean_abs, mean, p99_abs;  /* p99: nearest rank, the ceil(0.99 n)-th smallest */
+    double dd_bound;
+    int64_t max_b, max_t;
+    int64_t hist[LP_AUDIT_HIST_BINS];  /* [0]: |part| = 0; [1 + e - EMIN]: RN|part| in
+                                        * [2^e, 2^(e+1)), e clamped to [EMIN, EMAX] */
+    /* The part per sequence with a counted token: the sum of its tokens' parts (seq[0]) and that
+     * sum over n_b (seq[1]). */
+    lp_audit_split_seq seq[2];
+} lp_audit_split;
+
+typedef struct lp_audit lp_audit;   /* opaque: one audit's figures */
+
+/* Audits a against b over the counted tokens of tokens (its labels, mask, shift, ignore_index and
+ * shape.B, shape.T; its logits and shape.V are not read and may be NULL / 0). Input errors
+ * (LP_ERR_INPUT, one line naming b, t and the value): a or b NaN or infinite at a counted token;
+ * a side's logits problem of another B, T, shift, ignore_index or counted set than tokens; an
+ * exact value that is not finite at a counted token (a NaN row, a label outside the kept set).
+ * Parameters are checked as lp_problem_check does (LP_ERR_USAGE). */
+lp_status lp_audit_run(lp_audit **out, const lp_problem *tokens, const lp_audit_side *a,
+                       const lp_audit_side *b, const lp_audit_options *opt, lp_error *err);
+void lp_audit_free(lp_audit *au);   /* NULL is a no-op */
+void lp_audit_figures_get(const lp_audit *au, lp_audit_level lev, lp_audit_figures *out);
+/* The part's figures; out->present 0 where the split does not give it. */
+void lp_audit_split_get(const lp_audit *au, lp_audit_part part, lp_audit_split *out);
+/* The part with the largest mean_abs among those present (ties: the first), or -1 without logits. */
+int lp_audit_dominant(const lp_audit *au);
+/* The Markdown report (figures, their definitions, the verdict line), malloc'd into *text. */
+lp_status lp_audit_markdown(char **text, const lp_audit *au, lp_error *err);
+/* The JSON report (README.md: tokens.*, sequences.sum.*, sequences.mean.*, split.*), written to
+ * path.tmp and renamed. */
+lp_status lp_audit_write_json(const lp_audit *au, const char *path, lp_error *err);
+/* A band's key as the reports write it: "lo,hi", each the shortest decimal that reads back as the
+ * binary64 value ("0.9,1.1", "0.5,inf"). */
+void lp_audit_band_key(char *buf, size_t n, double lo, double hi);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,7 @@
     lpcert.ref(logits, labels)                 # the exact reference, as `lpcert ref` writes it
     lpcert.check(logits, labels, logp=..., sum=..., mean=...)   # -> Report, as `lpcert check`
     lpcert.certify(fn)                         # -> Report, as `lpcert certify --plugin`
+    lpcert.audit(a, b, labels, logits_a=..., logits_b=...)      # -> dict, as `lpcert audit --json`
     lpcert.testing.assert_logps(fn, logits, labels)             # for pytest
 
 The C library is found through LPCERT_LIBRARY (its path), LPCERT_PREFIX (an install prefix),
@@ -10,10 +11,10 @@ The C library is found through LPCERT_LIBRARY (its path), LPCERT_PREFIX (an inst
 Semantics: docs/SPEC.md of lpcert. Bad input raises ValueError with the CLI's one-line message.
 """
 from . import _lib
-from ._api import Report, certify, check, ref
+from ._api import Report, audit, certify, check, ref
 
 __version__ = "0.1.0"
-__all__ = ["ref", "check", "certify", "Report", "library_path", "testing"]
+__all__ = ["ref", "check", "certify", "audit", "Report", "library_path", "testing"]
 
 
 def library_path():

@@ -596,3 +596,86 @@ def certify(fn, *, families=None, dtypes=None, cases=None, seconds=0, seed=0x5ee
         L.lp_check_free(h)
         raise KeyboardInterrupt()
     return Report(h, keep=(p, k, o), kernel_errors=k.errors)
+
+
+# ---- audit (SPEC A9) ------------------------------------------------------------------------------
+
+def audit(a, b, labels, *, mask=None, shift="next", ignore_index=-100, logits_a=None, logits_b=None,
+          a_semantics=None, b_semantics=None, bands=(), threads=None):
+    """`lpcert audit` in memory: the gap a - b between two sources of per-token log-probs [B, T_s]
+    (f64/f32/f16/bf16 arrays, torch tensors or file specs). logits_a / logits_b: the logits
+    [B, T, V] each side saw; a_semantics / b_semantics: a dict of temperature, softcap, top_k,
+    top_p, min_p (SPEC A7) for exact(La) / exact(Lb). bands: extra (lo, hi) ratio bands beside
+    (0.9, 1.1). Returns the JSON report as a dict (tokens, sequences.sum, sequences.mean, split;
+    README.md, "Auditing a rollout-vs-trainer gap"), with the Markdown report under "report".
+    Input errors raise ValueError with the CLI's one-line message."""
+    L = _lib.lib()
+    if not _lib.declare_audit(L):
+        raise RuntimeError("lpcert audit: this liblpcert has no lp_audit_run (an older library)")
+    keep = []
+    try:
+        Y = as_array(labels, "labels", contiguous=False).arr
+        if Y.ndim not in (1, 2):
+            raise InputError("labels: %d dimensions; expected [B, T] or [T]" % Y.ndim)
+        # the tokens problem: labels and mask bound as ref binds them, over a stand-in V = 1 whose
+        # values the audit never reads
+        tk = Problem(np.zeros(Y.shape + (1,), np.float32), labels, mask, shift, ignore_index)
+        keep.append(tk)
+        sides = []
+        for k, (x, lg, sem) in enumerate(((a, logits_a, a_semantics), (b, logits_b, b_semantics))):
+            nm = "ab"[k]
+            sem = dict(sem or {})
+            unknown = set(sem) - {"temperature", "softcap", "top_k", "top_p", "min_p"}
+            if unknown:
+                raise InputError("%s_semantics: unknown key %s" % (nm, sorted(unknown)[0]))
+            if sem and lg is None:
+                raise InputError("%s_semantics are the semantics of exact(L%s): give logits_%s" % (nm, nm, nm))
+            arr, fmt = _output(x, nm, (tk.B, tk.Ts), tk.B == 1, shift)
+            keep.append(arr)
+            sd = _lib.lp_audit_side()
+            sd.name = nm.encode()
+            sd.fmt = fmt
+            sd.logp = arr.ctypes.data_as(ctypes.c_void_p)
+            if lg is not None:
+                lt = as_array(lg, "logits_" + nm)   # '<u2' logits: bf16 bit patterns, as the CLI reads them
+                pb = Problem(lt.arr if not lt.torch else lg, labels, mask, shift, ignore_index,
+                             sem.get("temperature", 1.0), "nan",
+                             "bf16" if lt.arr.dtype == np.uint16 and not lt.torch else None)
+                keep.append(pb)
+                pb.pb.sampling.softcap = float(sem.get("softcap", 0))
+                pb.pb.sampling.top_k = int(sem.get("top_k", 0))
+                pb.pb.sampling.top_p = float(sem.get("top_p", 0))
+                pb.pb.sampling.min_p = float(sem.get("min_p", 0))
+                sd.logits = ctypes.pointer(pb.pb)
+            sides.append(sd)
+        opt = _lib.lp_audit_options()
+        bands = list(bands)
+        if len(bands) > _lib.LP_AUDIT_MAX_BANDS - 1:
+            raise InputError("bands: at most %d" % (_lib.LP_AUDIT_MAX_BANDS - 1))
+        for i, (lo, hi) in enumerate(bands):
+            opt.band_lo[i], opt.band_hi[i] = float(lo), float(hi)
+        opt.nbands = len(bands)
+        opt.threads = _threads(threads, "audit")
+    except InputError as e:
+        raise _reraise("audit", e) from None
+    h = ctypes.c_void_p()
+    err = _lib.lp_error()
+    s = L.lp_audit_run(ctypes.byref(h), ctypes.byref(tk.pb), ctypes.byref(sides[0]), ctypes.byref(sides[1]),
+                       ctypes.byref(opt), ctypes.byref(err))
+    if s != _lib.LP_OK:
+        raise _named("audit", err)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "audit.json")
+            if L.lp_audit_write_json(h, path.encode(), ctypes.byref(err)) != _lib.LP_OK:
+                raise _lib.fail("audit", err)
+            with open(path) as f:
+                out = json.load(f)
+        md = ctypes.c_void_p()
+        if L.lp_audit_markdown(ctypes.byref(md), h, ctypes.byref(err)) != _lib.LP_OK:
+            raise _lib.fail("audit", err)
+        out["report"] = ctypes.string_at(md).decode()
+        _lib.libc().free(md)
+    finally:
+        L.lp_audit_free(h)
+    return out

@@ -221,3 +221,38 @@ def fail(cmd, err):
     if err.status == LP_ERR_INTERNAL:
         return RuntimeError(msg)
     return ValueError(msg)
+
+
+# ---- audit (include/lpcert_check.h, SPEC A9) ----
+LP_AUDIT_MAX_BANDS = 16
+
+
+class lp_audit_side(ctypes.Structure):
+    _fields_ = [("name", c_char_p), ("fmt", c_int), ("logp", c_void_p),
+                ("logits", ctypes.POINTER(lp_problem))]
+
+
+class lp_audit_options(ctypes.Structure):
+    _fields_ = [("nbands", c_int), ("band_lo", c_double * (LP_AUDIT_MAX_BANDS - 1)),
+                ("band_hi", c_double * (LP_AUDIT_MAX_BANDS - 1)), ("threads", c_int)]
+
+
+def declare_audit(L):
+    """The audit's functions, declared on first use (an older library without them: None)."""
+    if getattr(L, "_lpcert_audit", None) is not None:
+        return L._lpcert_audit
+    P = ctypes.POINTER
+    try:
+        L.lp_audit_run.restype = c_int
+        L.lp_audit_run.argtypes = [P(c_void_p), P(lp_problem), P(lp_audit_side), P(lp_audit_side),
+                                   P(lp_audit_options), P(lp_error)]
+        L.lp_audit_free.restype = None
+        L.lp_audit_free.argtypes = [c_void_p]
+        L.lp_audit_markdown.restype = c_int
+        L.lp_audit_markdown.argtypes = [P(c_void_p), c_void_p, P(lp_error)]
+        L.lp_audit_write_json.restype = c_int
+        L.lp_audit_write_json.argtypes = [c_void_p, c_char_p, P(lp_error)]
+        L._lpcert_audit = True
+    except AttributeError:
+        L._lpcert_audit = False
+    return L._lpcert_audit
