@@ -32,7 +32,9 @@
 #include "lp_core.h"
 #include "lp_file.h"
 #include "lp_format.h"
+#include "lp_check_internal.h"
 #include "lp_problem.h"
+#include "lp_suite_io.h"
 #include "lpcert_check.h"
 #include "lpcert_version.h"
 
@@ -370,6 +372,73 @@ lp_status lp_grad_check_problem(lp_grad_check *c, const char *name, const char *
     s = lp_grad_compute(pb, c->opt.reduction, &ro, sink, &sk, NULL, err);
     free(div);
     if (s == LP_OK) c->problems++;
+    return s;
+}
+
+/* ---- stored expected gradients (a suite from lpcert gen --grad R) ------------------------------ */
+
+static const char *const stored_col[5] = {"grad.f64", "grad.f32", "grad.f16", "grad.bf16", "grad.lo"};
+
+lp_status ck_grad_check_stored(lp_grad_check *c, const lp_tfile *suite, const char *name,
+                               const char *cls, const lp_problem *pb, lp_format fmt,
+                               const void *grad, int *used, lp_error *err)
+{
+    *used = 0;
+    const char *red = lp_suite_meta(suite, name, "grad_of");
+    lp_reduction r;
+    if (!red || !lp_reduction_parse(&r, red) || r != c->opt.reduction) return LP_OK;
+    char pre[300];
+    lp_suite_expected_prefix(pre, sizeof pre, name);
+    const lp_tensor *t[5];
+    const lp_dtype dt[5] = {LP_DT_F64, LP_DT_F32, LP_DT_F16, LP_DT_BF16, LP_DT_F64};
+    for (int k = 0; k < 5; k++) {
+        char key[340];
+        snprintf(key, sizeof key, "%s%s", pre, stored_col[k]);
+        t[k] = lp_tfile_find(suite, key);
+        if (!t[k]) return lp_fail(err, LP_ERR_INPUT, "suite: %s is missing (case %s has grad_of %s)",
+                                  key, name, red);
+        if (t[k]->dtype != dt[k] || t[k]->ndim != 3 || t[k]->dims[0] != pb->shape.B ||
+            t[k]->dims[1] != pb->shape.T || t[k]->dims[2] != pb->shape.V)
+            return lp_fail(err, LP_ERR_INPUT, "suite: %s is not %s [%lld, %lld, %lld]", key,
+                           lp_dtype_name(dt[k]), (long long)pb->shape.B, (long long)pb->shape.T,
+                           (long long)pb->shape.V);
+    }
+    lp_status s = lp_problem_check(pb, err);
+    if (s != LP_OK) return s;
+    ggroup *g = group_of(c, cls ? cls : name, err);
+    if (!g) return LP_ERR_USAGE;
+    const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V;
+    int64_t *div = malloc((size_t)B * sizeof *div);
+    lp_value *row = malloc((size_t)V * sizeof *row);
+    if (!div || !row) {
+        free(div);
+        free(row);
+        return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
+    }
+    divisors(div, pb, c->opt.reduction);
+    gsink sk = {c, g, name, pb, fmt, grad, div, lp_problem_ts(pb), 0};
+    g->fmts |= 1u << fmt;
+    for (int64_t b = 0; b < B && s == LP_OK; b++)
+        for (int64_t tt = 0; tt < T && s == LP_OK; tt++) {
+            const size_t base = ((size_t)b * (size_t)T + (size_t)tt) * (size_t)V;
+            for (int64_t i = 0; i < V; i++) {
+                const size_t at = base + (size_t)i;
+                lp_value *v = &row[i];
+                v->f64 = lp_load_f64(t[0]->data, LP_F64, at);
+                v->f32 = (float)lp_load_f64(t[1]->data, LP_F32, at);
+                memcpy(&v->f16, (const char *)t[2]->data + 2 * at, 2);
+                memcpy(&v->bf16, (const char *)t[3]->data + 2 * at, 2);
+                v->dd.hi = v->f64;
+                v->dd.lo = lp_load_f64(t[4]->data, LP_F64, at);
+            }
+            if (sink(&sk, b, tt, row, V, err) != 0) s = err->status != LP_OK ? err->status : LP_ERR_IO;
+        }
+    free(div);
+    free(row);
+    if (s == LP_OK) {
+        c->problems++;
+        *used = 1;
+    }
     return s;
 }
 
