@@ -777,3 +777,31 @@ lp_status lp_grad_check_write_certificate(lp_grad_check *c, const char *path, lp
     free(text);
     return s;
 }
+
+/* ---- for the reports of certify (lp_check_internal.h) ---- */
+
+int ck_grad_failed(const lp_grad_check *c) { return lp_grad_check_failed(c); }
+
+int64_t ck_grad_elements(const lp_grad_check *c)
+{
+    int64_t n = 0;
+    for (size_t k = 0; k < c->ng; k++) n += c->g[k].elements + c->g[k].rows;
+    return n;
+}
+
+cJSON *ck_grad_json(lp_grad_check *c) { return json_build(c); }
+
+void ck_grad_cert_rows(FILE *f, lp_grad_check *c)
+{
+    for (size_t k = 0; k < c->ng; k++) {
+        lp_grad_check_group G;
+        lp_error e;
+        if (lp_grad_check_group_get(c, k, &G, &e) != LP_OK) continue;
+        fprintf(f, "| %s | %s | %lld | %lld | %.4g | %.4g%s | %.3g | %.3g | %.3g | %lld | %lld | %lld "
+                   "| %lld | %s |\n", lp_reduction_name(c->opt.reduction), G.cls,
+                (long long)G.elements, (long long)G.correctly_rounded, G.m[0].max, G.m[0].p99,
+                G.m[0].exact ? "" : " (bin)", G.m[1].max, G.m[3].max, G.m[4].max,
+                (long long)G.class_mismatches, (long long)G.nan_leaks, (long long)G.empty_nonzero,
+                (long long)G.over_bound, G.failed ? "**fail**" : "pass");
+    }
+}
