@@ -289,6 +289,7 @@ lp_grad_check *ck_run_grad(ck_run *r, lp_reduction red, lp_error *err)
     o.max_abs = r->opt.max_abs[CK_TOKEN];
     o.threads = r->opt.threads;
     o.slow = r->opt.slow;
+    o.no_default_bound = r->opt.no_default;
     if (lp_grad_check_new(&r->grad[red], &o, err) != LP_OK) return NULL;
     return r->grad[red];
 }

@@ -8,6 +8,9 @@ ulp), on candidates written by this script with known errors:
             an absolute tolerance sees)
   classes   a NaN in a counted element (class mismatch), a NaN in a row that scores nothing (a NaN
             leak), 1e-3 in the last row under shift next (empty rows not 0): exit 1
+  default   no bound given: the exact candidate passes the default bound (scale_rel against 4 x the
+            plain f32 kernel's), so does label0 (scale-relative: blind to it, as documented), an
+            all-zero gradient fails it, and --no-default-bound passes it (classes only)
   negate    the candidate negated with --grad-negate: as exact
   bf16      the correctly rounded bf16 gradient of reduction mean at temperature 0.7
   suite     lpcert gen --grad token_mean, a candidate file of case/<name>/grad (the stored f32
@@ -228,6 +231,19 @@ def main():
         grp = js["groups"][0]
         k.check((grp["class_mismatches"], grp["nan_leaks"], grp["empty_nonzero"]) == (1, 1, 1),
                 "classes: mismatches %s leaks %s empty %s, expected 1 1 1" % (grp["class_mismatches"], grp["nan_leaks"], grp["empty_nonzero"]))
+
+    # default: no bound given
+    rc, out, err, js = run(exact, "f32", "token_mean")
+    grp = js["groups"][0] if js else {}
+    k.check(rc == 0 and grp.get("default_bound_scale_rel", 0) >= 2.0 ** -23 and
+            grp.get("baseline_max_scale_rel", -1) > 0, "default, exact: exit %d %r" % (rc, {a: grp.get(a) for a in ("default_bound_scale_rel", "baseline_max_scale_rel")}))
+    rc, out, err, js = run(l0, "f32", "token_mean")
+    k.check(rc == 0, "default, label0: exit %d, expected 0 (the default is scale-relative)" % rc)
+    zero = [[[0.0] * V for _ in range(T)] for _ in range(B)]
+    rc, out, err, js = run(zero, "f32", "token_mean")
+    k.check(rc == 1 and "default bound" in out, "default, zeros: exit %d, expected 1" % rc)
+    rc, out, err, js = run(zero, "f32", "token_mean", "--no-default-bound")
+    k.check(rc == 0, "--no-default-bound, zeros: exit %d, expected 0 (classes only)" % rc)
 
     # negate: the gradient of the loss
     neg = [[[-x for x in r] for r in p] for p in exact]
