@@ -461,7 +461,6 @@ lp_status lp_grad_row_any(lp_value *g, const void *row, lp_format fmt, int64_t V
     if (ri.cls != LP_GROW_NUM) return lp_grad_row_exact(g, &ri, row, fmt, V, y, tau, D, st, err);
     if (!want) want = LP_REF_ALL;
     if (!slow && !(want & LP_REF_DD)) {
-        for (int64_t i = 0; i < V; i++) value_nan(&g[i]); /* the members not wanted */
         int64_t ntodo = 0;
         lp_status s = LP_OK;
         if (lp_grad_row_fast(g, &ri, row, fmt, V, y, tau, D, want, sc, &ntodo, st, err, &s)) {
