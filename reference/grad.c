@@ -50,14 +50,32 @@
  *           clamped, open end 1/(tau D) (the exact value lies strictly below it) lets lp_decide
  *           round it down: dd.lo = RN(g - hi) = -0 needs the lower end within 2^-1075 of it, a
  *           few doublings, where 1 - p_y itself would need 10^7 bits (found by tests/t_grad.c).
- * STRICTNESS The exact value lies strictly inside (lo, hi) (TERMINATION: it is irrational, the ends
- *           are dyadic; or CLAMP's end, which it lies strictly below), except where e_i underflows MPFR's exponent range (d_i < -2^62 ln 2,
- *           possible with f32/f64/bf16 logits): then elo = 0 and the enclosure is [0, tiny] or
- *           [-tiny, -0], with the exact value strictly inside the open interval (it is > 0 in
- *           magnitude). lp_decide rounds the ends as open bounds (round_open), which decides such
- *           an element as +0 (label) or -0 (others) in every format and dd (0, 0) of that sign:
- *           the exact value is below 2^-(2^62) in magnitude, far below every format's half
- *           smallest subnormal.
+ * LABEL     The label element is enclosed twice, as R / (S tau D) (relatively accurate where g_y is
+ *           small, p_y close to 1) and as (1 - e_y / S) / (tau D) (accurate where it is not), and
+ *           the intersection of the two enclosures is taken (both contain g_y). The second form
+ *           is what UNDERFLOW needs.
+ * STRICTNESS The exact value lies strictly inside (lo, hi): it is irrational (TERMINATION) and the
+ *           ends are dyadic, or an end is CLAMP's 1/(tau D), which it lies strictly below. lp_decide
+ *           rounds the ends as open bounds (round_open).
+ * UNDERFLOW Where some e_i underflows MPFR's exponent range (d_i < -2^62 ln 2, gaps past 3e18 with
+ *           f32/f64/bf16 logits), its enclosure is [0, m] (m MPFR's least positive number) at every
+ *           precision, so the enclosures of S and R keep an absolute width of about V m: as the
+ *           precision grows they tend to [S_n, S_n + V m], S_n the sum of the other terms, not to
+ *           a point, and the loop must decide from a limit interval of relative width about
+ *           2^-(2^62) that need not shrink to the exact value. It does, because the exact value is
+ *           strictly inside the limit and the limit's closed end is the only candidate boundary:
+ *           for i != y with e_i in range, |g_i| = e_i / (S tau D) is strictly below
+ *           L = e_i / (S_n tau D) (the underflowed terms are > 0): the lower end of g_i tends to
+ *           -L from below, an open end, and the upper end to within 2^-(2^62) relative above
+ *           g_i; L dyadic (a boundary, e.g. 1/2) is decided as an open end, L irrational as any
+ *           value is (TERMINATION). For the label with e_y in range, LABEL's second form does the
+ *           same (g_y strictly above (1 - e_y / S_n)/(tau D)); R / S alone would tend to an
+ *           interval around R_n / S_n in both directions, e.g. around 1/2 for the f32 row
+ *           [2^64, -2^64, 2^64, 0] with the label at 0: undecidable (found by fuzz/fz_grad.c). An
+ *           underflowing e_i (i != y), or R with every term underflowing, puts g within V m of 0:
+ *           [-(V m)/(tau D), -0] or [0, (V m)/(tau D)], which round as open ends to -0 or +0 in
+ *           every format and dd; an underflowing e_y puts g_y within V m relative below
+ *           1/(tau D), CLAMP's open end.
  * DECISION  lp_decide (ziv.c): every format's rounding of both open ends must agree, and the dd
  *           low part RN(g - hi) likewise; otherwise prec doubles for that element, from
  *           lp_ziv_prec0() up to lp_ziv_max_prec() (an undecided element there is LP_ERR_INTERNAL,
@@ -266,6 +284,7 @@ void lp_grad_row_scan(lp_grad_rowinfo *ri, const void *row, lp_format fmt, int64
 typedef struct level {
     mpfr_prec_t prec, w;
     mpfr_t slo, shi, rlo, rhi;   /* S tau D and R, outward */
+    mpfr_t s0lo, s0hi;           /* S, outward */
     mpfr_t inv;                  /* 1/(tau D), RNDU: every |g_i| lies strictly below 1/(tau D) */
 } level;
 
@@ -324,7 +343,7 @@ static level *get_level(rowctx *c, int k, mpfr_prec_t prec)
         level *L = &c->lv[c->nlv];
         L->prec = c->nlv == 0 ? prec : 2 * c->lv[c->nlv - 1].prec;
         L->w = grad_working_prec(L->prec, c->V);
-        mpfr_inits2(L->w, L->slo, L->shi, L->rlo, L->rhi, L->inv, (mpfr_ptr)0);
+        mpfr_inits2(L->w, L->slo, L->shi, L->rlo, L->rhi, L->inv, L->s0lo, L->s0hi, (mpfr_ptr)0);
         mpfr_ui_div(L->inv, 1, c->tD, MPFR_RNDU);
         set_w(c, L->w);
         mpfr_set_zero(L->slo, 1);
@@ -342,6 +361,8 @@ static level *get_level(rowctx *c, int k, mpfr_prec_t prec)
                 mpfr_add(L->rhi, L->rhi, c->dhi, MPFR_RNDU);
             }
         }
+        mpfr_set(L->s0lo, L->slo, MPFR_RNDN); /* same precision: exact */
+        mpfr_set(L->s0hi, L->shi, MPFR_RNDN);
         mpfr_mul(L->slo, L->slo, c->tD, MPFR_RNDD);
         mpfr_mul(L->shi, L->shi, c->tD, MPFR_RNDU);
         c->nlv++;
@@ -361,6 +382,16 @@ static lp_status ziv_element(lp_value *out, rowctx *c, int64_t i, lp_grad_stats 
             mpfr_div(c->glo, L->rlo, L->shi, MPFR_RNDD);
             mpfr_div(c->ghi, L->rhi, L->slo, MPFR_RNDU);
             mpfr_min(c->ghi, c->ghi, L->inv, MPFR_RNDU); /* CLAMP */
+            /* LABEL: also (1 - e_y / S) / (tau D); the intersection of both enclosures */
+            exp_enclose(c, x);
+            mpfr_div(c->e, c->dhi, L->s0lo, MPFR_RNDU);
+            mpfr_ui_sub(c->e, 1, c->e, MPFR_RNDD);
+            mpfr_div(c->e, c->e, c->tD, MPFR_RNDD);
+            mpfr_max(c->glo, c->glo, c->e, MPFR_RNDD);
+            mpfr_div(c->e, c->dlo, L->s0hi, MPFR_RNDD);
+            mpfr_ui_sub(c->e, 1, c->e, MPFR_RNDU);
+            mpfr_div(c->e, c->e, c->tD, MPFR_RNDU);
+            mpfr_min(c->ghi, c->ghi, c->e, MPFR_RNDU);
         } else {
             exp_enclose(c, x);
             mpfr_div(c->ghi, c->dlo, L->shi, MPFR_RNDD); /* -|g| upper end: -(elo / Shi) */
@@ -413,7 +444,8 @@ lp_status lp_grad_row_mpfr(lp_value *g, const lp_grad_rowinfo *ri, const void *r
         }
     }
     for (int k = 0; k < c.nlv; k++)
-        mpfr_clears(c.lv[k].slo, c.lv[k].shi, c.lv[k].rlo, c.lv[k].rhi, c.lv[k].inv, (mpfr_ptr)0);
+        mpfr_clears(c.lv[k].slo, c.lv[k].shi, c.lv[k].rlo, c.lv[k].rhi, c.lv[k].inv, c.lv[k].s0lo,
+                    c.lv[k].s0hi, (mpfr_ptr)0);
     mpfr_clears(c.tD, c.mm, c.dlo, c.dhi, c.e, c.glo, c.ghi, (mpfr_ptr)0);
     return s;
 }
@@ -461,7 +493,6 @@ lp_status lp_grad_row_any(lp_value *g, const void *row, lp_format fmt, int64_t V
     if (ri.cls != LP_GROW_NUM) return lp_grad_row_exact(g, &ri, row, fmt, V, y, tau, D, st, err);
     if (!want) want = LP_REF_ALL;
     if (!slow && !(want & LP_REF_DD)) {
-        for (int64_t i = 0; i < V; i++) value_nan(&g[i]); /* the members not wanted */
         int64_t ntodo = 0;
         lp_status s = LP_OK;
         if (lp_grad_row_fast(g, &ri, row, fmt, V, y, tau, D, want, sc, &ntodo, st, err, &s)) {

@@ -100,16 +100,33 @@ static inline double up(double a)
 }
 static inline double dn(double a) { return -up(-a); }
 
+/* 1 if the normal double p is a rounding boundary of format f (a midpoint of two neighbours of f,
+ * including the overflow threshold max + half a quantum, which is one too). |p| = M 2^(ex - 52),
+ * M the 53-bit integer significand; near |p| the quantum of f is 2^qe, qe = max(ex, emin) - m
+ * (m trailing bits; the subnormal quantum below 2^emin); the boundaries are the odd multiples of
+ * 2^(qe - 1). With sh = qe - (ex - 52) the bits of M below the quantum: p is one iff 1 <= sh <= 53
+ * and those sh bits are exactly 1 followed by zeros (sh > 53: |p| < 2^(qe - 1), no boundary
+ * but 0, which a normal p is not). */
+int lp_grad_is_boundary(double p, lp_format f)
+{
+    static const int mt[LP_NFORMATS] = {52, 23, 10, 7}, emn[LP_NFORMATS] = {-1022, -126, -14, -126};
+    const uint64_t b = lp_bits_f64(p) & 0x7fffffffffffffffull;
+    const int ex = (int)(b >> 52) - 1023;
+    const uint64_t M = (b & 0xfffffffffffffull) | (1ull << 52);
+    const int qe = (ex > emn[f] ? ex : emn[f]) - mt[f];
+    const int sh = qe - (ex - 52);
+    if (sh < 1 || sh > 53) return 0;
+    return (M & ((1ull << sh) - 1)) == (1ull << (sh - 1));
+}
+
 /* QUICK: the decision of (4) for an enclosure p + [clo, chi] with |clo|, |chi| < ulp(p)
  * (p normal, the pair renormalised): the interval lies in (p - ulp(p), p + ulp(p)), whose only
- * double with at most 54 significant bits is p itself (the others there, p +- ulp(p)/2 below a
+ * double with at most 54 significant bits is p itself (the others there, p - ulp(p)/2 below a
  * power of two, have 53; p +- ulp(p) are outside). Every rounding boundary of f32, f16 and bf16
  * (their midpoints and overflow thresholds, q + 1 <= 25 bits; 0 is not near a normal p) is such a
- * double, so where p is none, every real of the interval rounds as p does: RN_f(p), the correct
- * rounding of the double p. p is a boundary of f only if r = RN_f(p) != p and 2p - r is a value
- * of f (then it is the other neighbour of the midpoint p, computed exactly): that case (and a
- * false alarm) returns 0. f64: RN(p + clo) == RN(p + chi), one IEEE addition each. Members not
- * wanted are NaN. */
+ * double, so where p is none (lp_grad_is_boundary), every real of the interval rounds as p
+ * does: RN_f(p), the correct rounding of the double p (core/format.c). Otherwise 0. f64:
+ * RN(p + clo) == RN(p + chi), one IEEE addition each. Members not wanted are NaN. */
 static int quick_decide(lp_value *o, double p, double clo, double chi, unsigned want)
 {
     const double qn = lp_f64_bits(0x7ff8000000000000ull);
@@ -126,19 +143,15 @@ static int quick_decide(lp_value *o, double p, double clo, double chi, unsigned 
     o->f32 = lp_f32_bits(0x7fc00000u);
     o->f16 = 0x7e00;
     o->bf16 = 0x7fc0;
-    for (int f = LP_F32; f <= LP_BF16; f++) {
-        if (!(want & (1u << f))) continue;
-        const double r = lp_round_to(p, (lp_format)f);
-        if (r != p) {
-            const double m2 = 2 * p - r;
-            if (lp_round_to(m2, (lp_format)f) == m2) return 0;
-        }
-        if (f == LP_F32) o->f32 = (float)r;
-        else if (f == LP_F16) o->f16 = lp_f16_from_f64(r);
-        else o->bf16 = lp_bf16_from_f64(r);
-    }
+    for (int f = LP_F32; f <= LP_BF16; f++)
+        if ((want & (1u << f)) && lp_grad_is_boundary(p, (lp_format)f)) return 0;
+    if (want & (1u << LP_F32)) o->f32 = lp_f32_from_f64(p);
+    if (want & (1u << LP_F16)) o->f16 = lp_f16_from_f64(p);
+    if (want & (1u << LP_BF16)) o->bf16 = lp_bf16_from_f64(p);
     return 1;
 }
+
+static void value_nan(lp_value *v) { lp_value_special(v, LP_TOK_NAN); }
 
 /* The pairwise sum of (h[i], l[i]), i < n (n >= 1), every term non-negative: (2). */
 static lp_dd tree_sum(const double *h, const double *l, int64_t n)
@@ -289,6 +302,7 @@ int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp
             e = lp_fast_enc_ends(0.0, up(mpfr_get_d(t2, MPFR_RNDU)));
         else
             lp_fast_enc_mpfr(&e, t, t2);
+        value_nan(&g[y]);
         if (lp_fast_decide(&g[y], &e, want)) st->fast++;
         else sc->todo[nt++] = y;
     }
@@ -342,6 +356,7 @@ int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp
             const double mlo = dn(ph + a), mhi = up(ph + b);
             e = lp_fast_enc_ends(-mhi, mlo > 0 ? -mlo : -0.0);
         }
+        value_nan(&g[i]);
         if (lp_fast_decide(&g[i], &e, want)) st->fast++;
         else sc->todo[nt++] = i;
     }

@@ -43,6 +43,8 @@ int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp
                      int64_t V, int64_t y, double tau, int64_t D, unsigned want,
                      lp_grad_scratch *sc, int64_t *ntodo, lp_grad_stats *st, lp_error *err,
                      lp_status *status);
+/* 1 if the normal double p is a rounding boundary (midpoint, overflow threshold) of f. */
+int lp_grad_is_boundary(double p, lp_format f);
 /* One counted row, every class (the MPFR state entered by the caller): the fast path unless slow
  * (or want holds LP_REF_DD), the MPFR route for the rest. want: LP_REF_ALL bits (0: all). */
 lp_status lp_grad_row_any(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t y,

@@ -758,6 +758,61 @@ static void test_fast_hard(void)
     for (int f = 0; f < LP_NFORMATS; f++) fast_vs_slow("ties", t, 8, 3, (lp_format)f, 1.0, 3, W_ALL4);
 }
 
+/* lp_grad_is_boundary (grad_fast.c's QUICK test) against its definition: p != RN_f(p) and
+ * 2p - RN_f(p) a value of f (the other neighbour); every f16 and bf16 midpoint, overflow
+ * thresholds, subnormal midpoints, random doubles and their neighbours. */
+static int boundary_ref(double p, lp_format f)
+{
+    const double r = lp_round_to(p, f);
+    if (r == p || isinf(r)) {
+        if (!isinf(r)) return 0;
+        /* the overflow threshold: max + half a quantum */
+        const double mx = f == LP_F16 ? 65504.0 : f == LP_F32 ? 0x1.fffffep127 : 0x1.fep127;
+        const double q = f == LP_F16 ? 32.0 : f == LP_F32 ? 0x1p104 : 0x1p120;
+        return fabs(p) == mx + q / 2;
+    }
+    const double m2 = 2 * p - r;
+    return lp_round_to(m2, f) == m2 && fabs(m2 - r) > 0 && (p - r) == (m2 - p);
+}
+
+static void test_boundary(void)
+{
+    lpt_rng r;
+    lpt_rng_init(&r, lpt_seed() ^ 0x626e64u);
+    int64_t n = 0, nb = 0;
+    for (int f = LP_F32; f <= LP_BF16; f++) {
+        const lp_format fmt = (lp_format)f;
+        for (int k = 0; k < 20000; k++) {
+            double p;
+            if (f != LP_F32 && k < 0x7c00) { /* every positive finite pattern's upper midpoint */
+                uint16_t h = (uint16_t)k;
+                const double a = f == LP_F16 ? lp_f16_to_f64(h) : lp_bf16_to_f64(h);
+                const double b = f == LP_F16 ? lp_f16_to_f64((uint16_t)(h + 1)) : lp_bf16_to_f64((uint16_t)(h + 1));
+                if (isinf(b) || isnan(b)) continue;
+                p = (a + b) / 2;
+            } else {
+                p = ldexp(lpt_rng_unif(&r) + 0.5, (int)(lpt_rng_next(&r) % 300) - 160);
+                p = lp_round_to(p, fmt);
+                if (lpt_rng_next(&r) % 2) p = p + ldexp(1.0, ilogb(p) - (f == LP_F32 ? 24 : f == LP_F16 ? 11 : 8));
+            }
+            for (int d = -1; d <= 1; d++) {
+                const double q = d == 0 ? p : nextafter(p, d * HUGE_VAL);
+                if (!(fabs(q) >= 0x1p-1000)) continue;
+                const int got = lp_grad_is_boundary(q, fmt), want = boundary_ref(q, fmt);
+                n++;
+                nb += want;
+                if (!lpt_check(got == want, "lp_grad_is_boundary(%a, %s) = %d, expected %d", q,
+                               lp_format_name(fmt), got, want))
+                    return;
+            }
+        }
+        const double thr = f == LP_F16 ? 65520.0 : f == LP_F32 ? 0x1.ffffffp127 : 0x1.ffp127;
+        lpt_check(lp_grad_is_boundary(thr, fmt) && !lp_grad_is_boundary(nextafter(thr, 0), fmt),
+                  "%s overflow threshold %a", lp_format_name(fmt), thr);
+    }
+    printf("t_grad: boundary test: %lld doubles, %lld boundaries\n", (long long)n, (long long)nb);
+}
+
 int main(void)
 {
     lpt_begin("t_grad");
@@ -766,6 +821,7 @@ int main(void)
     test_exact_rows();
     test_problem();
     test_oracle_random();
+    test_boundary();
     test_fast_hard();
     test_fast_random();
     printf("t_grad: fast path: %lld elements, %lld fast, %lld MPFR fallbacks, %lld exact\n",
