@@ -8,6 +8,7 @@
 #include "lp_bind.h"
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_grad_mapped.h"
 #include "lp_ref_mapped.h"
 #include "lp_suite_io.h"
 #include "lp_tensor.h"
@@ -18,7 +19,8 @@ static const char usage[] =
     "                  [--mask M] [--dtype f64|f32|f16|bf16] [--shift next|none]\n"
     "                  [--ignore-index N] [--temperature T] [--empty-mean nan|zero]\n"
     "                  " LP_CLI_SAMPLING_USAGE "\n"
-    "                  [--threads N] [--formats LIST] [--slow] --out OUT.safetensors [--json]\n"
+    "                  [--threads N] [--formats LIST] [--slow] [--grad token|sum|mean|token_mean]\n"
+    "                  --out OUT.safetensors [--json]\n"
     "\n"
     "Exact log-probabilities: per scored token the correctly rounded logp in f64, f32, f16 and bf16\n"
     "and a double-double (hi, lo); per sequence the exact sum and mean and the count; the batch\n"
@@ -40,12 +42,20 @@ static const char usage[] =
     "--softcap C, --top-k K, --top-p P, --min-p Q: processed log-probs (SPEC A7, in this order\n"
     "after softcap: temperature, top-k, top-p, min-p): logp over the kept tokens, -inf for a label\n"
     "filtered out (its sequence's sum and mean too); every kept-set decision is exact.\n"
+    "--grad R: also the exact gradient of reduction R (token: each token's logp; sum: the sequence\n"
+    "sums; mean: the sequence means, weight 1/n_b; token_mean: weight 1/sum_b n_b) with respect to\n"
+    "the stored logits (SPEC A8): grad.f64 grad.f32 grad.f16 grad.bf16, shape [B, T, V] like the\n"
+    "logits, each element correctly rounded (the label element as the sum of the other\n"
+    "probabilities; a certified fast path, MPFR where it cannot decide, the same bits), rows that\n"
+    "score nothing +0; restricted by --formats; streamed into OUT row by row (memory of a few rows,\n"
+    "OUT as large as the logits times 16/bytes per logit). Needs --out.\n"
     "Any other option given twice is an error. OUT must end in .safetensors.\n"
     "Exit 0 on success, 2 on a usage or input error (no output file is left behind).\n";
 
 typedef struct ref_opts {
     const char *logits, *labels, *mask, *out;
-    int have_dtype, json, threads, slow;
+    int have_dtype, json, threads, slow, grad;
+    lp_reduction red;
     unsigned formats;
     lp_format dtype;
     lp_problem pb;
@@ -83,6 +93,11 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
         else if (strcmp(a, "--labels") == 0) o->labels = v;
         else if (strcmp(a, "--mask") == 0) o->mask = v;
         else if (strcmp(a, "--out") == 0) o->out = v;
+        else if (strcmp(a, "--grad") == 0) {
+            if (!lp_reduction_parse(&o->red, v))
+                return lp_cli_usage("ref", "--grad: '%s' is not token, sum, mean or token_mean", v);
+            o->grad = 1;
+        }
         else if (strcmp(a, "--formats") == 0) {   /* a list; a repeated one adds to it */
             char buf[64];
             unsigned add = 0;
@@ -129,6 +144,9 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
     if (!o->logits) return lp_cli_usage("ref", "--logits is required");
     if (!o->labels) return lp_cli_usage("ref", "--labels is required");
     if (!o->out && !o->json) return lp_cli_usage("ref", "--out (or --json) is required");
+    if (o->grad && !o->out) return lp_cli_usage("ref", "--grad needs --out");
+    if (o->grad && o->formats && !(o->formats & 0xfu))
+        return lp_cli_usage("ref", "--grad: --formats names none of f64, f32, f16, bf16");
     if (o->out && !safetensors_name(o->out))
         return lp_cli_usage("ref", "--out '%s': the output is a safetensors file; name it "
                             "OUT.safetensors", o->out);
@@ -143,7 +161,69 @@ static lp_status bind_inputs(ref_opts *o, const lp_tensor *lt, const lp_tensor *
     return lp_bind(&o->pb, mask_copy, lt, yt, mt, o->have_dtype ? &o->dtype : NULL, &what, err);
 }
 
-static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *err)
+/* --grad: the sink writing each gradient row at its place in the deferred tensors grad.<fmt>. */
+typedef struct grad_out {
+    lp_twriter *w;
+    size_t idx[LP_NFORMATS];
+    int on[LP_NFORMATS];
+    void *buf[LP_NFORMATS];   /* one row per format */
+    int64_t T;
+} grad_out;
+
+static int grad_sink(void *user, int64_t b, int64_t t, const lp_value *g, int64_t V, lp_error *err)
+{
+    grad_out *go = user;
+    for (int f = 0; f < LP_NFORMATS; f++) {
+        if (!go->on[f]) continue;
+        const size_t esz = (size_t)lp_format_get((lp_format)f)->bytes;
+        for (int64_t i = 0; i < V; i++) {
+            char *p = (char *)go->buf[f] + (size_t)i * esz;
+            switch ((lp_format)f) {
+            case LP_F64: memcpy(p, &g[i].f64, 8); break;
+            case LP_F32: memcpy(p, &g[i].f32, 4); break;
+            case LP_F16: memcpy(p, &g[i].f16, 2); break;
+            case LP_BF16: memcpy(p, &g[i].bf16, 2); break;
+            }
+        }
+        const uint64_t off = (uint64_t)(b * go->T + t) * (uint64_t)V * esz;
+        if (lp_twriter_put(go->w, go->idx[f], off, go->buf[f], (size_t)V * esz, err) != LP_OK)
+            return 1;
+    }
+    return 0;
+}
+
+/* Adds grad.<fmt> (deferred), begins the file, streams the gradient into it. */
+static lp_status write_grad(const ref_opts *o, lp_twriter *w, const lp_ref_options *ropt,
+                            lp_grad_stats *gst, const lp_tfile *fl, lp_error *err)
+{
+    const lp_problem *pb = &o->pb;
+    grad_out go;
+    memset(&go, 0, sizeof go);
+    go.w = w;
+    go.T = pb->shape.T;
+    const int64_t dims[3] = {pb->shape.B, pb->shape.T, pb->shape.V};
+    lp_status s = LP_OK;
+    for (int f = 0; f < LP_NFORMATS && s == LP_OK; f++) {
+        go.on[f] = !o->formats || (o->formats & (1u << f));
+        if (!go.on[f]) continue;
+        char name[16];
+        snprintf(name, sizeof name, "grad.%s", lp_format_name((lp_format)f));
+        s = lp_twriter_add_later(w, name, lp_dtype_of_format((lp_format)f), 3, dims, &go.idx[f],
+                                 err);
+        if (s == LP_OK && !(go.buf[f] = malloc((size_t)pb->shape.V * 8 + 8)))
+            s = lp_fail(err, LP_ERR_NOMEM, "ref: out of memory for a gradient row");
+    }
+    if (s == LP_OK) s = lp_twriter_meta(w, "grad", lp_reduction_name(o->red), err);
+    if (s == LP_OK) s = lp_twriter_begin(w, err);
+    lp_ref_options gopt = *ropt;   /* the dd is not written: the fast path decides the rest */
+    gopt.formats = (o->formats ? o->formats : LP_REF_ALL) & 0xfu;
+    if (s == LP_OK) s = lp_grad_compute_mapped(pb, o->red, &gopt, grad_sink, &go, gst, fl, err);
+    for (int f = 0; f < LP_NFORMATS; f++) free(go.buf[f]);
+    return s;
+}
+
+static lp_status write_out(const ref_opts *o, const lp_ref_result *r, const lp_ref_options *ropt,
+                           lp_grad_stats *gst, const lp_tfile *const *in, lp_error *err)
 {
     const lp_problem *pb = &o->pb;
     lp_twriter *w = NULL;
@@ -175,6 +255,8 @@ static lp_status write_out(const ref_opts *o, const lp_ref_result *r, lp_error *
     if (s == LP_OK && sp->top_p != 0) s = lp_twriter_meta(w, "top_p", buf, err);
     snprintf(buf, sizeof buf, "%a", sp->min_p);
     if (s == LP_OK && sp->min_p != 0) s = lp_twriter_meta(w, "min_p", buf, err);
+    if (s == LP_OK && o->grad) s = write_grad(o, w, ropt, gst, in[0], err);
+    for (int i = 0; i < 3 && s == LP_OK && o->grad; i++) s = lp_tfile_verify(in[i], err);
     if (s == LP_OK) s = lp_twriter_finish(w, err);
     else lp_twriter_abort(w);
     lp_ref_cols_free(keep);
@@ -245,6 +327,7 @@ static lp_status print_json(const ref_opts *o, const lp_ref_result *r, lp_error 
 typedef struct ref_watch {
     const lp_tfile *f[3];
     int tty;
+    const char *unit;   /* what progress counts: "tokens", then "gradient rows" */
 } ref_watch;
 
 /* Called by the reference after each chunk of rows (phase 1, where the logits are read). An input
@@ -262,7 +345,8 @@ static void progress(void *user, int64_t done, int64_t total)
             _exit(lp_cli_fail("ref", &e));
         }
     }
-    if (w->tty) fprintf(stderr, "\rlpcert ref: %lld / %lld tokens", (long long)done, (long long)total);
+    if (w->tty)
+        fprintf(stderr, "\rlpcert ref: %lld / %lld %s", (long long)done, (long long)total, w->unit);
 }
 
 int lp_cmd_ref(int argc, char **argv)
@@ -288,7 +372,7 @@ int lp_cmd_ref(int argc, char **argv)
     ropt.threads = o.threads;
     ropt.slow = o.slow;
     ropt.formats = o.formats;
-    ref_watch watch = {{fl, fy, fm}, isatty(fileno(stderr))};
+    ref_watch watch = {{fl, fy, fm}, isatty(fileno(stderr)), "tokens"};
     ropt.progress = progress;
     ropt.user = &watch;
     const double nlogits = (double)o.pb.shape.B * (double)o.pb.shape.T * (double)o.pb.shape.V;
@@ -312,7 +396,12 @@ int lp_cmd_ref(int argc, char **argv)
             err = ev;
         }
     }
-    if (s == LP_OK && o.out) s = write_out(&o, &res, &err);
+    lp_grad_stats gst;
+    memset(&gst, 0, sizeof gst);
+    const lp_tfile *in[3] = {fl, fy, fm};
+    watch.unit = "gradient rows";
+    if (s == LP_OK && o.out) s = write_out(&o, &res, &ropt, &gst, in, &err);
+    if (watch.tty && o.grad) fputs("\r\033[K", stderr);
     if (s == LP_OK && o.json) s = print_json(&o, &res, &err);
     if (s == LP_OK) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -329,6 +418,11 @@ int lp_cmd_ref(int argc, char **argv)
                 (long long)res.stats.fallback, (long long)res.stats.seq_fallback,
                 (long long)res.stats.retries,
                 res.stats.max_prec, secs, o.out ? " -> " : "", o.out ? o.out : "");
+        if (o.grad)
+            fprintf(stderr, "lpcert ref: grad %s: %lld rows, %lld elements in counted rows, %lld "
+                    "exact, %lld fast, %lld MPFR, max %ld bits\n", lp_reduction_name(o.red),
+                    (long long)gst.rows, (long long)gst.elements, (long long)gst.exact,
+                    (long long)gst.fast, (long long)gst.fallback, gst.max_prec);
     }
     lp_ref_result_free(&res);
     free(mask);

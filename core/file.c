@@ -90,6 +90,40 @@ lp_status lp_afile_commit(lp_afile *a, lp_error *err)
     return LP_OK;
 }
 
+int lp_afile_pwrite(lp_afile *a, uint64_t off, const void *data, size_t n)
+{
+    if (a->werr) return 0;
+    if (fflush(a->fp) != 0) {
+        a->werr = errno ? errno : EIO;
+        return 0;
+    }
+    const int fd = fileno(a->fp);
+    const char *p = data;
+    while (n > 0) {
+        errno = 0;
+        ssize_t k = pwrite(fd, p, n, (off_t)off);
+        if (k <= 0) {
+            if (k < 0 && errno == EINTR) continue;
+            a->werr = errno ? errno : EIO;
+            return 0;
+        }
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 1;
+}
+
+int lp_afile_resize(lp_afile *a, uint64_t size)
+{
+    if (a->werr) return 0;
+    if (fflush(a->fp) != 0 || ftruncate(fileno(a->fp), (off_t)size) != 0) {
+        a->werr = errno ? errno : EIO;
+        return 0;
+    }
+    return 1;
+}
+
 void lp_afile_abort(lp_afile *a)
 {
     if (!a) return;

@@ -4,6 +4,8 @@
 #ifndef LP_FILE_H
 #define LP_FILE_H
 
+#include <stdint.h>
+
 #include "lp_core.h"
 
 /* An output file being written: opaque, it owns the FILE and the tmp path. */
@@ -16,6 +18,11 @@ lp_status lp_afile_open(lp_afile **out, const char *path, lp_error *err);
 /* Writes n bytes; 1 on success, 0 on failure (then the failure and its errno are kept for
  * lp_afile_commit, and later writes do nothing). */
 int lp_afile_write(lp_afile *a, const void *data, size_t n);
+/* Writes n bytes at byte offset off (pwrite, after flushing what lp_afile_write buffered), and
+ * sets the file's size (ftruncate: a longer file reads as zeros there); 1 on success, 0 on
+ * failure, kept for lp_afile_commit as lp_afile_write's. */
+int lp_afile_pwrite(lp_afile *a, uint64_t off, const void *data, size_t n);
+int lp_afile_resize(lp_afile *a, uint64_t size);
 /* Flushes, fsyncs, closes and renames onto path; frees a in every case. On failure nothing is left
  * at "<path>.tmp" and path is untouched. Errors (LP_ERR_IO): "<path>.tmp: write failed: <why>",
  * "<path>.tmp: close failed: <why>", "<path>: cannot rename <path>.tmp onto it: <why>". */

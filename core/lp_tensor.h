@@ -79,6 +79,16 @@ lp_status lp_twriter_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
 lp_status lp_twriter_meta(lp_twriter *w, const char *key, const char *value, lp_error *err);
 lp_status lp_twriter_finish(lp_twriter *w, lp_error *err);  /* frees w in every case */
 void lp_twriter_abort(lp_twriter *w);                       /* NULL is a no-op */
+/* Streaming tensors too large to hold: add them with lp_twriter_add_later (their index in
+ * *index), then lp_twriter_begin writes the header and every other tensor at its place and sizes
+ * the file (the deferred data reads as zeros until put); lp_twriter_put writes n bytes at byte
+ * offset off inside deferred tensor index (any order, pwrite); lp_twriter_finish commits.
+ * Nothing can be added after begin. On a begin or put error the caller aborts. */
+lp_status lp_twriter_add_later(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
+                               const int64_t *dims, size_t *index, lp_error *err);
+lp_status lp_twriter_begin(lp_twriter *w, lp_error *err);
+lp_status lp_twriter_put(lp_twriter *w, size_t index, uint64_t off, const void *data, size_t n,
+                         lp_error *err);
 
 /* 1 if the n bytes at p lie wholly inside the read-only mapping f owns (0 for a parsed buffer
  * that f only borrows, or for f NULL): memory lpcert may hand back to the kernel (madvise). */

@@ -18,6 +18,7 @@
  *   bytes other than 0 and 1.
  * The writer emits what the reference writes, in the order the tensors were added, "__metadata__"
  * first; shapes and offsets are raw decimal integers, never a double's "%g". */
+#include <errno.h>
 #include <cjson/cJSON.h>
 #include <pthread.h>
 
@@ -503,6 +504,8 @@ typedef struct wtensor {
     int64_t dims[LP_MAX_DIMS];
     const void *data;
     size_t nbytes;
+    int later;                 /* lp_twriter_add_later: data comes by lp_twriter_put */
+    uint64_t off;              /* file offset of the data, set by lp_twriter_begin */
 } wtensor;
 
 typedef struct wmeta {
@@ -517,6 +520,7 @@ struct lp_twriter {
     wmeta *meta;
     size_t nmeta, capm;
     uint64_t total;            /* data bytes so far */
+    int begun;                 /* lp_twriter_begin done: everything else is written */
 };
 
 static char *dupstr(const char *s)
@@ -561,8 +565,8 @@ lp_status lp_twriter_new(lp_twriter **out, const char *path, lp_error *err)
     return LP_OK;
 }
 
-lp_status lp_twriter_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
-                         const int64_t *dims, const void *data, lp_error *err)
+static lp_status writer_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
+                            const int64_t *dims, const void *data, int later, lp_error *err)
 {
     char lab[97], nm[NAME_SHOWN + 1];
     lp_tensor_quote(lab, sizeof lab, w->path, 96);
@@ -590,7 +594,9 @@ lp_status lp_twriter_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
     if (!lp_tensor_sizes(&numel, &nbytes, ndim, dims, dt) ||
         (double)nbytes >= EXACT_MAX - (double)w->total)
         return lp_fail(err, LP_ERR_USAGE, "%s: tensor '%s': size overflows", lab, nm);
-    if (nbytes > 0 && !data)
+    if (w->begun)
+        return lp_fail(err, LP_ERR_USAGE, "%s: tensor '%s' added after begin", lab, nm);
+    if (nbytes > 0 && !data && !later)
         return lp_fail(err, LP_ERR_USAGE, "%s: tensor '%s': no data", lab, nm);
     if (!LP_VEC_RESERVE(w->ts, w->capt, w->nt + 1, 16))
         return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", lab);
@@ -602,9 +608,24 @@ lp_status lp_twriter_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
     for (int i = 0; i < ndim; i++) t->dims[i] = dims[i];
     t->data = data;
     t->nbytes = nbytes;
+    t->later = later;
     w->total += nbytes;
     w->nt++;
     return LP_OK;
+}
+
+lp_status lp_twriter_add(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
+                         const int64_t *dims, const void *data, lp_error *err)
+{
+    return writer_add(w, name, dt, ndim, dims, data, 0, err);
+}
+
+lp_status lp_twriter_add_later(lp_twriter *w, const char *name, lp_dtype dt, int ndim,
+                               const int64_t *dims, size_t *index, lp_error *err)
+{
+    lp_status st = writer_add(w, name, dt, ndim, dims, NULL, 1, err);
+    if (st == LP_OK) *index = w->nt - 1;
+    return st;
 }
 
 lp_status lp_twriter_meta(lp_twriter *w, const char *key, const char *value, lp_error *err)
@@ -684,10 +705,56 @@ fail:
     return NULL;
 }
 
+lp_status lp_twriter_begin(lp_twriter *w, lp_error *err)
+{
+    char lab[97];
+    lp_tensor_quote(lab, sizeof lab, w->path, 96);
+    if (w->begun) return lp_fail(err, LP_ERR_USAGE, "%s: writer begun twice", lab);
+    char *text = header_json(w);
+    if (!text) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory for the header", lab);
+    size_t len = strlen(text), pad = (8 - len % 8) % 8;
+    uint64_t n = (uint64_t)(len + pad);
+    unsigned char n8[8];
+    for (int i = 0; i < 8; i++) n8[i] = (unsigned char)(n >> (8 * i));
+    static const char spaces[8] = "        ";
+    int ok = lp_afile_pwrite(w->out, 0, n8, 8) && lp_afile_pwrite(w->out, 8, text, len) &&
+             lp_afile_pwrite(w->out, 8 + len, spaces, pad);
+    cJSON_free(text);
+    uint64_t at = 8 + n;
+    for (size_t i = 0; ok && i < w->nt; i++) {
+        w->ts[i].off = at;
+        if (!w->ts[i].later) ok = lp_afile_pwrite(w->out, at, w->ts[i].data, w->ts[i].nbytes);
+        at += w->ts[i].nbytes;
+    }
+    if (ok) ok = lp_afile_resize(w->out, at);
+    w->begun = 1;
+    if (!ok) return lp_fail(err, LP_ERR_IO, "%s.tmp: write failed: %s", lab, strerror(errno));
+    return LP_OK;
+}
+
+lp_status lp_twriter_put(lp_twriter *w, size_t index, uint64_t off, const void *data, size_t n,
+                         lp_error *err)
+{
+    char lab[97];
+    lp_tensor_quote(lab, sizeof lab, w->path, 96);
+    if (!w->begun || index >= w->nt || !w->ts[index].later || off > w->ts[index].nbytes ||
+        n > w->ts[index].nbytes - off)
+        return lp_fail(err, LP_ERR_USAGE, "%s: put outside a deferred tensor", lab);
+    if (!lp_afile_pwrite(w->out, w->ts[index].off + off, data, n))
+        return lp_fail(err, LP_ERR_IO, "%s.tmp: write failed: %s", lab, strerror(errno));
+    return LP_OK;
+}
+
 lp_status lp_twriter_finish(lp_twriter *w, lp_error *err)
 {
     char lab[97];
     lp_tensor_quote(lab, sizeof lab, w->path, 96);
+    if (w->begun) {
+        lp_afile *out = w->out;
+        w->out = NULL;
+        writer_free(w);
+        return lp_afile_commit(out, err);
+    }
     char *text = header_json(w);
     if (!text) {
         lp_status st = lp_fail(err, LP_ERR_NOMEM, "%s: out of memory for the header", lab);
