@@ -435,4 +435,13 @@ lp_status ck_judge_single(ck_run *r, const char *name, const char *cls, const lp
 struct lp_check;
 ck_options *ck_check_options(struct lp_check *c);
 
+/* check/grad.c: judges a candidate gradient of case name against the expected gradients a suite
+ * stores (lpcert gen --grad R: case/<name>/expected/grad.{f64,f32,f16,bf16,lo}, metadata
+ * case/<name>/grad_of) when they are there for the run's reduction (*used = 1); *used = 0 (and
+ * nothing judged) otherwise. */
+struct lp_grad_check;
+lp_status ck_grad_check_stored(struct lp_grad_check *c, const lp_tfile *suite, const char *name,
+                               const char *cls, const lp_problem *pb, lp_format fmt,
+                               const void *grad, int *used, lp_error *err);
+
 #endif

@@ -13,6 +13,8 @@
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_suite.h"
+#include "lp_tensor.h"
+#include "lpcert_check.h"
 
 static const char usage[] =
     "usage: lpcert check SUITE.safetensors CANDIDATE.safetensors [options]\n"
@@ -20,6 +22,8 @@ static const char usage[] =
     "       lpcert check --logits L --labels Y [--mask M] [--dtype f64|f32|f16|bf16]\n"
     "                    [--shift next|none] [--ignore-index N] [--temperature T]\n"
     "                    [--logp P.npy] [--sum S.npy] [--mean M.npy] [options]\n"
+    "       lpcert check --logits L --labels Y [...] --grad G[:tensor] --grad-of R [options]\n"
+    "       lpcert check SUITE.safetensors CANDIDATE.safetensors --grad-of R [options]\n"
     "\n"
     "Compares a kernel's outputs with the exact reference. SUITE comes from `lpcert gen` (or holds\n"
     "case/<name>/logits, labels [, mask] and parameters in __metadata__: expected values are then\n"
@@ -48,6 +52,16 @@ static const char usage[] =
     "  --certificate FILE     a Markdown certificate: inputs with SHA-256, bounds, figures, verdict\n"
     "  --quiet                no table on stdout (the verdict line only)\n"
     "  --failures-only        the table lists the failing groups only\n"
+    "  --grad G[:tensor]      judge a gradient [B, T, V] (the logits' shape; F64, F32, F16, BF16)\n"
+    "                         of the reduction --grad-of with respect to the logits (SPEC A8):\n"
+    "                         per element ulp, abs, rel, row_rel (err / the row's max |g|) and\n"
+    "                         scale_rel (err tau / w); rows that score nothing must be +0\n"
+    "  --grad-of R            token, sum, mean or token_mean (required with gradients); with\n"
+    "                         SUITE CANDIDATE: the candidate holds case/<name>/grad\n"
+    "  --grad-negate          the candidate is the gradient of the loss -R (F.cross_entropy's\n"
+    "                         backward): compared negated (exact)\n"
+    "  --max-row-rel X        gradients: an element passes when err / max_j |g_j| <= X (or\n"
+    "                         within --max-ulp / --max-abs when given)\n"
     "%s"
     "\n"
     "Exit 0: every bound holds (the default one when none is given); 1: some value fails; 2: usage or input error (one line on stderr:\n"
@@ -58,6 +72,10 @@ typedef struct check_opts {
     const char *logits, *labels, *mask, *outs[CK_NOUT];
     const char *glob, *json, *cert, *kernel, *save;
     int recompute, quiet, have_dtype, failures_only;
+    const char *grad;          /* --grad: a candidate gradient [B, T, V] */
+    int have_red, negate;      /* --grad-of given; --grad-negate */
+    lp_reduction red;
+    double max_row_rel;
     int argc;
     char **argv;
     char repro[4096];
@@ -69,7 +87,7 @@ typedef struct check_opts {
 static int parse(check_opts *o, int argc, char **argv)
 {
     static const char *const flags[] = {"--recompute", "--quiet", "--failures-only",
-                                        "--no-default-bound", "--slow", NULL};
+                                        "--no-default-bound", "--slow", "--grad-negate", NULL};
     static const char *const layered[] = {"--max-ulp", "--max-abs", NULL};   /* per output */
     lp_cli_args p = LP_CLI_ARGS("check", argc, argv, flags, layered, 2);
     const char *a, *v;
@@ -82,6 +100,7 @@ static int parse(check_opts *o, int argc, char **argv)
         if (strcmp(a, "--recompute") == 0) { o->recompute = 1; continue; }
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
         if (strcmp(a, "--failures-only") == 0) { o->failures_only = 1; continue; }
+        if (strcmp(a, "--grad-negate") == 0) { o->negate = 1; continue; }
         if (lp_cli_opt_flag(&o->ck, a)) continue;
         if (strncmp(a, "--", 2) != 0) {   /* SUITE, then CANDIDATE */
             if (!o->suite) o->suite = a;
@@ -99,6 +118,15 @@ static int parse(check_opts *o, int argc, char **argv)
         else if (strcmp(a, "--sum") == 0) o->outs[CK_SUM] = v;
         else if (strcmp(a, "--mean") == 0) o->outs[CK_MEAN] = v;
         else if (strcmp(a, "--cases") == 0) o->glob = v;
+        else if (strcmp(a, "--grad") == 0) o->grad = v;
+        else if (strcmp(a, "--grad-of") == 0) {
+            if (!lp_reduction_parse(&o->red, v))
+                return lp_cli_usage("check", "--grad-of: '%s' is not token, sum, mean or token_mean", v);
+            o->have_red = 1;
+        } else if (strcmp(a, "--max-row-rel") == 0) {
+            if (!lp_parse_double(&o->max_row_rel, v) || !(o->max_row_rel >= 0))
+                return lp_cli_usage("check", "--max-row-rel: '%s' is not a non-negative number", v);
+        }
         else if (strcmp(a, "--kernel") == 0) {
             if (strcmp(v, "list") == 0) exit(lp_cli_kernels_print(stdout));
             o->kernel = v;
@@ -126,6 +154,26 @@ static int parse(check_opts *o, int argc, char **argv)
     }
     if (k < 0) return rc;
     const int single = o->logits || o->labels;
+    if ((o->grad || o->negate || o->max_row_rel >= 0) && !o->have_red)
+        return lp_cli_usage("check", "gradients need --grad-of token|sum|mean|token_mean");
+    if (o->have_red) {
+        if (o->kernel || o->save) return lp_cli_usage("check", "--kernel does not judge gradients");
+        if (o->outs[0] || o->outs[1] || o->outs[2])
+            return lp_cli_usage("check", "--grad judges a gradient alone: no --logp, --sum, --mean");
+        if (single && !o->grad) return lp_cli_usage("check", "--grad-of needs --grad G with --logits");
+        if (!single && o->grad) return lp_cli_usage("check", "--grad goes with --logits/--labels");
+        if (single) {
+            if (p.npos) return lp_cli_usage("check", "give either SUITE CANDIDATE or --logits/--labels, not both");
+            if (!o->logits || !o->labels) return lp_cli_usage("check", "--logits and --labels go together");
+            if (o->glob || o->recompute)
+                return lp_cli_usage("check", "--cases and --recompute apply to a suite");
+        } else {
+            if (p.npos != 2) return lp_cli_usage("check", "SUITE and CANDIDATE are required");
+            if (o->mask || o->have_dtype)
+                return lp_cli_usage("check", "--mask and --dtype go with --logits/--labels");
+        }
+        return lp_cli_opt_finish(&o->ck, "check");
+    }
     if (single && o->kernel) return lp_cli_usage("check", "--kernel goes with a suite");
     if (single) {
         if (p.npos) return lp_cli_usage("check", "give either SUITE CANDIDATE or --logits/--labels, not both");
@@ -407,6 +455,181 @@ static int check_single(check_opts *o)
     return rc;
 }
 
+/* ---- gradients (SPEC A8) ---------------------------------------------------------------------- */
+
+/* The candidate gradient tensor t of problem pb: a float dtype ('<u2' .npy: bf16), shape
+ * [B, T, V] (or [T, V] when the logits were [T, V]). */
+static lp_status grad_tensor(lp_format *fmt, const lp_tensor *t, const lp_problem *pb, int logits_2d,
+                             const char *what, lp_error *err)
+{
+    if (t->dtype == LP_DT_U16) *fmt = LP_BF16;
+    else if (!lp_dtype_format(fmt, t->dtype))
+        return lp_fail(err, LP_ERR_INPUT, "%s: dtype %s is not a float format (F64, F32, F16, BF16)",
+                       what, lp_dtype_name(t->dtype));
+    const int64_t want[3] = {pb->shape.B, pb->shape.T, pb->shape.V};
+    int ok = t->ndim == 3 && t->dims[0] == want[0] && t->dims[1] == want[1] && t->dims[2] == want[2];
+    if (!ok && logits_2d && pb->shape.B == 1)
+        ok = t->ndim == 2 && t->dims[0] == want[1] && t->dims[1] == want[2];
+    if (!ok) {
+        char got[200], exp[200];
+        lp_tensor_shape_str(got, sizeof got, t->ndim, t->dims);
+        lp_tensor_shape_str(exp, sizeof exp, 3, want);
+        return lp_fail(err, LP_ERR_INPUT, "%s: shape %s, expected %s (the logits' shape)", what, got,
+                       exp);
+    }
+    return LP_OK;
+}
+
+static lp_status grad_new(lp_grad_check **gc, const check_opts *o, lp_error *err)
+{
+    lp_grad_check_options go = LP_GRAD_CHECK_OPTIONS_INIT;
+    go.reduction = o->red;
+    go.max_ulp = o->ck.max_ulp[0];
+    go.max_abs = o->ck.max_abs[0];
+    go.max_row_rel = o->max_row_rel;
+    go.negate = o->negate;
+    go.threads = o->ck.threads;
+    go.slow = o->ck.slow;
+    return lp_grad_check_new(gc, &go, err);
+}
+
+/* A note "role: path (sha256 ...)" for the reports. */
+static lp_status grad_note_file(lp_grad_check *gc, const char *role, const char *spec, lp_error *err)
+{
+    ck_header h;
+    memset(&h, 0, sizeof h);
+    char path[4096], store[4096], line[600];
+    spec_path(path, sizeof path, spec);
+    lp_status s = ck_header_add_file(&h, role, path, store, err);
+    if (s != LP_OK) return s;
+    snprintf(line, sizeof line, "%-11s %.300s (sha256 %s)", role, spec, h.files[0].sha256);
+    lp_grad_check_note(gc, line);
+    return LP_OK;
+}
+
+static int grad_finish(const check_opts *o, lp_grad_check *gc, lp_error *err)
+{
+    lp_status s = LP_OK;
+    const int failed = lp_grad_check_failed(gc);
+    if (o->quiet) printf("lpcert check --grad: %s\n", failed ? "FAIL" : "PASS");
+    else lp_grad_check_write_table(stdout, gc);
+    fflush(stdout);
+    if (o->json) s = lp_grad_check_write_json(gc, o->json, err);
+    if (s == LP_OK && o->cert) s = lp_grad_check_write_certificate(gc, o->cert, err);
+    if (s != LP_OK) return lp_cli_fail("check", err);
+    return failed ? LP_EXIT_FAIL : LP_EXIT_OK;
+}
+
+static int check_grad_single(check_opts *o)
+{
+    lp_error err = {LP_OK, ""};
+    lp_tfile *fl = NULL, *fy = NULL, *fm = NULL, *fg = NULL;
+    const lp_tensor *lt = NULL, *yt = NULL, *mt = NULL, *gt = NULL;
+    uint8_t *mask = NULL;
+    lp_grad_check *gc = NULL;
+    lp_problem *pb = &o->pb;
+    lp_format gf = LP_F32;
+    int rc;
+    lp_status s = lp_tensor_open_spec(&fl, &lt, o->logits, &err);
+    if (s == LP_OK) s = lp_tensor_open_spec(&fy, &yt, o->labels, &err);
+    if (s == LP_OK && o->mask) s = lp_tensor_open_spec(&fm, &mt, o->mask, &err);
+    if (s == LP_OK) s = lp_tensor_open_spec(&fg, &gt, o->grad, &err);
+    if (s == LP_OK) {
+        const lp_bind_names what = {o->logits, o->labels, o->mask};
+        s = lp_bind(pb, &mask, lt, yt, mt, o->have_dtype ? &o->dtype : NULL, &what, &err);
+    }
+    if (s == LP_OK) s = grad_tensor(&gf, gt, pb, lt->ndim == 2, o->grad, &err);
+    if (s == LP_OK) s = grad_new(&gc, o, &err);
+    if (s == LP_OK) s = grad_note_file(gc, "logits", o->logits, &err);
+    if (s == LP_OK) s = grad_note_file(gc, "labels", o->labels, &err);
+    if (s == LP_OK && o->mask) s = grad_note_file(gc, "mask", o->mask, &err);
+    if (s == LP_OK) s = grad_note_file(gc, "candidate", o->grad, &err);
+    if (s == LP_OK) {
+        char line[400], cls[64];
+        snprintf(line, sizeof line, "problem:    [B=%lld, T=%lld, V=%lld] %s logits, shift %s, "
+                 "ignore_index %lld, temperature %g; candidate %s; reference computed by lpcert",
+                 (long long)pb->shape.B, (long long)pb->shape.T, (long long)pb->shape.V,
+                 lp_format_name(pb->fmt), pb->shift == LP_SHIFT_NEXT ? "next" : "none",
+                 (long long)pb->ignore_index, pb->temperature, lp_format_name(gf));
+        lp_grad_check_note(gc, line);
+        snprintf(cls, sizeof cls, "input/%s", lp_format_name(pb->fmt));
+        s = lp_grad_check_problem(gc, "input", cls, pb, gf, gt->data, &err);
+    }
+    lp_tfile *const inputs[4] = {fl, fy, fm, fg};
+    s = verify_inputs(s, &err, inputs, 4);
+    rc = s == LP_OK ? grad_finish(o, gc, &err) : lp_cli_fail("check", &err);
+    lp_grad_check_free(gc);
+    free(mask);
+    lp_tfile_close(fl);
+    lp_tfile_close(fy);
+    lp_tfile_close(fm);
+    lp_tfile_close(fg);
+    return rc;
+}
+
+/* SUITE CANDIDATE --grad-of R: every kept case of the suite against case/<name>/grad of the
+ * candidate (all validated before anything is compared); the suite's stored gradients (lpcert gen
+ * --grad R: case/<name>/grad.<fmt>, grad.dd_lo, and the reduction in grad_of) are the reference
+ * when they are there for R, unless --recompute. */
+static int check_grad_suite(check_opts *o)
+{
+    lp_error err = {LP_OK, ""};
+    ck_suite su;
+    lp_tfile *cf = NULL;
+    lp_grad_check *gc = NULL;
+    int rc;
+    memset(&su, 0, sizeof su);
+    lp_status s = ck_suite_open(&su, o->suite, o->glob, &err);
+    if (s == LP_OK) s = lp_tfile_open(&cf, o->cand, &err);
+    const lp_tensor **gts = calloc(su.n + 1, sizeof *gts);
+    lp_format *gfs = calloc(su.n + 1, sizeof *gfs);
+    if (s == LP_OK && (!gts || !gfs)) s = lp_fail(&err, LP_ERR_NOMEM, "check: out of memory");
+    for (size_t i = 0; i < su.n && s == LP_OK; i++) {
+        char nm[300];
+        snprintf(nm, sizeof nm, "case/%s/grad", su.c[i].name);
+        gts[i] = lp_tfile_find(cf, nm);
+        if (!gts[i]) {
+            s = lp_fail(&err, LP_ERR_INPUT, "%s: no tensor %s (the gradient of case %s)", o->cand,
+                        nm, su.c[i].name);
+            break;
+        }
+        char what[400];
+        snprintf(what, sizeof what, "%s:%s", o->cand, nm);
+        s = grad_tensor(&gfs[i], gts[i], &su.c[i].pb, 0, what, &err);
+    }
+    if (s == LP_OK) s = grad_new(&gc, o, &err);
+    if (s == LP_OK) s = grad_note_file(gc, "suite", o->suite, &err);
+    if (s == LP_OK) s = grad_note_file(gc, "candidate", o->cand, &err);
+    int64_t stored = 0;
+    for (size_t i = 0; i < su.n && s == LP_OK; i++) {
+        progress(i, su.n);
+        int used = 0;
+        if (!o->recompute)
+            s = ck_grad_check_stored(gc, su.f, su.c[i].name, su.c[i].cls, &su.c[i].pb, gfs[i],
+                                     gts[i]->data, &used, &err);
+        if (s == LP_OK && !used)
+            s = lp_grad_check_problem(gc, su.c[i].name, su.c[i].cls, &su.c[i].pb, gfs[i],
+                                      gts[i]->data, &err);
+        stored += used;
+    }
+    if (isatty(fileno(stderr))) fputs("\r\033[K", stderr);
+    if (s == LP_OK) {
+        char line[200];
+        snprintf(line, sizeof line, "reference:  %lld of %zu cases from the suite's stored "
+                 "gradients, the others computed by lpcert", (long long)stored, su.n);
+        lp_grad_check_note(gc, line);
+    }
+    lp_tfile *const inputs[2] = {su.f, cf};
+    s = verify_inputs(s, &err, inputs, 2);
+    rc = s == LP_OK ? grad_finish(o, gc, &err) : lp_cli_fail("check", &err);
+    lp_grad_check_free(gc);
+    free(gts);
+    free(gfs);
+    lp_tfile_close(cf);
+    ck_suite_close(&su);
+    return rc;
+}
+
 int lp_cmd_check(int argc, char **argv)
 {
     check_opts o;
@@ -415,7 +638,9 @@ int lp_cmd_check(int argc, char **argv)
     ck_options_init(&o.ck);
     o.argc = argc;
     o.argv = argv;
+    o.max_row_rel = -1;
     int rc = parse(&o, argc, argv);
     if (rc != LP_EXIT_OK) return rc;
+    if (o.have_red) return o.logits ? check_grad_single(&o) : check_grad_suite(&o);
     return o.logits ? check_single(&o) : check_suite(&o);
 }

@@ -147,6 +147,58 @@ struct lp_plugin;
 lp_status lp_check_certify_kernel(lp_check *c, const struct lp_plugin *kernel,
                                   const lp_certify_options *opt, lp_error *err);
 
+/* ---- gradients (SPEC A8): `lpcert check --grad` ----
+ * A candidate gradient [B, T, V] of a reduction (token, sum, mean, token_mean) in one format,
+ * compared per element with the exact gradient streamed by lp_grad_compute (bounded memory).
+ * Measures per element of a counted row (check/grad.c says each exactly): ulp (SPEC A4), abs,
+ * rel = err / |g|, row_rel = err / max_j |g_j| (the conditioning-aware measure of A8), scale_rel =
+ * err tau / w. Rows that score nothing must be +0 (a NaN there is a NaN leak). An element passes
+ * when one of the bounds given holds; with none, classes, leaks and empty rows only. */
+typedef struct lp_grad_check_options {
+    lp_reduction reduction;
+    double max_ulp, max_abs, max_row_rel;   /* < 0: not given */
+    int negate;          /* 1: the candidate is the gradient of -R (a loss): compared negated */
+    int threads;         /* reference threads, 0: one per CPU */
+    int slow;            /* 1: the reference's MPFR path only */
+} lp_grad_check_options;
+#define LP_GRAD_CHECK_OPTIONS_INIT { LP_RED_TOKEN, -1, -1, -1, 0, 0, 0 }
+
+#define LP_GRAD_NMEASURES 5   /* ulp, abs, rel, row_rel, scale_rel */
+
+typedef struct lp_grad_measure {
+    int64_t n;
+    double max, p50, p99;     /* numpy's linear percentiles; NaN when n = 0 */
+    int exact;                /* 0: p50, p99 are the upper edges of 1/16-binade histogram bins */
+} lp_grad_measure;
+
+typedef struct lp_grad_check_group {
+    const char *cls;          /* valid until the next call on the run */
+    unsigned formats;
+    int64_t rows, counted_rows, elements, correctly_rounded;
+    int64_t class_mismatches, nan_leaks, empty_nonzero, over_bound;
+    lp_grad_measure m[LP_GRAD_NMEASURES];
+    int failed;
+} lp_grad_check_group;
+
+typedef struct lp_grad_check lp_grad_check;
+
+lp_status lp_grad_check_new(lp_grad_check **out, const lp_grad_check_options *opt, lp_error *err);
+void lp_grad_check_free(lp_grad_check *c);
+/* A header line for the reports (inputs, candidate); at most 12 kept. */
+void lp_grad_check_note(lp_grad_check *c, const char *line);
+/* Compares grad ([B, T, V] of fmt, row-major; f16/bf16 as bit patterns) with the exact gradient
+ * of the run's reduction on pb; cls names its group (NULL: name). */
+lp_status lp_grad_check_problem(lp_grad_check *c, const char *name, const char *cls,
+                                const lp_problem *pb, lp_format fmt, const void *grad,
+                                lp_error *err);
+int lp_grad_check_failed(const lp_grad_check *c);
+size_t lp_grad_check_group_count(const lp_grad_check *c);
+lp_status lp_grad_check_group_get(lp_grad_check *c, size_t i, lp_grad_check_group *out,
+                                  lp_error *err);
+void lp_grad_check_write_table(FILE *f, lp_grad_check *c);
+lp_status lp_grad_check_write_json(lp_grad_check *c, const char *path, lp_error *err);
+lp_status lp_grad_check_write_certificate(lp_grad_check *c, const char *path, lp_error *err);
+
 #ifdef __cplusplus
 }
 #endif

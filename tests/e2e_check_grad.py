@@ -1,0 +1,256 @@
+"""tests/e2e_check_grad.py: `lpcert check --grad` end to end, against figures computed here
+independently (mpmath at 60 digits: the exact gradient of SPEC A8, its correct rounding, SPEC A4's
+ulp), on candidates written by this script with known errors:
+  exact     the correctly rounded f32 gradient: every element correctly rounded, max ulp <= 0.5
+  three     one element 3 ulps off: max ulp as computed here; --max-ulp 3.5 passes, 2.5 fails
+  label0    the peaked row's label element (p_y ~ 1 - 8e-8) set to 0, the pbf16 bug's outcome:
+            rel = row_rel = 1 exactly, --max-row-rel 1e-3 fails it, --max-abs 1e-6 passes it (what
+            an absolute tolerance sees)
+  classes   a NaN in a counted element (class mismatch), a NaN in a row that scores nothing (a NaN
+            leak), 1e-3 in the last row under shift next (empty rows not 0): exit 1
+  negate    the candidate negated with --grad-negate: as exact
+  bf16      the correctly rounded bf16 gradient of reduction mean at temperature 0.7
+  bad input a candidate of the wrong shape, --grad without --grad-of: one line, exit 2
+Percentiles are numpy's linear ones, computed here the same way; figures agree within 1e-9
+relative (the C side measures from a double-double of >= 100 bits, this script from 60 digits)."""
+import json
+import math
+import os
+import random
+import struct
+import sys
+import tempfile
+
+import mpmath
+
+sys.path.insert(0, os.path.dirname(__file__))
+from e2e_kit import Kit  # noqa: E402
+from tensors import write_npy, write_safetensors  # noqa: E402
+
+mpmath.mp.dps = 60
+B, T, V = 2, 5, 40
+FMT = {"f32": (24, -126), "bf16": (8, -126), "f64": (53, -1022)}
+
+
+def f32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def round_fmt(x, fmt):
+    """x (mpf) correctly rounded (RNE) to fmt, as a Python float; normal range only."""
+    p, emin = FMT[fmt]
+    if x == 0:
+        return 0.0
+    _, e = mpmath.frexp(x)
+    assert e - 1 >= emin, "subnormal gradient element: the test data should avoid it"
+    with mpmath.workprec(p):
+        r = +x
+    return float(r)
+
+
+def ulp(x, fmt):
+    p, emin = FMT[fmt]
+    if x == 0:
+        return mpmath.ldexp(1, emin - p + 1)
+    _, e = mpmath.frexp(x)
+    return mpmath.ldexp(1, max(e - 1, emin) - p + 1)
+
+
+def percentile(v, q):
+    v = sorted(v)
+    pos = q / 100.0 * (len(v) - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, len(v) - 1)
+    t = pos - lo
+    a, b = v[lo], v[hi]
+    if t == 0 or a == b:
+        return a
+    d = b - a
+    return b - d * (1 - t) if t >= 0.5 else a + d * t
+
+
+def problem(seed):
+    rnd = random.Random(seed)
+    logits = [[[f32(rnd.gauss(0, 2)) for _ in range(V)] for _ in range(T)] for _ in range(B)]
+    labels = [[rnd.randrange(V) for _ in range(T)] for _ in range(B)]
+    labels[1][3] = -100                       # row (1, 2) scores nothing
+    y = labels[0][3]                          # row (0, 2) scores labels[0][3]: peak it
+    logits[0][2] = [0.0] * V
+    logits[0][2][y] = 20.0
+    return logits, labels
+
+
+def exact_grad(logits, labels, red, tau):
+    """{(b, t): [mpf] * V} for counted rows (shift next), and the divisor per b."""
+    counted = {}
+    for b in range(B):
+        for t in range(T - 1):
+            if labels[b][t + 1] != -100:
+                counted[(b, t)] = labels[b][t + 1]
+    n = [sum(1 for (bb, _) in counted if bb == b) for b in range(B)]
+    div = [1 if red in ("token", "sum") else n[b] if red == "mean" else sum(n) for b in range(B)]
+    g = {}
+    for (b, t), y in counted.items():
+        z = [mpmath.mpf(x) / mpmath.mpf(tau) for x in logits[b][t]]
+        m = max(z)
+        e = [mpmath.exp(zi - m) for zi in z]
+        s = mpmath.fsum(e)
+        c = 1 / (mpmath.mpf(tau) * div[b])
+        row = [-(ei / s) * c for ei in e]
+        row[y] = mpmath.fsum(e[i] for i in range(V) if i != y) / s * c
+        g[(b, t)] = row
+    return g, div
+
+
+def candidate(g, fmt):
+    out = [[[0.0] * V for _ in range(T)] for _ in range(B)]
+    for (b, t), row in g.items():
+        out[b][t] = [round_fmt(x, fmt) for x in row]
+    return out
+
+
+def flat(c):
+    return [x for plane in c for row in plane for x in row]
+
+
+def figures(g, cand, fmt, tau, div):
+    """The measures of check/grad.c over the counted rows."""
+    m = {"ulp": [], "abs": [], "rel": [], "row_rel": [], "scale_rel": []}
+    cr = 0
+    for (b, t), row in g.items():
+        rmax = max(abs(x) for x in row)
+        for i, x in enumerate(row):
+            y = cand[b][t][i]
+            if y == round_fmt(x, fmt):
+                cr += 1
+            e = abs(mpmath.mpf(y) - x)
+            m["ulp"].append(float(e / ulp(x, fmt)))
+            m["abs"].append(float(e))
+            m["rel"].append(float(e / abs(x)) if x != 0 else (0.0 if e == 0 else math.inf))
+            m["row_rel"].append(float(e / rmax) if e != 0 else 0.0)
+            m["scale_rel"].append(float(e * mpmath.mpf(tau) * div[b]))
+    return m, cr
+
+
+def close(a, b, tol=1e-9):
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return abs(a - b) <= tol * max(abs(a), abs(b), 1e-300)
+
+
+def main():
+    k = Kit("e2e_check_grad", sys.argv[1])
+    d = tempfile.mkdtemp(prefix="lpcert_grad_")
+    logits, labels = problem(20261206)
+    lpath, ypath = os.path.join(d, "logits.npy"), os.path.join(d, "labels.npy")
+    write_npy(lpath, "f32", (B, T, V), flat(logits))
+    write_npy(ypath, "i64", (B, T), [x for r in labels for x in r])
+
+    def run(cand, fmt, red, *extra, tau=1.0, name="cand"):
+        cpath = os.path.join(d, name + ".npy")
+        write_npy(cpath, fmt, (B, T, V), flat(cand))
+        jpath = os.path.join(d, name + ".json")
+        args = ["check", "--logits", lpath, "--labels", ypath, "--grad", cpath, "--grad-of", red,
+                "--json", jpath, *extra]
+        if tau != 1.0:
+            args += ["--temperature", repr(tau)]
+        rc, out, err = k.run(*args)
+        js = None
+        if os.path.exists(jpath):
+            with open(jpath) as f:
+                js = json.load(f)
+            os.remove(jpath)
+        return rc, out, err, js
+
+    def check_figs(tag, js, g, cand, fmt, tau, div):
+        m, cr = figures(g, cand, fmt, tau, div)
+        grp = js["groups"][0]
+        k.check(grp["elements"] == len(m["ulp"]), "%s: elements %s, expected %d" % (tag, grp["elements"], len(m["ulp"])))
+        k.check(grp["correctly_rounded"] == cr, "%s: correctly rounded %s, expected %d" % (tag, grp["correctly_rounded"], cr))
+        k.check(grp["counted_rows"] == len(g), "%s: counted rows %s" % (tag, grp["counted_rows"]))
+        for name, vals in m.items():
+            got = grp["measures"][name]
+            for q, want in (("max", max(vals)), ("p50", percentile(vals, 50)), ("p99", percentile(vals, 99))):
+                k.check(close(got[q], want), "%s: %s %s = %r, expected %r" % (tag, name, q, got[q], want))
+            k.check(got["exact_percentiles"] is True, "%s: %s percentiles not exact" % (tag, name))
+
+    # exact: the correctly rounded f32 gradient of token_mean
+    g, div = exact_grad(logits, labels, "token_mean", 1.0)
+    exact = candidate(g, "f32")
+    rc, out, err, js = run(exact, "f32", "token_mean", "--max-ulp", "0.5")
+    k.check(rc == 0, "exact: exit %d, expected 0: %s%s" % (rc, out[-400:], err))
+    if js:
+        check_figs("exact", js, g, exact, "f32", 1.0, div)
+        k.check(js["verdict"] == "PASS", "exact: verdict %s" % js["verdict"])
+
+    # three: one element 3 ulps above
+    three = [[list(r) for r in p] for p in exact]
+    x = three[0][1][3]
+    for _ in range(3):
+        x = struct.unpack("<f", struct.pack("<I", struct.unpack("<I", struct.pack("<f", x))[0] + (1 if x > 0 else -1)))[0] if x != 0 else x
+    three[0][1][3] = x
+    rc, out, err, js = run(three, "f32", "token_mean", "--max-ulp", "3.5")
+    k.check(rc == 0, "three: --max-ulp 3.5 exit %d, expected 0" % rc)
+    if js:
+        check_figs("three", js, g, three, "f32", 1.0, div)
+        w = js["groups"][0]["worst"]
+        k.check((w["b"], w["t"], w["i"]) == (0, 1, 3), "three: worst at %s" % w)
+    rc, out, err, js = run(three, "f32", "token_mean", "--max-ulp", "2.5")
+    k.check(rc == 1 and js and js["groups"][0]["over_bound"] == 1, "three: --max-ulp 2.5 exit %d (expected 1, one over bound)" % rc)
+    k.check("b=0 t=1 i=3" in out and "0x" in out, "three: the worst element's repro is printed")
+
+    # label0: the peaked row's label element set to 0
+    lab = labels[0][3]
+    l0 = [[list(r) for r in p] for p in exact]
+    l0[0][2][lab] = 0.0
+    rc, out, err, js = run(l0, "f32", "token_mean", "--max-row-rel", "1e-3")
+    k.check(rc == 1, "label0: --max-row-rel 1e-3 exit %d, expected 1" % rc)
+    if js:
+        check_figs("label0", js, g, l0, "f32", 1.0, div)
+        grp = js["groups"][0]
+        k.check(grp["measures"]["row_rel"]["max"] == 1.0 and grp["measures"]["rel"]["max"] == 1.0,
+                "label0: row_rel and rel max %r %r, expected 1 exactly" % (grp["measures"]["row_rel"]["max"], grp["measures"]["rel"]["max"]))
+        k.check(grp["worst_row_rel"]["i"] == lab and grp["worst_row_rel"]["label"] == lab, "label0: worst row_rel element %s" % grp["worst_row_rel"])
+    rc, out, err, js = run(l0, "f32", "token_mean", "--max-abs", "1e-6")
+    k.check(rc == 0, "label0: --max-abs 1e-6 exit %d, expected 0 (an absolute tolerance misses it)" % rc)
+
+    # classes: NaN in a counted element, a NaN leak, a non-zero value in a row scoring nothing
+    cl = [[list(r) for r in p] for p in exact]
+    cl[1][0][5] = float("nan")
+    cl[1][2][0] = float("nan")          # row (1, 2) scores nothing (ignore_index)
+    cl[0][4][7] = 1e-3                  # the last row under shift next
+    rc, out, err, js = run(cl, "f32", "token_mean")
+    k.check(rc == 1, "classes: exit %d, expected 1" % rc)
+    if js:
+        grp = js["groups"][0]
+        k.check((grp["class_mismatches"], grp["nan_leaks"], grp["empty_nonzero"]) == (1, 1, 1),
+                "classes: mismatches %s leaks %s empty %s, expected 1 1 1" % (grp["class_mismatches"], grp["nan_leaks"], grp["empty_nonzero"]))
+
+    # negate: the gradient of the loss
+    neg = [[[-x for x in r] for r in p] for p in exact]
+    rc, out, err, js = run(neg, "f32", "token_mean", "--grad-negate", "--max-ulp", "0.5")
+    k.check(rc == 0, "negate: exit %d, expected 0" % rc)
+    if js:
+        check_figs("negate", js, g, exact, "f32", 1.0, div)
+
+    # bf16, reduction mean, temperature 0.7
+    g7, div7 = exact_grad(logits, labels, "mean", 0.7)
+    c7 = candidate(g7, "bf16")
+    rc, out, err, js = run(c7, "bf16", "mean", "--max-ulp", "0.5", tau=0.7, name="bf16")
+    k.check(rc == 0, "bf16: exit %d, expected 0: %s%s" % (rc, out[-400:], err))
+    if js:
+        check_figs("bf16", js, g7, c7, "bf16", 0.7, div7)
+
+    # bad input
+    bad = os.path.join(d, "bad.npy")
+    write_npy(bad, "f32", (B, T, V - 1), [0.0] * (B * T * (V - 1)))
+    rc, out, err = k.run("check", "--logits", lpath, "--labels", ypath, "--grad", bad, "--grad-of", "sum")
+    k.check(rc == 2 and err.count("\n") == 1 and "shape" in err and out == "",
+            "bad shape: exit %d, stderr %r" % (rc, err))
+    rc, out, err = k.run("check", "--logits", lpath, "--labels", ypath, "--grad", bad)
+    k.check(rc == 2 and err.count("\n") == 1 and "--grad-of" in err, "no --grad-of: exit %d, stderr %r" % (rc, err))
+    return k.end()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
