@@ -64,6 +64,14 @@ int lp_cli_opt_flag(struct ck_options *o, const char *a);
 /* Checks the combination of the common options: LP_EXIT_OK or a usage error's code (printed). */
 int lp_cli_opt_finish(struct ck_options *o, const char *cmd);
 
+/* --softcap C, --top-k K, --top-p P, --min-p Q (SPEC A7) into s: 0 if a is not one of them, else
+ * 1 with *rc LP_EXIT_OK or a usage error's code (printed: the value is checked as lp_problem_check
+ * does). */
+int lp_cli_opt_sampling(lp_sampling *s, const char *cmd, const char *a, const char *v, int *rc);
+/* The parameters that s sets as ", softcap 30, top_p 0.9" ("" when none: text stays as before). */
+void lp_cli_sampling_text(char *buf, size_t cap, const lp_sampling *s);
+#define LP_CLI_SAMPLING_USAGE "[--softcap C] [--top-k K] [--top-p P] [--min-p Q]"
+
 /* A result's value in format f as "0x<bits>" */
 void lp_cli_hex(char *buf, size_t n, const lp_value *v, lp_format f);
 

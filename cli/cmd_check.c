@@ -21,6 +21,7 @@ static const char usage[] =
     "       lpcert check SUITE.safetensors --kernel NAME [--save-candidate OUT.safetensors]\n"
     "       lpcert check --logits L --labels Y [--mask M] [--dtype f64|f32|f16|bf16]\n"
     "                    [--shift next|none] [--ignore-index N] [--temperature T]\n"
+    "                    " LP_CLI_SAMPLING_USAGE "\n"
     "                    [--logp P.npy] [--sum S.npy] [--mean M.npy] [options]\n"
     "       lpcert check --logits L --labels Y [...] --grad G[:tensor] --grad-of R [options]\n"
     "       lpcert check SUITE.safetensors CANDIDATE.safetensors --grad-of R [options]\n"
@@ -148,6 +149,8 @@ static int parse(check_opts *o, int argc, char **argv)
         } else if (strcmp(a, "--temperature") == 0) {
             if (!lp_parse_double(&o->pb.temperature, v) || !(o->pb.temperature > 0))
                 return lp_cli_usage("check", "--temperature: '%s' is not a positive finite number", v);
+        } else if (lp_cli_opt_sampling(&o->pb.sampling, "check", a, v, &rc)) {
+            if (rc != LP_EXIT_OK) return rc;
         } else {
             return lp_cli_usage("check", "unknown option '%s'", a);
         }
@@ -184,6 +187,10 @@ static int parse(check_opts *o, int argc, char **argv)
             return lp_cli_usage("check", "--cases and --recompute apply to a suite");
     } else if (o->have_dtype) {
         return lp_cli_usage("check", "--dtype goes with --logits/--labels");
+    } else if (o->pb.sampling.softcap != 0 || o->pb.sampling.top_k != 0 || o->pb.sampling.top_p != 0 ||
+               o->pb.sampling.min_p != 0) {
+        return lp_cli_usage("check", "--softcap, --top-k, --top-p, --min-p go with --logits/--labels "
+                            "(a suite carries them per case)");
     } else if (o->kernel) {
         if (p.npos != 1) return lp_cli_usage("check", "--kernel NAME takes the place of CANDIDATE: give SUITE only");
     } else {
@@ -432,11 +439,13 @@ static int check_single(check_opts *o)
     lp_tfile *const inputs[3 + CK_NOUT] = {fl, fy, fm, fo[0], fo[1], fo[2]};
     s = verify_inputs(s, &err, inputs, 3 + CK_NOUT);
     if (s == LP_OK) {
+        char samp[160];
+        lp_cli_sampling_text(samp, sizeof samp, &pb->sampling);
         snprintf(sdesc, sizeof sdesc, "one case: logits %s [B=%lld, T=%lld, V=%lld] %s, shift %s, "
-                 "ignore_index %lld, temperature %g; reference computed by lpcert", o->logits,
+                 "ignore_index %lld, temperature %g%s; reference computed by lpcert", o->logits,
                  (long long)pb->shape.B, (long long)pb->shape.T, (long long)pb->shape.V,
                  lp_format_name(pb->fmt), pb->shift == LP_SHIFT_NEXT ? "next" : "none",
-                 (long long)pb->ignore_index, pb->temperature);
+                 (long long)pb->ignore_index, pb->temperature, samp);
         ck_cand_text(cdesc, sizeof cdesc, "outputs given by --logp/--sum/--mean", fmo);
         h.command = "check";
         h.suite = sdesc;

@@ -12,7 +12,8 @@
 
 static const char usage[] =
     "usage: lpcert gen [--family NAME[,NAME...]|all] [--dtype f64|f32|f16|bf16|all[,...]]\n"
-    "                  [--seed N] [--threads N] --out SUITE.safetensors\n"
+    "                  [--seed N] [--threads N] " LP_CLI_SAMPLING_USAGE "\n"
+    "                  --out SUITE.safetensors\n"
     "       lpcert gen --list\n"
     "\n"
     "Writes the cases of the families named (default: all) in the storage formats named (default:\n"
@@ -26,7 +27,10 @@ static const char usage[] =
     "  (logp.f64 ... logp.bf16, logp.hi, logp.lo, counted, sum.<fmt>, mean.<fmt>, count,\n"
     "  token_mean.<fmt>).\n"
     "Parameters are in __metadata__: case/<name>/shift, ignore_index, temperature (hex float),\n"
-    "empty_mean, family, dtype; and generator, seed, cases. The same seed gives the same file.\n";
+    "empty_mean, family, dtype; and generator, seed, cases. The same seed gives the same file.\n"
+    "--softcap C, --top-k K, --top-p P, --min-p Q: every case is processed (SPEC A7; the expected\n"
+    "values are processed log-probs) and carries them in __metadata__ (case/<name>/softcap, top_k,\n"
+    "top_p, min_p; absent keys: not set).\n";
 
 typedef struct gen_opts {
     const char *out;
@@ -34,6 +38,7 @@ typedef struct gen_opts {
     unsigned fmt_mask;    /* bit f: format f; 0: none named yet (all four) */
     uint64_t seed;
     int threads, list;
+    lp_sampling sampling; /* SPEC A7, applied to every case */
 } gen_opts;
 
 /* Calls one(o, item) on each item of a comma-separated list; an empty item is an error. */
@@ -111,6 +116,8 @@ static int parse(gen_opts *o, int argc, char **argv)
             o->threads = (int)n;
         } else if (strcmp(a, "--out") == 0) {
             o->out = v;
+        } else if (lp_cli_opt_sampling(&o->sampling, "gen", a, v, &rc)) {
+            if (rc != LP_EXIT_OK) return rc;
         } else {
             return lp_cli_usage("gen", "unknown option '%s'", a);
         }
@@ -148,7 +155,7 @@ static lp_status build(lp_case_list *cases, char *names, size_t cap, const gen_o
 
 int lp_cmd_gen(int argc, char **argv)
 {
-    gen_opts o = {NULL, 0, 0, 0x5eed, 0, 0};
+    gen_opts o = {NULL, 0, 0, 0x5eed, 0, 0, {0, 0, 0, 0}};
     int rc = parse(&o, argc, argv);
     if (rc != LP_EXIT_OK) return rc;
     if (o.list) {
@@ -170,7 +177,8 @@ int lp_cmd_gen(int argc, char **argv)
     int64_t tokens = 0;
     char name[256];
     for (size_t i = 0; i < cases.n && s == LP_OK; i++) {
-        const lp_case *c = &cases.v[i];
+        lp_case *c = &cases.v[i];
+        c->pb.sampling = o.sampling;
         const lp_problem *pb = &c->pb;
         s = lp_ref_compute_opts(&res[i], pb, &ropt, &err);
         if (s != LP_OK) break;

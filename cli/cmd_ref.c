@@ -17,6 +17,7 @@ static const char usage[] =
     "usage: lpcert ref --logits L.npy|L.safetensors[:tensor] --labels Y.npy|Y.safetensors[:tensor]\n"
     "                  [--mask M] [--dtype f64|f32|f16|bf16] [--shift next|none]\n"
     "                  [--ignore-index N] [--temperature T] [--empty-mean nan|zero]\n"
+    "                  " LP_CLI_SAMPLING_USAGE "\n"
     "                  [--threads N] [--formats LIST] [--slow] [--grad token|sum|mean|token_mean]\n"
     "                  --out OUT.safetensors [--json]\n"
     "\n"
@@ -43,6 +44,9 @@ static const char usage[] =
     "logits, each element correctly rounded (the label element as the sum of the other\n"
     "probabilities), rows that score nothing +0; restricted by --formats; streamed into OUT row by\n"
     "row (memory of a few rows, OUT as large as the logits times 16/bytes per logit). Needs --out.\n"
+    "--softcap C, --top-k K, --top-p P, --min-p Q: processed log-probs (SPEC A7, in this order\n"
+    "after softcap: temperature, top-k, top-p, min-p): logp over the kept tokens, -inf for a label\n"
+    "filtered out (its sequence's sum and mean too); every kept-set decision is exact.\n"
     "Any other option given twice is an error. OUT must end in .safetensors.\n"
     "Exit 0 on success, 2 on a usage or input error (no output file is left behind).\n";
 
@@ -119,6 +123,8 @@ static int parse_opts(ref_opts *o, int argc, char **argv)
         } else if (strcmp(a, "--temperature") == 0) {
             if (!lp_parse_double(&o->pb.temperature, v) || !(o->pb.temperature > 0))
                 return lp_cli_usage("ref", "--temperature: '%s' is not a positive finite number", v);
+        } else if (lp_cli_opt_sampling(&o->pb.sampling, "ref", a, v, &rc)) {
+            if (rc != LP_EXIT_OK) return rc;
         } else if (strcmp(a, "--threads") == 0) {
             int64_t n;
             if (!lp_parse_int64(&n, v) || n < 0 || n > 64)
@@ -236,6 +242,15 @@ static lp_status write_out(const ref_opts *o, const lp_ref_result *r, const lp_r
     if (s == LP_OK) s = lp_twriter_meta(w, "ignore_index", buf, err);
     snprintf(buf, sizeof buf, "%a", pb->temperature);
     if (s == LP_OK) s = lp_twriter_meta(w, "temperature", buf, err);
+    const lp_sampling *sp = &pb->sampling; /* SPEC A7: those set, as a suite writes them */
+    snprintf(buf, sizeof buf, "%a", sp->softcap);
+    if (s == LP_OK && sp->softcap != 0) s = lp_twriter_meta(w, "softcap", buf, err);
+    snprintf(buf, sizeof buf, "%lld", (long long)sp->top_k);
+    if (s == LP_OK && sp->top_k != 0) s = lp_twriter_meta(w, "top_k", buf, err);
+    snprintf(buf, sizeof buf, "%a", sp->top_p);
+    if (s == LP_OK && sp->top_p != 0) s = lp_twriter_meta(w, "top_p", buf, err);
+    snprintf(buf, sizeof buf, "%a", sp->min_p);
+    if (s == LP_OK && sp->min_p != 0) s = lp_twriter_meta(w, "min_p", buf, err);
     if (s == LP_OK && o->grad) s = write_grad(o, w, ropt, gst, err);
     for (int i = 0; i < 3 && s == LP_OK && o->grad; i++) s = lp_tfile_verify(in[i], err);
     if (s == LP_OK) s = lp_twriter_finish(w, err);
@@ -271,6 +286,11 @@ static lp_status print_json(const ref_opts *o, const lp_ref_result *r, lp_error 
     cJSON_AddStringToObject(root, "dtype", lp_format_name(o->pb.fmt));
     cJSON_AddStringToObject(root, "shift", o->pb.shift == LP_SHIFT_NEXT ? "next" : "none");
     cJSON_AddStringToObject(root, "empty_mean", o->pb.empty_mean == LP_EMPTY_NAN ? "nan" : "zero");
+    const lp_sampling *sp = &o->pb.sampling; /* SPEC A7: the parameters set, none otherwise */
+    if (sp->softcap != 0) cJSON_AddNumberToObject(root, "softcap", sp->softcap);
+    if (sp->top_k != 0) cJSON_AddNumberToObject(root, "top_k", (double)sp->top_k);
+    if (sp->top_p != 0) cJSON_AddNumberToObject(root, "top_p", sp->top_p);
+    if (sp->min_p != 0) cJSON_AddNumberToObject(root, "min_p", sp->min_p);
     cJSON *toks = cJSON_AddArrayToObject(root, "tokens");
     for (int64_t b = 0; b < r->B; b++)
         for (int64_t t = 0; t < r->Ts; t++) {

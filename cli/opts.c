@@ -90,3 +90,32 @@ int lp_cli_next(lp_cli_args *p, const char **a, const char **v, int *rc)
     return 1;
 }
 
+
+int lp_cli_opt_sampling(lp_sampling *s, const char *cmd, const char *a, const char *v, int *rc)
+{
+    *rc = LP_EXIT_OK;
+    double *d = strcmp(a, "--softcap") == 0 ? &s->softcap
+              : strcmp(a, "--top-p") == 0   ? &s->top_p
+              : strcmp(a, "--min-p") == 0   ? &s->min_p : NULL;
+    if (d) {
+        if (!lp_parse_double(d, v)) *rc = lp_cli_usage(cmd, "%s: '%s' is not a number", a, v);
+    } else if (strcmp(a, "--top-k") == 0) {
+        if (!lp_parse_int64(&s->top_k, v)) *rc = lp_cli_usage(cmd, "--top-k: '%s' is not an integer", v);
+    } else {
+        return 0;
+    }
+    lp_error e;
+    if (*rc == LP_EXIT_OK && lp_sampling_check(s, &e) != LP_OK) /* "problem: top_p ... is not in" */
+        *rc = lp_cli_usage(cmd, "%s: %s", a, strncmp(e.msg, "problem: ", 9) == 0 ? e.msg + 9 : e.msg);
+    return 1;
+}
+
+void lp_cli_sampling_text(char *buf, size_t cap, const lp_sampling *s)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    if (s->softcap != 0 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ", softcap %g", s->softcap);
+    if (s->top_k != 0 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ", top_k %lld", (long long)s->top_k);
+    if (s->top_p != 0 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ", top_p %g", s->top_p);
+    if (s->min_p != 0 && n < cap) snprintf(buf + n, cap - n, ", min_p %g", s->min_p);
+}

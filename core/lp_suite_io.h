@@ -7,7 +7,8 @@
  *   counted, sum.<fmt>, mean.<fmt>, count, token_mean.<fmt>);
  *   in __metadata__: case/<name>/shift (next|none), ignore_index (decimal), temperature (a C
  *   float, written as hex), empty_mean (nan|zero), family, dtype; defaults next, -100, 1, nan,
- *   the first component of the name.
+ *   the first component of the name; the sampling parameters of SPEC A7 where set: softcap,
+ *   top_p, min_p (hex floats), top_k (decimal); absent: not set.
  * File-level metadata: generator, format (LP_SUITE_FORMAT), seed, cases.
  * The tensors are bound with core/lp_bind.h's rules. */
 #ifndef LP_SUITE_IO_H

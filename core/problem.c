@@ -41,6 +41,24 @@ int lp_problem_counted(const lp_problem *pb, int64_t b, int64_t ts)
     return lp_problem_label(pb, b, t) != pb->ignore_index && lp_problem_mask(pb, b, t);
 }
 
+lp_status lp_sampling_check(const lp_sampling *s, lp_error *err)
+{
+    /* SPEC A7; zero is "not set" for each. */
+    if (s->softcap != 0 && !(s->softcap > 0 && isfinite(s->softcap)))
+        return lp_fail(err, LP_ERR_USAGE, "problem: softcap %a (%g) is not positive and finite",
+                       s->softcap, s->softcap);
+    if (s->top_k < 0)
+        return lp_fail(err, LP_ERR_USAGE, "problem: top_k %lld is negative (0: not set)",
+                       (long long)s->top_k);
+    if (s->top_p != 0 && !(s->top_p > 0 && s->top_p <= 1))
+        return lp_fail(err, LP_ERR_USAGE, "problem: top_p %a (%g) is not in (0, 1]", s->top_p,
+                       s->top_p);
+    if (s->min_p != 0 && !(s->min_p > 0 && s->min_p <= 1))
+        return lp_fail(err, LP_ERR_USAGE, "problem: min_p %a (%g) is not in (0, 1]", s->min_p,
+                       s->min_p);
+    return LP_OK;
+}
+
 lp_status lp_problem_check(const lp_problem *pb, lp_error *err)
 {
     return lp_problem_check_named(pb, NULL, NULL, NULL, err);
@@ -74,12 +92,8 @@ lp_status lp_problem_check_named(const lp_problem *pb, const char *logits_name,
     if (!(pb->temperature > 0) || isinf(pb->temperature))
         return lp_fail(err, LP_ERR_USAGE, "problem: temperature %a (%g) is not positive and finite",
                        pb->temperature, pb->temperature);
-    /* SPEC A7: the reference does not implement the sampling parameters yet; refuse them rather
-     * than ignore them. */
-    if (pb->sampling.softcap != 0 || pb->sampling.top_k != 0 || pb->sampling.top_p != 0 ||
-        pb->sampling.min_p != 0)
-        return lp_fail(err, LP_ERR_USAGE, "problem: sampling parameters (softcap, top_k, top_p, "
-                       "min_p) are not supported yet");
+    lp_status ss = lp_sampling_check(&pb->sampling, err);
+    if (ss != LP_OK) return ss;
     const int64_t ts_n = lp_problem_ts(pb);
     for (int64_t b = 0; b < s.B; b++) {
         for (int64_t ts = 0; ts < ts_n; ts++) {

@@ -117,6 +117,16 @@ lp_status lp_suite_write_case(lp_twriter *w, const char *name, const char *famil
         s = add_meta(w, name, "empty_mean", pb->empty_mean == LP_EMPTY_NAN ? "nan" : "zero", err);
     if (s == LP_OK) s = add_meta(w, name, "family", family, err);
     if (s == LP_OK) s = add_meta(w, name, "dtype", lp_format_name(pb->fmt), err);
+    /* SPEC A7: only the parameters that are set (a suite without them reads as before) */
+    const lp_sampling *sp = &pb->sampling;
+    snprintf(buf, sizeof buf, "%a", sp->softcap);
+    if (s == LP_OK && sp->softcap != 0) s = add_meta(w, name, "softcap", buf, err);
+    snprintf(buf, sizeof buf, "%" PRId64, sp->top_k);
+    if (s == LP_OK && sp->top_k != 0) s = add_meta(w, name, "top_k", buf, err);
+    snprintf(buf, sizeof buf, "%a", sp->top_p);
+    if (s == LP_OK && sp->top_p != 0) s = add_meta(w, name, "top_p", buf, err);
+    snprintf(buf, sizeof buf, "%a", sp->min_p);
+    if (s == LP_OK && sp->min_p != 0) s = add_meta(w, name, "min_p", buf, err);
     return s;
 }
 
@@ -193,6 +203,24 @@ static lp_status read_params(lp_problem *pb, char *family, size_t fcap, const lp
         else return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/empty_mean is '%s', not nan or zero",
                             path, name, v);
     }
+    /* SPEC A7: absent keys are "not set"; values are checked with the problem (lp_problem_check) */
+    static const char *const dkeys[3] = {"softcap", "top_p", "min_p"};
+    double *dv[3] = {&pb->sampling.softcap, &pb->sampling.top_p, &pb->sampling.min_p};
+    for (int k = 0; k < 3; k++) {
+        if (!(v = lp_suite_meta(f, name, dkeys[k]))) continue;
+        char *end;
+        *dv[k] = strtod(v, &end);
+        if (end == v || *end)
+            return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/%s '%s' is not a number", path,
+                           name, dkeys[k], v);
+    }
+    if ((v = lp_suite_meta(f, name, "top_k")) && !lp_parse_int64(&pb->sampling.top_k, v))
+        return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/top_k '%s' is not an integer",
+                       path, name, v);
+    lp_error se;
+    if (lp_sampling_check(&pb->sampling, &se) != LP_OK)
+        return lp_fail(err, LP_ERR_INPUT, "%s: metadata of case/%s: %s", path, name,
+                       strncmp(se.msg, "problem: ", 9) == 0 ? se.msg + 9 : se.msg);
     if ((v = lp_suite_meta(f, name, "family"))) {
         snprintf(family, fcap, "%s", v);
     } else {

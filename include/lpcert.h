@@ -184,6 +184,10 @@ const char *lp_format_name(lp_format f);               /* "f64", "f32", "f16", "
  * ignore_index is an input error even where the mask is 0). */
 lp_status lp_problem_check(const lp_problem *pb, lp_error *err);
 
+/* Checks the sampling parameters of SPEC A7 (zero: not set): softcap > 0 and finite, top_k >= 0,
+ * top_p in (0, 1], min_p in (0, 1]. One line naming the parameter and its value. */
+lp_status lp_sampling_check(const lp_sampling *s, lp_error *err);
+
 /* Options of the exact reference. Results are bit-identical for every thread count. */
 typedef struct lp_ref_options {
     int threads;     /* 0: one per online CPU */
@@ -213,6 +217,22 @@ void lp_ref_result_free(lp_ref_result *res);            /* NULL members are fine
 /* The exact logp of one row of V logits in fmt scoring label (0 <= label < V). */
 lp_status lp_ref_row(lp_value *out, const void *row, lp_format fmt, int64_t V, int64_t label,
                      double temperature, lp_error *err);
+
+/* The exact processed logp of SPEC A7 of one row (softcap, temperature, top_k, top_p, min_p; see
+ * lp_sampling): z_y - log sum over the kept set of exp(z_i), -inf when the label is not kept, +0
+ * when it is the only token kept; special rows as lp_ref_row (A3). sampling NULL or all zero:
+ * lp_ref_row's value, bit for bit. LP_ERR_INTERNAL (one line, never a guess) where a decision is
+ * undecided at the precision cap (reference/sample.c: TERMINATION). */
+lp_status lp_ref_row_sampled(lp_value *out, const void *row, lp_format fmt, int64_t V,
+                             int64_t label, double temperature, const lp_sampling *sampling,
+                             lp_error *err);
+
+/* The kept set of SPEC A7 of one row: kept[i] = 1 iff token i survives softcap, temperature,
+ * top_k, top_p and min_p (every decision exact). -inf logits are never kept; a row with NaN or
+ * +inf, or without a finite logit, has no distribution: every kept[i] = 0. sampling NULL: every
+ * finite logit is kept. */
+lp_status lp_ref_kept(uint8_t *kept, const void *row, lp_format fmt, int64_t V,
+                      double temperature, const lp_sampling *sampling, lp_error *err);
 
 /* ---- Gradients (SPEC A8) -----------------------------------------------------------------------
  * (Interface fixed first; implemented in reference/grad.c.) */

@@ -75,12 +75,27 @@ typedef struct job {
     unsigned want;        /* wanted outputs (LP_REF_ALL bits) */
     double *enc;          /* [3 B*Ts] fast mode: enclosure p + [clo, chi] of every NUM token */
     double *senc;         /* [3 B] fast mode: the same of every sequence sum with NUM tokens */
+    double *thr;          /* [B*Ts] sampling (SPEC A7) on: each counted row's kept threshold
+                           * (sample.c; -inf: every finite logit kept); NULL when off */
 } job;
 
 static lp_row row_at(const lp_problem *pb, int64_t b, int64_t ts)
 {
     int64_t lab = lp_problem_label(pb, b, lp_problem_label_t(pb, ts));
-    lp_row r = {lp_problem_row(pb, b, ts), pb->fmt, pb->shape.V, lab, pb->temperature, 0, 0, 0};
+    lp_row r = {lp_problem_row(pb, b, ts), pb->fmt, pb->shape.V, lab, pb->temperature, 0, 0, 0, 0, 0, 0};
+    return r;
+}
+
+/* Row (b, ts) as the job sees it: with the softcap and the kept set of SPEC A7 (phase 1 decided
+ * the set of every counted row: J->thr). */
+static lp_row row_of(const job *J, int64_t b, int64_t ts)
+{
+    lp_row r = row_at(J->pb, b, ts);
+    if (J->thr) {
+        r.cap = J->pb->sampling.softcap;
+        r.thr = J->thr[b * J->Ts + ts];
+        r.filt = r.thr > -HUGE_VAL;
+    }
     return r;
 }
 
@@ -235,6 +250,15 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         lp_fast_enc fe;
         lp_tok_class cls;
         lp_error e = {LP_OK, ""};
+        if (J->thr) { /* SPEC A7: the kept set, decided exactly (sample.c) */
+            const lp_status ss = lp_sample_prepare(&r, &pb->sampling, st, &e);
+            if (ss != LP_OK) {
+                J->cls[i] = (uint8_t)LP_TOK_NAN;
+                fail_at(J, i, &e);
+                return;
+            }
+            J->thr[i] = r.filt ? r.thr : -HUGE_VAL;
+        }
         /* The chain (decide.c); a slot the Ziv loop used is freed at the end, even on failure. */
         const lp_status s =
             lp_ref_token(out, &cls, &fe, &J->slots[i], &r, J->want, J->fast, J->td, st, &e);
@@ -266,7 +290,7 @@ static void seq_enclose(job *J, int64_t b, mpfr_prec_t prec, mpfr_t slo, mpfr_t 
         lp_ref_slot *sl = &J->slots[b * J->Ts + ts];
         if (!sl->prec) continue;
         if (sl->prec < prec) {
-            lp_row r = row_at(J->pb, b, ts);
+            lp_row r = row_of(J, b, ts);
             LP_ASSERT(lp_row_scan(&r) == LP_TOK_NUM);
             lp_row_enclose(sl->lo, sl->hi, &r, prec);
             sl->prec = prec;
@@ -291,6 +315,8 @@ static void seq_enclose(job *J, int64_t b, mpfr_prec_t prec, mpfr_t slo, mpfr_t 
  * Returns 0 on out of memory (slo, shi untouched). */
 static int split_enclose(job *J, int64_t b0, int64_t b1, mpfr_prec_t prec, mpfr_t slo, mpfr_t shi)
 {
+    /* With softcap the D_i are transcendental: no exact part to split off (sample.c). */
+    if (J->pb->sampling.softcap != 0) return 0;
     int64_t k = 0;
     for (int64_t i = b0 * J->Ts; i < b1 * J->Ts; i++)
         k += J->res->counted[i] && J->cls[i] == LP_TOK_NUM;
@@ -312,7 +338,7 @@ static int split_enclose(job *J, int64_t b0, int64_t b1, mpfr_prec_t prec, mpfr_
         for (int64_t ts = 0; ts < J->Ts; ts++) {
             const int64_t i = b * J->Ts + ts;
             if (!J->res->counted[i] || J->cls[i] != LP_TOK_NUM) continue;
-            lp_row r = row_at(J->pb, b, ts);
+            lp_row r = row_of(J, b, ts);
             LP_ASSERT(lp_row_scan(&r) == LP_TOK_NUM);
             mpfr_inits2(64, &v[n], &v[nk + n], &v[2 * nk + n], (mpfr_ptr)0);
             lp_row_gap(&v[n], &r);
@@ -352,7 +378,7 @@ static void ensure_slots(job *J, int64_t b)
         const int64_t i = b * J->Ts + ts;
         lp_ref_slot *sl = &J->slots[i];
         if (!J->res->counted[i] || J->cls[i] != LP_TOK_NUM || sl->prec) continue;
-        lp_row r = row_at(J->pb, b, ts);
+        lp_row r = row_of(J, b, ts);
         LP_ASSERT(lp_row_scan(&r) == LP_TOK_NUM);
         mpfr_inits2(64, sl->lo, sl->hi, (mpfr_ptr)0);
         sl->prec = lp_ziv_prec0();
@@ -623,16 +649,18 @@ static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_
     }
     const unsigned want = opt->formats ? (opt->formats & LP_REF_ALL) : LP_REF_ALL;
     const int fast = lp_ref_fast_on(want, opt->slow);
+    const int sampled = lp_sampling_on(&pb->sampling);
+    if (J && sampled) J->thr = calloc(n1, sizeof *J->thr);
     if (J && fast) {
         J->enc = calloc(3 * n1, sizeof *J->enc);
         J->senc = calloc(3 * (size_t)B + 1, sizeof *J->senc);
     }
     if (!res->logp || !res->counted || !res->sum || !res->mean || !res->count || !J ||
         !J->slots || !J->cls || !J->tal || !J->seq || !J->sprec ||
-        (fast && (!J->enc || !J->senc))) {
+        (fast && (!J->enc || !J->senc)) || (sampled && !J->thr)) {
         if (J) {
             free(J->slots); free(J->cls); free(J->tal); free(J->seq); free(J->sprec);
-            free(J->enc); free(J->senc);
+            free(J->enc); free(J->senc); free(J->thr);
         }
         free(J);
         lp_ref_result_free(res);
@@ -688,7 +716,7 @@ static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_
     lp_mpfr_leave(&ms);
     pthread_mutex_destroy(&J->lock);
     free(J->slots); free(J->cls); free(J->tal); free(J->seq); free(J->sprec);
-    free(J->enc); free(J->senc);
+    free(J->enc); free(J->senc); free(J->thr);
     free(J);
     if (s != LP_OK) lp_ref_result_free(res);
     else if (want != LP_REF_ALL) blank_unwanted(res, want);
@@ -749,9 +777,11 @@ lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int
     lp_tok_class cls;
     lp_mpfr_state ms;
     lp_mpfr_enter(&ms);
+    lp_status s = LP_OK;
+    if (lp_sampling_on(&pb->sampling)) s = lp_sample_prepare(&r, &pb->sampling, &st, err);
     /* every output with the double-double: tier 3, then the Ziv loop. The dd is canonical (a
      * function of the exact value, ziv.c), so this is the slow route's value bit for bit. */
-    lp_status s = lp_ref_token(out, &cls, &fe, &sl, &r, LP_REF_ALL, 0, lp_ref_td_on(LP_REF_ALL, 0),
+    if (s == LP_OK) s = lp_ref_token(out, &cls, &fe, &sl, &r, LP_REF_ALL, 0, lp_ref_td_on(LP_REF_ALL, 0),
                                &st, err);
     if (sl.prec) mpfr_clears(sl.lo, sl.hi, (mpfr_ptr)0);
     mpfr_free_cache();
@@ -761,6 +791,7 @@ lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int
 
 int lp_ref_tier2_token(lp_fast_enc *e, const lp_problem *pb, int64_t b, int64_t ts)
 {
+    if (lp_sampling_on(&pb->sampling)) return 0; /* A1's plain row only */
     lp_row r = row_at(pb, b, ts);
     return lp_fast_row_dd(e, r.data, r.fmt, r.V, r.label, r.tau);
 }

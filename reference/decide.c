@@ -35,7 +35,10 @@ lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
 {
     LP_ASSERT(!fast || !(want & LP_REF_DD));
     LP_ASSERT(!(fast && td));
-    if (td) {
+    /* The tiers evaluate A1's plain row: a row with softcap or a kept set (SPEC A7, sample.c) goes
+     * to the class and the Ziv loop (counted as a fallback when a tier was on). */
+    const int plain = !r->cap && !r->filt;
+    if (td && plain) {
         mpfr_inits2(64, sl->lo, sl->hi, (mpfr_ptr)0);
         sl->prec = lp_ziv_prec0(); /* initialised: the caller frees it, also on failure */
         if (lp_fast_row_td(sl->lo, sl->hi, r->data, r->fmt, r->V, r->label, r->tau) &&
@@ -51,7 +54,7 @@ lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
         mpfr_clears(sl->lo, sl->hi, (mpfr_ptr)0);
         sl->prec = 0;
     }
-    if (fast) {
+    if (fast && plain) {
         /* Tier 1 (double) unless f64 is wanted, which only tier 2 (double-double) decides;
          * tier 2 also retries what tier 1 left undecided. Same domain for both. */
         const int t1 = !(want & (1u << LP_F64));

@@ -21,6 +21,13 @@ typedef struct lp_row {
     double tau;
     double m, xy;       /* set by lp_row_scan: the max finite logit and the label's logit */
     int64_t j;          /* the first index of the max */
+    /* SPEC A7 (sample.c), zero for A1's plain row: cap, the softcap c (x_i <- c tanh(x_i / c)
+     * before the temperature); filt non-zero: only the logits x_i >= thr are kept (the kept set of
+     * top_k, top_p and min_p is always such a set: each keeps every token at least as probable as
+     * one it keeps), the others count as -inf. */
+    double cap;
+    int filt;
+    double thr;
 } lp_row;
 
 typedef struct lp_mpfr_state { mpfr_exp_t emin, emax; mpfr_flags_t flags; } lp_mpfr_state;
@@ -36,6 +43,23 @@ void lp_row_gap(mpfr_t g, const lp_row *r);
 lp_status lp_row_decide(lp_value *out, mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t *prec,
                         lp_ref_stats *stats, lp_error *err);
 int lp_decide(lp_value *out, const mpfr_t lo, const mpfr_t hi);
+/* Softcap (ziv.c): lo <= c tanh(x / c) <= hi (x finite, c > 0, at lo's and hi's precisions); and
+ * dlo <= (c tanh(x / c) - c tanh(m / c)) / tau <= dhi from [mlo, mhi] enclosing c tanh(m / c)
+ * (t: scratch at dlo's precision). */
+void lp_cap_enclose(mpfr_t lo, mpfr_t hi, double x, double c);
+void lp_cap_diff(mpfr_t dlo, mpfr_t dhi, mpfr_t t, double x, const mpfr_t mlo, const mpfr_t mhi,
+                 double c, double tau);
+/* SPEC A7 (sample.c): sets r->cap, r->filt and r->thr for the sampling parameters s (valid: see
+ * lp_problem_check) on r's stored row; every kept-set decision exact. A row with NaN or +inf,
+ * or without a finite logit, is left unfiltered (its class is NaN whatever is kept). Raises
+ * st->max_prec (st may be NULL). LP_ERR_INTERNAL when a decision is undecided at the precision
+ * cap; LP_ERR_NOMEM. */
+lp_status lp_sample_prepare(lp_row *r, const lp_sampling *s, lp_ref_stats *st, lp_error *err);
+/* Whether s sets any parameter (zero is "not set"). */
+static inline int lp_sampling_on(const lp_sampling *s)
+{
+    return s->softcap != 0 || s->top_k != 0 || s->top_p != 0 || s->min_p != 0;
+}
 void lp_value_special(lp_value *out, lp_tok_class cls);
 mpfr_prec_t lp_ziv_prec0(void);
 mpfr_prec_t lp_ziv_max_prec(void);

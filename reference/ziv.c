@@ -210,6 +210,7 @@ lp_tok_class lp_row_scan(lp_row *r)
         if (isnan(x) || x == HUGE_VAL) return LP_TOK_NAN;   /* A3 rule 1 */
         if (x == -HUGE_VAL) continue;
         any_finite = 1;
+        if (r->filt && x < r->thr) continue;                  /* A7: filtered out */
         n_finite++;
         if (x > m) {
             m = x;
@@ -219,27 +220,67 @@ lp_tok_class lp_row_scan(lp_row *r)
     if (!any_finite) return LP_TOK_NAN;                        /* A3 rule 2 */
     double xy = lp_load_f64(r->data, r->fmt, (size_t)r->label);
     if (xy == -HUGE_VAL) return LP_TOK_NEGINF;                 /* A3 rule 3 */
+    if (r->filt && xy < r->thr) return LP_TOK_NEGINF;          /* A7: the label was filtered out */
     r->m = m;
     r->j = j;
     r->xy = xy;
-    if (n_finite == 1) return LP_TOK_ZERO;                    /* A2: the only finite logit */
+    if (n_finite == 1) return LP_TOK_ZERO;   /* A2: the only finite logit; A7: the only one kept */
     return LP_TOK_NUM;
 }
 
-static mpfr_prec_t working_prec(mpfr_prec_t prec, int64_t V)
+static mpfr_prec_t working_prec(mpfr_prec_t prec, const lp_row *r)
 {
     mpfr_prec_t w = prec + 8;
-    for (int64_t v = V + 1; v > 1; v = (v + 1) / 2) w++;
+    for (int64_t v = r->V + 1; v > 1; v = (v + 1) / 2) w++;
+    if (r->cap) { /* SOFTCAP: the absolute error of each d_i is about (c / tau) 2^-w */
+        int g = ilogb(r->cap) - ilogb(r->tau) + 2;
+        w += g < 1 ? 1 : g > 2200 ? 2200 : g;
+    }
     return w;
+}
+
+/* SOFTCAP: lo <= c tanh(x / c) <= hi (x finite, c > 0; lo, hi at their own precisions), each end
+ * by directed roundings of increasing operations (x / c, tanh, the product by c > 0). */
+void lp_cap_enclose(mpfr_t lo, mpfr_t hi, double x, double c)
+{
+    if (x == 0) {
+        mpfr_set_zero(lo, 1);
+        mpfr_set_zero(hi, 1);
+        return;
+    }
+    mpfr_t xx;
+    mpfr_init2(xx, 64);
+    mpfr_set_d(xx, x, MPFR_RNDN); /* exact */
+    mpfr_div_d(lo, xx, c, MPFR_RNDD);
+    mpfr_tanh(lo, lo, MPFR_RNDD);
+    mpfr_mul_d(lo, lo, c, MPFR_RNDD);
+    mpfr_div_d(hi, xx, c, MPFR_RNDU);
+    mpfr_tanh(hi, hi, MPFR_RNDU);
+    mpfr_mul_d(hi, hi, c, MPFR_RNDU);
+    mpfr_clear(xx);
+}
+
+/* SOFTCAP: dlo <= (c tanh(x / c) - c tanh(m / c)) / tau <= dhi, given mlo, mhi enclosing
+ * c tanh(m / c); t: scratch at the precision of dlo. */
+void lp_cap_diff(mpfr_t dlo, mpfr_t dhi, mpfr_t t, double x, const mpfr_t mlo, const mpfr_t mhi,
+                 double c, double tau)
+{
+    lp_cap_enclose(dlo, t, x, c);
+    mpfr_sub(dlo, dlo, mhi, MPFR_RNDD);
+    mpfr_sub(dhi, t, mlo, MPFR_RNDU);
+    if (tau != 1.0) {
+        mpfr_div_d(dlo, dlo, tau, MPFR_RNDD);
+        mpfr_div_d(dhi, dhi, tau, MPFR_RNDU);
+    }
 }
 
 /* llo, lhi (reset to the working precision of prec and V) enclose L = log1p(T) of a LP_TOK_NUM
  * row, T = sum of exp((x_i - m) / tau) over i != j. */
 void lp_row_log1p_enclose(mpfr_t llo, mpfr_t lhi, const lp_row *r, mpfr_prec_t prec)
 {
-    const mpfr_prec_t w = working_prec(prec, r->V);
+    const mpfr_prec_t w = working_prec(prec, r);
     const double tau = r->tau;
-    mpfr_t dlo, dhi, e, m;
+    mpfr_t dlo, dhi, e, m, mclo, mchi;
     mpfr_inits2(w, dlo, dhi, e, (mpfr_ptr)0);
     mpfr_set_prec(llo, w);
     mpfr_set_prec(lhi, w);
@@ -247,13 +288,26 @@ void lp_row_log1p_enclose(mpfr_t llo, mpfr_t lhi, const lp_row *r, mpfr_prec_t p
     mpfr_set_d(m, r->m, MPFR_RNDN); /* exact */
     mpfr_set_zero(llo, 1);
     mpfr_set_zero(lhi, 1);
+    if (r->cap) {
+        mpfr_inits2(w, mclo, mchi, (mpfr_ptr)0);
+        lp_cap_enclose(mclo, mchi, r->m, r->cap);
+    }
     for (int64_t i = 0; i < r->V; i++) {
         if (i == r->j) continue;
         double x = lp_load_f64(r->data, r->fmt, (size_t)i);
         if (x == -HUGE_VAL) continue; /* exp(-inf) = 0: vocabulary masking */
+        if (r->filt && x < r->thr) continue; /* A7: not kept */
         if (x == r->m) {              /* a tie for the max: exp(0) = 1 exactly */
             mpfr_add_ui(llo, llo, 1, MPFR_RNDD);
             mpfr_add_ui(lhi, lhi, 1, MPFR_RNDU);
+            continue;
+        }
+        if (r->cap) {
+            lp_cap_diff(dlo, dhi, e, x, mclo, mchi, r->cap, tau);
+            mpfr_exp(e, dlo, MPFR_RNDD);
+            mpfr_add(llo, llo, e, MPFR_RNDD);
+            mpfr_exp(e, dhi, MPFR_RNDU);
+            mpfr_add(lhi, lhi, e, MPFR_RNDU);
             continue;
         }
         int exact = mpfr_d_sub(dlo, x, m, MPFR_RNDD) == 0;
@@ -275,6 +329,7 @@ void lp_row_log1p_enclose(mpfr_t llo, mpfr_t lhi, const lp_row *r, mpfr_prec_t p
     mpfr_log1p(llo, llo, MPFR_RNDD);
     mpfr_log1p(lhi, lhi, MPFR_RNDU);
     mpfr_clears(dlo, dhi, e, m, (mpfr_ptr)0);
+    if (r->cap) mpfr_clears(mclo, mchi, (mpfr_ptr)0);
 }
 
 /* g (reset to LP_GAP_PREC bits) = x_y - m exactly: both are doubles, whose difference needs at
@@ -290,17 +345,23 @@ void lp_row_gap(mpfr_t g, const lp_row *r)
 /* lo, hi (any precision; reset here) enclose logp of a LP_TOK_NUM row with width < 2^-prec |logp|. */
 void lp_row_enclose(mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t prec)
 {
-    const mpfr_prec_t w = working_prec(prec, r->V);
+    const mpfr_prec_t w = working_prec(prec, r);
     const double tau = r->tau;
     mpfr_t tlo, thi, dlo, dhi, m;
     mpfr_inits2(w, tlo, thi, dlo, dhi, (mpfr_ptr)0);
     mpfr_init2(m, 64);
     mpfr_set_d(m, r->m, MPFR_RNDN); /* exact */
     lp_row_log1p_enclose(tlo, thi, r, prec); /* L = log1p(T) */
-    /* D = (x_y - m) / tau. */
+    /* D = (x_y - m) / tau, or with softcap (c tanh(x_y / c) - c tanh(m / c)) / tau. */
     if (r->xy == r->m) {
         mpfr_set_zero(dlo, 1);
         mpfr_set_zero(dhi, 1);
+    } else if (r->cap) {
+        mpfr_t mclo, mchi, t;
+        mpfr_inits2(w, mclo, mchi, t, (mpfr_ptr)0);
+        lp_cap_enclose(mclo, mchi, r->m, r->cap);
+        lp_cap_diff(dlo, dhi, t, r->xy, mclo, mchi, r->cap, tau);
+        mpfr_clears(mclo, mchi, t, (mpfr_ptr)0);
     } else {
         mpfr_d_sub(dlo, r->xy, m, MPFR_RNDD);
         mpfr_d_sub(dhi, r->xy, m, MPFR_RNDU);
@@ -346,7 +407,7 @@ lp_status lp_ref_row(lp_value *out, const void *row, lp_format fmt, int64_t V, i
     if (!(temperature > 0) || isinf(temperature))
         return lp_fail(err, LP_ERR_USAGE, "lp_ref_row: temperature %g is not positive and finite",
                        temperature);
-    lp_row r = {row, fmt, V, label, temperature, 0, 0, 0};
+    lp_row r = {row, fmt, V, label, temperature, 0, 0, 0, 0, 0, 0};
     lp_mpfr_state st;
     lp_mpfr_enter(&st);
     lp_ref_stats stats = {0, 0, 0, 0, 0, 0, 0};

@@ -1,0 +1,141 @@
+"""tests/e2e_sample.py: the sampling options of SPEC A7 end to end: `lpcert ref --softcap --top-k
+--top-p --min-p` (values that follow from the rules alone: +0 for the only token kept, -inf for a
+label filtered out and its sequence, the kept-everything parameters equal to no parameter, bit for
+bit, and a value against mpmath), the output's metadata and JSON, usage errors that name the
+parameter; `lpcert gen` with them: the suite carries them per case in __metadata__ (absent when not
+set) and `lpcert check --recompute` of its own expected values passes only because the reference
+reads them back; `lpcert check --logits ... --top-k` on the single-case route.
+
+usage: python3 tests/e2e_sample.py path/to/lpcert
+"""
+import json
+import math
+import os
+import struct
+import sys
+import tempfile
+
+import mpmath
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tensors as tz  # noqa: E402
+from e2e_kit import Kit  # noqa: E402
+
+KIT = Kit("e2e_sample", sys.argv[1])
+check, run = KIT.check, KIT.run
+
+
+def ref_json(d, *args):
+    rc, out, err = run("ref", "--logits", os.path.join(d, "l.npy"), "--labels",
+                       os.path.join(d, "y.npy"), "--shift", "none", "--json", *args)
+    if not check(rc == 0, "ref %s: exit %d %s" % (" ".join(args), rc, err.strip())):
+        return None
+    return json.loads(out)
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="lpcert_sample_")
+    rows = [[3.0, 1.0, 2.0, 2.0, -1.0, 0.5], [1, 1, 1, 1, 1, 1], [100, -100, 50, 99, -3, 0]]
+    labels = [0, 2, 3]
+    tz.write_npy(os.path.join(d, "l.npy"), "f32", [1, 3, 6], [x for r in rows for x in r])
+    tz.write_npy(os.path.join(d, "y.npy"), "i64", [1, 3], labels)
+    plain = ref_json(d)
+    # parameters that keep everything: A1's bits
+    for args in (["--top-k", "6"], ["--top-p", "1"], ["--top-k", "100", "--top-p", "1"]):
+        j = ref_json(d, *args)
+        if plain and j:
+            check([t["f64"] for t in j["tokens"]] == [t["f64"] for t in plain["tokens"]] and
+                  j["token_mean"] == plain["token_mean"], "%s differs from no parameter" % args)
+    # top_k 1: the label at the max gives +0, elsewhere -inf, and the sequence -inf
+    j = ref_json(d, "--top-k", "1")
+    if j:
+        got = [t["f64"] for t in j["tokens"]]
+        # row 1 is all ties: every token kept, -log 6
+        check(got == ["0x0000000000000000", "0xbffcab0bfa2a2002", "0xfff0000000000000"],
+              "top_k 1 tokens %r" % got)
+        check(j["sequences"][0]["sum"]["f64"] == "0xfff0000000000000", "top_k 1: sum not -inf")
+        check(j.get("top_k") == 1 and "top_p" not in j, "JSON parameters %r" % j.keys())
+    # top_k 2 keeps the ties at 2: logp(3) = -log(1 + 2/e), against mpmath, row 0
+    j = ref_json(d, "--top-k", "2", "--top-p", "0.999")
+    if j:
+        mpmath.mp.prec = 200
+        want = -mpmath.log(1 + 2 / mpmath.e)
+        got = struct.unpack("<d", struct.pack("<Q", int(j["tokens"][0]["f64"], 16)))[0]
+        check(got == float(want), "top_k 2 row 0: %r want %r" % (got, float(want)))
+    # softcap 30: the metadata of the output file
+    out = os.path.join(d, "r.safetensors")
+    rc, _, err = run("ref", "--logits", os.path.join(d, "l.npy"), "--labels", os.path.join(d, "y.npy"),
+                     "--shift", "none", "--softcap", "30", "--min-p", "0.05", "--out", out)
+    if check(rc == 0, "ref --softcap: exit %d %s" % (rc, err)):
+        _, meta = tz.read_safetensors(out)
+        check(float.fromhex(meta.get("softcap", "0")) == 30.0 and
+              float.fromhex(meta.get("min_p", "0")) == 0.05 and "top_k" not in meta,
+              "ref metadata %r" % meta)
+    # usage errors name the parameter, exit 2, nothing written
+    for args, name in ((["--top-p", "1.5"], "top_p"), (["--min-p", "0"], None), (["--top-k", "-1"], "top_k"),
+                       (["--softcap", "-3"], "softcap"), (["--softcap", "inf"], "softcap"),
+                       (["--top-p", "x"], "--top-p")):
+        rc, _, err = run("ref", "--logits", os.path.join(d, "l.npy"), "--labels",
+                         os.path.join(d, "y.npy"), "--json", *args)
+        if name is None:   # 0 means "not set": accepted
+            check(rc == 0, "%s: exit %d %s" % (args, rc, err))
+        else:
+            check(rc == 2 and name in err and err.count("\n") == 1, "%s: exit %d %r" % (args, rc, err))
+    # gen: the parameters per case in __metadata__, read back by check --recompute
+    S = os.path.join(d, "s.safetensors")
+    rc, _, err = run("gen", "--family", "ties", "--dtype", "f32,bf16", "--top-k", "2", "--top-p",
+                     "0.9", "--softcap", "20", "--out", S)
+    if check(rc == 0, "gen: exit %d %s" % (rc, err)):
+        ts, meta = tz.read_safetensors(S)
+        cases = sorted({k.split("/expected/")[0] for k in ts if "/expected/" in k})
+        for c in cases:
+            name = c[len("case/"):]
+            check(meta.get(c + "/top_k") == "2" and float.fromhex(meta[c + "/top_p"]) == 0.9 and
+                  float.fromhex(meta[c + "/softcap"]) == 20.0 and c + "/min_p" not in meta,
+                  "%s metadata" % name)
+        # a candidate of the expected values themselves
+        cand = [(c[len("case/"):] and c + "/logp", "f64", ts[c + "/expected/logp.f64"][1],
+                 list(struct.unpack("<%dd" % (len(ts[c + "/expected/logp.f64"][2]) // 8),
+                                    ts[c + "/expected/logp.f64"][2]))) for c in cases]
+        C = os.path.join(d, "c.safetensors")
+        tz.write_safetensors(C, cand)
+        rc, out, err = run("check", S, C, "--recompute", "--max-ulp", "0.5", "--quiet")
+        check(rc == 0, "check --recompute of gen's own values: exit %d %s %s" % (rc, out, err))
+        # the same suite without the sampling keys: the recomputed plain values differ
+        ts2 = [(k, {"F64": "f64", "F32": "f32", "BF16": "bf16", "I64": "i64", "U8": "u8"}[v[0]], v[1],
+                tz_values(v)) for k, v in ts.items() if "/expected/" not in k]
+        meta2 = {k: v for k, v in meta.items() if not k.endswith(("/top_k", "/top_p", "/softcap"))}
+        S2 = os.path.join(d, "s2.safetensors")
+        tz.write_safetensors(S2, ts2, meta2)
+        rc, out, err = run("check", S2, C, "--max-ulp", "0.5", "--quiet")
+        check(rc == 1, "old-style suite (no sampling keys) against processed values: exit %d" % rc)
+        # --softcap on the suite route is a usage error (the suite carries them)
+        rc, _, err = run("check", S, C, "--softcap", "3")
+        check(rc == 2 and "suite" in err, "check SUITE --softcap: exit %d %r" % (rc, err))
+    # check's single-case route with the parameters
+    j = ref_json(d, "--top-k", "2")
+    if j:
+        vals = [struct.unpack("<d", struct.pack("<Q", int(t["f64"], 16)))[0] for t in j["tokens"]]
+        tz.write_npy(os.path.join(d, "p.npy"), "f64", [1, 3], vals)
+        rc, out, err = run("check", "--logits", os.path.join(d, "l.npy"), "--labels",
+                           os.path.join(d, "y.npy"), "--shift", "none", "--top-k", "2", "--logp",
+                           os.path.join(d, "p.npy"), "--max-ulp", "0.5")
+        check(rc == 0 and "top_k 2" in out, "check --top-k 2 of ref's values: exit %d %s %s" % (rc, out[-300:], err))
+        rc, out, err = run("check", "--logits", os.path.join(d, "l.npy"), "--labels",
+                           os.path.join(d, "y.npy"), "--shift", "none", "--logp",
+                           os.path.join(d, "p.npy"), "--max-ulp", "0.5", "--quiet")
+        check(rc == 1, "check without --top-k of processed values: exit %d" % rc)
+    return KIT.end()
+
+
+def tz_values(v):
+    dt, _, raw = v
+    code = {"F64": "d", "F32": "f", "I64": "q", "U8": "B"}.get(dt)
+    if code:
+        return list(struct.unpack("<%d%s" % (len(raw) // struct.calcsize(code), code), raw))
+    u = tz.bits(dt, raw)   # BF16: back to the float value (exact)
+    return [struct.unpack("<f", struct.pack("<I", x << 16))[0] for x in u]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
