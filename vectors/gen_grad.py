@@ -55,6 +55,7 @@ from mpmath.libmp import (fzero, fone, from_man_exp, from_int, mpf_add, mpf_sub,
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_vectors as gv                                         # noqa: E402
+import gen_sampling as gs                                        # noqa: E402
 from gen_vectors import (F64, F32, F16, BF16, FMTS, NAN, PINF, NINF, decode, enc, rne,  # noqa
                          value_of, fmt_max, Rng, Case, mag)
 
@@ -264,6 +265,101 @@ def grad_row(vals, y, N, tau, tau_frac):
     return recs
 
 # --------------------------------------------------------------------------------------------
+# Rows under SPEC A7's sampling parameters (the kept set K from gen_sampling.py, decided exactly):
+#   g_i = c P_i s_i (sign + at the label, - elsewhere), c = 1 / (N tau),
+#   P_y = sum_{i in K, i != y} p_i (y in K) or 1 (y filtered out: p_y = 0, A8's formula as written),
+#   P_i = p_i (i in K), elements outside K (i != y) -0; p the softmax over K;
+#   s_i = 1 - tanh^2(x_i / c) = sech^2(x_i / c) (1 without softcap, and exactly 1 at x_i = 0).
+# P_i is rational when every kept logit is equal (1/n, (n-1)/n) or y is filtered out (1), s_i when
+# there is no softcap or x_i = 0: such elements are exact rationals; the others transcendental,
+# with the bounds of row_approx (P_i to 2^-(w+1.5), sech^2 to 2^-(w+4), products to 2^-(w+7)).
+
+def sech2(x, case, w):
+    """sech^2(x / c) to a relative 2^-(w+4) (x finite, nonzero)."""
+    P = w + 16 + max(0, mag(x) - mag(case.c))
+    with mpmath.workprec(P):
+        return (mpmath.sech(mpmath.mpf(x) / mpmath.mpf(case.c)) ** 2)._mpf_
+
+
+def grad_row_sampled(vals, y, N, case, tau_frac):
+    V = len(vals)
+    if any(v is NAN or v is PINF for v in vals) or all(v is NINF for v in vals):
+        return 'n'
+    sc = case.c is not None
+    assert not (sc and vals[y] is NINF), 'a label at -inf under softcap: not generated'
+    STATS['elements'] += V
+    K, imax = gs.kept_set(vals, case)
+    Kset = set(K)
+    n = len(K)
+    equal = all(mpf_cmp(vals[i], vals[K[0]]) == 0 for i in K)
+    cfrac = Fraction(1) / (N * tau_frac)
+    out = [None] * V
+    todo = []
+    for i in range(V):
+        if i != y and i not in Kset:
+            out[i] = record_frac(Fraction(0), neg_zero=True)
+            continue
+        if i == y and y not in Kset:
+            P = Fraction(1)
+        elif equal:
+            P = Fraction(n - 1, n) if i == y else Fraction(1, n)
+        else:
+            P = None
+        s_one = not sc or not vals[i][1]
+        if P is not None and (s_one or P == 0):
+            out[i] = record_frac(P * cfrac if i == y else -P * cfrac)
+            STATS['exact'] += 1
+        else:
+            todo.append(i)
+    if not todo:
+        return out
+    D = mpf_mul(from_int(N), case.tau)                # exact
+    w = START_W
+
+    def approx(w):
+        we = w + 8
+        ws = we + V.bit_length()
+        e = S = O = None
+        if not equal:
+            ds = gs.dvals(vals, K, imax, case, w)
+            e = {i: (fone if not d[1] else mpf_exp(d, we, RN)) for i, d in ds.items()}
+            S = O = fzero
+            for i in K:
+                S = mpf_add(S, e[i], ws, RN)
+                if i != y:
+                    O = mpf_add(O, e[i], ws, RN)
+        res = {}
+        for i in todo:
+            if i == y and y not in Kset:
+                P = fone
+            elif equal:
+                P = mpf_div(from_int(n - 1 if i == y else 1), from_int(n), we, RN)
+            else:
+                P = mpf_div(O if i == y else e[i], S, we, RN)
+            s_ = fone if (not sc or not vals[i][1]) else sech2(vals[i], case, w)
+            v = mpf_div(mpf_mul(P, s_, we, RN), D, we, RN)
+            res[i] = v if i == y else mpf_neg(v)
+        return res
+    while True:
+        a = approx(w)
+        got = {i: decide(v, w - 2) for i, v in a.items()}
+        if all(r is not None for r in got.values()):
+            break
+        STATS['raised'] += 1
+        w *= 2
+        if w > MAX_W:
+            raise RuntimeError('rounding undecided at %d bits' % w)
+    STATS['max_w'] = max(STATS['max_w'], w)
+    chk = approx(w + 64)
+    for i, v in a.items():
+        d = mpf_sub(v, chk[i])
+        if d[1] and mag(d) > mag(v) - (w - 2):
+            raise RuntimeError('evaluations at %d and %d bits disagree beyond the bound'
+                               % (w, w + 64))
+        out[i] = got[i]
+    return out
+
+# --------------------------------------------------------------------------------------------
 # A case: its gradient for each reduction.
 
 def tau_fraction(case):
@@ -288,7 +384,10 @@ def grads(case, red):
                 out.append('z')
                 continue
             N = {'token': 1, 'sum': 1, 'mean': counts[b], 'token_mean': total}[red]
-            out.append(grad_row(vals[b][t], scored[(b, t)], N, case.tau, tf))
+            if isinstance(case, gs.SCase):
+                out.append(grad_row_sampled(vals[b][t], scored[(b, t)], N, case, tf))
+            else:
+                out.append(grad_row(vals[b][t], scored[(b, t)], N, case.tau, tf))
     return out
 
 
@@ -297,8 +396,9 @@ def fmt_rec(r):
 
 
 def write_grad_case(lines, case, reds):
-    """The logp case (gen_vectors) with one `grad R` block per reduction before its `end`."""
-    gv.write_case(lines, case)
+    """The logp case (gen_vectors, or gen_sampling for a case with sampling parameters) with one
+    `grad R` block per reduction before its `end`."""
+    (gs.write_case if isinstance(case, gs.SCase) else gv.write_case)(lines, case)
     assert lines[-1] == 'end'
     lines.pop()
     results = {}
@@ -493,8 +593,51 @@ def fam_random(fmt, rng):
     return out
 
 
+def SG(name, fmt, logits, labels, reds, **kw):
+    return (gs.SCase('grad-sampling/%s/%s' % (fmt.name, name), 'grad-sampling', fmt, logits,
+                     labels, **kw), reds)
+
+
+def fam_sampling(fmt, rng):
+    """SPEC A7 then A8: softcap 30/50 over +-100 (the derivative sech^2, exactly 1 at 0), top_k
+    ties, top_p, min_p, the engine order; labels kept and filtered out (A8's formula: g_y = w/tau
+    s_y); -0 outside the kept set; rows of equal kept logits (rational)."""
+    out = []
+    ninf = enc(fmt, float('-inf'))
+    sets = [dict(softcap=30.0), dict(softcap=50.0, tau=0.7), dict(top_k=2), dict(top_k=3, tau=0.5),
+            dict(top_p=0.8), dict(min_p=0.2, tau=1.5),
+            dict(softcap=30.0, tau=0.7, top_k=4, top_p=0.9, min_p=0.05)]
+    for k, kw in enumerate(sets):
+        V, T = 6, 4
+        if 'top_k' in kw:
+            rows = [[enc(fmt, float(rng.below(5)) - 2.0) for _ in range(V)] for _ in range(T)]
+        elif 'softcap' in kw:
+            rows = [[enc(fmt, 200.0 * rng.unif() - 100.0) for _ in range(V)] for _ in range(T)]
+            rows[0][1] = enc(fmt, 0.0)
+            rows[1] = [enc(fmt, 0.0)] * V                          # all kept equal, s = 1
+        else:
+            rows = [gv.normal_row(rng, fmt, V, 2.0) for _ in range(T)]
+        rows[2][V - 1] = ninf
+        probe = gs.SCase('probe', 'probe', fmt, [[rows[0]]], [[0]], **kw)
+        labs = []
+        for t, row in enumerate(rows):
+            vals = [decode(fmt, x) for x in row]
+            if t == 3:                                             # a label filtered out if any
+                kept = set(gs.kept_set(vals, probe)[0])
+                outside = [i for i in range(V) if i not in kept and vals[i] is not NINF]
+                labs.append(outside[0] if outside else 0)
+            else:
+                labs.append(gs.draw_label(rng, vals, probe, 0.0))
+        reds = [('sum',), ('mean',), ('token_mean',), ('token',)][k % 4]
+        out.append(SG('%d' % k, fmt, [rows], [labs], reds, shift='none',
+                      note='sampling then gradient: %s' % ', '.join('%s=%r' % kv
+                                                                    for kv in kw.items()),
+                      **kw))
+    return out
+
+
 FAMILIES = [('peaked', fam_peaked), ('exact', fam_exact), ('specials', fam_specials),
-            ('temperature', fam_temperature), ('random', fam_random)]
+            ('temperature', fam_temperature), ('random', fam_random), ('sampling', fam_sampling)]
 
 # --------------------------------------------------------------------------------------------
 
@@ -523,7 +666,7 @@ def self_check(case, results):
                     fin = False
                 else:
                     s += Fraction(x)
-            if fin:
+            if fin and not isinstance(case, gs.SCase):     # softcap and filtered labels break it
                 big = max(abs(Fraction(value_of(F64, rec[0]))) for rec in r)
                 assert abs(s) <= big * Fraction(len(r), 2 ** 50) + Fraction(1, 2 ** 1000) \
                     or big == 0, (case.name, red, float(s))
@@ -561,8 +704,21 @@ def make_torch_check():
         tau = float(mpmath.mpf(case.tau))
         for red, rows in results.items():
             X = torch.tensor(vals, dtype=torch.float64, requires_grad=True)
-            Z = X / tau
-            lp = torch.log_softmax(Z, dim=-1)
+            sc = getattr(case, 'softcap', 0.0)
+            Z = (sc * torch.tanh(X / sc) if sc else X) / tau
+            if isinstance(case, gs.SCase):           # the kept set from gen_sampling (exact)
+                mask = torch.full(Z.shape, float('-inf'), dtype=torch.float64)
+                for b in range(case.B):
+                    for t in range(case.T):
+                        dv = [decode(case.fmt, x) for x in case.logits[b][t]]
+                        if any(v is NAN or v is PINF for v in dv) or all(v is NINF for v in dv):
+                            continue
+                        for i in gs.kept_set(dv, case)[0]:
+                            mask[b, t, i] = 0.0
+                Zk = torch.where(mask == 0.0, Z, mask)
+                lp = Z - torch.logsumexp(Zk, dim=-1, keepdim=True)
+            else:
+                lp = torch.log_softmax(Z, dim=-1)
             counts = [0] * case.B
             terms = []
             for b, t, tl in case.scored():
