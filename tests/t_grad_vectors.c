@@ -15,7 +15,9 @@
  *     forward and backward references are checked on the same rows.
  * A failure prints the file, the case, the reduction, b, t, i, want and got in hex and decimal,
  * and the row (label, temperature, divisor, logits in hex): lp_grad_row on that row reproduces it.
- * Arguments, if any, name the folders or files to check instead of vectors/corpus_grad.
+ * Level 2 (LPCERT_LEVEL=2) also generates the large-vocabulary cases (V = 4096, 32000) with
+ * `python3 vectors/gen_grad.py --large DIR` and checks them. Arguments, if any, name the folders or
+ * files to check instead of vectors/corpus_grad.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lp_core.h"
 #include "lp_file.h"
@@ -375,13 +378,34 @@ static void check_path(const char *path)
     lp_dir_list_free(names, n);
 }
 
+/* Level 2: the large-vocabulary cases (V = 4096, 32000), generated now by the oracle (about a
+ * minute; not committed). */
+static void check_large(void)
+{
+    char dir[] = "/tmp/lpcert_grad_vectors_XXXXXX";
+    if (!lpt_check(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno))) return;
+    char cmd[256], file[128];
+    snprintf(cmd, sizeof cmd, "python3 vectors/gen_grad.py --large %s", dir);
+    snprintf(file, sizeof file, "%s/large.txt", dir);
+    printf("t_grad_vectors: level 2: %s\n", cmd);
+    int rc = system(cmd);
+    if (lpt_check(rc == 0, "'%s' failed (status %d): python3 with mpmath is needed", cmd, rc))
+        check_file(file);
+    remove(file);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     lpt_begin("t_grad_vectors");
-    if (argc > 1)
+    if (argc > 1) {
         for (int i = 1; i < argc; i++) check_path(argv[i]);
-    else
+    } else {
         check_path(CORPUS_DIR);
+        if (lpt_level() >= 2) check_large();
+        else printf("t_grad_vectors: large-V cases skipped (LPCERT_LEVEL=2 generates and checks "
+                    "them)\n");
+    }
     printf("t_grad_vectors: %lld files, %lld cases, %lld gradient blocks, %lld elements compared "
            "through lp_grad_compute (fast and slow), %lld lp_grad_row calls\n",
            (long long)tot_files, (long long)tot_cases, (long long)tot_blocks,

@@ -593,6 +593,29 @@ def fam_random(fmt, rng):
     return out
 
 
+LARGE_VS = [4096, 32000]
+
+
+def fam_large(fmt, rng, V):
+    """A few rows of a large vocabulary (written at test time, LPCERT_LEVEL=2; not committed):
+    a normal row with -inf every 97 ids, a peaked row (p_y ~ 1 - V e^-38), a row of equal logits
+    (rational 1/V), at tau 1 and 0.7."""
+    out = []
+    for k, tau in enumerate((1.0, 0.7) if V == LARGE_VS[0] else (0.7,)):
+        rows = [gv.normal_row(rng, fmt, V, 3.0)]
+        for v in range(0, V, 97):
+            rows[0][v] = enc(fmt, float('-inf'))
+        rows.append([enc(fmt, -40.0 + 4.0 * rng.unif()) for _ in range(V)])
+        rows.append([enc(fmt, 1.25)] * V)
+        labs = [1 + rng.below(V - 2), rng.below(V), rng.below(V)]
+        rows[0][labs[0]] = enc(fmt, 2.5)
+        rows[1][labs[1]] = enc(fmt, 0.0)
+        out.append(G('V%d_tau%s' % (V, float(tau).hex()), 'large', fmt, [rows], [labs],
+                     (('sum', 'mean')[k],) if V == LARGE_VS[0] else ('mean',), shift='none',
+                     tau=tau, note='V = %d at tau %r: normal with -inf, peaked, equal rows' % (V, tau)))
+    return out
+
+
 def SG(name, fmt, logits, labels, reds, **kw):
     return (gs.SCase('grad-sampling/%s/%s' % (fmt.name, name), 'grad-sampling', fmt, logits,
                      labels, **kw), reds)
@@ -773,6 +796,7 @@ def main(argv):
     ap.add_argument('--out', default=None, help='folder (default: vectors/corpus_grad)')
     ap.add_argument('--family', action='append', help='only this family (repeatable)')
     ap.add_argument('--list', action='store_true')
+    ap.add_argument('--large', metavar='DIR', help='write DIR/large.txt (V = 4096, 32000) only')
     ap.add_argument('--torch-check', action='store_true',
                     help='compare with torch float64 autograd (loose sanity check)')
     args = ap.parse_args(argv)
@@ -781,6 +805,24 @@ def main(argv):
             print('%-12s %s' % (name, fn.__doc__.strip().split('\n')[0]))
         return 0
     here = os.path.dirname(os.path.abspath(__file__))
+    if args.large:
+        os.makedirs(args.large, exist_ok=True)
+        seed = family_seed('large')
+        lines = header('grad-large', seed, 'python3 vectors/gen_grad.py --large DIR')
+        nel = 0
+        for V in LARGE_VS:
+            for fmt in (FMTS if V == LARGE_VS[0] else [F32, BF16]):
+                rng = Rng(seed ^ (FMTS.index(fmt) << 20) ^ V)
+                for case, reds in fam_large(fmt, rng, V):
+                    lines.append('')
+                    res = write_grad_case(lines, case, reds)
+                    self_check(case, res)
+                    nel += sum(len(r) for rows in res.values() for r in rows
+                               if not isinstance(r, str))
+        path = os.path.join(args.large, 'large.txt')
+        gv.write_file(path, '\n'.join(lines) + '\n')
+        print('grad large: %d gradient elements -> %s' % (nel, path))
+        return 0
     out = args.out or os.path.join(here, 'corpus_grad')
     os.makedirs(out, exist_ok=True)
     names = [n for n, _ in FAMILIES]
