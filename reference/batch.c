@@ -251,7 +251,7 @@ static void do_chunk(job *J, int64_t c, lp_ref_stats *st)
         lp_tok_class cls;
         lp_error e = {LP_OK, ""};
         if (J->thr) { /* SPEC A7: the kept set, decided exactly (sample.c) */
-            const lp_status ss = lp_sample_prepare(&r, &pb->sampling, st, &e);
+            const lp_status ss = lp_sample_prepare(&r, &pb->sampling, J->opt->slow, st, &e);
             if (ss != LP_OK) {
                 J->cls[i] = (uint8_t)LP_TOK_NAN;
                 fail_at(J, i, &e);
@@ -778,7 +778,7 @@ lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int
     lp_mpfr_state ms;
     lp_mpfr_enter(&ms);
     lp_status s = LP_OK;
-    if (lp_sampling_on(&pb->sampling)) s = lp_sample_prepare(&r, &pb->sampling, &st, err);
+    if (lp_sampling_on(&pb->sampling)) s = lp_sample_prepare(&r, &pb->sampling, 0, &st, err);
     /* every output with the double-double: tier 3, then the Ziv loop. The dd is canonical (a
      * function of the exact value, ziv.c), so this is the slow route's value bit for bit. */
     if (s == LP_OK) s = lp_ref_token(out, &cls, &fe, &sl, &r, LP_REF_ALL, 0, lp_ref_td_on(LP_REF_ALL, 0),

@@ -21,27 +21,33 @@
  *           (2') tier 3, fast_td.c, instead of (1) and (2) when td is set (the double-double wanted,
  *               lp_ref_td_on): the sum in triple-double (about 2^-125.8 relative), its MPFR ends
  *               decided by lp_decide (ziv.c) for every format and the canonical dd at once.
+ * SAMPLED   A row with a kept set (SPEC A7, sample.c: r->filt) and no softcap: its processed logp
+ *           is, as a real, A1's logp of the row whose logits below the threshold are -inf (those
+ *           terms are exp(-inf) = 0 in the sum; the label, when kept, and the max are unchanged), so
+ *           the tiers run on such a masked copy and decide the same correct roundings. A row with
+ *           softcap (r->cap) takes (3) and (4) only: the tiers know no tanh.
  * CORRECT   Every decision is a correct rounding of the same real (fast.c, fast_dd.c and ziv.c
  *           enclose the real of ziv.c's METHOD), so the value does not depend on which step
  *           decided it, nor on fast: bit for bit the MPFR path's (tests/t_fast.c, fuzz/fz_fast.c).
  */
+#include <math.h>
+#include <stdlib.h>
+
 #include "lp_core.h"
 #include "lp_fast.h"
+#include "lp_format.h"
 #include "lp_ref_internal.h"
 
-lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_ref_slot *sl,
-                       lp_row *r, unsigned want, int fast, int td, lp_ref_stats *st,
-                       lp_error *err)
+/* The chain on r; the tiers read tdata (r's row, or its masked copy: SAMPLED), none when NULL. */
+static lp_status chain(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_ref_slot *sl,
+                       lp_row *r, const void *tdata, unsigned want, int fast, int td,
+                       lp_ref_stats *st, lp_error *err)
 {
-    LP_ASSERT(!fast || !(want & LP_REF_DD));
-    LP_ASSERT(!(fast && td));
-    /* The tiers evaluate A1's plain row: a row with softcap or a kept set (SPEC A7, sample.c) goes
-     * to the class and the Ziv loop (counted as a fallback when a tier was on). */
-    const int plain = !r->cap && !r->filt;
+    const int plain = tdata != NULL;
     if (td && plain) {
         mpfr_inits2(64, sl->lo, sl->hi, (mpfr_ptr)0);
         sl->prec = lp_ziv_prec0(); /* initialised: the caller frees it, also on failure */
-        if (lp_fast_row_td(sl->lo, sl->hi, r->data, r->fmt, r->V, r->label, r->tau) &&
+        if (lp_fast_row_td(sl->lo, sl->hi, tdata, r->fmt, r->V, r->label, r->tau) &&
             lp_decide(out, sl->lo, sl->hi)) {
             /* kept for the sums at 256 bits, outward (2^-255 wider: the slot's memory, not
              * 2300 bits, per token) */
@@ -58,17 +64,17 @@ lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
         /* Tier 1 (double) unless f64 is wanted, which only tier 2 (double-double) decides;
          * tier 2 also retries what tier 1 left undecided. Same domain for both. */
         const int t1 = !(want & (1u << LP_F64));
-        const int dom = t1 && lp_fast_row(enc, r->data, r->fmt, r->V, r->label, r->tau);
+        const int dom = t1 && lp_fast_row(enc, tdata, r->fmt, r->V, r->label, r->tau);
         int ok = dom && lp_fast_decide(out, enc, want);
         int dom2 = 0;
         if (!ok && (dom || !t1)) {
-            dom2 = lp_fast_row_dd(enc, r->data, r->fmt, r->V, r->label, r->tau);
+            dom2 = lp_fast_row_dd(enc, tdata, r->fmt, r->V, r->label, r->tau);
             ok = dom2 && lp_fast_decide(out, enc, want);
         }
         if (!ok && dom2) { /* tier 3 on what tier 2 left undecided */
             mpfr_t lo, hi;
             mpfr_inits2(64, lo, hi, (mpfr_ptr)0);
-            const int in = lp_fast_row_td(lo, hi, r->data, r->fmt, r->V, r->label, r->tau);
+            const int in = lp_fast_row_td(lo, hi, tdata, r->fmt, r->V, r->label, r->tau);
             if (in) lp_fast_enc_mpfr(enc, lo, hi);
             mpfr_clears(lo, hi, (mpfr_ptr)0);
             ok = in && lp_fast_decide(out, enc, want);
@@ -94,4 +100,29 @@ lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
     if (fast || td) st->fallback++;
     if (fast) lp_fast_enc_mpfr(enc, sl->lo, sl->hi);
     return LP_OK;
+}
+
+lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_ref_slot *sl,
+                       lp_row *r, unsigned want, int fast, int td, lp_ref_stats *st,
+                       lp_error *err)
+{
+    LP_ASSERT(!fast || !(want & LP_REF_DD));
+    LP_ASSERT(!(fast && td));
+    if (!r->cap && !r->filt) return chain(out, cls, enc, sl, r, r->data, want, fast, td, st, err);
+    /* SAMPLED: with a kept set and no softcap, the tiers run on a copy of the row whose logits
+     * below the threshold are -inf (the same real); with softcap, the class and the Ziv loop. */
+    void *masked = NULL;
+    if (!r->cap && (fast || td)) {
+        const size_t esz = (size_t)lp_format_get(r->fmt)->bytes;
+        masked = malloc((size_t)r->V * esz);
+        if (masked) {
+            memcpy(masked, r->data, (size_t)r->V * esz);
+            for (int64_t i = 0; i < r->V; i++)
+                if (lp_load_f64(r->data, r->fmt, (size_t)i) < r->thr)
+                    lp_store_f64(masked, r->fmt, (size_t)i, -HUGE_VAL);
+        }
+    }
+    const lp_status s = chain(out, cls, enc, sl, r, masked, want, fast, td, st, err);
+    free(masked);
+    return s;
 }

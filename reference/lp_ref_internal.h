@@ -50,11 +50,12 @@ void lp_cap_enclose(mpfr_t lo, mpfr_t hi, double x, double c);
 void lp_cap_diff(mpfr_t dlo, mpfr_t dhi, mpfr_t t, double x, const mpfr_t mlo, const mpfr_t mhi,
                  double c, double tau);
 /* SPEC A7 (sample.c): sets r->cap, r->filt and r->thr for the sampling parameters s (valid: see
- * lp_problem_check) on r's stored row; every kept-set decision exact. A row with NaN or +inf,
+ * lp_problem_check) on r's stored row; every kept-set decision exact (slow: by MPFR only). A row with NaN or +inf,
  * or without a finite logit, is left unfiltered (its class is NaN whatever is kept). Raises
  * st->max_prec (st may be NULL). LP_ERR_INTERNAL when a decision is undecided at the precision
  * cap; LP_ERR_NOMEM. */
-lp_status lp_sample_prepare(lp_row *r, const lp_sampling *s, lp_ref_stats *st, lp_error *err);
+lp_status lp_sample_prepare(lp_row *r, const lp_sampling *s, int slow, lp_ref_stats *st,
+                            lp_error *err);
 /* Whether s sets any parameter (zero is "not set"). */
 static inline int lp_sampling_on(const lp_sampling *s)
 {

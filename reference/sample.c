@@ -41,6 +41,42 @@
  *           Undecided comparisons double P (64 up to ziv.c's LP_ZIV_MAX_PREC) and start again.
  *           Every decision is one of the exact real comparison, never of a rounded value.
  *
+ * FAST      Without softcap, the same comparisons are first tried on double enclosures
+ *           (decide_fast); any comparison they leave open sends the row to the MPFR loop above, so
+ *           the kept set is the same either way (a decision is a fact about the exact reals).
+ *           u = the quotient of RN (round to nearest) and its neighbours: for x > 0 (or any x),
+ *           pred(RN(x)) <= x <= succ(RN(x)) in every range (RN is within half a spacing, and a
+ *           spacing below RN(x) is at least half the one above).
+ *           min_p: u_l kept iff D = u_l - u_0 >= tau log q. [lqlo, lqhi] = log q rounded down and
+ *               up by MPFR; tau log q in [tlo, thi] = [pred(RN(tau lqlo)), succ(RN(tau lqhi))];
+ *               D in [pred(dh), succ(dh)], dh = RN(u_l - u_0). Kept if pred(dh) >= thi, not kept
+ *               if succ(dh) < tlo.
+ *           W   w = D / tau: with dh and yh = RN(dh / tau) normal, |D - dh| <= 2^-53 |dh| and
+ *               |yh - dh / tau| <= 2^-53 |dh / tau|, so |w - yh| <= 2^-51.9 |yh| < 2.15 ulp(yh)
+ *               (ulp(yh) > 2^-53 |yh|); six steps of nextafter either way cover at least 3 ulp(yh)
+ *               (a step is ulp(yh) or, past a power of two toward zero, ulp(yh)/2): ylo <= w <= yhi.
+ *           E   exp is increasing: exp(ylo) <= e^w <= exp(yhi). lp_fast_exp(y) (fast.c) is
+ *               within 13 u relative for -700 <= y < 0 (u = 2^-53); RN(E (1 + 2^-46)) >=
+ *               E (1 + 2^-46)(1 - u) > E / (1 - 13 u), and RN(E (1 - 2^-46)) < E / (1 + 13 u):
+ *               outward bounds. y < -700: e^y < 2^-1009, bounded by [0, 2^-999]; results below
+ *               2^-1000 likewise (no relative claim in the subnormal range).
+ *           SUMS P_j = sum_{l<j} n_l e_l: the terms n_l elo_l (>= 2^-1000 or 0: no underflow) summed
+ *               in order, each product and sum one RN: |A^ - A| <= gamma_k A, gamma_k = k u /
+ *               (1 - k u) <= 2 k u (Higham, sec. 4.2; all terms >= 0), k <= nk + 1 roundings per
+ *               term. With c = 4 (nk + 1) u: A^ (1 - c) <= A (1 + 2 k u)(1 - 4 (k + 1) u) <= A, and
+ *               A^ (1 + c) >= A (1 - 2 k u)(1 + 4 (k + 1) u) >= A for nk < 2^50; one more RN, then
+ *               pred / succ, keep the bounds: plo_j <= P_j <= phi_j. p S in [pred(RN(p plo_nk)),
+ *               succ(RN(p phi_nk))]. Kept if phi_j < that low end, not kept if plo_j >= the high
+ *               end (F_j = P_j - p S has the sign decided).
+ *           Without a decision (or dh, yh outside the normal range, a non-finite product) the MPFR
+ *           loop decides, and the tiers' evaluation of the kept row follows (decide.c, SAMPLED).
+ *           CANDIDATES: the doubles decide on the m largest values of K only (all values >= the
+ *           m-th largest, ties included, sorted; m = 256, then 4 times more up to all of K), S
+ *           being bounded over all of K (sum_fast, the same SUMS bound); the kept set is a prefix,
+ *           so a boundary decided inside the candidates is K's boundary, and when every candidate
+ *           is kept m grows. top_k's threshold is a selection (kth_largest), not a sort. The
+ *           option slow (lp_ref_options) skips FAST: the MPFR loop decides every kept set.
+ *
  * TERMINATION  Without softcap: z_l = u_l / tau is rational (u_l, tau doubles), the u_l distinct.
  *           min_p: w_l = (u_l - u_0) / tau is a non-zero rational for l > 0 and log q is
  *           transcendental for rational q in (0, 1) (Lindemann: e^a is transcendental for
@@ -66,6 +102,7 @@
 #include <stdlib.h>
 
 #include "lp_core.h"
+#include "lp_fast.h"
 #include "lp_format.h"
 #include "lp_ref_internal.h"
 
@@ -250,14 +287,193 @@ static int64_t decide_at(sctx *c, int64_t nk, mpfr_prec_t prec, int *what, int64
     return keep;
 }
 
-lp_status lp_sample_prepare(lp_row *r, const lp_sampling *s, lp_ref_stats *st, lp_error *err)
+/* ---- FAST: the same decisions from double enclosures (no softcap) ---- */
+
+static double pred(double x) { return nextafter(x, -HUGE_VAL); }
+static double succ(double x) { return nextafter(x, HUGE_VAL); }
+
+/* [*elo, *ehi] encloses exp(w), w = (u - u0) / tau < 0 (FAST, W and E); 0 when outside the
+ * domain (then the caller takes the MPFR route). */
+static int e_double(double *elo, double *ehi, double u, double u0, double tau)
+{
+    const double dh = u - u0, yh = dh / tau;
+    if (!isnormal(dh) || !isnormal(yh) || !(yh > -0x1p1000)) return 0;
+    const double ylo = yh * (1 + 0x1p-48), yhi = yh * (1 - 0x1p-48);
+    if (!(yhi < 0)) return 0;
+    if (yhi < -700) {
+        *elo = 0;
+        *ehi = 0x1p-999;
+    } else {
+        const double eh = lp_fast_exp(yhi);
+        *ehi = eh < 0x1p-1000 ? 0x1p-999 : eh * (1 + 0x1p-46);
+        const double el = ylo < -700 ? 0 : lp_fast_exp(ylo);
+        *elo = el < 0x1p-1000 ? 0 : el * (1 - 0x1p-46);
+    }
+    return 1;
+}
+
+/* [*slo, *shi] encloses sum_i e^{w_i} over the n values x[] (u0 their max; SUMS); 0 outside the
+ * domain. */
+static int sum_fast(double *slo, double *shi, const double *x, int64_t n, double u0, double tau)
+{
+    const double c = 4.0 * (double)(n + 1) * 0x1p-53 + 0x1p-52;
+    double alo = 0, ahi = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double elo = 1, ehi = 1;
+        if (x[i] != u0 && !e_double(&elo, &ehi, x[i], u0, tau)) return 0;
+        alo += elo;
+        ahi += ehi;
+    }
+    *slo = alo * (1 - c);
+    *shi = ahi * (1 + c);
+    return isfinite(*shi);
+}
+
+/* The number of distinct values min_p and top_p keep among the dc candidates u[0..dc) (the
+ * largest distinct values of what top_k kept, counts cnt; [slo, shi] encloses S over all of
+ * it, nk values in all), from double enclosures: -1 when a comparison is left open (or outside
+ * the domain), -2 when every candidate is kept and there are more values (more are needed). */
+static int64_t decide_fast(const lp_row *r, const lp_sampling *s, const double *u,
+                           const int64_t *cnt, int64_t dc, int more, double slo, double shi,
+                           int64_t nk)
+{
+    int64_t keep = dc;
+    if (s->min_p > 0 && keep > 1) {
+        if (s->min_p == 1) {
+            keep = 1;
+        } else {
+            mpfr_t q;
+            mpfr_init2(q, 64);
+            mpfr_set_d(q, s->min_p, MPFR_RNDN);
+            mpfr_log(q, q, MPFR_RNDU);
+            const double lqhi = mpfr_get_d(q, MPFR_RNDU);
+            mpfr_set_d(q, s->min_p, MPFR_RNDN);
+            mpfr_log(q, q, MPFR_RNDD);
+            const double lqlo = mpfr_get_d(q, MPFR_RNDD);
+            mpfr_clear(q);
+            const double tlo = pred(r->tau * lqlo), thi = succ(r->tau * lqhi);
+            if (!isfinite(tlo) || !isfinite(thi)) return -1;
+            /* value l kept iff u_l - u_0 >= tau log q; lo kept, hi not kept */
+            int64_t lo = 0, hi = keep;
+            for (int64_t l = keep - 1, first = 1; hi - lo > 1; first = 0) {
+                const double dh = u[l] - u[0];
+                if (!isfinite(dh)) return -1;
+                if (pred(dh) >= thi) {
+                    if (first) break; /* the last candidate is kept: all are */
+                    lo = l;
+                } else if (succ(dh) < tlo) {
+                    hi = l;
+                } else {
+                    return -1;
+                }
+                l = lo + (hi - lo) / 2;
+            }
+            keep = hi;
+        }
+    }
+    if (keep > 1 && s->top_p > 0 && s->top_p < 1) {
+        double *plo = malloc(2 * (size_t)(keep + 1) * sizeof *plo), *phi = plo ? plo + keep + 1 : NULL;
+        if (!plo) return -1;
+        const double c = 4.0 * (double)(nk + 1) * 0x1p-53 + 0x1p-52;
+        double alo = 0, ahi = 0;
+        int ok = 1;
+        plo[0] = phi[0] = 0;
+        for (int64_t l = 0; l < keep && ok; l++) {
+            double elo = 1, ehi = 1;
+            if (l > 0) ok = e_double(&elo, &ehi, u[l], u[0], r->tau);
+            alo += (double)cnt[l] * elo;
+            ahi += (double)cnt[l] * ehi;
+            plo[l + 1] = alo * (1 - c);
+            phi[l + 1] = ahi * (1 + c);
+        }
+        const double ps_lo = pred(s->top_p * slo), ps_hi = succ(s->top_p * shi);
+        /* value j kept iff P_j < p S: decided kept when phi[j] < ps_lo, not kept when
+         * plo[j] >= ps_hi; binary search as search() does */
+        int64_t lo = 0, hi = keep;
+        if (ok && !(phi[keep - 1] < ps_lo)) {
+            if (!(plo[keep - 1] >= ps_hi)) ok = 0;
+            hi = keep - 1;
+            while (ok && hi - lo > 1) {
+                const int64_t mid = lo + (hi - lo) / 2;
+                if (phi[mid] < ps_lo) lo = mid;
+                else if (plo[mid] >= ps_hi) hi = mid;
+                else ok = 0;
+            }
+        }
+        free(plo);
+        if (!ok) return -1;
+        keep = hi;
+    }
+    return keep == dc && more ? -2 : keep;
+}
+
+/* The k-th largest (1 <= k <= n) of a[0..n), reordering a (3-way partitions about pseudo-random
+ * pivots: many ties cost nothing; deterministic). */
+static double kth_largest(double *a, int64_t n, int64_t k)
+{
+    int64_t lo = 0, hi = n;
+    uint64_t g = 0x9e3779b97f4a7c15u;
+    for (;;) {
+        if (hi - lo == 1) return a[lo];
+        g = g * 6364136223846793005u + 1442695040888963407u;
+        const double piv = a[lo + (int64_t)((g >> 33) % (uint64_t)(hi - lo))];
+        int64_t gt = lo, i = lo, lt = hi;   /* [lo, gt) > piv, [gt, i) = piv, [lt, hi) < piv */
+        while (i < lt) {
+            const double x = a[i];
+            if (x > piv) {
+                a[i++] = a[gt];
+                a[gt++] = x;
+            } else if (x < piv) {
+                a[i] = a[--lt];
+                a[lt] = x;
+            } else {
+                i++;
+            }
+        }
+        if (k - 1 < gt) hi = gt;             /* absolute ranks: [0, lo) are all larger */
+        else if (k - 1 < lt) return piv;
+        else lo = lt;
+    }
+}
+
+/* Moves the values >= t of a[0..n) to the front; their number. */
+static int64_t front(double *a, int64_t n, double t)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (a[i] >= t) {
+            const double x = a[i];
+            a[i] = a[m];
+            a[m++] = x;
+        }
+    return m;
+}
+
+/* The distinct values of the sorted (decreasing) a[0..n) into u, their counts into cnt; their
+ * number. */
+static int64_t distinct(double *u, int64_t *cnt, const double *a, int64_t n)
+{
+    int64_t d = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (d > 0 && a[i] == u[d - 1]) {
+            cnt[d - 1]++;
+            continue;
+        }
+        u[d] = a[i];
+        cnt[d++] = 1;
+    }
+    return d;
+}
+
+lp_status lp_sample_prepare(lp_row *r, const lp_sampling *s, int slow, lp_ref_stats *st,
+                            lp_error *err)
 {
     r->cap = s->softcap;
     r->filt = 0;
     r->thr = -HUGE_VAL;
     const int pf = s->top_p > 0 && s->top_p < 1;
     if (s->top_k <= 0 && !pf && s->min_p <= 0) return LP_OK;
-    double *v = malloc((size_t)r->V * sizeof *v);
+    double *v = malloc(3 * (size_t)r->V * sizeof *v), *u = v ? v + r->V : NULL, *w = u ? u + r->V : NULL;
     int64_t *cnt = malloc((size_t)r->V * sizeof *cnt);
     if (!v || !cnt) {
         free(v);
@@ -266,46 +482,69 @@ lp_status lp_sample_prepare(lp_row *r, const lp_sampling *s, lp_ref_stats *st, l
                        (long long)r->V);
     }
     int64_t n = 0;
+    double xmin = HUGE_VAL, xmax = -HUGE_VAL;
     for (int64_t i = 0; i < r->V; i++) {
         const double x = lp_load_f64(r->data, r->fmt, (size_t)i);
         if (isnan(x) || x == HUGE_VAL) {   /* A3 rule 1: NaN whatever is kept */
             n = 0;
             break;
         }
-        if (x != -HUGE_VAL) v[n++] = x;
+        if (x == -HUGE_VAL) continue;
+        v[n++] = x;
+        if (x < xmin) xmin = x;
+        if (x > xmax) xmax = x;
     }
     lp_status res = LP_OK;
+    double thr = -HUGE_VAL;
     if (n == 0) goto done;                 /* NaN (A3 rules 1, 2) */
-    qsort(v, (size_t)n, sizeof *v, cmp_desc);
-    /* top_k: the k-th largest stored value (stored order is z's order) */
-    double thr_k = -HUGE_VAL;
-    if (s->top_k > 0 && s->top_k < n) thr_k = v[s->top_k - 1];
-    /* distinct values with counts (in place) */
-    int64_t d = 0, nk = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (d > 0 && v[i] == v[d - 1]) {
-            cnt[d - 1]++;
-            continue;
-        }
-        v[d] = v[i];
-        cnt[d++] = 1;
+    /* top_k: the k-th largest stored value (stored order is z's order); K = v[0..nk) */
+    int64_t nk = n;
+    if (s->top_k > 0 && s->top_k < n) {
+        thr = kth_largest(v, n, s->top_k);
+        nk = front(v, n, thr);
     }
-    while (nk < d && v[nk] >= thr_k) nk++;
-    sctx c;
-    memset(&c, 0, sizeof c);
-    c.r = r;
-    c.s = s;
-    c.u = v;
-    c.cnt = cnt;
-    c.d = d;
-    int64_t keep = nk;
-    if ((pf || (s->min_p > 0)) && nk > 1) {
+    if (!pf && !(s->min_p > 0)) goto done;
+    /* FAST: candidates = the values >= the m-th largest of K, m = 256, 4096, ...; decided on
+     * them when the boundary falls inside (CANDIDATES in the opening comment) */
+    int64_t keep = -1, d = 0;
+    if (!r->cap && !slow) {
+        double slo, shi;
+        if (sum_fast(&slo, &shi, v, nk, xmax, r->tau)) {
+            for (int64_t m = 256;; m *= 4) {
+                int64_t nc = nk;
+                if (m < nk) {
+                    memcpy(w, v, (size_t)nk * sizeof *w);
+                    nc = front(w, nk, kth_largest(w, nk, m));
+                } else {
+                    memcpy(w, v, (size_t)nk * sizeof *w);
+                }
+                qsort(w, (size_t)nc, sizeof *w, cmp_desc);
+                d = distinct(u, cnt, w, nc);
+                keep = decide_fast(r, s, u, cnt, d, nc < nk, slo, shi, nk);
+                if (keep != -2 || nc == nk) break;
+            }
+            if (keep == -2) keep = -1;
+        }
+    }
+    if (keep < 0) {
+        /* MPFR: every value of K, sorted (softcap, or a comparison the doubles left open) */
+        memcpy(w, v, (size_t)nk * sizeof *w);
+        qsort(w, (size_t)nk, sizeof *w, cmp_desc);
+        d = distinct(u, cnt, w, nk);
+        sctx c;
+        memset(&c, 0, sizeof c);
+        c.r = r;
+        c.s = s;
+        c.u = u;
+        c.cnt = cnt;
+        c.d = d;
+        keep = d;
         const mpfr_prec_t cap = lp_ziv_max_prec();
-        for (mpfr_prec_t prec = 64;; prec *= 2) {
+        for (mpfr_prec_t prec = 64; d > 1; prec *= 2) {
             int what = 0;
             int64_t at = 0;
             if (st && prec > st->max_prec) st->max_prec = prec;
-            keep = decide_at(&c, nk, prec, &what, &at);
+            keep = decide_at(&c, d, prec, &what, &at);
             if (keep >= 0) break;
             if (what == 2) {
                 res = lp_fail(err, LP_ERR_NOMEM, "sample: out of memory for top_p (V=%lld)",
@@ -316,17 +555,18 @@ lp_status lp_sample_prepare(lp_row *r, const lp_sampling *s, lp_ref_stats *st, l
                 res = lp_fail(err, LP_ERR_INTERNAL,
                               "sample: %s %a decision at logit %a undecided at %ld bits (softcap "
                               "%g, temperature %g): please report", what ? "top_p" : "min_p",
-                              what ? s->top_p : s->min_p, v[at], (long)prec, s->softcap, r->tau);
+                              what ? s->top_p : s->min_p, u[at], (long)prec, s->softcap, r->tau);
                 goto done;
             }
             if (st) st->retries++;
         }
     }
-    if (keep < d) {
-        r->filt = 1;
-        r->thr = v[keep - 1];
-    }
+    if (u[keep - 1] > thr) thr = u[keep - 1];
 done:
+    if (res == LP_OK && n > 0 && thr > xmin) {
+        r->filt = 1;
+        r->thr = thr;
+    }
     free(v);
     free(cnt);
     return res;
@@ -364,7 +604,7 @@ lp_status lp_ref_row_sampled(lp_value *out, const void *row, lp_format fmt, int6
     sl.prec = 0;
     lp_tok_class cls;
     lp_fast_enc enc;
-    s = lp_sample_prepare(&r, sampling, &stats, err);
+    s = lp_sample_prepare(&r, sampling, 0, &stats, err);
     if (s == LP_OK)
         s = lp_ref_token(out, &cls, &enc, &sl, &r, LP_REF_ALL, lp_ref_fast_on(LP_REF_ALL, 0),
                          lp_ref_td_on(LP_REF_ALL, 0), &stats, err);
@@ -389,7 +629,7 @@ lp_status lp_ref_kept(uint8_t *kept, const void *row, lp_format fmt, int64_t V,
     if (sampling && !special) {
         lp_mpfr_state st;
         lp_mpfr_enter(&st);
-        s = lp_sample_prepare(&r, sampling, NULL, err);
+        s = lp_sample_prepare(&r, sampling, 0, NULL, err);
         mpfr_free_cache();
         lp_mpfr_leave(&st);
         if (s != LP_OK) return s;

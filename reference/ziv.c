@@ -58,6 +58,15 @@
  *           the token mean: the same with N / tau - sum L_i (SUMS, split_enclose). tests/t_fast.c
  *           and fuzz/fz_fast.c hold the huge-gap cases.
  *
+ * SAMPLING  (SPEC A7, reference/sample.c) A row with a kept set (r->filt) leaves out the logits
+ *           below r->thr, as -inf ones are (the same real as A1 on the masked row: the max is always
+ *           kept, the label is checked first); a row with softcap (r->cap) has d_i = (c tanh(x_i / c)
+ *           - c tanh(m / c)) / tau and D likewise, enclosed by lp_cap_enclose (one tanh, its error
+ *           bounded explicitly) and one exp per term; the working precision gains log2(c / tau)
+ *           bits for the absolute error of the d_i. STRICTNESS holds as is (L's ends are RNDD / RNDU
+ *           of log1p of a positive dyadic, or 0). TERMINATION with softcap rests on Schanuel's
+ *           conjecture, not on a theorem: at the cap the loop fails with LP_ERR_INTERNAL, as for any
+ *           undecided value; split_enclose does not apply (the D_i are transcendental).
  * SUMS      A sequence sum is the sum of the counted token values: its enclosure is the correctly
  *           rounded (mpfr_sum, one rounding) sum of the token lower ends, RNDD, and of the upper
  *           ends, RNDU; the mean divides both by n > 0 outward; the token mean sums the sequence
@@ -239,8 +248,11 @@ static mpfr_prec_t working_prec(mpfr_prec_t prec, const lp_row *r)
     return w;
 }
 
-/* SOFTCAP: lo <= c tanh(x / c) <= hi (x finite, c > 0; lo, hi at their own precisions), each end
- * by directed roundings of increasing operations (x / c, tanh, the product by c > 0). */
+/* SOFTCAP: lo <= c tanh(x / c) <= hi (x finite, c > 0; lo, hi at their own precisions, p the
+ * larger). One tanh: a = RN_{p+64}(x / c), |a - x / c| <= 2^(E(a) - p - 65) (E: MPFR's exponent,
+ * |a| < 2^E(a)); t = RN_p(tanh a), |t - tanh a| <= 2^(E(t) - p - 1); tanh is 1-Lipschitz, so
+ * |t - tanh(x / c)| <= delta = 2^(E(t) - p - 1) + 2^(E(a) - p - 64) (delta rounded up). Then
+ * [t - delta, t + delta] times c > 0, outward. */
 void lp_cap_enclose(mpfr_t lo, mpfr_t hi, double x, double c)
 {
     if (x == 0) {
@@ -248,16 +260,22 @@ void lp_cap_enclose(mpfr_t lo, mpfr_t hi, double x, double c)
         mpfr_set_zero(hi, 1);
         return;
     }
-    mpfr_t xx;
-    mpfr_init2(xx, 64);
-    mpfr_set_d(xx, x, MPFR_RNDN); /* exact */
-    mpfr_div_d(lo, xx, c, MPFR_RNDD);
-    mpfr_tanh(lo, lo, MPFR_RNDD);
+    const mpfr_prec_t p = mpfr_get_prec(lo) > mpfr_get_prec(hi) ? mpfr_get_prec(lo) : mpfr_get_prec(hi);
+    mpfr_t a, t, d, d2;
+    mpfr_init2(a, p + 64);
+    mpfr_init2(t, p);
+    mpfr_inits2(64, d, d2, (mpfr_ptr)0);
+    mpfr_set_d(a, x, MPFR_RNDN); /* exact */
+    mpfr_div_d(a, a, c, MPFR_RNDN);
+    mpfr_tanh(t, a, MPFR_RNDN);
+    mpfr_set_ui_2exp(d, 1, mpfr_get_exp(t) - p - 1, MPFR_RNDN);  /* exact: a power of two */
+    mpfr_set_ui_2exp(d2, 1, mpfr_get_exp(a) - p - 64, MPFR_RNDN);
+    mpfr_add(d, d, d2, MPFR_RNDU);
+    mpfr_sub(lo, t, d, MPFR_RNDD);
+    mpfr_add(hi, t, d, MPFR_RNDU);
     mpfr_mul_d(lo, lo, c, MPFR_RNDD);
-    mpfr_div_d(hi, xx, c, MPFR_RNDU);
-    mpfr_tanh(hi, hi, MPFR_RNDU);
     mpfr_mul_d(hi, hi, c, MPFR_RNDU);
-    mpfr_clear(xx);
+    mpfr_clears(a, t, d, d2, (mpfr_ptr)0);
 }
 
 /* SOFTCAP: dlo <= (c tanh(x / c) - c tanh(m / c)) / tau <= dhi, given mlo, mhi enclosing
@@ -303,10 +321,21 @@ void lp_row_log1p_enclose(mpfr_t llo, mpfr_t lhi, const lp_row *r, mpfr_prec_t p
             continue;
         }
         if (r->cap) {
+            /* exp(d) for d in [dlo, dhi]: e = RD(exp(dlo)) below; above, exp(dhi) = exp(dlo)
+             * exp(dhi - dlo) <= succ(e) (1 + 2 (dhi - dlo)) while dhi - dlo <= 1 (e^v <= 1 + 2v
+             * on [0, 1]): one exp per term */
             lp_cap_diff(dlo, dhi, e, x, mclo, mchi, r->cap, tau);
             mpfr_exp(e, dlo, MPFR_RNDD);
             mpfr_add(llo, llo, e, MPFR_RNDD);
-            mpfr_exp(e, dhi, MPFR_RNDU);
+            mpfr_sub(dlo, dhi, dlo, MPFR_RNDU);
+            if (mpfr_cmp_ui(dlo, 1) <= 0) {
+                mpfr_nextabove(e);
+                mpfr_mul_2ui(dlo, dlo, 1, MPFR_RNDU);
+                mpfr_add_ui(dlo, dlo, 1, MPFR_RNDU);
+                mpfr_mul(e, e, dlo, MPFR_RNDU);
+            } else {
+                mpfr_exp(e, dhi, MPFR_RNDU);
+            }
             mpfr_add(lhi, lhi, e, MPFR_RNDU);
             continue;
         }

@@ -591,6 +591,7 @@ static void check_random(int n)
                 for (int64_t i = 0; i < V; i++) finite &= !isnan(row[i]) && row[i] != HUGE_VAL;
                 int anyf = 0;
                 for (int64_t i = 0; i < V; i++) anyf |= row[i] != -HUGE_VAL;
+                if (!anyf) special(&want_cap[b * Ts + ts], (double)NAN); /* A3 rule 2 */
                 if (!finite || !anyf) continue;
                 uint8_t kept[VMAX];
                 if (kept_by_words(kept, row, V, tau, &s) < -2900) close = 1;
@@ -707,6 +708,72 @@ static void check_random(int n)
     }
 }
 
+/* Larger rows (V up to 5000, nuclei from one token to thousands: the candidate sets of sample.c's
+ * FAST grow past 256 and 1024 values), every format: the default route (double decisions, tiers
+ * on the masked rows) equals the slow route (MPFR decisions, the Ziv loop) on every output. */
+static void check_fast_vs_slow(int n)
+{
+    lpt_rng g;
+    lpt_rng_init(&g, lpt_seed() ^ 0xfa57);
+    for (int it = 0; it < n; it++) {
+        const lp_format fmt = (lp_format)(it % 4);
+        const int64_t B = 2, T = 3, V = 500 + (int64_t)(lpt_rng_next(&g) % 4500);
+        const double sigma = it % 3 == 0 ? 0.05 : it % 3 == 1 ? 1.0 : 6.0;
+        const double taus[3] = {1.0, 0.6, 1.7};
+        double *x = malloc(sizeof(double) * (size_t)(B * T * V));
+        int64_t lab[6];
+        for (int64_t i = 0; i < B * T * V; i++) x[i] = lp_round_to(sigma * lpt_rng_normal(&g), fmt);
+        for (int i = 0; i < 6; i++) lab[i] = (int64_t)(lpt_rng_next(&g) % (uint64_t)V);
+        lp_problem pb = LP_PROBLEM_INIT;
+        pb.shape = (lp_shape){B, T, V};
+        pb.fmt = fmt;
+        void *xs = store_row(x, B * T * V, fmt);
+        pb.logits = xs;
+        pb.labels = lab;
+        pb.shift = LP_SHIFT_NONE;
+        pb.temperature = taus[it % 3];
+        const double ps[5] = {0.5, 0.9, 0.99, 0.999, 1.0}, qs[4] = {0, 0.001, 0.02, 0.3};
+        pb.sampling.top_p = ps[lpt_rng_next(&g) % 5];
+        pb.sampling.min_p = qs[lpt_rng_next(&g) % 4];
+        pb.sampling.top_k = lpt_rng_next(&g) % 3 == 0 ? 1 + (int64_t)(lpt_rng_next(&g) % (uint64_t)V) : 0;
+        snprintf(g_case, sizeof g_case, "fast vs slow %d (seed %#llx): fmt %s V %lld sigma %g tau %a "
+                 "top_k %lld top_p %a min_p %a", it, (unsigned long long)lpt_seed(), fmt_names[fmt],
+                 (long long)V, sigma, pb.temperature, (long long)pb.sampling.top_k,
+                 pb.sampling.top_p, pb.sampling.min_p);
+        lp_ref_result a, b;
+        lp_error err = {LP_OK, ""};
+        lp_ref_options slow = LP_REF_OPTIONS_INIT, o4 = LP_REF_OPTIONS_INIT;
+        slow.slow = 1;
+        o4.formats = 0xf;
+        if (lpt_check(lp_ref_compute_opts(&a, &pb, &slow, &err) == LP_OK, "slow: %s (%s)", err.msg,
+                      g_case)) {
+            if (lpt_check(lp_ref_compute(&b, &pb, &err) == LP_OK, "default: %s (%s)", err.msg, g_case)) {
+                same_result(g_case, &b, &a);
+                lp_ref_result_free(&b);
+            }
+            if (lpt_check(lp_ref_compute_opts(&b, &pb, &o4, &err) == LP_OK, "f64..bf16: %s", err.msg)) {
+                for (int64_t i = 0; i < B * T; i++) {
+                    lp_value c = b.logp[i];
+                    c.dd = a.logp[i].dd;
+                    same_value("f64..bf16 (tiers 1, 2) vs slow", &c, &a.logp[i]);
+                }
+                lp_ref_result_free(&b);
+            }
+            for (int64_t i = 0; i < B * T; i++) { /* lp_ref_kept agrees with the values */
+                uint8_t *k = malloc((size_t)V);
+                if (lp_ref_kept(k, (const char *)xs + (size_t)(i * V) * (size_t)lp_format_get(fmt)->bytes,
+                                fmt, V, pb.temperature, &pb.sampling, &err) == LP_OK)
+                    lpt_check((k[lab[i]] != 0) == (a.logp[i].f64 != -HUGE_VAL),
+                              "lp_ref_kept[label] %d but logp %a (%s)", k[lab[i]], a.logp[i].f64, g_case);
+                free(k);
+            }
+            lp_ref_result_free(&a);
+        }
+        free(xs);
+        free(x);
+    }
+}
+
 /* The problem-level rules on a fixed case: sum and mean -inf from a filtered-out label, +0 from
  * the only token kept, and the exact zero's bits. */
 static void check_sequences(void)
@@ -750,6 +817,7 @@ int main(void)
     check_validation();
     check_sequences();
     check_random(lpt_level() == 1 ? 150 : 3000);
+    check_fast_vs_slow(lpt_level() == 1 ? 24 : 400);
     mpfr_free_cache();
     mpfr_flags_clear(MPFR_FLAGS_ALL); /* the flags this test's own MPFR evaluations raised */
     return lpt_end();

@@ -50,6 +50,22 @@ def _formats_mask(formats):
     return m
 
 
+def _sampling(pb, cmd, softcap, top_k, top_p, min_p):
+    """SPEC A7's parameters into the problem (None or 0: not set); their ranges are checked by
+    the library (lp_problem_check), which names the parameter."""
+    vals = []
+    for name, v, kind in (("softcap", softcap, float), ("top_k", top_k, int), ("top_p", top_p, float),
+                          ("min_p", min_p, float)):
+        if v is None:
+            v = 0
+        if isinstance(v, bool) or (kind is int and not isinstance(v, (int, np.integer))) or \
+                (kind is float and not isinstance(v, (int, float, np.integer, np.floating))):
+            raise ValueError("lpcert %s: %s: '%s' is not %s" % (cmd, name, v,
+                             "an integer" if kind is int else "a number"))
+        vals.append(kind(v))
+    pb.pb.sampling = _lib.lp_sampling(*vals)
+
+
 def _threads(threads, cmd):
     if threads is None:
         return 0
@@ -81,18 +97,22 @@ def to_torch(arr, bf16=False):
 
 
 def ref(logits, labels, *, mask=None, shift="next", ignore_index=-100, temperature=1.0,
-        empty_mean="nan", formats=None, threads=None, dtype=None):
+        empty_mean="nan", formats=None, threads=None, dtype=None, softcap=None, top_k=None,
+        top_p=None, min_p=None):
     """The exact reference, as `lpcert ref` writes it: a dict with the tensors of its output file
     (logp.f64 .. logp.lo and counted [B, T_s]; sum.*, mean.*, count [B]; token_mean.* [1]).
     f16 results are float16; bf16 results uint16 bit patterns (torch.bfloat16 when logits is a
     torch tensor: then every value is a CPU torch tensor). formats: the outputs to compute
     ("f32,bf16" or a list from f64, f32, f16, bf16, dd; default all), the others are NaN; dd (the
-    .hi/.lo columns, canonical) costs the triple-double tier: about 2.5x tier 1 alone."""
+    .hi/.lo columns, canonical) costs the triple-double tier: about 2.5x tier 1 alone.
+    softcap, top_k, top_p, min_p (None: not set): processed log-probs (SPEC A7, `lpcert ref
+    --softcap --top-k --top-p --min-p`): -inf for a label filtered out, and its sequence too."""
     L = _lib.lib()
     try:
         pb = Problem(logits, labels, mask, shift, ignore_index, temperature, empty_mean, dtype)
     except InputError as e:
         raise _reraise("ref", e) from None
+    _sampling(pb, "ref", softcap, top_k, top_p, min_p)
     opt = _lib.lp_ref_options()
     opt.threads = _threads(threads, "ref")
     opt.formats = _formats_mask(formats)
@@ -308,18 +328,20 @@ def _output(x, what, want, lenient_b1, shift):
 def check(logits, labels, *, logp=None, sum=None, mean=None, mask=None, shift="next",
           ignore_index=-100, temperature=1.0, empty_mean="case", dtype=None, max_ulp=None,
           max_abs=None, baseline=None, factor=None, masking="spec", no_default_bound=False,
-          threads=None):
+          threads=None, softcap=None, top_k=None, top_p=None, min_p=None):
     """`lpcert check --logits --labels --logp --sum --mean` in memory: a kernel's outputs on one
     problem against the exact reference, judged with the same bounds (max_ulp, max_abs: a number,
     or a dict per output token/sum/mean; baseline/factor; with none, the default bound) and
     semantics (masking spec|mul, empty_mean case|nan|zero). Returns a Report; the groups are
-    input/<format> per output, as the CLI names them."""
+    input/<format> per output, as the CLI names them. softcap, top_k, top_p, min_p (None: not
+    set): the reference is the processed log-prob of SPEC A7 (`lpcert check --top-p ...`)."""
     L = _lib.lib()
     if logp is None and sum is None and mean is None:
         raise ValueError("lpcert check: at least one of logp, sum, mean is required")
     pe = empty_mean if empty_mean in ("nan", "zero") else "nan"
     try:
         pb = Problem(logits, labels, mask, shift, ignore_index, temperature, pe, dtype)
+        _sampling(pb, "check", softcap, top_k, top_p, min_p)
         outs = {}
         for k, x, want in (("logp", logp, (pb.B, pb.Ts)), ("sum", sum, (pb.B,)), ("mean", mean, (pb.B,))):
             if x is not None:
