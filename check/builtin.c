@@ -7,6 +7,7 @@
 #include "lp_suite.h"
 
 #ifdef LP_HAVE_IMPL
+#include "lp_grad.h"
 #include "lp_impl.h"
 
 int ck_builtin_available(void) { return 1; }
@@ -111,10 +112,85 @@ static int builtin_run(void *state, const lp_plugin_problem *pp, const lp_plugin
     return 0;
 }
 
+/* The plugin face of a built-in backward kernel (impl/lp_grad.h): ABI 2, backward only. */
+typedef struct gbuiltin {
+    lp_plugin_v2 p;
+    const lp_gkernel *k;
+    char desc[256];
+} gbuiltin;
+
+static int gbuiltin_run(void *state, const lp_plugin_problem *pp, const lp_plugin_outputs *po,
+                        char *msg, size_t msg_size)
+{
+    (void)state;
+    (void)pp;
+    (void)po;
+    snprintf(msg, msg_size, "a backward-only kernel has no forward outputs");
+    return 1;
+}
+
+typedef struct gsink_to {
+    void *dst;
+    lp_format f;
+    int64_t T;
+} gsink_to;
+
+static int gbuiltin_sink(void *user, int64_t b, int64_t t, const double *g, int64_t V, lp_error *err)
+{
+    (void)err;
+    const gsink_to *o = user;
+    const size_t base = ((size_t)b * (size_t)o->T + (size_t)t) * (size_t)V;
+    for (int64_t i = 0; i < V; i++) lp_store_f64(o->dst, o->f, base + (size_t)i, g[i]);
+    return 0;
+}
+
+static int gbuiltin_backward(void *state, const lp_plugin_problem *pp, const lp_plugin_grad *pg,
+                             char *msg, size_t msg_size)
+{
+    const gbuiltin *bi = state;
+    lp_problem pb = ck_problem_of_plugin(pp);
+    gsink_to o = {pg->grad, (lp_format)pg->grad_format, pp->T};
+    lp_error e = {LP_OK, ""};
+    if (lp_gkernel_run(bi->k, &pb, (lp_reduction)pg->reduction, gbuiltin_sink, &o, &e) != LP_OK) {
+        snprintf(msg, msg_size, "%s", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static lp_status open_gbuiltin(ck_kernel *k, const lp_gkernel *gk, lp_error *err)
+{
+    gbuiltin *bi = calloc(1, sizeof *bi);
+    if (!bi) return lp_fail(err, LP_ERR_NOMEM, "out of memory");
+    bi->k = gk;
+    snprintf(bi->desc, sizeof bi->desc, "built-in backward kernel %s%s: %s", gk->name,
+             gk->known_bug ? " (a KNOWN BUG class, kept as a measured example)" : "",
+             gk->models ? gk->models : "");
+    unsigned fm = 0;
+    for (int f = 0; f < LP_NFORMATS; f++)
+        if (lp_gkernel_accepts(gk, (lp_format)f)) fm |= LP_PLUGIN_FMT(f);
+    bi->p.base = (lp_plugin){2, sizeof(lp_plugin_v2), gk->name, bi->desc, fm, 0, (int32_t)gk->out,
+                             (int32_t)gk->out, (int32_t)gk->out,
+                             LP_PLUGIN_CAP_MASK | LP_PLUGIN_CAP_IGNORE_INDEX |
+                                 LP_PLUGIN_CAP_SHIFT_NONE | LP_PLUGIN_CAP_TEMPERATURE |
+                                 LP_PLUGIN_CAP_BACKWARD,
+                             gbuiltin_run, bi};
+    bi->p.backward = gbuiltin_backward;
+    bi->p.grad_format = (int32_t)gk->out;
+    bi->p.reductions = 0xfu;
+    k->p = &bi->p.base;
+    k->builtin_state = bi;
+    snprintf(k->spec, sizeof k->spec, "%s", gk->name);
+    snprintf(k->symbol, sizeof k->symbol, "%s", gk->name);
+    return LP_OK;
+}
+
 lp_status ck_kernel_open_builtin(ck_kernel *k, const char *name, lp_error *err)
 {
     memset(k, 0, sizeof *k);
     const lp_kernel *kn = lp_kernel_find(name);
+    const lp_gkernel *gk = kn ? NULL : lp_gkernel_find(name);
+    if (gk) return open_gbuiltin(k, gk, err);
     if (!kn) return lp_fail(err, LP_ERR_USAGE, "--kernel: unknown built-in kernel '%s'", name);
     builtin *bi = calloc(1, sizeof *bi);
     if (!bi) return lp_fail(err, LP_ERR_NOMEM, "out of memory");

@@ -10,14 +10,58 @@
 #include "lp_problem.h"
 #include "lp_rng.h"
 #include "lp_suite.h"
+#include "lpcert_check.h"
 #include "lpcert_version.h"
+
+/* The backward entry (ABI 2) on one case, for every reduction it declares: each gradient judged
+ * against the exact one (check/grad.c) into the run's judge of that reduction. *ran as
+ * ck_kernel_judge's: 1 when some reduction was judged. */
+static lp_status backward_case(ck_run *r, const ck_kernel *k, const char *name, const char *cls,
+                               const lp_problem *pb, int *ran, lp_error *err)
+{
+    lp_status s = LP_OK;
+    *ran = 0;
+    for (int red = 0; red <= LP_RED_TOKEN_MEAN && s == LP_OK; red++) {
+        const lp_plugin_v2 *p2 = (const lp_plugin_v2 *)k->p;   /* checked when opened */
+        if (!(p2->reductions & (1u << red))) continue;
+        void *grad;
+        lp_format gf;
+        const char *skip;
+        int kfail;
+        char kmsg[256];
+        s = ck_kernel_backward(k, pb, (lp_reduction)red, &grad, &gf, &skip, &kfail, kmsg,
+                               sizeof kmsg, err);
+        if (s != LP_OK) break;
+        if (skip) {
+            ck_run_diag(r, CK_D_SKIP, "case %s (gradient of %s): %s", name,
+                        lp_reduction_name((lp_reduction)red), skip);
+            continue;
+        }
+        if (kfail) {
+            *ran = -1;
+            ck_run_diag(r, CK_D_KERNEL_ERR, "case %s (gradient of %s): %s", name,
+                        lp_reduction_name((lp_reduction)red), kmsg[0] ? kmsg : "(no message)");
+            continue;
+        }
+        lp_grad_check *gc = ck_run_grad(r, (lp_reduction)red, err);
+        s = gc ? lp_grad_check_problem(gc, name, cls, pb, gf, grad, err) : err->status;
+        free(grad);
+        if (s == LP_OK && *ran == 0) *ran = 1;
+    }
+    return s;
+}
 
 static lp_status one_case(ck_certify *c, ck_run *r, const char *name, const char *cls,
                           const lp_problem *pb, const lp_ref_result *given_ref, uint64_t bseed,
                           lp_error *err)
 {
-    int ran;
-    lp_status s = ck_kernel_judge(r, &c->k, name, cls, pb, given_ref, bseed, &ran, err);
+    int ran = 0, bran = 0;
+    lp_status s = LP_OK;
+    if (c->k.p->outputs) s = ck_kernel_judge(r, &c->k, name, cls, pb, given_ref, bseed, &ran, err);
+    if (s == LP_OK && (c->k.p->caps & LP_PLUGIN_CAP_BACKWARD)) {
+        s = backward_case(r, &c->k, name, cls, pb, &bran, err);
+        if (!c->k.p->outputs || ran == 0) ran = bran;
+    }
     if (s == LP_OK && ran == 1) c->ran++;
     if (s == LP_OK && ran == 0) c->skipped++;
     return s;
@@ -181,6 +225,19 @@ lp_status ck_certify_run(ck_certify *c, ck_run *r, lp_error *err)
     if (!(p->caps & LP_PLUGIN_CAP_IGNORE_INDEX))
         snprintf(h->extra[h->nextra++], sizeof h->extra[0], "ignore_index passed as -100 (no "
                  "LP_PLUGIN_CAP_IGNORE_INDEX)");
+    if (p->caps & LP_PLUGIN_CAP_BACKWARD) {
+        const lp_plugin_v2 *p2 = (const lp_plugin_v2 *)p;
+        char reds[64] = "";
+        for (int k = 0; k < 4; k++)
+            if (p2->reductions & (1u << k)) {
+                size_t l = strlen(reds);
+                snprintf(reds + l, sizeof reds - l, "%s%s", l ? ", " : "",
+                         lp_reduction_name((lp_reduction)k));
+            }
+        snprintf(h->extra[h->nextra++], sizeof h->extra[0], "backward entry (ABI 2): gradients of "
+                 "%s in %s, judged per element against the exact gradient (SPEC A8)", reds,
+                 p2->grad_format < 0 ? "the logits' format" : lp_format_name((lp_format)p2->grad_format));
+    }
     if (!(p->caps & LP_PLUGIN_CAP_SHIFT_NONE))
         snprintf(h->extra[h->nextra++], sizeof h->extra[0], "shift-none problems passed as shift "
                  "next with one more row (no LP_PLUGIN_CAP_SHIFT_NONE)");

@@ -6,6 +6,7 @@
 
 #include "lp_buf.h"
 #include "lp_check_internal.h"
+#include "lpcert_check.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_ref_judge.h"
@@ -275,11 +276,30 @@ lp_status ck_run_init(ck_run *r, const ck_options *opt, lp_error *err)
     return LP_OK;
 }
 
+lp_grad_check *ck_run_grad(ck_run *r, lp_reduction red, lp_error *err)
+{
+    if ((unsigned)red > LP_RED_TOKEN_MEAN) {
+        lp_fail(err, LP_ERR_USAGE, "unknown reduction %d", (int)red);
+        return NULL;
+    }
+    if (r->grad[red]) return r->grad[red];
+    lp_grad_check_options o = LP_GRAD_CHECK_OPTIONS_INIT;
+    o.reduction = red;
+    o.max_ulp = r->opt.max_ulp[CK_TOKEN];
+    o.max_abs = r->opt.max_abs[CK_TOKEN];
+    o.threads = r->opt.threads;
+    o.slow = r->opt.slow;
+    o.no_default_bound = r->opt.no_default;
+    if (lp_grad_check_new(&r->grad[red], &o, err) != LP_OK) return NULL;
+    return r->grad[red];
+}
+
 void ck_run_free(ck_run *r)
 {
     if (!r) return;
     for (size_t i = 0; i < r->ng; i++) free(r->g[i].ulps);
     free(r->g);
+    for (int k = 0; k < 4; k++) lp_grad_check_free(r->grad[k]);
     memset(r, 0, sizeof *r);
 }
 
@@ -351,7 +371,9 @@ int ck_group_failed(const ck_run *r, const ck_group *g)
 
 int ck_run_failed(const ck_run *r)
 {
-    return r->values == 0 || ck_run_any_failure(r);
+    int64_t gv = 0;
+    for (int k = 0; k < 4; k++) gv += r->grad[k] ? ck_grad_elements(r->grad[k]) : 0;
+    return (r->values == 0 && gv == 0) || ck_run_any_failure(r);
 }
 
 int ck_run_any_failure(const ck_run *r)
@@ -359,6 +381,8 @@ int ck_run_any_failure(const ck_run *r)
     for (size_t i = 0; i < r->ng; i++)
         if (ck_group_failed(r, &r->g[i])) return 1;
     if (r->batch_fail > 0 && r->opt.batch == CK_BATCH_REQUIRE) return 1;
+    for (int k = 0; k < 4; k++)
+        if (r->grad[k] && ck_grad_failed(r->grad[k])) return 1;
     return r->d[CK_D_KERNEL_ERR].n > 0;
 }
 

@@ -14,8 +14,13 @@
  * is counted as "empty rows not zero"; both fail. A counted element of another class than the
  * reference's (NaN vs number, inf vs finite) is a class mismatch and fails.
  * Verdict: an element of class NUMBER passes when one of the bounds given holds (err_ulp <= max_ulp,
- * err_abs <= max_abs, row_rel <= max_row_rel); with no bound given, classes, leaks and empty rows
- * only. Statistics per group (case class) and measure: max, p50 and p99 (numpy's default linear
+ * err_abs <= max_abs, row_rel <= max_row_rel). With no bound given, the DEFAULT (unless
+ * no_default_bound: then classes, leaks and empty rows only): per group, the candidate's max
+ * scale_rel <= max(4 x the baseline's, 2 u_F) + 2^-60, the baseline the plain softmax - onehot
+ * kernel (grad_softmax_f32 on f32/f16/bf16 logits, grad_softmax_f64 on f64 ones: impl/grad.c, whose
+ * proved contract is scale-relative) rounded to the candidate's format F (u_F = 2^-p); scale_rel is
+ * the measure in which the plain kernel is bounded, and 2 u_F admits the rounding to F itself
+ * (|g| <= w / tau). A build without impl/ has no baseline: classes only. Statistics per group (case class) and measure: max, p50 and p99 (numpy's default linear
  * interpolation), and a histogram of 1/16-binade bins from 2^-128 to 2^128 (plus zero and +inf).
  * Percentiles are exact (every value kept and sorted) for groups of at most GM_EXACT elements;
  * above, they are the upper edge of the histogram bin that holds them (relative resolution 1/16,
@@ -35,6 +40,9 @@
 #include "lp_check_internal.h"
 #include "lp_problem.h"
 #include "lp_suite_io.h"
+#ifdef LP_HAVE_IMPL
+#include "lp_grad.h"
+#endif
 #include "lpcert_check.h"
 #include "lpcert_version.h"
 
@@ -74,6 +82,9 @@ typedef struct ggroup {
     int64_t rows, counted_rows, elements, cr, mismatch, leaks, empty_nonzero, over;
     gmeas m[LP_GRAD_NMEASURES];
     grepro worst, worst_row;
+    double base_max;         /* the default bound's baseline: its max scale_rel (-1: none yet) */
+    int64_t base_n;
+    double floor;            /* 2 u_F of the lowest-precision format seen */
 } ggroup;
 
 struct lp_grad_check {
@@ -88,6 +99,16 @@ struct lp_grad_check {
 static int bounds_given(const lp_grad_check_options *o)
 {
     return o->max_ulp >= 0 || o->max_abs >= 0 || o->max_row_rel >= 0;
+}
+
+/* The default bound applies: no bound given, not refused, and a baseline available. */
+static int default_bound(const lp_grad_check_options *o)
+{
+#ifdef LP_HAVE_IMPL
+    return !bounds_given(o) && !o->no_default_bound;
+#else
+    return 0;
+#endif
 }
 
 lp_status lp_grad_check_new(lp_grad_check **out, const lp_grad_check_options *opt, lp_error *err)
@@ -223,7 +244,15 @@ typedef struct gsink {
     const int64_t *div;
     int64_t Ts;
     int oom;
+    double *base;            /* a row of the default bound's baseline, or NULL */
 } gsink;
+
+/* The default bound's floor 2 u_F for the lowest precision format F seen in the group. */
+static void group_floor(ggroup *g, lp_format f)
+{
+    const double fl = 2 * ldexp(1.0, -lp_format_get(f)->prec);
+    if (fl > g->floor) g->floor = fl;
+}
 
 static ggroup *group_of(lp_grad_check *c, const char *cls, lp_error *err)
 {
@@ -235,6 +264,7 @@ static ggroup *group_of(lp_grad_check *c, const char *cls, lp_error *err)
     }
     ggroup *g = &c->g[c->ng++];
     snprintf(g->cls, sizeof g->cls, "%s", cls);
+    g->base_max = -1;
     return g;
 }
 
@@ -295,6 +325,28 @@ static int sink(void *user, int64_t b, int64_t t, const lp_value *gref, int64_t 
         if (a > row_max || isnan(a)) row_max = isnan(a) ? HUGE_VAL : (a > row_max ? a : row_max);
     }
     const double scale = s->pb->temperature * (double)s->div[b];
+#ifdef LP_HAVE_IMPL
+    if (s->base) {   /* the default bound's baseline on this row, rounded to the candidate's format */
+        const lp_gkernel *bk = lp_gkernel_find(s->pb->fmt == LP_F64 ? "grad_softmax_f64"
+                                                                    : "grad_softmax_f32");
+        lp_error be;
+        if (!bk || lp_gkernel_row(s->base, bk, lp_problem_row(s->pb, b, t), s->pb->fmt, V, label,
+                                  s->pb->temperature, s->div[b], &be) != LP_OK) {
+            lp_fail(err, LP_ERR_INTERNAL, "check --grad: the default bound's baseline: %s",
+                    bk ? be.msg : "no grad_softmax kernel");
+            return 1;
+        }
+        for (int64_t i = 0; i < V; i++) {
+            const lp_value *x = &gref[i];
+            const double yb = lp_round_to(s->base[i], s->fmt);
+            const lp_err_measure mb = lp_ulp_error(yb, x->dd, lp_value_wide(x, s->fmt), s->fmt);
+            if (mb.cls != LP_CMP_NUMBER) continue;
+            const double sr = mb.err_abs * scale;
+            if (sr > g->base_max) g->base_max = sr;
+            g->base_n++;
+        }
+    }
+#endif
     for (int64_t i = 0; i < V; i++) {
         double y = lp_load_f64(s->grad, s->fmt, base + (size_t)i);
         if (o->negate) y = -y;
@@ -363,13 +415,19 @@ lp_status lp_grad_check_problem(lp_grad_check *c, const char *name, const char *
     int64_t *div = malloc((size_t)pb->shape.B * sizeof *div);
     if (!div) return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
     divisors(div, pb, c->opt.reduction);
-    gsink sk = {c, g, name ? name : "problem", pb, fmt, grad, div, lp_problem_ts(pb), 0};
+    gsink sk = {c, g, name ? name : "problem", pb, fmt, grad, div, lp_problem_ts(pb), 0, NULL};
+    if (default_bound(&c->opt) && !(sk.base = malloc((size_t)pb->shape.V * sizeof *sk.base))) {
+        free(div);
+        return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
+    }
+    group_floor(g, fmt);
     lp_ref_options ro = LP_REF_OPTIONS_INIT;
     ro.threads = c->opt.threads;
     ro.slow = c->opt.slow;
     ro.formats = (1u << fmt) | LP_REF_DD;
     g->fmts |= 1u << fmt;
     s = lp_grad_compute(pb, c->opt.reduction, &ro, sink, &sk, NULL, err);
+    free(sk.base);
     free(div);
     if (s == LP_OK) c->problems++;
     return s;
@@ -416,8 +474,14 @@ lp_status ck_grad_check_stored(lp_grad_check *c, const lp_tfile *suite, const ch
         return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
     }
     divisors(div, pb, c->opt.reduction);
-    gsink sk = {c, g, name, pb, fmt, grad, div, lp_problem_ts(pb), 0};
+    gsink sk = {c, g, name, pb, fmt, grad, div, lp_problem_ts(pb), 0, NULL};
     g->fmts |= 1u << fmt;
+    group_floor(g, fmt);
+    if (default_bound(&c->opt) && !(sk.base = malloc((size_t)V * sizeof *sk.base))) {
+        free(div);
+        free(row);
+        return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
+    }
     for (int64_t b = 0; b < B && s == LP_OK; b++)
         for (int64_t tt = 0; tt < T && s == LP_OK; tt++) {
             const size_t base = ((size_t)b * (size_t)T + (size_t)tt) * (size_t)V;
@@ -433,6 +497,7 @@ lp_status ck_grad_check_stored(lp_grad_check *c, const lp_tfile *suite, const ch
             }
             if (sink(&sk, b, tt, row, V, err) != 0) s = err->status != LP_OK ? err->status : LP_ERR_IO;
         }
+    free(sk.base);
     free(div);
     free(row);
     if (s == LP_OK) {
@@ -442,9 +507,17 @@ lp_status ck_grad_check_stored(lp_grad_check *c, const lp_tfile *suite, const ch
     return s;
 }
 
+/* The default bound of a group: max(4 x the baseline's max scale_rel, 2 u_F) + 2^-60. */
+static double group_default(const ggroup *g)
+{
+    const double b = 4 * (g->base_max > 0 ? g->base_max : 0);
+    return (b > g->floor ? b : g->floor) + 0x1p-60;
+}
+
 static int group_failed(const lp_grad_check *c, const ggroup *g)
 {
-    return g->mismatch || g->leaks || g->empty_nonzero || (bounds_given(&c->opt) && g->over);
+    if (g->mismatch || g->leaks || g->empty_nonzero || (bounds_given(&c->opt) && g->over)) return 1;
+    return default_bound(&c->opt) && g->m[4].n > 0 && g->m[4].max > group_default(g);
 }
 
 int lp_grad_check_failed(const lp_grad_check *c)
@@ -473,6 +546,8 @@ lp_status lp_grad_check_group_get(lp_grad_check *c, size_t i, lp_grad_check_grou
     out->empty_nonzero = g->empty_nonzero;
     out->over_bound = g->over;
     out->failed = group_failed(c, g);
+    out->default_bound = default_bound(&c->opt) ? group_default(g) : -1;
+    out->base_max_scale_rel = default_bound(&c->opt) && g->base_max >= 0 ? g->base_max : -1;
     for (int k = 0; k < LP_GRAD_NMEASURES; k++) {
         gmeas *m = &g->m[k];
         out->m[k].n = m->n;
@@ -498,8 +573,14 @@ static const char *red_text(lp_reduction r)
 
 static void bounds_text(char *buf, size_t n, const lp_grad_check_options *o)
 {
+    if (default_bound(o)) {
+        snprintf(buf, n, "none given: the default, per group max scale_rel <= max(4 x that of "
+                 "grad_softmax_f32 (f64 logits: _f64) rounded to the candidate's format, 2 u_F)");
+        return;
+    }
     if (!bounds_given(o)) {
-        snprintf(buf, n, "none given: classes, NaN leaks and empty rows only");
+        snprintf(buf, n, "none given: classes, NaN leaks and empty rows only%s",
+                 o->no_default_bound ? "" : " (no baseline in this build)");
         return;
     }
     size_t l = 0;
@@ -573,6 +654,9 @@ void lp_grad_check_write_table(FILE *f, lp_grad_check *c)
                 G.elements ? 100.0 * (double)G.correctly_rounded / (double)G.elements : 100.0,
                 (long long)G.class_mismatches, (long long)G.nan_leaks, (long long)G.empty_nonzero,
                 (long long)G.over_bound, G.failed ? "FAIL" : "pass");
+        if (G.default_bound >= 0)
+            fprintf(f, "  default bound: max scale_rel %.4g <= %.4g (baseline's max %.4g)\n",
+                    G.m[4].max, G.default_bound, G.base_max_scale_rel);
         fprintf(f, "  %-10s %12s %12s %12s\n", "measure", "max", "p50", "p99");
         for (int j = 0; j < LP_GRAD_NMEASURES; j++) {
             char a[24], b[24], d[24];
@@ -675,6 +759,10 @@ static cJSON *json_build(lp_grad_check *c)
         cJSON_AddNumberToObject(o, "nan_leaks", (double)G.nan_leaks);
         cJSON_AddNumberToObject(o, "empty_nonzero", (double)G.empty_nonzero);
         cJSON_AddNumberToObject(o, "over_bound", (double)G.over_bound);
+        if (G.default_bound >= 0) {
+            json_num(o, "default_bound_scale_rel", G.default_bound);
+            json_num(o, "baseline_max_scale_rel", G.base_max_scale_rel);
+        }
         cJSON *ms = cJSON_AddObjectToObject(o, "measures");
         for (int j = 0; j < LP_GRAD_NMEASURES; j++) {
             cJSON *m = cJSON_AddObjectToObject(ms, meas_name[j]);
@@ -776,4 +864,32 @@ lp_status lp_grad_check_write_certificate(lp_grad_check *c, const char *path, lp
     lp_status s = lp_write_file_atomic(path, text, strlen(text), err);
     free(text);
     return s;
+}
+
+/* ---- for the reports of certify (lp_check_internal.h) ---- */
+
+int ck_grad_failed(const lp_grad_check *c) { return lp_grad_check_failed(c); }
+
+int64_t ck_grad_elements(const lp_grad_check *c)
+{
+    int64_t n = 0;
+    for (size_t k = 0; k < c->ng; k++) n += c->g[k].elements + c->g[k].rows;
+    return n;
+}
+
+cJSON *ck_grad_json(lp_grad_check *c) { return json_build(c); }
+
+void ck_grad_cert_rows(FILE *f, lp_grad_check *c)
+{
+    for (size_t k = 0; k < c->ng; k++) {
+        lp_grad_check_group G;
+        lp_error e;
+        if (lp_grad_check_group_get(c, k, &G, &e) != LP_OK) continue;
+        fprintf(f, "| %s | %s | %lld | %lld | %.4g | %.4g%s | %.3g | %.3g | %.3g | %lld | %lld | %lld "
+                   "| %lld | %s |\n", lp_reduction_name(c->opt.reduction), G.cls,
+                (long long)G.elements, (long long)G.correctly_rounded, G.m[0].max, G.m[0].p99,
+                G.m[0].exact ? "" : " (bin)", G.m[1].max, G.m[3].max, G.m[4].max,
+                (long long)G.class_mismatches, (long long)G.nan_leaks, (long long)G.empty_nonzero,
+                (long long)G.over_bound, G.failed ? "**fail**" : "pass");
+    }
 }

@@ -14,6 +14,7 @@
 #include "lp_problem.h"
 
 #define V1_SIZE (offsetof(lp_plugin, state) + sizeof(void *))
+#define V2_SIZE sizeof(lp_plugin_v2)
 
 static lp_status describe_check(const lp_plugin *p, const char *spec, lp_error *err)
 {
@@ -30,16 +31,27 @@ static lp_status describe_check(const lp_plugin *p, const char *spec, lp_error *
     if (p->formats == 0 || (p->formats & ~0xfu))
         return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.formats 0x%x: set bits LP_PLUGIN_FMT(LP_F64"
                        " .. LP_BF16) only, at least one", spec, p->formats);
-    if (p->outputs == 0 || (p->outputs & ~7u))
+    if (p->caps & ~0x1fu)
+        return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.caps 0x%x has unknown bits", spec, p->caps);
+    const int bwd = (p->caps & LP_PLUGIN_CAP_BACKWARD) != 0;
+    if (bwd && (p->abi_version < 2 || p->struct_size < V2_SIZE))
+        return lp_fail(err, LP_ERR_INPUT, "%s: LP_PLUGIN_CAP_BACKWARD needs abi_version 2 and "
+                       "struct_size >= %zu (abi_version %u, struct_size %u)", spec, V2_SIZE,
+                       p->abi_version, p->struct_size);
+    const lp_plugin_v2 *p2 = bwd ? (const lp_plugin_v2 *)p : NULL;   /* p is its base member */
+    if (p2 && (!p2->backward || p2->reductions == 0 || (p2->reductions & ~0xfu) ||
+               p2->grad_format < LP_PLUGIN_SAME_AS_LOGITS || p2->grad_format > LP_BF16))
+        return lp_fail(err, LP_ERR_INPUT, "%s: LP_PLUGIN_CAP_BACKWARD: lp_plugin_v2.backward must "
+                       "be set, reductions 0x%x bits (1 << lp_reduction), at least one, grad_format "
+                       "%d a format", spec, p2->reductions, (int)p2->grad_format);
+    if ((p->outputs == 0 && !bwd) || (p->outputs & ~7u))
         return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.outputs 0x%x: LP_PLUGIN_OUT_LOGP, _SUM, "
-                       "_MEAN, at least one", spec, p->outputs);
+                       "_MEAN, at least one (none only for a backward kernel)", spec, p->outputs);
     const int32_t f[3] = {p->logp_format, p->sum_format, p->mean_format};
     for (int i = 0; i < 3; i++)
         if (f[i] < LP_PLUGIN_SAME_AS_LOGITS || f[i] > LP_BF16)
             return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.%s_format %d is not a format",
                            spec, ck_tensor_name(i), (int)f[i]);
-    if (p->caps & ~0xfu)
-        return lp_fail(err, LP_ERR_INPUT, "%s: lp_plugin.caps 0x%x has unknown bits", spec, p->caps);
     return LP_OK;
 }
 
@@ -98,21 +110,14 @@ static void poison(void *p, lp_format f, int64_t n)
     }
 }
 
-lp_status ck_kernel_run(const ck_kernel *k, const lp_problem *pb, ck_outputs *out,
-                        const char **skip, int *kfail, char *kmsg, size_t kmsg_size, lp_error *err)
+/* The problem as the kernel is given it (the transformations of its capabilities); the arrays
+ * it owns go to *labels, *mask, *logits (free them). *none_tf: shift none passed as shift next
+ * with one more row per sequence (the kernel's rows 0..T-1 are the problem's). */
+static lp_status plugin_problem(lp_plugin_problem *pp, int64_t **labels_out, uint8_t **mask_out,
+                                void **logits_out, int *none_tf_out, const ck_kernel *k,
+                                const lp_problem *pb, lp_error *err)
 {
     const lp_plugin *p = k->p;
-    memset(out, 0, sizeof *out);
-    *skip = NULL;
-    *kfail = 0;
-    if (!(p->formats & LP_PLUGIN_FMT(pb->fmt))) {
-        *skip = "its logits format is not among the kernel's formats";
-        return LP_OK;
-    }
-    if (pb->temperature != 1 && !(p->caps & LP_PLUGIN_CAP_TEMPERATURE)) {
-        *skip = "temperature != 1 and the kernel does not declare LP_PLUGIN_CAP_TEMPERATURE";
-        return LP_OK;
-    }
     const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V, Ts = lp_problem_ts(pb);
     const int none_tf = pb->shift == LP_SHIFT_NONE && !(p->caps & LP_PLUGIN_CAP_SHIFT_NONE);
     const int keep_mask = (p->caps & LP_PLUGIN_CAP_MASK) && pb->mask;
@@ -122,13 +127,13 @@ lp_status ck_kernel_run(const ck_kernel *k, const lp_problem *pb, ck_outputs *ou
     int64_t *labels = malloc((size_t)(B * T2) * sizeof *labels);
     uint8_t *mask = keep_mask ? malloc((size_t)(B * T2)) : NULL;
     void *logits = none_tf ? calloc((size_t)(B * T2 * V), esz) : NULL;
-    void *buf[CK_NOUT] = {NULL, NULL, NULL};
-    lp_status s = LP_OK;
-    if (!labels || (keep_mask && !mask) || (none_tf && !logits)) {
-        s = lp_fail(err, LP_ERR_NOMEM, "certify: out of memory for a problem of %lld x %lld x %lld",
-                    (long long)B, (long long)T, (long long)V);
-        goto done;
-    }
+    *labels_out = labels;
+    *mask_out = mask;
+    *logits_out = logits;
+    *none_tf_out = none_tf;
+    if (!labels || (keep_mask && !mask) || (none_tf && !logits))
+        return lp_fail(err, LP_ERR_NOMEM, "certify: out of memory for a problem of %lld x %lld x %lld",
+                       (long long)B, (long long)T, (long long)V);
     for (int64_t b = 0; b < B; b++) {
         if (none_tf) {
             labels[b * T2] = ign2;
@@ -145,22 +150,49 @@ lp_status ck_kernel_run(const ck_kernel *k, const lp_problem *pb, ck_outputs *ou
             if (mask) mask[b * T2 + t + off] = (uint8_t)m;
         }
     }
+    memset(pp, 0, sizeof *pp);
+    pp->struct_size = sizeof *pp;
+    pp->abi_version = LP_PLUGIN_ABI_VERSION;
+    pp->B = B;
+    pp->T = T2;
+    pp->V = V;
+    pp->Ts = Ts;
+    pp->format = (int32_t)pb->fmt;
+    pp->shift = none_tf ? LP_SHIFT_NEXT : (int32_t)pb->shift;
+    pp->logits = none_tf ? logits : pb->logits;
+    pp->labels = labels;
+    pp->mask = mask;
+    pp->ignore_index = ign2;
+    pp->temperature = pb->temperature;
+    pp->empty_mean = (int32_t)pb->empty_mean;
+    return LP_OK;
+}
+
+static const char *plugin_skip(const lp_plugin *p, const lp_problem *pb)
+{
+    if (!(p->formats & LP_PLUGIN_FMT(pb->fmt)))
+        return "its logits format is not among the kernel's formats";
+    if (pb->temperature != 1 && !(p->caps & LP_PLUGIN_CAP_TEMPERATURE))
+        return "temperature != 1 and the kernel does not declare LP_PLUGIN_CAP_TEMPERATURE";
+    return NULL;
+}
+
+lp_status ck_kernel_run(const ck_kernel *k, const lp_problem *pb, ck_outputs *out,
+                        const char **skip, int *kfail, char *kmsg, size_t kmsg_size, lp_error *err)
+{
+    const lp_plugin *p = k->p;
+    memset(out, 0, sizeof *out);
+    *kfail = 0;
+    if ((*skip = plugin_skip(p, pb)) != NULL) return LP_OK;
+    const int64_t B = pb->shape.B, Ts = lp_problem_ts(pb);
+    int64_t *labels = NULL;
+    uint8_t *mask = NULL;
+    void *logits = NULL;
+    int none_tf;
+    void *buf[CK_NOUT] = {NULL, NULL, NULL};
     lp_plugin_problem pp;
-    memset(&pp, 0, sizeof pp);
-    pp.struct_size = sizeof pp;
-    pp.abi_version = LP_PLUGIN_ABI_VERSION;
-    pp.B = B;
-    pp.T = T2;
-    pp.V = V;
-    pp.Ts = Ts;
-    pp.format = (int32_t)pb->fmt;
-    pp.shift = none_tf ? LP_SHIFT_NEXT : (int32_t)pb->shift;
-    pp.logits = none_tf ? logits : pb->logits;
-    pp.labels = labels;
-    pp.mask = mask;
-    pp.ignore_index = ign2;
-    pp.temperature = pb->temperature;
-    pp.empty_mean = (int32_t)pb->empty_mean;
+    lp_status s = plugin_problem(&pp, &labels, &mask, &logits, &none_tf, k, pb, err);
+    if (s != LP_OK) goto done;
     lp_plugin_outputs po;
     memset(&po, 0, sizeof po);
     po.struct_size = sizeof po;
@@ -206,6 +238,75 @@ done:
     free(labels);
     free(mask);
     free(logits);
+    return s;
+}
+
+lp_status ck_kernel_backward(const ck_kernel *k, const lp_problem *pb, lp_reduction red,
+                             void **grad, lp_format *gfmt, const char **skip, int *kfail,
+                             char *kmsg, size_t kmsg_size, lp_error *err)
+{
+    const lp_plugin *p = k->p;
+    *grad = NULL;
+    *kfail = 0;
+    *gfmt = LP_F32;
+    if (!(p->caps & LP_PLUGIN_CAP_BACKWARD)) {
+        *skip = "the kernel has no backward entry";
+        return LP_OK;
+    }
+    const lp_plugin_v2 *p2 = (const lp_plugin_v2 *)p;   /* checked by describe_check */
+    if (!(p2->reductions & (1u << red))) {
+        *skip = "the kernel does not compute this reduction's gradient";
+        return LP_OK;
+    }
+    if ((*skip = plugin_skip(p, pb)) != NULL) return LP_OK;
+    const lp_format f = p2->grad_format == LP_PLUGIN_SAME_AS_LOGITS ? pb->fmt : (lp_format)p2->grad_format;
+    const size_t esz = (size_t)lp_format_get(f)->bytes;
+    const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V;
+    int64_t *labels = NULL;
+    uint8_t *mask = NULL;
+    void *logits = NULL, *kbuf = NULL, *out = NULL;
+    int none_tf;
+    lp_plugin_problem pp;
+    lp_status s = plugin_problem(&pp, &labels, &mask, &logits, &none_tf, k, pb, err);
+    if (s == LP_OK) {
+        const int64_t n = B * pp.T * V;
+        kbuf = malloc((size_t)(n ? n : 1) * esz);
+        if (!kbuf) s = lp_fail(err, LP_ERR_NOMEM, "certify: out of memory for a gradient");
+        else poison(kbuf, f, n);
+    }
+    if (s == LP_OK) {
+        lp_plugin_grad pg;
+        memset(&pg, 0, sizeof pg);
+        pg.struct_size = sizeof pg;
+        pg.reduction = (int32_t)red;
+        pg.grad = kbuf;
+        pg.grad_format = (int32_t)f;
+        if (kmsg_size) kmsg[0] = 0;
+        if (p2->backward(p->state, &pp, &pg, kmsg, kmsg_size) != 0) {
+            *kfail = 1;
+            if (kmsg_size) kmsg[kmsg_size - 1] = 0;
+        } else if (none_tf) {   /* rows 0..T-1 of each sequence of T + 1 */
+            const int64_t nbt = B * T * V;
+            out = malloc((size_t)(nbt > 0 ? nbt : 1) * esz);
+            if (!out) s = lp_fail(err, LP_ERR_NOMEM, "certify: out of memory for a gradient");
+            for (int64_t b = 0; out && b < B; b++)
+                memcpy((char *)out + (size_t)(b * T * V) * esz,
+                       (char *)kbuf + (size_t)(b * (T + 1) * V) * esz, (size_t)(T * V) * esz);
+        } else {
+            out = kbuf;
+            kbuf = NULL;
+        }
+    }
+    free(kbuf);
+    free(labels);
+    free(mask);
+    free(logits);
+    if (s == LP_OK && !*kfail) {
+        *grad = out;
+        *gfmt = f;
+    } else {
+        free(out);
+    }
     return s;
 }
 

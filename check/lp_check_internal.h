@@ -175,6 +175,9 @@ typedef struct ck_run {
     const struct lp_ref_enc *renc;
     int one_case;              /* the route judges exactly one case (the median is settled in it) */
     ck_judge_stats js;
+    /* Gradients (certify of a kernel with a backward entry): one judge per reduction, owned by the
+     * run (created on first use by ck_run_grad, freed by ck_run_free); NULL where none ran. */
+    struct lp_grad_check *grad[4];
 } ck_run;
 
 lp_status ck_run_init(ck_run *r, const ck_options *opt, lp_error *err);
@@ -197,6 +200,15 @@ lp_status ck_run_baseline(ck_run *r, ck_outputs *base, const char *name, const l
                           const ck_outputs *cand, int *have, lp_error *err);
 void ck_run_diag(ck_run *r, int kind, const char *fmt, ...) LP_PRINTF(3, 4);
 int ck_run_failed(const ck_run *r);        /* nothing compared counts as a failure */
+/* The gradient judge of reduction red (created with r's bounds: max_ulp and max_abs of the token
+ * output, when given), or NULL with err set. */
+struct lp_grad_check *ck_run_grad(ck_run *r, lp_reduction red, lp_error *err);
+/* check/grad.c for the reports of a run holding gradients: 1 when one fails; elements compared; the
+ * text table; the JSON object; the certificate's rows. */
+int ck_grad_failed(const struct lp_grad_check *c);
+int64_t ck_grad_elements(const struct lp_grad_check *c);
+struct cJSON *ck_grad_json(struct lp_grad_check *c);
+void ck_grad_cert_rows(FILE *f, struct lp_grad_check *c);
 int ck_run_any_failure(const ck_run *r);   /* a failing group, batch failure or kernel error */
 int ck_group_failed(const ck_run *r, const ck_group *g);
 int ck_group_rel_failed(const ck_run *r, const ck_group *g);
@@ -344,6 +356,12 @@ lp_status ck_kernel_run(const ck_kernel *k, const lp_problem *pb, ck_outputs *ou
  * folded into labels without LP_PLUGIN_CAP_MASK, ignore_index -100 without _IGNORE_INDEX), same
  * shape and shift; the reference is the same. *labels_own (and the view) are freed by the caller
  * with free(); a view of pb itself when nothing changes. */
+/* Runs k's backward entry (ABI 2) on pb for reduction red: *grad = the gradient [B, T, V] of pb
+ * (the caller frees it) in *gfmt; *skip a reason when the kernel has no backward entry, not that
+ * reduction, or not pb's format or temperature; *kfail with kmsg when the kernel returned an error. */
+lp_status ck_kernel_backward(const ck_kernel *k, const lp_problem *pb, lp_reduction red,
+                             void **grad, lp_format *gfmt, const char **skip, int *kfail,
+                             char *kmsg, size_t kmsg_size, lp_error *err);
 lp_status ck_kernel_view(lp_problem *view, int64_t **labels_own, const ck_kernel *k,
                          const lp_problem *pb, lp_error *err);
 /* Runs k on pb and judges it into r as certify does (ck_kernel_run, the reference given_ref or

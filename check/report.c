@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lp_check_internal.h"
+#include "lpcert_check.h"
 #include "lp_file.h"
 #include "lp_format.h"
 #include "lpcert_version.h"
@@ -514,6 +515,11 @@ void ck_report_table(FILE *f, ck_run *r, const ck_header *h)
     char bt[320];
     ck_options_bound_text(bt, sizeof bt, &r->opt);
     fprintf(f, ")%s; %s\n", r->values == 0 ? "; nothing was compared" : "", bt);
+    for (int k = 0; k < 4; k++) {   /* gradients (certify of a kernel with a backward entry) */
+        if (!r->grad[k]) continue;
+        fprintf(f, "\ngradients of reduction %s (backward entry):\n", lp_reduction_name((lp_reduction)k));
+        lp_grad_check_write_table(f, r->grad[k]);
+    }
 }
 
 void ck_report_first_failure(char *buf, size_t n, const ck_run *r)
@@ -769,6 +775,13 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
     }
     cJSON_AddNumberToObject(root, "cases", (double)r->cases);
     cJSON_AddNumberToObject(root, "values", (double)r->values);
+    int any_grad = 0;
+    for (int k = 0; k < 4; k++) any_grad |= r->grad[k] != NULL;
+    if (any_grad) {   /* only for a kernel with a backward entry: other reports are unchanged */
+        cJSON *ga = cJSON_AddArrayToObject(root, "gradients");
+        for (int k = 0; k < 4; k++)
+            if (r->grad[k]) cJSON_AddItemToArray(ga, ck_grad_json(r->grad[k]));
+    }
     cJSON_AddStringToObject(root, "verdict", ck_run_failed(r) ? "fail" : "pass");
     return root;
 }
@@ -882,6 +895,18 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
         diag_fix(fix, sizeof fix, k, r);
         fprintf(f, "- %s (%lld %s). Example: %s.%s%s\n", diag_title[k], (long long)r->d[k].n,
                 diag_unit(k), r->d[k].example, fix[0] ? " Fix: " : "", fix);
+    }
+    int any_grad = 0;
+    for (int k = 0; k < 4; k++) any_grad |= r->grad[k] != NULL;
+    if (any_grad) {
+        fprintf(f, "\n## Gradients (backward entry, SPEC A8)\n\nPer element against the exact "
+                   "gradient; row_rel = err / max_j |g_j| over the row, scale_rel = err tau / w.\n\n"
+                   "| reduction | class | elements | correctly rounded | max ulp | p99 ulp | max abs | "
+                   "max row_rel | max scale_rel | class mismatches | NaN leaks | empty rows not 0 | "
+                   "over bound | result |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+                   "| ---: | ---: | ---: | ---: | --- |\n");
+        for (int k = 0; k < 4; k++)
+            if (r->grad[k]) ck_grad_cert_rows(f, r->grad[k]);
     }
     int nfail = 0;
     for (size_t i = 0; i < r->ng; i++) nfail += ck_group_failed(r, &r->g[i]);

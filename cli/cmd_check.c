@@ -62,7 +62,10 @@ static const char usage[] =
     "  --grad-negate          the candidate is the gradient of the loss -R (F.cross_entropy's\n"
     "                         backward): compared negated (exact)\n"
     "  --max-row-rel X        gradients: an element passes when err / max_j |g_j| <= X (or\n"
-    "                         within --max-ulp / --max-abs when given)\n"
+    "                         within --max-ulp / --max-abs when given). With no bound given, the\n"
+    "                         default: per group max scale_rel <= max(4 x that of the plain\n"
+    "                         softmax - onehot kernel in f32 (f64 logits: f64) rounded to the\n"
+    "                         candidate's format, 2 u_F); --no-default-bound: classes only\n"
     "%s"
     "\n"
     "Exit 0: every bound holds (the default one when none is given); 1: some value fails; 2: usage or input error (one line on stderr:\n"
@@ -499,6 +502,7 @@ static lp_status grad_new(lp_grad_check **gc, const check_opts *o, lp_error *err
     go.negate = o->negate;
     go.threads = o->ck.threads;
     go.slow = o->ck.slow;
+    go.no_default_bound = o->ck.no_default;
     return lp_grad_check_new(gc, &go, err);
 }
 

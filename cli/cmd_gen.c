@@ -13,6 +13,7 @@
 static const char usage[] =
     "usage: lpcert gen [--family NAME[,NAME...]|all] [--dtype f64|f32|f16|bf16|all[,...]]\n"
     "                  [--seed N] [--threads N] " LP_CLI_SAMPLING_USAGE "\n"
+    "                  [--grad token|sum|mean|token_mean]\n"
     "                  --out SUITE.safetensors\n"
     "       lpcert gen --list\n"
     "\n"
@@ -30,7 +31,11 @@ static const char usage[] =
     "empty_mean, family, dtype; and generator, seed, cases. The same seed gives the same file.\n"
     "--softcap C, --top-k K, --top-p P, --min-p Q: every case is processed (SPEC A7; the expected\n"
     "values are processed log-probs) and carries them in __metadata__ (case/<name>/softcap, top_k,\n"
-    "top_p, min_p; absent keys: not set).\n";
+    "top_p, min_p; absent keys: not set).\n"
+    "--grad R adds the exact gradient of reduction R with respect to the logits (SPEC A8):\n"
+    "  case/<name>/expected/grad.f64, grad.f32, grad.f16, grad.bf16 [B, T, V] and grad.lo (the\n"
+    "  double-double's low part), metadata case/<name>/grad_of = R; `lpcert check SUITE CANDIDATE\n"
+    "  --grad-of R` then judges case/<name>/grad of a candidate file against them.\n";
 
 typedef struct gen_opts {
     const char *out;
@@ -39,6 +44,8 @@ typedef struct gen_opts {
     uint64_t seed;
     int threads, list;
     lp_sampling sampling; /* SPEC A7, applied to every case */
+    int grad;             /* --grad given: red */
+    lp_reduction red;
 } gen_opts;
 
 /* Calls one(o, item) on each item of a comma-separated list; an empty item is an error. */
@@ -118,6 +125,10 @@ static int parse(gen_opts *o, int argc, char **argv)
             o->out = v;
         } else if (lp_cli_opt_sampling(&o->sampling, "gen", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;
+        } else if (strcmp(a, "--grad") == 0) {
+            if (!lp_reduction_parse(&o->red, v))
+                return lp_cli_usage("gen", "--grad: '%s' is not token, sum, mean or token_mean", v);
+            o->grad = 1;
         } else {
             return lp_cli_usage("gen", "unknown option '%s'", a);
         }
@@ -153,9 +164,72 @@ static lp_status build(lp_case_list *cases, char *names, size_t cap, const gen_o
     return LP_OK;
 }
 
+/* ---- expected gradients (--grad R) -----------------------------------------------------------
+ * The exact gradient of reduction red on pb (lp_grad_compute) as expected values of case <name>:
+ * case/<name>/expected/grad.f64, grad.f32, grad.f16, grad.bf16 [B, T, V] and grad.lo (the
+ * double-double's low part, F64; its high part is grad.f64), and metadata case/<name>/grad_of
+ * (check/grad.c's ck_grad_check_stored reads them). The arrays live in *keep until
+ * lp_suite_grad_free, after the writer has finished. */
+typedef struct lp_suite_grad { void *col[5]; int64_t V, T; } lp_suite_grad;
+
+static int grad_cols_sink(void *user, int64_t b, int64_t t, const lp_value *g, int64_t V,
+                          lp_error *err)
+{
+    (void)err;
+    lp_suite_grad *k = user;
+    const size_t base = ((size_t)b * (size_t)k->T + (size_t)t) * (size_t)V;
+    for (int64_t i = 0; i < V; i++) {
+        const size_t at = base + (size_t)i;
+        ((double *)k->col[0])[at] = g[i].f64;
+        ((float *)k->col[1])[at] = g[i].f32;
+        ((uint16_t *)k->col[2])[at] = g[i].f16;
+        ((uint16_t *)k->col[3])[at] = g[i].bf16;
+        ((double *)k->col[4])[at] = g[i].dd.lo;
+    }
+    return 0;
+}
+
+static lp_status lp_suite_write_grad(lp_twriter *w, const char *name, const lp_problem *pb,
+                              lp_reduction red, const lp_ref_options *opt, lp_suite_grad **keep,
+                              lp_error *err)
+{
+    static const char *const col[5] = {"grad.f64", "grad.f32", "grad.f16", "grad.bf16", "grad.lo"};
+    static const lp_dtype dt[5] = {LP_DT_F64, LP_DT_F32, LP_DT_F16, LP_DT_BF16, LP_DT_F64};
+    *keep = NULL;
+    size_t n;
+    if (!lp_mul_size(&n, (size_t)pb->shape.B * (size_t)pb->shape.T, (size_t)pb->shape.V))
+        return lp_fail(err, LP_ERR_INPUT, "case %s: the gradient's size overflows", name);
+    lp_suite_grad *k = calloc(1, sizeof *k);
+    if (!k) return lp_fail(err, LP_ERR_NOMEM, "case %s: out of memory for its gradient", name);
+    *keep = k;
+    k->V = pb->shape.V;
+    k->T = pb->shape.T;
+    for (int j = 0; j < 5; j++)
+        if (!(k->col[j] = malloc((n ? n : 1) * (size_t)lp_dtype_size(dt[j]))))
+            return lp_fail(err, LP_ERR_NOMEM, "case %s: out of memory for its gradient", name);
+    lp_status s = lp_grad_compute(pb, red, opt, grad_cols_sink, k, NULL, err);
+    char pre[300], key[340];
+    lp_suite_expected_prefix(pre, sizeof pre, name);
+    const int64_t d3[3] = {pb->shape.B, pb->shape.T, pb->shape.V};
+    for (int j = 0; j < 5 && s == LP_OK; j++) {
+        snprintf(key, sizeof key, "%s%s", pre, col[j]);
+        s = lp_twriter_add(w, key, dt[j], 3, d3, k->col[j], err);
+    }
+    snprintf(key, sizeof key, "case/%s/grad_of", name);
+    if (s == LP_OK) s = lp_twriter_meta(w, key, lp_reduction_name(red), err);
+    return s;
+}
+
+static void lp_suite_grad_free(lp_suite_grad *keep)
+{
+    if (!keep) return;
+    for (int j = 0; j < 5; j++) free(keep->col[j]);
+    free(keep);
+}
+
 int lp_cmd_gen(int argc, char **argv)
 {
-    gen_opts o = {NULL, 0, 0, 0x5eed, 0, 0, {0, 0, 0, 0}};
+    gen_opts o = {NULL, 0, 0, 0x5eed, 0, 0, {0, 0, 0, 0}, 0, LP_RED_TOKEN};
     int rc = parse(&o, argc, argv);
     if (rc != LP_EXIT_OK) return rc;
     if (o.list) {
@@ -169,7 +243,8 @@ int lp_cmd_gen(int argc, char **argv)
     lp_status s = build(&cases, fams, sizeof fams, &o, &err);
     lp_ref_result *res = calloc(cases.n ? cases.n : 1, sizeof *res);
     lp_ref_cols **keep = calloc(cases.n ? cases.n : 1, sizeof *keep);
-    if (s == LP_OK && (!res || !keep)) s = lp_fail(&err, LP_ERR_NOMEM, "gen: out of memory");
+    lp_suite_grad **gkeep = calloc(cases.n ? cases.n : 1, sizeof *gkeep);
+    if (s == LP_OK && (!res || !keep || !gkeep)) s = lp_fail(&err, LP_ERR_NOMEM, "gen: out of memory");
     lp_twriter *w = NULL;
     if (s == LP_OK) s = lp_twriter_new(&w, o.out, &err);
     lp_ref_options ropt = LP_REF_OPTIONS_INIT;
@@ -186,6 +261,7 @@ int lp_cmd_gen(int argc, char **argv)
         s = lp_suite_write_case(w, c->name, c->family, pb, &err);
         lp_suite_expected_prefix(name, sizeof name, c->name);
         if (s == LP_OK) s = lp_ref_tensors_add(w, name, &res[i], &keep[i], &err);
+        if (s == LP_OK && o.grad) s = lp_suite_write_grad(w, c->name, pb, o.red, &ropt, &gkeep[i], &err);
         if (isatty(fileno(stderr)))
             fprintf(stderr, "\rlpcert gen: %zu / %zu cases", i + 1, cases.n);
     }
@@ -199,9 +275,11 @@ int lp_cmd_gen(int argc, char **argv)
     for (size_t i = 0; i < cases.n && res && keep; i++) {
         lp_ref_result_free(&res[i]);
         lp_ref_cols_free(keep[i]);
+        if (gkeep) lp_suite_grad_free(gkeep[i]);
     }
     free(res);
     free(keep);
+    free(gkeep);
     lp_case_list_free(&cases);
     return s == LP_OK ? LP_EXIT_OK : lp_cli_fail("gen", &err);
 }

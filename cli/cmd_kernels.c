@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "lp_format.h"
+#include "lp_grad.h"
 #include "lp_impl.h"
 
 static const char usage[] =
@@ -18,6 +19,7 @@ static const char usage[] =
     "bound its family proves (first order; impl/<family>.c holds the proof; u = 2^-p of the\n"
     "accumulation format, n the row's finite logits, D = |x_y - max|/tau, L = D - |logp| in\n"
     "[0, ln n], P = |logp|, M = |max|/tau, r = rescales of the running max, k_* the libm bounds).\n"
+    "Then the backward kernels (gradients, SPEC A8, impl/grad.c) with their per-element contract.\n"
     "\n"
     "options:\n"
     "  --json                 the same as JSON on stdout (with each kernel's domain and the code\n"
@@ -43,6 +45,7 @@ static int print_json(void)
         char fm[40];
         formats_text(fm, sizeof fm, k);
         cJSON_AddStringToObject(o, "name", k->name);
+        cJSON_AddStringToObject(o, "kind", "forward");
         cJSON_AddStringToObject(o, "family", lp_kfamily_name(k->family));
         cJSON_AddStringToObject(o, "storage", lp_format_name(k->storage));
         cJSON *lf = cJSON_AddArrayToObject(o, "logits");
@@ -60,6 +63,26 @@ static int print_json(void)
         cJSON_AddStringToObject(o, "temperature", lp_ktemp_name(k->temp));
         cJSON_AddStringToObject(o, "contract", lp_kernel_bound_text(k));
         cJSON_AddStringToObject(o, "domain", lp_kernel_domain_text(k));
+        cJSON_AddStringToObject(o, "models", k->models ? k->models : "");
+        cJSON_AddItemToArray(root, o);
+    }
+    for (size_t i = 0; i < lp_gkernel_count(); i++) {   /* backward kernels (impl/grad.c) */
+        const lp_gkernel *k = lp_gkernel_at(i);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", k->name);
+        cJSON_AddStringToObject(o, "kind", "backward");
+        cJSON_AddStringToObject(o, "family", lp_gfamily_name(k->family));
+        cJSON_AddStringToObject(o, "storage", lp_format_name(k->storage));
+        cJSON *lf = cJSON_AddArrayToObject(o, "logits");
+        for (int f = 0; f < LP_NFORMATS; f++)
+            if (lp_gkernel_accepts(k, (lp_format)f))
+                cJSON_AddItemToArray(lf, cJSON_CreateString(lp_format_name((lp_format)f)));
+        cJSON_AddStringToObject(o, "accumulation", lp_format_name(k->acc));
+        cJSON_AddStringToObject(o, "output", lp_format_name(k->out));
+        cJSON_AddStringToObject(o, "reductions", "token, sum, mean, token_mean");
+        cJSON_AddBoolToObject(o, "known_bug", k->known_bug != 0);
+        cJSON_AddStringToObject(o, "contract", lp_gkernel_bound_text(k));
+        cJSON_AddStringToObject(o, "domain", lp_gkernel_domain_text(k));
         cJSON_AddStringToObject(o, "models", k->models ? k->models : "");
         cJSON_AddItemToArray(root, o);
     }
@@ -91,6 +114,23 @@ int lp_cli_kernels_print(FILE *f)
     fprintf(f, "\n%zu kernels. Use: lpcert certify --kernel NAME; lpcert check --vs-baseline NAME "
                "--factor 4.\nThe default bound of check and certify compares with twopass_f32 "
                "(twopass_f64 for f64 outputs): SPEC A5 (docs/SPEC.md).\n", lp_kernel_count());
+    fprintf(f, "\n%-30s %-9s %-16s %-4s %-4s %s\n", "backward kernel", "family", "logits", "acc", "out",
+            "contract: per element, every reduction (impl/grad.c)");
+    for (size_t i = 0; i < lp_gkernel_count(); i++) {
+        const lp_gkernel *k = lp_gkernel_at(i);
+        char fm[40] = "";
+        size_t l = 0;
+        static const lp_format order[] = {LP_F64, LP_F32, LP_F16, LP_BF16};
+        for (size_t j = 0; j < 4 && l < sizeof fm; j++)
+            if (lp_gkernel_accepts(k, order[j]))
+                l += (size_t)snprintf(fm + l, sizeof fm - l, "%s%s", l ? "," : "",
+                                      lp_format_name(order[j]));
+        fprintf(f, "%-30s %-9s %-16s %-4s %-4s %s%s\n", k->name, lp_gfamily_name(k->family), fm,
+                lp_format_name(k->acc), lp_format_name(k->out),
+                k->known_bug ? "KNOWN BUG, kept as a measured example; " : "", lp_gkernel_bound_text(k));
+    }
+    fprintf(f, "\n%zu backward kernels (gradients of SPEC A8: token, sum, mean, token_mean). Use: "
+               "lpcert certify --kernel NAME (judged per reduction).\n", lp_gkernel_count());
     return ferror(f) ? LP_EXIT_FAIL : LP_EXIT_OK;
 }
 

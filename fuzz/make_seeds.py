@@ -387,6 +387,7 @@ def write(target, seeds):
 def main():
     write("reference", reference_seeds())
     write("kernels", reference_seeds())   # the same decoder: every problem seed serves both
+    write("grad_kernels", reference_seeds())   # and the backward kernels
     write("safetensors", safetensors_seeds())
     write("npy", npy_seeds())
 

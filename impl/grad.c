@@ -132,8 +132,8 @@ const char *lp_gkernel_bound_text(const lp_gkernel *k)
     static const char *const t[] = {
         "scale-relative: |g^-g| <= c [(n-1)u + (2k_exp + n^u ln n + 4)u + u_out] + alpha, c = w/tau",
         "scale-relative: as softmax + u_bf16 c (bug: the label element is 0 for p_y >= 1 - 2^-9)",
-        "relative: |g^-g| <= [(2k_exp + 3)u + uG + u_out] |g| + n alpha_exp c + alpha: "
-        "<= 0.5 ulp_out + u G of acc",
+        ("relative: |g^-g| <= [(2k_exp + 3)u + uG + u_out] |g| + n alpha_exp c + alpha: "
+         "<= 0.5 ulp_out + u G of acc"),
     };
     return (unsigned)k->family < 3 ? t[k->family] : "?";
 }

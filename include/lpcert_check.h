@@ -153,15 +153,18 @@ lp_status lp_check_certify_kernel(lp_check *c, const struct lp_plugin *kernel,
  * Measures per element of a counted row (check/grad.c says each exactly): ulp (SPEC A4), abs,
  * rel = err / |g|, row_rel = err / max_j |g_j| (the conditioning-aware measure of A8), scale_rel =
  * err tau / w. Rows that score nothing must be +0 (a NaN there is a NaN leak). An element passes
- * when one of the bounds given holds; with none, classes, leaks and empty rows only. */
+ * when one of the bounds given holds; with none, the default bound (check/grad.c: per group max
+ * scale_rel <= max(4 x the plain softmax kernel's, 2 u_F)), or with no_default_bound classes,
+ * leaks and empty rows only. */
 typedef struct lp_grad_check_options {
     lp_reduction reduction;
     double max_ulp, max_abs, max_row_rel;   /* < 0: not given */
     int negate;          /* 1: the candidate is the gradient of -R (a loss): compared negated */
     int threads;         /* reference threads, 0: one per CPU */
     int slow;            /* 1: the reference's MPFR path only */
+    int no_default_bound; /* 1: with no bound given, classes only (no default bound) */
 } lp_grad_check_options;
-#define LP_GRAD_CHECK_OPTIONS_INIT { LP_RED_TOKEN, -1, -1, -1, 0, 0, 0 }
+#define LP_GRAD_CHECK_OPTIONS_INIT { LP_RED_TOKEN, -1, -1, -1, 0, 0, 0, 0 }
 
 #define LP_GRAD_NMEASURES 5   /* ulp, abs, rel, row_rel, scale_rel */
 
@@ -177,6 +180,8 @@ typedef struct lp_grad_check_group {
     int64_t rows, counted_rows, elements, correctly_rounded;
     int64_t class_mismatches, nan_leaks, empty_nonzero, over_bound;
     lp_grad_measure m[LP_GRAD_NMEASURES];
+    double default_bound;     /* the default bound on max scale_rel; -1 when it does not apply */
+    double base_max_scale_rel; /* its baseline's max scale_rel; -1 when it does not apply */
     int failed;
 } lp_grad_check_group;
 

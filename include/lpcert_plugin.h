@@ -1,4 +1,5 @@
-/* lpcert_plugin.h: the plugin ABI of `lpcert certify` (version 1).
+/* lpcert_plugin.h: the plugin ABI of `lpcert certify` (version 2: version 1 plus an optional
+ * backward entry).
  *
  * A plugin is a shared library that exports an entry function (default symbol lp_plugin_entry;
  * `lpcert certify --plugin lib.so:other_symbol` picks another, so one library may hold several
@@ -25,6 +26,20 @@
  * whose struct_size is smaller than version 1's. The entry function may return NULL to refuse a
  * host (e.g. host_abi too old).
  *
+ * Backward (version 2). A kernel that also computes the gradient (SPEC A8) of a reduction with
+ * respect to the logits is described by an lp_plugin_v2 (lp_plugin followed by backward,
+ * grad_format, reductions): LP_PLUGIN_CAP_BACKWARD, abi_version >= 2, struct_size =
+ * sizeof(lp_plugin_v2).
+ * Such a kernel may write no forward output at all (outputs 0: a backward-only kernel). lpcert
+ * calls backward with the same (transformed) problem as run and an lp_plugin_grad: grad is
+ * [B, T, V] (T as in the problem passed, row-major, in grad_format, poisoned with NaN); the kernel
+ * writes the gradient of the reduction asked (token: each counted token's logp, weight 1; sum:
+ * weight 1; mean: 1/n_b; token_mean: 1/sum_b n_b) of the logp values, i.e. d R / d logits with R
+ * a sum of logp (a cross-entropy kernel writes its gradient negated), and +0 in rows that score
+ * nothing. Version-1 plugins (abi_version 1, the version-1 struct_size) load and run unchanged;
+ * a version-2 plugin loaded by a version-1 lpcert is refused by its abi_version unless the entry
+ * function returns a version-1 description for host_abi 1.
+ *
  * Semantics: SPEC A1-A3 (docs/SPEC.md), as the problem states them (lpcert reports, rather than forbids,
  * the conventions a kernel follows instead: masking by multiplication, its own empty-mean policy).
  * Memory: every array belongs to lpcert and lives only during the call; logits, labels and mask
@@ -42,7 +57,7 @@
 extern "C" {
 #endif
 
-#define LP_PLUGIN_ABI_VERSION 1u
+#define LP_PLUGIN_ABI_VERSION 2u
 #define LP_PLUGIN_ENTRY "lp_plugin_entry"       /* the default entry symbol */
 
 #define LP_PLUGIN_FMT(f) (1u << (unsigned)(f))  /* formats: bit (1 << lp_format) */
@@ -65,6 +80,7 @@ extern "C" {
 #define LP_PLUGIN_CAP_IGNORE_INDEX 2u
 #define LP_PLUGIN_CAP_SHIFT_NONE 4u
 #define LP_PLUGIN_CAP_TEMPERATURE 8u
+#define LP_PLUGIN_CAP_BACKWARD 16u    /* ABI 2: backward, grad_format and reductions are set */
 
 /* The problem of SPEC A1. */
 typedef struct lp_plugin_problem {
@@ -103,6 +119,19 @@ typedef struct lp_plugin_outputs {
 typedef int (*lp_plugin_run_fn)(void *state, const lp_plugin_problem *pb,
                                 const lp_plugin_outputs *out, char *msg, size_t msg_size);
 
+/* Where the backward entry writes (ABI 2). */
+typedef struct lp_plugin_grad {
+    uint32_t struct_size;     /* sizeof(lp_plugin_grad) as lpcert knows it */
+    int32_t reduction;        /* lp_reduction asked: 0 token, 1 sum, 2 mean, 3 token_mean */
+    void *grad;               /* [B, T, V] in grad_format */
+    int32_t grad_format;      /* lp_format, resolved (never SAME_AS_LOGITS) */
+    int32_t reserved;
+} lp_plugin_grad;
+
+/* Computes the gradient of one problem (ABI 2). Return value and msg as lp_plugin_run_fn. */
+typedef int (*lp_plugin_backward_fn)(void *state, const lp_plugin_problem *pb,
+                                     const lp_plugin_grad *out, char *msg, size_t msg_size);
+
 /* The kernel's description, returned by the entry function; it must stay valid until the library
  * is unloaded. */
 typedef struct lp_plugin {
@@ -117,8 +146,24 @@ typedef struct lp_plugin {
     int32_t mean_format;
     uint32_t caps;            /* LP_PLUGIN_CAP_* */
     lp_plugin_run_fn run;
-    void *state;              /* passed back to run */
+    void *state;              /* passed back to run (and backward) */
 } lp_plugin;
+
+/* Version 2's appended fields: a backward kernel describes itself as an lp_plugin_v2 and returns
+ * the address of its base member, with struct_size = sizeof(lp_plugin_v2) and abi_version 2;
+ * lpcert reads the fields after base only when struct_size covers them and caps has
+ * LP_PLUGIN_CAP_BACKWARD. (sizeof(lp_plugin) is version 1's, so version-1 sources compile and
+ * behave unchanged against this header.)
+ *     static const lp_plugin_v2 k = {{2, sizeof(lp_plugin_v2), "my_kernel", "...",
+ *         LP_PLUGIN_FMT(LP_F32), 0, LP_F32, LP_F32, LP_F32, LP_PLUGIN_CAP_BACKWARD, run, NULL},
+ *         backward, LP_F32, 1u << LP_RED_TOKEN_MEAN};
+ *     const lp_plugin *lp_plugin_entry(uint32_t host_abi) { return host_abi >= 2 ? &k.base : NULL; } */
+typedef struct lp_plugin_v2 {
+    lp_plugin base;
+    lp_plugin_backward_fn backward;  /* with LP_PLUGIN_CAP_BACKWARD; else NULL */
+    int32_t grad_format;      /* lp_format of the gradient, or LP_PLUGIN_SAME_AS_LOGITS */
+    uint32_t reductions;      /* the reductions it computes: bits (1u << lp_reduction) */
+} lp_plugin_v2;
 
 /* The entry function's type. host_abi: LP_PLUGIN_ABI_VERSION of the lpcert that loads it. */
 typedef const lp_plugin *(*lp_plugin_entry_fn)(uint32_t host_abi);

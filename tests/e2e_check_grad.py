@@ -8,8 +8,14 @@ ulp), on candidates written by this script with known errors:
             an absolute tolerance sees)
   classes   a NaN in a counted element (class mismatch), a NaN in a row that scores nothing (a NaN
             leak), 1e-3 in the last row under shift next (empty rows not 0): exit 1
+  default   no bound given: the exact candidate passes the default bound (scale_rel against 4 x the
+            plain f32 kernel's), so does label0 (scale-relative: blind to it, as documented), an
+            all-zero gradient fails it, and --no-default-bound passes it (classes only)
   negate    the candidate negated with --grad-negate: as exact
   bf16      the correctly rounded bf16 gradient of reduction mean at temperature 0.7
+  suite     lpcert gen --grad token_mean, a candidate file of case/<name>/grad (the stored f32
+            values, one of them 2 ulps off): the stored route and --recompute give the same
+            figures; a missing case tensor is an input error
   bad input a candidate of the wrong shape, --grad without --grad-of: one line, exit 2
 Percentiles are numpy's linear ones, computed here the same way; figures agree within 1e-9
 relative (the C side measures from a double-double of >= 100 bits, this script from 60 digits)."""
@@ -25,7 +31,7 @@ import mpmath
 
 sys.path.insert(0, os.path.dirname(__file__))
 from e2e_kit import Kit  # noqa: E402
-from tensors import write_npy, write_safetensors  # noqa: E402
+from tensors import read_safetensors, write_npy, write_safetensors  # noqa: E402
 
 mpmath.mp.dps = 60
 B, T, V = 2, 5, 40
@@ -226,6 +232,19 @@ def main():
         k.check((grp["class_mismatches"], grp["nan_leaks"], grp["empty_nonzero"]) == (1, 1, 1),
                 "classes: mismatches %s leaks %s empty %s, expected 1 1 1" % (grp["class_mismatches"], grp["nan_leaks"], grp["empty_nonzero"]))
 
+    # default: no bound given
+    rc, out, err, js = run(exact, "f32", "token_mean")
+    grp = js["groups"][0] if js else {}
+    k.check(rc == 0 and grp.get("default_bound_scale_rel", 0) >= 2.0 ** -23 and
+            grp.get("baseline_max_scale_rel", -1) > 0, "default, exact: exit %d %r" % (rc, {a: grp.get(a) for a in ("default_bound_scale_rel", "baseline_max_scale_rel")}))
+    rc, out, err, js = run(l0, "f32", "token_mean")
+    k.check(rc == 0, "default, label0: exit %d, expected 0 (the default is scale-relative)" % rc)
+    zero = [[[0.0] * V for _ in range(T)] for _ in range(B)]
+    rc, out, err, js = run(zero, "f32", "token_mean")
+    k.check(rc == 1 and "default bound" in out, "default, zeros: exit %d, expected 1" % rc)
+    rc, out, err, js = run(zero, "f32", "token_mean", "--no-default-bound")
+    k.check(rc == 0, "--no-default-bound, zeros: exit %d, expected 0 (classes only)" % rc)
+
     # negate: the gradient of the loss
     neg = [[[-x for x in r] for r in p] for p in exact]
     rc, out, err, js = run(neg, "f32", "token_mean", "--grad-negate", "--max-ulp", "0.5")
@@ -240,6 +259,40 @@ def main():
     k.check(rc == 0, "bf16: exit %d, expected 0: %s%s" % (rc, out[-400:], err))
     if js:
         check_figs("bf16", js, g7, c7, "bf16", 0.7, div7)
+
+    # suite: gen --grad, the files route
+    spath, cpath = os.path.join(d, "suite.safetensors"), os.path.join(d, "gcand.safetensors")
+    rc, out, err = k.run("gen", "--family", "normal,neginf,masks", "--dtype", "f32", "--grad",
+                         "token_mean", "--out", spath)
+    k.check(rc == 0, "gen --grad: exit %d %s" % (rc, err))
+    tens, meta = read_safetensors(spath)
+    names = sorted({n[len("case/"):-len("/logits")] for n in tens if n.endswith("/logits")})
+    k.check(names and all(meta.get("case/%s/grad_of" % n) == "token_mean" for n in names),
+            "gen --grad: grad_of metadata %r" % [meta.get("case/%s/grad_of" % n) for n in names])
+    cand = []
+    for j, n in enumerate(names):
+        dt, shape, raw = tens["case/%s/expected/grad.f32" % n]
+        vals = list(struct.unpack("<%df" % (len(raw) // 4), raw))
+        if j == 0:
+            nz = next(i for i, v in enumerate(vals) if v != 0)
+            u = struct.unpack("<I", struct.pack("<f", vals[nz]))[0] + 2
+            vals[nz] = struct.unpack("<f", struct.pack("<I", u))[0]
+        cand.append(("case/%s/grad" % n, "f32", shape, vals))
+    write_safetensors(cpath, cand)
+    figs = []
+    for extra in ((), ("--recompute",)):
+        jpath = os.path.join(d, "suite.json")
+        rc, out, err = k.run("check", spath, cpath, "--grad-of", "token_mean", "--max-ulp", "1", "--json", jpath, *extra)
+        k.check(rc == 1, "suite%s: exit %d (expected 1: one element 2 ulps off)" % (extra, rc))
+        with open(jpath) as f:
+            js = json.load(f)
+        k.check(any("%d of %d cases from the suite's stored" % (0 if extra else len(names), len(names)) in x for x in js["notes"]),
+                "suite%s: notes %r" % (extra, js["notes"]))
+        figs.append([(g["class"], g["elements"], g["correctly_rounded"], g["over_bound"], g["measures"]) for g in js["groups"]])
+    k.check(figs[0] == figs[1], "suite: the stored route and --recompute differ")
+    write_safetensors(cpath, cand[1:])
+    rc, out, err = k.run("check", spath, cpath, "--grad-of", "token_mean")
+    k.check(rc == 2 and err.count("\n") == 1 and names[0] in err, "suite, a case missing: exit %d %r" % (rc, err))
 
     # bad input
     bad = os.path.join(d, "bad.npy")

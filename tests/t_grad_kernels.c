@@ -193,7 +193,7 @@ static void random_case(lp_rng *rng, int idx, uint64_t seed)
             if (V > 1) put(&c, (size_t)(r * V + y), log((double)(V - 1)) + kk * log(10.0));
         }
         if (kind == 4 && lp_rng_next(rng) % 3 == 0) {                 /* special rows */
-            const double sp[] = {NAN, HUGE_VAL, -HUGE_VAL};
+            const double sp[] = {(double)NAN, HUGE_VAL, -HUGE_VAL};
             const int w = (int)(lp_rng_next(rng) % 3);
             if (w == 2)
                 for (int64_t i = 0; i < V; i++) put(&c, (size_t)(r * V + i), -HUGE_VAL);

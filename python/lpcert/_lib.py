@@ -87,10 +87,11 @@ class lp_certify_options(ctypes.Structure):
                 ("progress", PROGRESS_FN), ("user", c_void_p)]
 
 
-# ---- lpcert_plugin.h (ABI version 1) ----
-PLUGIN_ABI_VERSION = 1
+# ---- lpcert_plugin.h (ABI version 2: version 1 plus the optional backward entry) ----
+PLUGIN_ABI_VERSION = 2
 OUT_LOGP, OUT_SUM, OUT_MEAN = 1, 2, 4
 CAP_MASK, CAP_IGNORE_INDEX, CAP_SHIFT_NONE, CAP_TEMPERATURE = 1, 2, 4, 8
+CAP_BACKWARD = 16
 
 
 class lp_plugin_problem(ctypes.Structure):
@@ -111,11 +112,26 @@ RUN_FN = ctypes.CFUNCTYPE(c_int, c_void_p, ctypes.POINTER(lp_plugin_problem),
                           ctypes.POINTER(lp_plugin_outputs), ctypes.c_void_p, c_size_t)
 
 
+class lp_plugin_grad(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("reduction", c_int32), ("grad", c_void_p),
+                ("grad_format", c_int32), ("reserved", c_int32)]
+
+
+BACKWARD_FN = ctypes.CFUNCTYPE(c_int, c_void_p, ctypes.POINTER(lp_plugin_problem),
+                               ctypes.POINTER(lp_plugin_grad), ctypes.c_void_p, c_size_t)
+
+
 class lp_plugin(ctypes.Structure):
     _fields_ = [("abi_version", c_uint32), ("struct_size", c_uint32), ("name", c_char_p),
                 ("description", c_char_p), ("formats", c_uint32), ("outputs", c_uint32),
                 ("logp_format", c_int32), ("sum_format", c_int32), ("mean_format", c_int32),
                 ("caps", c_uint32), ("run", RUN_FN), ("state", c_void_p)]
+
+
+class lp_plugin_v2(ctypes.Structure):
+    """Version 2: lp_plugin followed by the backward entry (used only with CAP_BACKWARD)."""
+    _fields_ = [("base", lp_plugin), ("backward", BACKWARD_FN), ("grad_format", c_int32),
+                ("reductions", c_uint32)]
 
 
 def _candidates():
