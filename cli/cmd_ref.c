@@ -213,7 +213,9 @@ static lp_status write_grad(const ref_opts *o, lp_twriter *w, const lp_ref_optio
     }
     if (s == LP_OK) s = lp_twriter_meta(w, "grad", lp_reduction_name(o->red), err);
     if (s == LP_OK) s = lp_twriter_begin(w, err);
-    if (s == LP_OK) s = lp_grad_compute(pb, o->red, ropt, grad_sink, &go, gst, err);
+    lp_ref_options gopt = *ropt;   /* the dd is not written: the fast path decides the rest */
+    gopt.formats = (o->formats ? o->formats : LP_REF_ALL) & 0xfu;
+    if (s == LP_OK) s = lp_grad_compute(pb, o->red, &gopt, grad_sink, &go, gst, err);
     for (int f = 0; f < LP_NFORMATS; f++) free(go.buf[f]);
     return s;
 }
@@ -323,6 +325,7 @@ static lp_status print_json(const ref_opts *o, const lp_ref_result *r, lp_error 
 typedef struct ref_watch {
     const lp_tfile *f[3];
     int tty;
+    const char *unit;   /* what progress counts: "tokens", then "gradient rows" */
 } ref_watch;
 
 /* Called by the reference after each chunk of rows (phase 1, where the logits are read). An input
@@ -340,7 +343,8 @@ static void progress(void *user, int64_t done, int64_t total)
             _exit(lp_cli_fail("ref", &e));
         }
     }
-    if (w->tty) fprintf(stderr, "\rlpcert ref: %lld / %lld tokens", (long long)done, (long long)total);
+    if (w->tty)
+        fprintf(stderr, "\rlpcert ref: %lld / %lld %s", (long long)done, (long long)total, w->unit);
 }
 
 int lp_cmd_ref(int argc, char **argv)
@@ -366,7 +370,7 @@ int lp_cmd_ref(int argc, char **argv)
     ropt.threads = o.threads;
     ropt.slow = o.slow;
     ropt.formats = o.formats;
-    ref_watch watch = {{fl, fy, fm}, isatty(fileno(stderr))};
+    ref_watch watch = {{fl, fy, fm}, isatty(fileno(stderr)), "tokens"};
     ropt.progress = progress;
     ropt.user = &watch;
     const double nlogits = (double)o.pb.shape.B * (double)o.pb.shape.T * (double)o.pb.shape.V;
@@ -393,7 +397,9 @@ int lp_cmd_ref(int argc, char **argv)
     lp_grad_stats gst;
     memset(&gst, 0, sizeof gst);
     const lp_tfile *in[3] = {fl, fy, fm};
+    watch.unit = "gradient rows";
     if (s == LP_OK && o.out) s = write_out(&o, &res, &ropt, &gst, in, &err);
+    if (watch.tty && o.grad) fputs("\r\033[K", stderr);
     if (s == LP_OK && o.json) s = print_json(&o, &res, &err);
     if (s == LP_OK) {
         clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -330,6 +330,47 @@ double lp_fast_exp_dd(double y, double *lo)
     return vh[0] * sc[0];
 }
 
+/* For the gradient (grad_fast.c): steps (1), (1'') and (2) to (4) term by term, on n (a multiple of
+ * LANES) widened logits, as block_body forms its terms (the same operations, before the sum):
+ * eh[i] + el[i] = exp((x_i - m)/tau) (1 + th), |th| <= E_t = 20.2 u^2, plus 2^-1073 absolute,
+ * |el[i]| <= u eh[i], where q_i >= -700 (q_i = (1'')'s q, x_i - m's TwoSum head for tau = 1);
+ * (0, 0) and small[i] = 1 where q_i < -700 (-inf included: exp((x_i - m)/tau) < 2^-1009 there,
+ * step (1)); (1, 0) where x_i = m. Domain of lp_fast_row_dd: tau in [2^-900, 2^900], |m| < 2^1000,
+ * no NaN or +inf. */
+LP_CLONES void lp_fast_exp_terms(const double *x, int n, double m, double tau, double *eh,
+                                 double *el, unsigned char *small)
+{
+    pthread_once(&tab_once, tab_init);
+    const int scaled = tau != 1.0;
+    for (int i = 0; i < n; i += LANES) {
+        v8d x0, yh, yl;
+        memcpy(&x0, x + i, sizeof x0);
+        v2sum(x0, V8(-m), &yh, &yl);
+        const v8i zero = yh == V8(0.0);
+        v8d q = yh, q2 = yl, q3 = V8(0.0);
+        if (scaled) {
+            q = yh / tau;
+            const v8d r = vfma(-q, V8(tau), yh);
+            v8d zh, zl;
+            v2sum(r, yl, &zh, &zl);
+            q2 = zh / tau;
+            const v8d r2 = vfma(-q2, V8(tau), zh);
+            q3 = (r2 + zl) / tau;
+        }
+        const v8i sm = ~(q >= V8(SMALL));
+        v8d y0;
+        for (int l = 0; l < LANES; l++) y0[l] = q[l] >= SMALL ? q[l] : SMALL;
+        const v8d y1 = (v8d)((v8i)q2 & ~sm), y2 = (v8d)((v8i)q3 & ~sm);
+        v8d vh, vl, sc;
+        exp_dd(y0, y1, y2, &vh, &vl, &sc);
+        const v8d th = VSEL(zero, V8(1.0), (v8d)((v8i)(vh * sc) & ~sm));
+        const v8d tl = (v8d)((v8i)(vl * sc) & ~(sm | zero));
+        memcpy(eh + i, &th, sizeof th);
+        memcpy(el + i, &tl, sizeof tl);
+        for (int l = 0; l < LANES; l++) small[i + l] = sm[l] != 0;
+    }
+}
+
 /* p, clo, chi from an MPFR enclosure [lo, hi] (finite): p = RN(lo), clo <= lo - p, chi >= hi - p. */
 void lp_fast_enc_mpfr(lp_fast_enc *out, const mpfr_t lo, const mpfr_t hi)
 {

@@ -42,14 +42,40 @@
  *           about (V + 6) 2^-w < 2^-prec. The sign is applied last (g_i = -|g_i|, i != y).
  *           S and R are computed once per row and precision (levels kept per row), each element
  *           then costs one exp and two divisions per end.
- * STRICTNESS The exact value lies strictly inside (lo, hi) (TERMINATION: it is irrational, the ends
- *           are dyadic), except where e_i underflows MPFR's exponent range (d_i < -2^62 ln 2,
- *           possible with f32/f64/bf16 logits): then elo = 0 and the enclosure is [0, tiny] or
- *           [-tiny, -0], with the exact value strictly inside the open interval (it is > 0 in
- *           magnitude). lp_decide rounds the ends as open bounds (round_open), which decides such
- *           an element as +0 (label) or -0 (others) in every format and dd (0, 0) of that sign:
- *           the exact value is below 2^-(2^62) in magnitude, far below every format's half
- *           smallest subnormal.
+ * CLAMP     Every |g_i| is strictly below 1/(tau D) in a numeric row (p_i < 1: another finite
+ *           term exists; g_y = (1 - p_y)/(tau D) with p_y > 0 for a finite label). The upper end of
+ *           |g_i| is therefore clamped to 1/(tau D) rounded up. This matters where p_y (or 1 - p_i)
+ *           is below 2^-w relative: R^/S^ then ends at or above 1, and when 1/(tau D) is dyadic (a
+ *           rounding boundary, e.g. tau = 2^-20, D = 2^40, g_y = 2^-20 (1 - 2^-10^7)) only the
+ *           clamped, open end 1/(tau D) (the exact value lies strictly below it) lets lp_decide
+ *           round it down: dd.lo = RN(g - hi) = -0 needs the lower end within 2^-1075 of it, a
+ *           few doublings, where 1 - p_y itself would need 10^7 bits (found by tests/t_grad.c).
+ * LABEL     The label element is enclosed twice, as R / (S tau D) (relatively accurate where g_y is
+ *           small, p_y close to 1) and as (1 - e_y / S) / (tau D) (accurate where it is not), and
+ *           the intersection of the two enclosures is taken (both contain g_y). The second form
+ *           is what UNDERFLOW needs.
+ * STRICTNESS The exact value lies strictly inside (lo, hi): it is irrational (TERMINATION) and the
+ *           ends are dyadic, or an end is CLAMP's 1/(tau D), which it lies strictly below. lp_decide
+ *           rounds the ends as open bounds (round_open).
+ * UNDERFLOW Where some e_i underflows MPFR's exponent range (d_i < -2^62 ln 2, gaps past 3e18 with
+ *           f32/f64/bf16 logits), its enclosure is [0, m] (m MPFR's least positive number) at every
+ *           precision, so the enclosures of S and R keep an absolute width of about V m: as the
+ *           precision grows they tend to [S_n, S_n + V m], S_n the sum of the other terms, not to
+ *           a point, and the loop must decide from a limit interval of relative width about
+ *           2^-(2^62) that need not shrink to the exact value. It does, because the exact value is
+ *           strictly inside the limit and the limit's closed end is the only candidate boundary:
+ *           for i != y with e_i in range, |g_i| = e_i / (S tau D) is strictly below
+ *           L = e_i / (S_n tau D) (the underflowed terms are > 0): the lower end of g_i tends to
+ *           -L from below, an open end, and the upper end to within 2^-(2^62) relative above
+ *           g_i; L dyadic (a boundary, e.g. 1/2) is decided as an open end, L irrational as any
+ *           value is (TERMINATION). For the label with e_y in range, LABEL's second form does the
+ *           same (g_y strictly above (1 - e_y / S_n)/(tau D)); R / S alone would tend to an
+ *           interval around R_n / S_n in both directions, e.g. around 1/2 for the f32 row
+ *           [2^64, -2^64, 2^64, 0] with the label at 0: undecidable (found by fuzz/fz_grad.c). An
+ *           underflowing e_i (i != y), or R with every term underflowing, puts g within V m of 0:
+ *           [-(V m)/(tau D), -0] or [0, (V m)/(tau D)], which round as open ends to -0 or +0 in
+ *           every format and dd; an underflowing e_y puts g_y within V m relative below
+ *           1/(tau D), CLAMP's open end.
  * DECISION  lp_decide (ziv.c): every format's rounding of both open ends must agree, and the dd
  *           low part RN(g - hi) likewise; otherwise prec doubles for that element, from
  *           lp_ziv_prec0() up to lp_ziv_max_prec() (an undecided element there is LP_ERR_INTERNAL,
@@ -75,7 +101,10 @@
  */
 #include <math.h>
 #include <mpfr.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lp_core.h"
 #include "lp_format.h"
@@ -255,6 +284,8 @@ void lp_grad_row_scan(lp_grad_rowinfo *ri, const void *row, lp_format fmt, int64
 typedef struct level {
     mpfr_prec_t prec, w;
     mpfr_t slo, shi, rlo, rhi;   /* S tau D and R, outward */
+    mpfr_t s0lo, s0hi;           /* S, outward */
+    mpfr_t inv;                  /* 1/(tau D), RNDU: every |g_i| lies strictly below 1/(tau D) */
 } level;
 
 typedef struct rowctx {
@@ -312,7 +343,8 @@ static level *get_level(rowctx *c, int k, mpfr_prec_t prec)
         level *L = &c->lv[c->nlv];
         L->prec = c->nlv == 0 ? prec : 2 * c->lv[c->nlv - 1].prec;
         L->w = grad_working_prec(L->prec, c->V);
-        mpfr_inits2(L->w, L->slo, L->shi, L->rlo, L->rhi, (mpfr_ptr)0);
+        mpfr_inits2(L->w, L->slo, L->shi, L->rlo, L->rhi, L->inv, L->s0lo, L->s0hi, (mpfr_ptr)0);
+        mpfr_ui_div(L->inv, 1, c->tD, MPFR_RNDU);
         set_w(c, L->w);
         mpfr_set_zero(L->slo, 1);
         mpfr_set_zero(L->shi, 1);
@@ -329,6 +361,8 @@ static level *get_level(rowctx *c, int k, mpfr_prec_t prec)
                 mpfr_add(L->rhi, L->rhi, c->dhi, MPFR_RNDU);
             }
         }
+        mpfr_set(L->s0lo, L->slo, MPFR_RNDN); /* same precision: exact */
+        mpfr_set(L->s0hi, L->shi, MPFR_RNDN);
         mpfr_mul(L->slo, L->slo, c->tD, MPFR_RNDD);
         mpfr_mul(L->shi, L->shi, c->tD, MPFR_RNDU);
         c->nlv++;
@@ -347,10 +381,22 @@ static lp_status ziv_element(lp_value *out, rowctx *c, int64_t i, lp_grad_stats 
         if (i == c->y) {
             mpfr_div(c->glo, L->rlo, L->shi, MPFR_RNDD);
             mpfr_div(c->ghi, L->rhi, L->slo, MPFR_RNDU);
+            mpfr_min(c->ghi, c->ghi, L->inv, MPFR_RNDU); /* CLAMP */
+            /* LABEL: also (1 - e_y / S) / (tau D); the intersection of both enclosures */
+            exp_enclose(c, x);
+            mpfr_div(c->e, c->dhi, L->s0lo, MPFR_RNDU);
+            mpfr_ui_sub(c->e, 1, c->e, MPFR_RNDD);
+            mpfr_div(c->e, c->e, c->tD, MPFR_RNDD);
+            mpfr_max(c->glo, c->glo, c->e, MPFR_RNDD);
+            mpfr_div(c->e, c->dlo, L->s0hi, MPFR_RNDD);
+            mpfr_ui_sub(c->e, 1, c->e, MPFR_RNDU);
+            mpfr_div(c->e, c->e, c->tD, MPFR_RNDU);
+            mpfr_min(c->ghi, c->ghi, c->e, MPFR_RNDU);
         } else {
             exp_enclose(c, x);
             mpfr_div(c->ghi, c->dlo, L->shi, MPFR_RNDD); /* -|g| upper end: -(elo / Shi) */
             mpfr_div(c->glo, c->dhi, L->slo, MPFR_RNDU);
+            mpfr_min(c->glo, c->glo, L->inv, MPFR_RNDU); /* CLAMP */
             mpfr_neg(c->glo, c->glo, MPFR_RNDN);
             mpfr_neg(c->ghi, c->ghi, MPFR_RNDN);
         }
@@ -397,8 +443,9 @@ lp_status lp_grad_row_mpfr(lp_value *g, const lp_grad_rowinfo *ri, const void *r
             st->fallback++;
         }
     }
-    for (int k = 0; k < c.nlv; k++) mpfr_clears(c.lv[k].slo, c.lv[k].shi, c.lv[k].rlo, c.lv[k].rhi,
-                                                 (mpfr_ptr)0);
+    for (int k = 0; k < c.nlv; k++)
+        mpfr_clears(c.lv[k].slo, c.lv[k].shi, c.lv[k].rlo, c.lv[k].rhi, c.lv[k].inv, c.lv[k].s0lo,
+                    c.lv[k].s0hi, (mpfr_ptr)0);
     mpfr_clears(c.tD, c.mm, c.dlo, c.dhi, c.e, c.glo, c.ghi, (mpfr_ptr)0);
     return s;
 }
@@ -437,13 +484,22 @@ lp_status lp_grad_row_exact(lp_value *g, const lp_grad_rowinfo *ri, const void *
 }
 
 lp_status lp_grad_row_any(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t y,
-                          double tau, int64_t D, int slow, lp_grad_stats *st, lp_error *err)
+                          double tau, int64_t D, int slow, unsigned want, lp_grad_scratch *sc,
+                          lp_grad_stats *st, lp_error *err)
 {
     lp_grad_rowinfo ri;
     lp_grad_row_scan(&ri, row, fmt, V, y);
     st->elements += V;
     if (ri.cls != LP_GROW_NUM) return lp_grad_row_exact(g, &ri, row, fmt, V, y, tau, D, st, err);
-    (void)slow; /* the fast path: reference/grad_fast.c (next) */
+    if (!want) want = LP_REF_ALL;
+    if (!slow && !(want & LP_REF_DD)) {
+        int64_t ntodo = 0;
+        lp_status s = LP_OK;
+        if (lp_grad_row_fast(g, &ri, row, fmt, V, y, tau, D, want, sc, &ntodo, st, err, &s)) {
+            if (s != LP_OK || ntodo == 0) return s;
+            return lp_grad_row_mpfr(g, &ri, row, fmt, V, y, tau, D, sc->todo, ntodo, st, err);
+        }
+    }
     return lp_grad_row_mpfr(g, &ri, row, fmt, V, y, tau, D, NULL, 0, st, err);
 }
 
@@ -471,17 +527,86 @@ lp_status lp_grad_row(lp_value *g, const void *row, lp_format fmt, int64_t V, in
     lp_mpfr_enter(&ms);
     lp_grad_stats st;
     memset(&st, 0, sizeof st);
-    lp_status s = lp_grad_row_any(g, row, fmt, V, label, temperature, divisor, 0, &st, err);
+    lp_grad_scratch sc;
+    memset(&sc, 0, sizeof sc);
+    lp_status s = lp_grad_row_any(g, row, fmt, V, label, temperature, divisor, 0, LP_REF_ALL, &sc,
+                                  &st, err);
+    lp_grad_scratch_free(&sc);
     lp_mpfr_leave(&ms);
     return s;
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The whole problem. */
+ * The whole problem: batches of rows computed by the threads (an atomic counter hands out rows),
+ * then delivered to the sink in order by the caller's thread. A row's values depend only on the
+ * row (never on the thread or the batch), so the output is the same for every thread count. */
+
+typedef struct gjob {
+    const lp_problem *pb;
+    lp_reduction red;
+    const lp_ref_options *opt;
+    const int64_t *nb;
+    int64_t total, Ts, V;
+    unsigned want;
+    int64_t r0, nr;          /* the batch: rows r0 .. r0 + nr - 1 of B*T */
+    lp_value *buf;           /* [nr_max * V] */
+    lp_status *rs;           /* [nr_max] */
+    lp_error *re;            /* [nr_max] */
+    atomic_llong next;
+} gjob;
+
+typedef struct gworker {
+    gjob *job;
+    lp_grad_scratch sc;
+    lp_grad_stats st;
+    pthread_t th;
+} gworker;
 
 static void zero_row(lp_value *g, int64_t V)
 {
     for (int64_t i = 0; i < V; i++) lp_value_special(&g[i], LP_TOK_ZERO);
+}
+
+static void do_row(gworker *w, int64_t k)
+{
+    gjob *j = w->job;
+    const lp_problem *pb = j->pb;
+    const int64_t r = j->r0 + k, b = r / pb->shape.T, t = r % pb->shape.T;
+    lp_value *g = j->buf + (size_t)k * (size_t)j->V;
+    j->rs[k] = LP_OK;
+    j->re[k].status = LP_OK;
+    j->re[k].msg[0] = 0;
+    if (t < j->Ts && lp_problem_counted(pb, b, t)) {
+        const int64_t D = j->red == LP_RED_MEAN ? j->nb[b] : j->red == LP_RED_TOKEN_MEAN ? j->total : 1;
+        const int64_t y = lp_problem_label(pb, b, lp_problem_label_t(pb, t));
+        j->rs[k] = lp_grad_row_any(g, lp_problem_row(pb, b, t), pb->fmt, j->V, y, pb->temperature,
+                                   D, j->opt->slow, j->want, &w->sc, &w->st, &j->re[k]);
+    } else {
+        zero_row(g, j->V);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    gworker *w = arg;
+    lp_mpfr_state ms;
+    lp_mpfr_enter(&ms);
+    for (;;) {
+        const long long k = atomic_fetch_add(&w->job->next, 1);
+        if (k >= w->job->nr) break;
+        do_row(w, (int64_t)k);
+    }
+    lp_mpfr_leave(&ms);
+    return NULL;
+}
+
+static void stats_add(lp_grad_stats *a, const lp_grad_stats *b)
+{
+    a->elements += b->elements;
+    a->exact += b->exact;
+    a->fast += b->fast;
+    a->fallback += b->fallback;
+    if (b->max_prec > a->max_prec) a->max_prec = b->max_prec;
 }
 
 lp_status lp_grad_compute(const lp_problem *pb, lp_reduction red, const lp_ref_options *opt,
@@ -499,49 +624,91 @@ lp_status lp_grad_compute(const lp_problem *pb, lp_reduction red, const lp_ref_o
     if (s != LP_OK) return s;
     const lp_ref_options dflt = LP_REF_OPTIONS_INIT;
     if (!opt) opt = &dflt;
-    const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V, Ts = lp_problem_ts(pb);
-    /* divisors */
-    int64_t total = 0;
+    const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V, rows = B * T;
+    int nth = opt->threads > 0 ? opt->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nth < 1) nth = 1;
+    if (nth > 64) nth = 64;
+    /* a batch: at least 4 rows per thread, about 2^18 elements, at most 2^20 elements */
+    int64_t nr_max = ((int64_t)1 << 18) / V;
+    if (nr_max < 4 * nth) nr_max = 4 * nth;
+    if (nr_max * V > ((int64_t)1 << 20)) nr_max = ((int64_t)1 << 20) / V;
+    if (nr_max < 1) nr_max = 1;
+    if (nr_max > rows) nr_max = rows > 0 ? rows : 1;
+    gjob job;
+    memset(&job, 0, sizeof job);
+    job.pb = pb;
+    job.red = red;
+    job.opt = opt;
+    job.V = V;
+    job.Ts = lp_problem_ts(pb);
+    job.want = opt->formats ? opt->formats : LP_REF_ALL;
     int64_t *nb = calloc((size_t)(B > 0 ? B : 1), sizeof *nb);
-    size_t gbytes;
-    lp_value *g = NULL;
-    if (nb && lp_mul_size(&gbytes, (size_t)V, sizeof *g)) g = malloc(gbytes);
-    if (!nb || !g) {
+    size_t gbytes = 0;
+    int okm = nb && lp_mul_size(&gbytes, (size_t)nr_max * (size_t)V, sizeof(lp_value));
+    job.buf = okm ? malloc(gbytes) : NULL;
+    job.rs = calloc((size_t)nr_max, sizeof *job.rs);
+    job.re = calloc((size_t)nr_max, sizeof *job.re);
+    gworker *ws = calloc((size_t)nth, sizeof *ws);
+    if (!nb || !job.buf || !job.rs || !job.re || !ws) {
         free(nb);
-        free(g);
-        return lp_fail(err, LP_ERR_NOMEM, "grad: out of memory for a row of %lld", (long long)V);
+        free(job.buf);
+        free(job.rs);
+        free(job.re);
+        free(ws);
+        return lp_fail(err, LP_ERR_NOMEM, "grad: out of memory for %lld rows of %lld",
+                       (long long)nr_max, (long long)V);
     }
     for (int64_t b = 0; b < B; b++) {
-        for (int64_t t = 0; t < Ts; t++) nb[b] += lp_problem_counted(pb, b, t);
-        total += nb[b];
+        for (int64_t t = 0; t < job.Ts; t++) nb[b] += lp_problem_counted(pb, b, t);
+        job.total += nb[b];
     }
-    lp_mpfr_state ms;
-    lp_mpfr_enter(&ms);
-    int64_t done = 0;
-    for (int64_t b = 0; b < B && s == LP_OK; b++)
-        for (int64_t t = 0; t < T && s == LP_OK; t++) {
-            if (t < Ts && lp_problem_counted(pb, b, t)) {
-                const int64_t D = red == LP_RED_MEAN ? nb[b] : red == LP_RED_TOKEN_MEAN ? total : 1;
-                const int64_t y = lp_problem_label(pb, b, lp_problem_label_t(pb, t));
-                s = lp_grad_row_any(g, lp_problem_row(pb, b, t), pb->fmt, V, y, pb->temperature, D,
-                                    opt->slow, &st, err);
-            } else {
-                zero_row(g, V);
+    job.nb = nb;
+    for (int i = 0; i < nth; i++) ws[i].job = &job;
+    int64_t last_progress = 0;
+    for (int64_t r0 = 0; r0 < rows && s == LP_OK; r0 += nr_max) {
+        job.r0 = r0;
+        job.nr = rows - r0 < nr_max ? rows - r0 : nr_max;
+        atomic_store(&job.next, 0);
+        int started = 0;
+        if (nth > 1 && job.nr > 1) {
+            for (int i = 1; i < nth; i++) {
+                if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0) break;
+                started++;
             }
-            st.rows++;
-            if (s == LP_OK && sink(user, b, t, g, V, err) != 0) {
+        }
+        worker_main(&ws[0]);
+        for (int i = 1; i <= started; i++) pthread_join(ws[i].th, NULL);
+        for (int64_t k = 0; k < job.nr && s == LP_OK; k++) {
+            const int64_t r = r0 + k;
+            if (job.rs[k] != LP_OK) {
+                s = job.rs[k];
+                if (err) *err = job.re[k];
+                break;
+            }
+            if (sink(user, r / T, r % T, job.buf + (size_t)k * (size_t)V, V, err) != 0) {
                 s = LP_ERR_IO;
                 if (err && err->status == LP_OK)
                     lp_fail(err, LP_ERR_IO, "grad: the sink stopped at row (%lld, %lld)",
-                            (long long)b, (long long)t);
+                            (long long)(r / T), (long long)(r % T));
                 else if (err)
                     err->status = LP_ERR_IO;
             }
-            if (opt->progress && ++done % 64 == 0) opt->progress(opt->user, done, B * T);
+            st.rows++;
         }
-    lp_mpfr_leave(&ms);
+        if (opt->progress && s == LP_OK && (r0 + job.nr - last_progress >= 64 || r0 + job.nr == rows)) {
+            last_progress = r0 + job.nr;
+            opt->progress(opt->user, last_progress, rows);
+        }
+    }
+    for (int i = 0; i < nth; i++) {
+        stats_add(&st, &ws[i].st);
+        lp_grad_scratch_free(&ws[i].sc);
+    }
+    free(ws);
     free(nb);
-    free(g);
+    free(job.buf);
+    free(job.rs);
+    free(job.re);
     if (stats) *stats = st;
     return s;
 }

@@ -69,6 +69,12 @@ extern int lp_fast_hist_min_v;
 double lp_fast_exp(double y);
 /* Tier 2's exp for -700 <= y < 0: hi + *lo = exp(y) within 20.2 u^2 relative (+2^-1073). */
 double lp_fast_exp_dd(double y, double *lo);
+/* Tier 2's terms one by one, for the gradient (fast_dd.c, grad_fast.c): for n (a multiple of 8)
+ * widened logits x, eh[i] + el[i] = exp((x_i - m)/tau) within 20.2 u^2 relative plus 2^-1073,
+ * |el| <= 2^-53 eh, where it is at least 2^-1009; (0, 0) and small[i] = 1 where the term is left
+ * out (below 2^-1009, -inf included); (1, 0) at x_i = m. tau in [2^-900, 2^900], |m| < 2^1000. */
+void lp_fast_exp_terms(const double *x, int n, double m, double tau, double *eh, double *el,
+                       unsigned char *small);
 /* Tier 3's exp for -600 <= y < 0: hi + *mid + *lo = exp(y) within 2^-126.9 relative (+2^-1074). */
 double lp_fast_exp_td(double y, double *mid, double *lo);
 

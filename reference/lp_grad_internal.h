@@ -27,8 +27,28 @@ lp_status lp_grad_row_exact(lp_value *g, const lp_grad_rowinfo *ri, const void *
 lp_status lp_grad_row_mpfr(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp_format fmt,
                            int64_t V, int64_t y, double tau, int64_t D, const int64_t *todo,
                            int64_t ntodo, lp_grad_stats *st, lp_error *err);
-/* One counted row, every class (the MPFR state entered by the caller). */
+/* Per-thread buffers of the fast path (grad_fast.c), grown as needed; zero-initialise. */
+typedef struct lp_grad_scratch {
+    double *x, *eh, *el;
+    unsigned char *small;
+    int64_t *todo;
+    size_t cap;
+} lp_grad_scratch;
+int lp_grad_fast_scratch(lp_grad_scratch *sc, int64_t V);   /* 0: out of memory */
+void lp_grad_scratch_free(lp_grad_scratch *sc);
+/* The fast path on a LP_GROW_NUM row (grad_fast.c): 0 when the row is outside its domain (nothing
+ * done); else 1, *status the outcome, and the wanted formats of every element decided except the
+ * *ntodo indices left in sc->todo (for lp_grad_row_mpfr). */
+int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp_format fmt,
+                     int64_t V, int64_t y, double tau, int64_t D, unsigned want,
+                     lp_grad_scratch *sc, int64_t *ntodo, lp_grad_stats *st, lp_error *err,
+                     lp_status *status);
+/* 1 if the normal double p is a rounding boundary (midpoint, overflow threshold) of f. */
+int lp_grad_is_boundary(double p, lp_format f);
+/* One counted row, every class (the MPFR state entered by the caller): the fast path unless slow
+ * (or want holds LP_REF_DD), the MPFR route for the rest. want: LP_REF_ALL bits (0: all). */
 lp_status lp_grad_row_any(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t y,
-                          double tau, int64_t D, int slow, lp_grad_stats *st, lp_error *err);
+                          double tau, int64_t D, int slow, unsigned want, lp_grad_scratch *sc,
+                          lp_grad_stats *st, lp_error *err);
 
 #endif

@@ -27,6 +27,8 @@
 
 #include "lp_core.h"
 #include "lp_format.h"
+#include "lp_grad_internal.h"
+#include "lp_ref_internal.h"
 #include "lpcert.h"
 #include "lpt.h"
 
@@ -619,6 +621,198 @@ static void test_refusals(void)
     free(row);
 }
 
+
+/* ---- the fast path (grad_fast.c) against the MPFR route ------------------------------------ */
+
+#define W_ALL4 0xfu
+#define W_NARROW ((1u << LP_F32) | (1u << LP_F16) | (1u << LP_BF16))
+#define W_F64 (1u << LP_F64)
+
+static int same_wanted(const lp_value *a, const lp_value *b, unsigned want)
+{
+    return (!(want & W_F64) || lp_bits_f64(a->f64) == lp_bits_f64(b->f64)) &&
+           (!(want & (1u << LP_F32)) || lp_bits_f32(a->f32) == lp_bits_f32(b->f32)) &&
+           (!(want & (1u << LP_F16)) || a->f16 == b->f16) &&
+           (!(want & (1u << LP_BF16)) || a->bf16 == b->bf16);
+}
+
+static lp_grad_stats fs_fast; /* totals of the fast runs */
+
+static void fast_vs_slow(const char *what, const double *x, int64_t V, int64_t y, lp_format fmt,
+                         double tau, int64_t D, unsigned want)
+{
+    void *row = store_row(x, V, fmt);
+    lp_value *ga = malloc((size_t)V * sizeof *ga), *gb = malloc((size_t)V * sizeof *gb);
+    lp_grad_scratch sc;
+    memset(&sc, 0, sizeof sc);
+    lp_grad_stats sa, sb;
+    memset(&sa, 0, sizeof sa);
+    memset(&sb, 0, sizeof sb);
+    lp_error ea = {LP_OK, ""}, eb = {LP_OK, ""};
+    lp_mpfr_state ms;
+    lp_mpfr_enter(&ms);
+    lp_status s1 = lp_grad_row_any(ga, row, fmt, V, y, tau, D, 0, want, &sc, &sa, &ea);
+    lp_status s2 = lp_grad_row_any(gb, row, fmt, V, y, tau, D, 1, want, &sc, &sb, &eb);
+    lp_mpfr_leave(&ms);
+    if (!lpt_check(s1 == LP_OK && s2 == LP_OK, "%s want=%#x: status fast %d (%s) slow %d (%s)",
+                   what, want, (int)s1, ea.msg, (int)s2, eb.msg)) {
+        note_row(row, fmt, V, y, tau, D);
+    } else {
+        for (int64_t i = 0; i < V; i++)
+            if (!lpt_check(same_wanted(&ga[i], &gb[i], want), "%s want=%#x: element %lld (label "
+                           "%lld): fast != MPFR", what, want, (long long)i, (long long)y)) {
+                note_value("fast", &ga[i]);
+                note_value("MPFR", &gb[i]);
+                note_row(row, fmt, V, y, tau, D);
+                break;
+            }
+        lpt_check(sa.fast + sa.fallback + sa.exact == V && sa.elements == V,
+                  "%s want=%#x: counts fast %lld + fallback %lld + exact %lld != V %lld", what, want,
+                  (long long)sa.fast, (long long)sa.fallback, (long long)sa.exact, (long long)V);
+        fs_fast.elements += sa.elements;
+        fs_fast.fast += sa.fast;
+        fs_fast.fallback += sa.fallback;
+        fs_fast.exact += sa.exact;
+    }
+    lp_grad_scratch_free(&sc);
+    free(ga);
+    free(gb);
+    free(row);
+}
+
+static void test_fast_random(void)
+{
+    lpt_rng r;
+    lpt_rng_init(&r, lpt_seed() ^ 0x66617374u);
+    static const double taus[] = {1.0, 1.0, 0.7, 2.0, 3.0, 0.1, 1e-3, 0x1p-20, 1e3};
+    static const int64_t divs[] = {1, 1, 3, 7, 4096, 1000003, (int64_t)1 << 40, (int64_t)1 << 53,
+                                   ((int64_t)1 << 53) + 1};
+    static const unsigned wants[] = {W_ALL4, W_NARROW, W_F64, 1u << LP_BF16};
+    const int n = 240 * lpt_level();
+    for (int c = 0; c < n; c++) {
+        const lp_format fmt = (lp_format)(c % LP_NFORMATS);
+        const int kind = (c / LP_NFORMATS) % 9;
+        const int64_t V = 2 + (int64_t)(lpt_rng_next(&r) % (kind == 8 ? 3000 : 60));
+        const int64_t y = (int64_t)(lpt_rng_next(&r) % (uint64_t)V);
+        const double tau = taus[lpt_rng_next(&r) % 9];
+        const int64_t D = divs[lpt_rng_next(&r) % 9];
+        double *x = malloc((size_t)V * sizeof *x);
+        for (int64_t i = 0; i < V; i++) {
+            double v;
+            switch (kind) {
+            case 0: v = 3 * lpt_rng_normal(&r); break;
+            case 1: v = 40 * lpt_rng_normal(&r); break;
+            case 2: v = lpt_rng_normal(&r); break;
+            case 3: v = (lpt_rng_next(&r) % 4) ? 2 * lpt_rng_normal(&r) : -HUGE_VAL; break;
+            case 4: v = (double)(lpt_rng_next(&r) % 3); break;
+            case 5: v = 1e4 * lpt_rng_normal(&r); break;
+            case 6: v = 1e-6 * lpt_rng_normal(&r); break;
+            case 7: v = 700 + 50 * lpt_rng_normal(&r); break; /* subnormal results, f64 */
+            default: v = 5 * lpt_rng_normal(&r); break;
+            }
+            if (fmt == LP_F16 && (v > 60000 || v < -60000)) v = v > 0 ? 60000 : -60000;
+            x[i] = lp_round_to(v, fmt);
+        }
+        if (kind == 2) { /* peaked: p_y = 1 - 10^-k roughly, k up to 30 */
+            const double k = (double)(lpt_rng_next(&r) % 31);
+            x[y] = lp_round_to(k * log(10.0) * tau + log((double)V) * tau, fmt);
+        }
+        if (kind == 7) x[lpt_rng_next(&r) % (uint64_t)V] = 0; /* gaps near 745 */
+        int finite = 0;
+        for (int64_t i = 0; i < V; i++) finite += x[i] != -HUGE_VAL;
+        if (finite > 0) {
+            char what[96];
+            snprintf(what, sizeof what, "fast case %d kind %d seed %llu", c, kind,
+                     (unsigned long long)lpt_seed());
+            fast_vs_slow(what, x, V, y, fmt, tau, D, wants[lpt_rng_next(&r) % 4]);
+        }
+        free(x);
+    }
+}
+
+static void test_fast_hard(void)
+{
+    /* an element near f64's underflow (e^-740 / 2): f64 falls back to MPFR */
+    const lp_grad_stats before = fs_fast;
+    double a[3] = {0, -740, -1.5};
+    fast_vs_slow("f64 subnormal element", a, 3, 2, LP_F64, 1.0, 1, W_ALL4);
+    lpt_check(fs_fast.fallback > before.fallback, "f64 subnormal element: no fallback counted");
+    /* the label at -inf in a numeric row, and small elements (gaps past 700) with f64 wanted */
+    double b[5] = {3, -HUGE_VAL, 1, -900, -5000};
+    fast_vs_slow("label at -inf", b, 5, 1, LP_F64, 1.0, 3, W_ALL4);
+    fast_vs_slow("small elements", b, 5, 0, LP_F64, 1.0, 1, W_ALL4);
+    fast_vs_slow("small elements, narrow", b, 5, 0, LP_F32, 1.0, 1, W_NARROW);
+    /* peaked rows p_y = 1 - 10^-k, k = 0..30, every format, both want sets */
+    for (int f = 0; f < LP_NFORMATS; f++)
+        for (int k = 0; k <= 30; k++) {
+            double x[64];
+            for (int i = 0; i < 64; i++) x[i] = lp_round_to(0.01 * (i % 7), (lp_format)f);
+            x[5] = lp_round_to(k * log(10.0) + log(64.0), (lp_format)f);
+            char what[64];
+            snprintf(what, sizeof what, "peaked %s k=%d", lp_format_name((lp_format)f), k);
+            fast_vs_slow(what, x, 64, 5, (lp_format)f, 1.0, 1, W_ALL4);
+            fast_vs_slow(what, x, 64, 5, (lp_format)f, 0.5, 5, W_NARROW);
+        }
+    /* ties for the max, two values only */
+    double t[8] = {2, 2, 2, 1, 1, 2, 1, 2};
+    for (int f = 0; f < LP_NFORMATS; f++) fast_vs_slow("ties", t, 8, 3, (lp_format)f, 1.0, 3, W_ALL4);
+}
+
+/* lp_grad_is_boundary (grad_fast.c's QUICK test) against its definition: p != RN_f(p) and
+ * 2p - RN_f(p) a value of f (the other neighbour); every f16 and bf16 midpoint, overflow
+ * thresholds, subnormal midpoints, random doubles and their neighbours. */
+static int boundary_ref(double p, lp_format f)
+{
+    const double r = lp_round_to(p, f);
+    if (r == p || isinf(r)) {
+        if (!isinf(r)) return 0;
+        /* the overflow threshold: max + half a quantum */
+        const double mx = f == LP_F16 ? 65504.0 : f == LP_F32 ? 0x1.fffffep127 : 0x1.fep127;
+        const double q = f == LP_F16 ? 32.0 : f == LP_F32 ? 0x1p104 : 0x1p120;
+        return fabs(p) == mx + q / 2;
+    }
+    const double m2 = 2 * p - r;
+    return lp_round_to(m2, f) == m2 && fabs(m2 - r) > 0 && (p - r) == (m2 - p);
+}
+
+static void test_boundary(void)
+{
+    lpt_rng r;
+    lpt_rng_init(&r, lpt_seed() ^ 0x626e64u);
+    int64_t n = 0, nb = 0;
+    for (int f = LP_F32; f <= LP_BF16; f++) {
+        const lp_format fmt = (lp_format)f;
+        for (int k = 0; k < 20000; k++) {
+            double p;
+            if (f != LP_F32 && k < 0x7c00) { /* every positive finite pattern's upper midpoint */
+                uint16_t h = (uint16_t)k;
+                const double a = f == LP_F16 ? lp_f16_to_f64(h) : lp_bf16_to_f64(h);
+                const double b = f == LP_F16 ? lp_f16_to_f64((uint16_t)(h + 1)) : lp_bf16_to_f64((uint16_t)(h + 1));
+                if (isinf(b) || isnan(b)) continue;
+                p = (a + b) / 2;
+            } else {
+                p = ldexp(lpt_rng_unif(&r) + 0.5, (int)(lpt_rng_next(&r) % 300) - 160);
+                p = lp_round_to(p, fmt);
+                if (lpt_rng_next(&r) % 2) p = p + ldexp(1.0, ilogb(p) - (f == LP_F32 ? 24 : f == LP_F16 ? 11 : 8));
+            }
+            for (int d = -1; d <= 1; d++) {
+                const double q = d == 0 ? p : nextafter(p, d * HUGE_VAL);
+                if (!(fabs(q) >= 0x1p-1000)) continue;
+                const int got = lp_grad_is_boundary(q, fmt), want = boundary_ref(q, fmt);
+                n++;
+                nb += want;
+                if (!lpt_check(got == want, "lp_grad_is_boundary(%a, %s) = %d, expected %d", q,
+                               lp_format_name(fmt), got, want))
+                    return;
+            }
+        }
+        const double thr = f == LP_F16 ? 65520.0 : f == LP_F32 ? 0x1.ffffffp127 : 0x1.ffp127;
+        lpt_check(lp_grad_is_boundary(thr, fmt) && !lp_grad_is_boundary(nextafter(thr, 0), fmt),
+                  "%s overflow threshold %a", lp_format_name(fmt), thr);
+    }
+    printf("t_grad: boundary test: %lld doubles, %lld boundaries\n", (long long)n, (long long)nb);
+}
+
 int main(void)
 {
     lpt_begin("t_grad");
@@ -627,6 +821,12 @@ int main(void)
     test_exact_rows();
     test_problem();
     test_oracle_random();
+    test_boundary();
+    test_fast_hard();
+    test_fast_random();
+    printf("t_grad: fast path: %lld elements, %lld fast, %lld MPFR fallbacks, %lld exact\n",
+           (long long)fs_fast.elements, (long long)fs_fast.fast, (long long)fs_fast.fallback,
+           (long long)fs_fast.exact);
     printf("t_grad: %lld rows, %lld elements against the oracle\n", (long long)n_rows,
            (long long)n_elems);
     return lpt_end();
