@@ -208,8 +208,29 @@ def row_approx(vals, y, finite, N, tau, w):
         if i != y:
             O = mpf_add(O, e[i], ws, RN)
     D = mpf_mul(mpf_mul(S, from_int(N)), tau)        # exact
+    # Elements of the form c (1 - C) with C tiny (|g_i| next to c = 1/(N tau)): the label when
+    # e_y << S, the unique argmax j != y when R_j = sum_{k != j} e_k << S. There v (1 +- 2^-(w-2))
+    # straddles c and no precision decides a C below 2^-w; they are returned as ('comp', sign,
+    # C~), C~ = m / S to a relative 2^-(w+1) (m = e_y or R_j: positive sums, no cancellation),
+    # and decided by decide_comp from exact rationals.
+    amax = [i for i in finite if mpf_cmp(vals[i], m) == 0]
+    comp = {}
+    if y in e:
+        comp[y] = (1, e[y])
+    if len(amax) == 1 and amax[0] != y:
+        R = fzero
+        for i in finite:
+            if i != amax[0]:
+                R = mpf_add(R, e[i], ws, RN)
+        comp[amax[0]] = (-1, R)
     out = []
     for i in range(len(vals)):
+        if i in comp:
+            sign, mm = comp[i]
+            C = mpf_div(mm, S, we, RN)
+            if not C[1] or mag(C) < -16:
+                out.append(('comp', sign, C))
+                continue
         if i == y:
             # a label at -inf: O = S, g_y = c exactly (the caller records it as a rational)
             out.append(mpf_div(O, D, we, RN) if y in e else 'label-ninf')
@@ -218,6 +239,30 @@ def row_approx(vals, y, finite, N, tau, w):
         else:
             out.append(None)
     return out
+
+
+def decide_comp(sign, C, k, c):
+    """The record of x = sign c (1 - C*) given |C~ - C*| <= 2^-k C* (c a positive Fraction), or
+    None. Ends as exact rationals; below C~ < 2^-E (E = 1400 + log2 c) the sticky surrogate:
+    every C* in (0, 2^-(E-1)] rounds alike (no rounding boundary of the formats or of LO lies
+    within c 2^-(E-1) of c other than c itself, and c (1 - C*) < c is on one side of it), so the
+    ends C* = 2^-(E-1) and 2^-(E+40) stand for the whole range."""
+    E = 1400 + max(0, c.numerator.bit_length() - c.denominator.bit_length() + 1)
+    if not C[1] or mag(C) < -E:
+        a = c * (1 - Fraction(1, 2 ** (E - 1)))
+        b = c * (1 - Fraction(1, 2 ** (E + 40)))
+    else:
+        Cf = frac_of_mpf(C)
+        a = c * (1 - Cf * (1 + Fraction(1, 2 ** k)))
+        b = c * (1 - Cf * (1 - Fraction(1, 2 ** k)))
+    ra, rb = record_frac(sign * a), record_frac(sign * b)
+    return ra if ra == rb else None
+
+
+def frac_of_mpf(t):
+    sign, man, exp, _ = t
+    f = Fraction(man) * (Fraction(2) ** exp)
+    return -f if sign else f
 
 
 def grad_row(vals, y, N, tau, tau_frac):
@@ -242,7 +287,10 @@ def grad_row(vals, y, N, tau, tau_frac):
             if v == 'label-ninf':
                 recs.append(record_frac(Fraction(1) / (N * tau_frac)))
                 continue
-            r = decide(v, w - 2)
+            if v[0] == 'comp':
+                r = decide_comp(v[1], v[2], w - 2, Fraction(1) / (N * tau_frac))
+            else:
+                r = decide(v, w - 2)
             if r is None:
                 break
             recs.append(r)
@@ -257,6 +305,12 @@ def grad_row(vals, y, N, tau, tau_frac):
     check = row_approx(vals, y, finite, N, tau, w + 64)
     for v, v2 in zip(approx, check):
         if not isinstance(v, tuple):
+            continue
+        if v[0] == 'comp':
+            if v[2][1] and v2[2][1] and mag(v[2]) >= -1400:
+                d = mpf_sub(v[2], v2[2])
+                if d[1] and mag(d) > mag(v[2]) - (w - 2):
+                    raise RuntimeError('complement at %d and %d bits disagree' % (w, w + 64))
             continue
         d = mpf_sub(v, v2)
         if d[1] and mag(d) > mag(v) - (w - 2):
@@ -593,6 +647,29 @@ def fam_random(fmt, rng):
     return out
 
 
+def fam_extreme(fmt, rng):
+    """Elements next to w/tau: the label at a logit so low that p_y underflows any exponent
+    range (gaps up to the format's max finite, e^-3.4e38), the argmax beside labels that low:
+    |g_i| = w/tau (1 - C) with C < 2^-(10^30), rounded as 1 - tiny (dd (w/tau, -0))."""
+    M = fmt_max(fmt)
+    out = []
+    for k, tau in enumerate([1.0, 0.5, 1e-3, 1e30]):
+        rows = [[enc(fmt, 0.0), enc(fmt, -M), enc(fmt, 0.25), enc(fmt, -1.0)],
+                [enc(fmt, 0.0), enc(fmt, -M), enc(fmt, -M), enc(fmt, -M)],
+                [enc(fmt, -M / 2), enc(fmt, 1.0), enc(fmt, -M), enc(fmt, -M / 4)],
+                [enc(fmt, M), enc(fmt, -M), enc(fmt, M / 2), enc(fmt, 0.0)],
+                [enc(fmt, 2.0), enc(fmt, -60.0), enc(fmt, -70.0), enc(fmt, -1e4 if fmt is not F16
+                                                                       else -6e4)],
+                [enc(fmt, value_of(fmt, fmt.maxfin - 1)), enc(fmt, M), enc(fmt, -M), enc(fmt, -M)]]
+        labs = [1, 1, 0, 1, 1, 2]
+        reds = [('sum',), ('mean',), ('token_mean',), ('sum',)][k]
+        out.append(G('tau%d' % k, 'extreme', fmt, [rows[:3], rows[3:]], [labs[:3], labs[3:]],
+                     reds, shift='none', tau=tau,
+                     note='labels and maxima next to w/tau (1 - C, C below any exponent range) '
+                     'at tau %r' % tau))
+    return out
+
+
 LARGE_VS = [4096, 32000]
 
 
@@ -660,7 +737,8 @@ def fam_sampling(fmt, rng):
 
 
 FAMILIES = [('peaked', fam_peaked), ('exact', fam_exact), ('specials', fam_specials),
-            ('temperature', fam_temperature), ('random', fam_random), ('sampling', fam_sampling)]
+            ('temperature', fam_temperature), ('random', fam_random), ('sampling', fam_sampling),
+            ('extreme', fam_extreme)]
 
 # --------------------------------------------------------------------------------------------
 
