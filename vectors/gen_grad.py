@@ -27,8 +27,11 @@ explicit error bound (see row_approx): z_i to an absolute error 2^-(w+6), each e
 2^-(w+4), the positive sums to 2^-(w+3), the quotient by S N tau to 2^-(w+1); the enclosure used
 is v (1 +- 2^-(w-2)), eight times wider. An element is decided when both ends of its enclosure
 round to the same f64, f32, f16 and bf16 bits and the same LO = RN_f64(x - f64); else w doubles
-(from 96 up to 2^14). Each decided row is then evaluated again at w + 64 bits, and that value must
-lie inside the enclosure (a check of the bound, not a step of the method).
+(from 128 up to 2^14). Each decided row is then evaluated again at w + 64 bits, and that value must
+lie inside the enclosure (a check of the bound, not a step of the method). Elements next to
+c = w/tau, |g_i| = c (1 - C) with C = e_y/S (the label) or (S - e_j)/S (the unique argmax j != y),
+C < 2^-16, are decided from C itself (decide_comp: exact rational ends c (1 - C (1 +- 2^-(w-2))),
+and a sticky surrogate when C < 2^-(1400 + log2 c), where every such C rounds alike).
 
 Records, per element, are "F64 F32 F16 BF16 LO" as in vectors/FORMAT.md; a row of +0 is written
 `z`, a NaN row `n`. The file format (the `grad R` block) is in vectors/FORMAT.md.
