@@ -8,6 +8,7 @@
 #include "lp_bind.h"
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_grad_mapped.h"
 #include "lp_ref_mapped.h"
 #include "lp_suite_io.h"
 #include "lp_tensor.h"
@@ -42,8 +43,9 @@ static const char usage[] =
     "sums; mean: the sequence means, weight 1/n_b; token_mean: weight 1/sum_b n_b) with respect to\n"
     "the stored logits (SPEC A8): grad.f64 grad.f32 grad.f16 grad.bf16, shape [B, T, V] like the\n"
     "logits, each element correctly rounded (the label element as the sum of the other\n"
-    "probabilities), rows that score nothing +0; restricted by --formats; streamed into OUT row by\n"
-    "row (memory of a few rows, OUT as large as the logits times 16/bytes per logit). Needs --out.\n"
+    "probabilities; a certified fast path, MPFR where it cannot decide, the same bits), rows that\n"
+    "score nothing +0; restricted by --formats; streamed into OUT row by row (memory of a few rows,\n"
+    "OUT as large as the logits times 16/bytes per logit). Needs --out.\n"
     "--softcap C, --top-k K, --top-p P, --min-p Q: processed log-probs (SPEC A7, in this order\n"
     "after softcap: temperature, top-k, top-p, min-p): logp over the kept tokens, -inf for a label\n"
     "filtered out (its sequence's sum and mean too); every kept-set decision is exact.\n"
@@ -192,7 +194,7 @@ static int grad_sink(void *user, int64_t b, int64_t t, const lp_value *g, int64_
 
 /* Adds grad.<fmt> (deferred), begins the file, streams the gradient into it. */
 static lp_status write_grad(const ref_opts *o, lp_twriter *w, const lp_ref_options *ropt,
-                            lp_grad_stats *gst, lp_error *err)
+                            lp_grad_stats *gst, const lp_tfile *fl, lp_error *err)
 {
     const lp_problem *pb = &o->pb;
     grad_out go;
@@ -215,7 +217,7 @@ static lp_status write_grad(const ref_opts *o, lp_twriter *w, const lp_ref_optio
     if (s == LP_OK) s = lp_twriter_begin(w, err);
     lp_ref_options gopt = *ropt;   /* the dd is not written: the fast path decides the rest */
     gopt.formats = (o->formats ? o->formats : LP_REF_ALL) & 0xfu;
-    if (s == LP_OK) s = lp_grad_compute(pb, o->red, &gopt, grad_sink, &go, gst, err);
+    if (s == LP_OK) s = lp_grad_compute_mapped(pb, o->red, &gopt, grad_sink, &go, gst, fl, err);
     for (int f = 0; f < LP_NFORMATS; f++) free(go.buf[f]);
     return s;
 }
@@ -253,7 +255,7 @@ static lp_status write_out(const ref_opts *o, const lp_ref_result *r, const lp_r
     if (s == LP_OK && sp->top_p != 0) s = lp_twriter_meta(w, "top_p", buf, err);
     snprintf(buf, sizeof buf, "%a", sp->min_p);
     if (s == LP_OK && sp->min_p != 0) s = lp_twriter_meta(w, "min_p", buf, err);
-    if (s == LP_OK && o->grad) s = write_grad(o, w, ropt, gst, err);
+    if (s == LP_OK && o->grad) s = write_grad(o, w, ropt, gst, in[0], err);
     for (int i = 0; i < 3 && s == LP_OK && o->grad; i++) s = lp_tfile_verify(in[i], err);
     if (s == LP_OK) s = lp_twriter_finish(w, err);
     else lp_twriter_abort(w);

@@ -104,6 +104,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "lp_core.h"
@@ -111,6 +112,7 @@
 #include "lp_problem.h"
 #include "lp_ref_internal.h"
 #include "lp_grad_internal.h"
+#include "lp_grad_mapped.h"
 
 #define LP_TD_PREC 192          /* tau * D exactly: 53 + 63 bits */
 #define LP_GRAD_LEVELS 16       /* precision doublings kept per row (prec0 * 2^9 = max) */
@@ -609,8 +611,28 @@ static void stats_add(lp_grad_stats *a, const lp_grad_stats *b)
     if (b->max_prec > a->max_prec) a->max_prec = b->max_prec;
 }
 
+/* Hands the pages of logits rows [r0, r1) back to the kernel (the logits lie in a read-only file
+ * mapping): as batch.c's release_rows, 64 KiB back for the kernel's fault-around. */
+static void release_rows(const lp_problem *pb, int64_t r0, int64_t r1)
+{
+    const size_t rb = (size_t)pb->shape.V * (size_t)lp_format_get(pb->fmt)->bytes;
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t base = (uintptr_t)pb->logits & ~(pg - 1);
+    uintptr_t a = ((uintptr_t)pb->logits + (size_t)r0 * rb) & ~(pg - 1);
+    a = a - base > 65536 ? a - 65536 : base;
+    const uintptr_t z = ((uintptr_t)pb->logits + (size_t)r1 * rb + pg - 1) & ~(pg - 1);
+    if (z > a) madvise((void *)a, z - a, MADV_DONTNEED);
+}
+
 lp_status lp_grad_compute(const lp_problem *pb, lp_reduction red, const lp_ref_options *opt,
                           lp_grad_sink sink, void *user, lp_grad_stats *stats, lp_error *err)
+{
+    return lp_grad_compute_mapped(pb, red, opt, sink, user, stats, NULL, err);
+}
+
+lp_status lp_grad_compute_mapped(const lp_problem *pb, lp_reduction red, const lp_ref_options *opt,
+                                 lp_grad_sink sink, void *user, lp_grad_stats *stats,
+                                 const lp_tfile *file, lp_error *err)
 {
     lp_grad_stats st;
     memset(&st, 0, sizeof st);
@@ -664,6 +686,10 @@ lp_status lp_grad_compute(const lp_problem *pb, lp_reduction red, const lp_ref_o
     }
     job.nb = nb;
     for (int i = 0; i < nth; i++) ws[i].job = &job;
+    size_t lbytes = 0;
+    const int release = file && lp_mul_size(&lbytes, (size_t)rows * (size_t)V,
+                                            (size_t)lp_format_get(pb->fmt)->bytes) &&
+                        lp_tfile_holds(file, pb->logits, lbytes);
     int64_t last_progress = 0;
     for (int64_t r0 = 0; r0 < rows && s == LP_OK; r0 += nr_max) {
         job.r0 = r0;
@@ -695,6 +721,7 @@ lp_status lp_grad_compute(const lp_problem *pb, lp_reduction red, const lp_ref_o
             }
             st.rows++;
         }
+        if (release) release_rows(pb, r0, r0 + job.nr);
         if (opt->progress && s == LP_OK && (r0 + job.nr - last_progress >= 64 || r0 + job.nr == rows)) {
             last_progress = r0 + job.nr;
             opt->progress(opt->user, last_progress, rows);

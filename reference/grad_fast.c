@@ -138,7 +138,7 @@ static int quick_decide(lp_value *o, double p, double clo, double chi, unsigned 
         if (lp_bits_f64(a) != lp_bits_f64(b)) return 0;
         o->f64 = a;
     }
-    const double lsb = fabs(p) * 0x1p-52; /* <= ulp(p), >= ulp(p)/2: p normal */
+    const double lsb = fabs(p) * 0x1p-53; /* in [ulp(p)/2, ulp(p)): p normal, exact */
     if (!(fabs(clo) < lsb && fabs(chi) < lsb)) return 0;
     o->f32 = lp_f32_bits(0x7fc00000u);
     o->f16 = 0x7e00;

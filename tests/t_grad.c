@@ -16,8 +16,16 @@
  *  problem   lp_grad_compute on problems with shift next / none, masks, ignore_index, every
  *            reduction: the rows come in order, each once, rows that score nothing are +0, the
  *            counted rows are lp_grad_row with the reduction's divisor; the sink can stop it;
- *            sampling parameters are refused; the same bits with slow on or off and any thread
- *            count.
+ *            sampling parameters are refused; the same bits with slow on and 2 threads, and on the
+ *            wanted formats with the fast path on 1 and 3 threads.
+ *  fast      the fast path (grad_fast.c) against the MPFR route, bit for bit on the wanted
+ *            formats ({f64, f32, f16, bf16}, {f32, f16, bf16}, f64, bf16): random rows of every
+ *            kind above plus gaps near 745 (subnormal results), temperatures 2^-20 to 1e3,
+ *            divisors up to 2^53 + 1 (outside the fast domain); peaked rows k = 0..30 in every
+ *            format; an f64 subnormal element (the fallback counter moves), a label at -inf,
+ *            elements past the small-term cut, ties. The counts fast + fallback + exact = V.
+ *  boundary  grad_fast.c's rounding-boundary bit test against its definition (every f16 and
+ *            bf16 midpoint, overflow thresholds, random doubles and their neighbours).
  */
 #include <math.h>
 #include <mpfr.h>
@@ -457,6 +465,18 @@ static void test_exact_rows(void)
     }
 }
 
+#define W_ALL4 0xfu
+#define W_NARROW ((1u << LP_F32) | (1u << LP_F16) | (1u << LP_BF16))
+#define W_F64 (1u << LP_F64)
+
+static int same_wanted(const lp_value *a, const lp_value *b, unsigned want)
+{
+    return (!(want & W_F64) || lp_bits_f64(a->f64) == lp_bits_f64(b->f64)) &&
+           (!(want & (1u << LP_F32)) || lp_bits_f32(a->f32) == lp_bits_f32(b->f32)) &&
+           (!(want & (1u << LP_F16)) || a->f16 == b->f16) &&
+           (!(want & (1u << LP_BF16)) || a->bf16 == b->bf16);
+}
+
 /* ---- whole problems ------------------------------------------------------------------------ */
 
 typedef struct collect {
@@ -575,6 +595,19 @@ static void test_problem(void)
             int same = s == LP_OK && c2.order_ok && c2.next == B * T;
             for (int64_t i = 0; same && i < B * T * V; i++) same = same_value(&col.all[i], &c2.all[i]);
             lpt_check(same, "%s: slow / 2 threads differ (status %d)", what, (int)s);
+            /* the fast path (f64, f32, f16, bf16 wanted), 3 threads and 1: the same bits */
+            for (int th = 1; th <= 3; th += 2) {
+                lp_ref_options fo = LP_REF_OPTIONS_INIT;
+                fo.formats = W_ALL4;
+                fo.threads = th;
+                collect c3 = {0, B, T, V, calloc((size_t)(B * T * V), sizeof(lp_value)), -1, 1};
+                s = lp_grad_compute(&pb, (lp_reduction)red, &fo, sink_collect, &c3, NULL, &err);
+                same = s == LP_OK && c3.order_ok && c3.next == B * T;
+                for (int64_t i = 0; same && i < B * T * V; i++)
+                    same = same_wanted(&col.all[i], &c3.all[i], W_ALL4);
+                lpt_check(same, "%s: fast path, %d threads, differs (status %d)", what, th, (int)s);
+                free(c3.all);
+            }
             free(c2.all);
             free(col.all);
         }
@@ -623,18 +656,6 @@ static void test_refusals(void)
 
 
 /* ---- the fast path (grad_fast.c) against the MPFR route ------------------------------------ */
-
-#define W_ALL4 0xfu
-#define W_NARROW ((1u << LP_F32) | (1u << LP_F16) | (1u << LP_BF16))
-#define W_F64 (1u << LP_F64)
-
-static int same_wanted(const lp_value *a, const lp_value *b, unsigned want)
-{
-    return (!(want & W_F64) || lp_bits_f64(a->f64) == lp_bits_f64(b->f64)) &&
-           (!(want & (1u << LP_F32)) || lp_bits_f32(a->f32) == lp_bits_f32(b->f32)) &&
-           (!(want & (1u << LP_F16)) || a->f16 == b->f16) &&
-           (!(want & (1u << LP_BF16)) || a->bf16 == b->bf16);
-}
 
 static lp_grad_stats fs_fast; /* totals of the fast runs */
 
