@@ -791,9 +791,21 @@ lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int
 
 int lp_ref_tier2_token(lp_fast_enc *e, const lp_problem *pb, int64_t b, int64_t ts)
 {
-    if (lp_sampling_on(&pb->sampling)) return 0; /* A1's plain row only */
     lp_row r = row_at(pb, b, ts);
-    return lp_fast_row_dd(e, r.data, r.fmt, r.V, r.label, r.tau);
+    if (!lp_sampling_on(&pb->sampling)) return lp_fast_row_dd(e, r.data, r.fmt, r.V, r.label, r.tau);
+    /* SPEC A7: tier 2 on the masked row (decide.c, SAMPLED); none with softcap */
+    if (pb->sampling.softcap != 0) return 0;
+    lp_mpfr_state ms;
+    lp_error err;
+    lp_mpfr_enter(&ms);
+    const lp_status s = lp_sample_prepare(&r, &pb->sampling, 0, NULL, &err);
+    mpfr_free_cache();
+    lp_mpfr_leave(&ms);
+    if (s != LP_OK) return 0;
+    void *masked = lp_row_masked(&r);
+    const int ok = masked && lp_fast_row_dd(e, masked, r.fmt, r.V, r.label, r.tau);
+    free(masked);
+    return ok;
 }
 
 lp_status lp_ref_exact_seq(lp_value *sum, lp_value *mean, const lp_problem *pb, int64_t b,

@@ -102,6 +102,19 @@ static lp_status chain(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
     return LP_OK;
 }
 
+void *lp_row_masked(const lp_row *r)
+{
+    const size_t esz = (size_t)lp_format_get(r->fmt)->bytes;
+    void *masked = malloc((size_t)r->V * esz);
+    if (!masked) return NULL;
+    memcpy(masked, r->data, (size_t)r->V * esz);
+    if (r->filt)
+        for (int64_t i = 0; i < r->V; i++)
+            if (lp_load_f64(r->data, r->fmt, (size_t)i) < r->thr)
+                lp_store_f64(masked, r->fmt, (size_t)i, -HUGE_VAL);
+    return masked;
+}
+
 lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_ref_slot *sl,
                        lp_row *r, unsigned want, int fast, int td, lp_ref_stats *st,
                        lp_error *err)
@@ -111,17 +124,7 @@ lp_status lp_ref_token(lp_value *out, lp_tok_class *cls, lp_fast_enc *enc, lp_re
     if (!r->cap && !r->filt) return chain(out, cls, enc, sl, r, r->data, want, fast, td, st, err);
     /* SAMPLED: with a kept set and no softcap, the tiers run on a copy of the row whose logits
      * below the threshold are -inf (the same real); with softcap, the class and the Ziv loop. */
-    void *masked = NULL;
-    if (!r->cap && (fast || td)) {
-        const size_t esz = (size_t)lp_format_get(r->fmt)->bytes;
-        masked = malloc((size_t)r->V * esz);
-        if (masked) {
-            memcpy(masked, r->data, (size_t)r->V * esz);
-            for (int64_t i = 0; i < r->V; i++)
-                if (lp_load_f64(r->data, r->fmt, (size_t)i) < r->thr)
-                    lp_store_f64(masked, r->fmt, (size_t)i, -HUGE_VAL);
-        }
-    }
+    void *masked = !r->cap && (fast || td) ? lp_row_masked(r) : NULL;
     const lp_status s = chain(out, cls, enc, sl, r, masked, want, fast, td, st, err);
     free(masked);
     return s;

@@ -56,6 +56,9 @@ void lp_cap_diff(mpfr_t dlo, mpfr_t dhi, mpfr_t t, double x, const mpfr_t mlo, c
  * cap; LP_ERR_NOMEM. */
 lp_status lp_sample_prepare(lp_row *r, const lp_sampling *s, int slow, lp_ref_stats *st,
                             lp_error *err);
+/* A malloc'd copy of r's row with the logits outside its kept set (r->filt) at -inf: A1's row
+ * whose logp is r's processed logp when r has no softcap (decide.c, SAMPLED). NULL: no memory. */
+void *lp_row_masked(const lp_row *r);
 /* Whether s sets any parameter (zero is "not set"). */
 static inline int lp_sampling_on(const lp_sampling *s)
 {

@@ -36,7 +36,8 @@ void lp_ref_enc_free(lp_ref_enc *enc);
 /* The exact value of the counted token (b, ts) of pb, every member, equal to the all-MPFR route's. */
 lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int64_t ts,
                              lp_error *err);
-/* Tier 2's enclosure (fast_dd.c) of token (b, ts); 0 when outside its domain. */
+/* Tier 2's enclosure (fast_dd.c) of token (b, ts), of its processed logp (SPEC A7: on the row
+ * masked to its kept set; none with softcap); 0 when outside its domain. */
 int lp_ref_tier2_token(lp_fast_enc *e, const lp_problem *pb, int64_t b, int64_t ts);
 /* The exact sum and mean of sequence b, every member, equal to the all-MPFR route's. */
 lp_status lp_ref_exact_seq(lp_value *sum, lp_value *mean, const lp_problem *pb, int64_t b,

@@ -26,6 +26,7 @@
 
 #include "lp_format.h"
 #include "lp_problem.h"
+#include "lp_ref_judge.h"
 #include "lpt.h"
 
 static const char *fmt_names[] = {"f64", "f32", "f16", "bf16"};
@@ -758,6 +759,32 @@ static void check_fast_vs_slow(int n)
                     same_value("f64..bf16 (tiers 1, 2) vs slow", &c, &a.logp[i]);
                 }
                 lp_ref_result_free(&b);
+            }
+            for (int64_t i = 0; i < B * T; i++) { /* the judge's tier 2 encloses the value */
+                lp_fast_enc e;
+                if (!lp_ref_tier2_token(&e, &pb, i / T, i % T) || !isfinite(a.logp[i].f64) ||
+                    !isfinite(e.p))
+                    continue;
+                mpfr_t xv, l, h;
+                mpfr_inits2(300, xv, l, h, (mpfr_ptr)0);
+                mpfr_set_d(xv, a.logp[i].dd.hi, MPFR_RNDN);
+                mpfr_add_d(xv, xv, a.logp[i].dd.lo, MPFR_RNDN); /* exact */
+                mpfr_set_d(l, e.p, MPFR_RNDN);
+                mpfr_add_d(l, l, e.clo, MPFR_RNDN);
+                mpfr_set_d(h, e.p, MPFR_RNDN);
+                mpfr_add_d(h, h, e.chi, MPFR_RNDN);
+                /* the dd is within 2^-104 |x| of the exact value: widen by that */
+                mpfr_t w;
+                mpfr_init2(w, 300);
+                mpfr_abs(w, xv, MPFR_RNDN);
+                mpfr_mul_2si(w, w, -100, MPFR_RNDN);
+                mpfr_sub(l, l, w, MPFR_RNDN);
+                mpfr_add(h, h, w, MPFR_RNDN);
+                lpt_check(mpfr_lessequal_p(l, xv) && mpfr_lessequal_p(xv, h),
+                          "tier 2 (judge) enclosure p %a + [%a, %a] misses the value (%a, %a), token "
+                          "%lld (%s)", e.p, e.clo, e.chi, a.logp[i].dd.hi, a.logp[i].dd.lo,
+                          (long long)i, g_case);
+                mpfr_clears(xv, l, h, w, (mpfr_ptr)0);
             }
             for (int64_t i = 0; i < B * T; i++) { /* lp_ref_kept agrees with the values */
                 uint8_t *k = malloc((size_t)V);
