@@ -2,7 +2,9 @@
  *
  * Strict: every line is checked (fixed-width hex, whole decimal integers, no trailing text), the
  * header lines come before the data lines, an unknown line is an error, and at `end` every count
- * is checked (B l lines, B k lines or none, B*T x lines, B*Ts t/u lines, B s lines, one m line).
+ * is checked (B l lines, B k lines or none, B*T x lines, B*Ts t/u lines, B s lines, one m line,
+ * B*T rows in each grad block). The header may set SPEC A7's sampling parameters (softcap, top_k,
+ * top_p, min_p lines).
  * Errors are LP_ERR_INPUT (LP_ERR_IO, LP_ERR_NOMEM) lines "path:line: what". Used by the report
  * (its corpus families) and the tests (t_vectors, t_fast, t_impl_contract). */
 #ifndef LP_VECTORS_H
@@ -14,6 +16,8 @@
 #include "lp_case.h"
 #include "lpcert.h"
 
+#define LP_VGRAD_MAX 4
+
 typedef struct lp_vcase {
     lp_case c;             /* name, family and the problem; c.pb points into c.logits, c.mask and
                             * c.labels, or labels32 when the file says itype i32 */
@@ -24,6 +28,13 @@ typedef struct lp_vcase {
      * and dd.lo the LO field. stats stay 0. */
     lp_ref_result want;
     int64_t tm_count;      /* the count of the m line */
+    /* Gradient blocks (vectors/gen_grad.py, SPEC A8): `grad R` then B*T rows (g, z or n lines);
+     * at most LP_VGRAD_MAX per case, after the m line. grad[k].g is [B*T*V], row-major. */
+    int ngrad;
+    struct lp_vgrad {
+        lp_reduction red;
+        lp_value *g;
+    } grad[LP_VGRAD_MAX];
 } lp_vcase;
 
 typedef struct lp_vreader lp_vreader;

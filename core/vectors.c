@@ -20,6 +20,7 @@ struct lp_vreader {
 typedef struct vstate {
     int have_fmt, have_shape, data;     /* data: a data line was read (the header is closed) */
     int64_t nl, nk, nx, nt, ns, nm;     /* lines of each kind read so far */
+    int64_t ng;                         /* rows of the open grad block */
 } vstate;
 
 static const char *skip_sp(const char *p)
@@ -95,6 +96,7 @@ void lp_vcase_free(lp_vcase *c)
     free(c->want.sum);
     free(c->want.mean);
     free(c->want.count);
+    for (int k = 0; k < c->ngrad; k++) free(c->grad[k].g);
     memset(c, 0, sizeof *c);
 }
 
@@ -135,7 +137,8 @@ static const char *case_line(lp_vcase *c, vstate *st, const char *key, const cha
 {
     lp_problem *pb = &c->c.pb;
     static const char *const header[] = {"family", "fmt", "shape", "shift", "ignore_index",
-                                         "temperature", "empty_mean", "itype"};
+                                         "temperature", "empty_mean", "itype", "softcap",
+                                         "top_k", "top_p", "min_p"};
     for (size_t i = 0; i < sizeof header / sizeof header[0]; i++)
         if (strcmp(key, header[i]) == 0 && st->data) return "a header line after the data";
     if (strcmp(key, "family") == 0) {
@@ -167,6 +170,15 @@ static const char *case_line(lp_vcase *c, vstate *st, const char *key, const cha
         if (strcmp(s, "nan") == 0) pb->empty_mean = LP_EMPTY_NAN;
         else if (strcmp(s, "zero") == 0) pb->empty_mean = LP_EMPTY_ZERO;
         else return "unknown empty_mean";
+    } else if (strcmp(key, "softcap") == 0 || strcmp(key, "top_p") == 0 ||
+               strcmp(key, "min_p") == 0) {
+        uint64_t u;
+        if (!read_hex(&p, 16, &u) || !at_end(p)) return "bad sampling parameter";
+        double *dst = key[0] == 's' ? &pb->sampling.softcap
+                      : key[0] == 't' ? &pb->sampling.top_p : &pb->sampling.min_p;
+        *dst = lp_f64_bits(u);
+    } else if (strcmp(key, "top_k") == 0) {
+        if (!read_int(&p, &pb->sampling.top_k) || !at_end(p)) return "bad top_k";
     } else if (strcmp(key, "itype") == 0) {
         const char *s = skip_sp(p);
         if (strcmp(s, "i64") == 0) pb->label_type = LP_I64;
@@ -174,7 +186,8 @@ static const char *case_line(lp_vcase *c, vstate *st, const char *key, const cha
         else return "unknown itype";
     } else if (!st->data) {
         /* the data lines follow the header: allocate on the first one */
-        static const char *const data[] = {"l", "k", "x", "t", "u", "s", "m", "end"};
+        static const char *const data[] = {"l", "k", "x", "t", "u", "s", "m", "grad",
+                                           "g", "z", "n", "end"};
         int known = 0;
         for (size_t i = 0; i < sizeof data / sizeof data[0]; i++) known |= strcmp(key, data[i]) == 0;
         if (!known) return "unknown line";
@@ -254,11 +267,47 @@ static const char *case_line(lp_vcase *c, vstate *st, const char *key, const cha
         if (!read_int(&p, &c->tm_count) || !read_value(&p, &c->want.token_mean) || !at_end(p))
             return "bad m line";
         st->nm++;
+    } else if (strcmp(key, "grad") == 0) {
+        static const char *const red[] = {"token", "sum", "mean", "token_mean"};
+        const lp_shape s = pb->shape;
+        const char *v = skip_sp(p);
+        int k = -1;
+        if (st->nm != 1) return "grad before the m line";
+        if (c->ngrad > 0 && st->ng != s.B * s.T) return "grad block incomplete";
+        if (c->ngrad >= LP_VGRAD_MAX) return "too many grad blocks";
+        for (int i = 0; i < 4; i++)
+            if (strcmp(v, red[i]) == 0) k = i;
+        if (k < 0) return "unknown reduction";
+        /* a gradient is [B, T, V] values of 40 bytes: kept to 2^20 of them per block */
+        if (s.B * s.T * s.V > ((int64_t)1 << 20)) return "shape too large for a grad block";
+        lp_value *g = alloc_n(s.B * s.T * s.V, sizeof *g);
+        if (!g) return "out of memory";
+        c->grad[c->ngrad].red = (lp_reduction)k;
+        c->grad[c->ngrad].g = g;
+        c->ngrad++;
+        st->ng = 0;
+    } else if (strcmp(key, "g") == 0 || strcmp(key, "z") == 0 || strcmp(key, "n") == 0) {
+        const lp_shape s = pb->shape;
+        if (c->ngrad == 0) return "a gradient row outside a grad block";
+        if (st->ng >= s.B * s.T) return "too many gradient rows";
+        lp_value *g = c->grad[c->ngrad - 1].g + st->ng * s.V;
+        const double nan64 = lp_f64_bits(0x7ff8000000000000u);
+        const lp_value nan = {nan64, lp_f32_bits(0x7fc00000u), 0x7e00, 0x7fc0, {nan64, nan64}};
+        for (int64_t i = 0; i < s.V; i++) {
+            if (key[0] == 'g') {
+                if (!read_value(&p, &g[i])) return "bad gradient values";
+            } else if (key[0] == 'n') {
+                g[i] = nan;
+            } /* z: +0 everywhere, as allocated */
+        }
+        if (!at_end(p)) return "trailing text";
+        st->ng++;
     } else if (strcmp(key, "end") == 0) {
         const lp_shape s = pb->shape;
         if (!at_end(p)) return "trailing text";
         if (st->nl != s.B || (c->c.mask && st->nk != s.B) || st->nx != s.B * s.T ||
-            st->nt != s.B * c->want.Ts || st->ns != s.B || st->nm != 1)
+            st->nt != s.B * c->want.Ts || st->ns != s.B || st->nm != 1 ||
+            (c->ngrad > 0 && st->ng != s.B * s.T))
             return "case incomplete";
         *done = 1;
     } else {

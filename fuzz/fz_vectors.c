@@ -35,6 +35,8 @@ static void touch(const lp_vcase *vc)
                 vc->c.name, (long long)w->B, (long long)B);
     for (int64_t i = 0; i < w->B * w->Ts; i++) acc += w->logp[i].f64 + w->counted[i];
     for (int64_t b = 0; b < w->B; b++) acc += w->sum[b].f64 + w->mean[b].f64 + (double)w->count[b];
+    for (int k = 0; k < vc->ngrad; k++)     /* gradient blocks: [B*T*V] each */
+        for (int64_t i = 0; i < B * T * V; i++) acc += vc->grad[k].g[i].f64 + vc->grad[k].g[i].dd.lo;
     (void)acc;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""fuzz/make_seeds.py: writes the seed corpora fuzz/corpus/{reference,kernels,safetensors,npy}/seed-*.
+"""fuzz/make_seeds.py: writes the seed corpora fuzz/corpus/{reference,grad,kernels,safetensors,npy}/seed-*.
 
 Python stdlib only, deterministic (no randomness: every seed is spelled out). Run from anywhere:
     python3 fuzz/make_seeds.py
@@ -384,8 +384,25 @@ def write(target, seeds):
     print("%s: %d seeds" % (target, len(seeds)))
 
 
+def grad_seeds():
+    """fz_grad: every problem seed as it is (k11 = 0: token reduction, the four formats, one
+    thread) and with k11 (the byte 11 from the end) set to mean/narrow/2 threads, sum/f64 and
+    token_mean/bf16/2 threads (fz_grad.c's layout of k11)."""
+    out = {}
+    for name, data in reference_seeds().items():
+        out[name] = data
+        if len(data) < 12:
+            continue
+        for k11, tag in ((0x16, "mean-narrow-2t"), (0x09, "sum-f64"), (0x1F, "tokmean-bf16-2t")):
+            b = bytearray(data)
+            b[len(b) - 1 - 11] = k11
+            out["%s-%s" % (name, tag)] = bytes(b)
+    return out
+
+
 def main():
     write("reference", reference_seeds())
+    write("grad", grad_seeds())
     write("kernels", reference_seeds())   # the same decoder: every problem seed serves both
     write("grad_kernels", reference_seeds())   # and the backward kernels
     write("safetensors", safetensors_seeds())

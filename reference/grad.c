@@ -598,7 +598,7 @@ static void *worker_main(void *arg)
         if (k >= w->job->nr) break;
         do_row(w, (int64_t)k);
     }
-    mpfr_free_cache();   /* this thread's MPFR caches (as reference/batch.c's workers) */
+    mpfr_free_cache(); /* MPFR's caches are per thread: a worker's die with it (as batch.c) */
     lp_mpfr_leave(&ms);
     return NULL;
 }

@@ -52,9 +52,9 @@
  *       (2^-1073 c^ (1 + E_c) <= 2^-1072 ch; 2^-1072 + 2^-1073 rounding slack <= 2^-1070).
  *       B is computed as RN(RN(RN(|ph| Erel) + Eabs) (1 + 2^-50)): three roundings, each at most a
  *       factor (1 + u) (an underflowing one 2^-1075, inside Eabs's slack), so the computed B is at
- *       least the exact one. (q, t2) = Fast2Sum(ph, t) (exact: |t| <= 2.6 u ph), so
- *       |g_i| in q + [dn(t2 - B), up(t2 + B)] and g_i = -|g_i| in p + [clo, chi], p = -q,
- *       clo = -up(t2 + B), chi = -dn(t2 - B). QUICK (quick_decide) decides f64 as RN(p + clo) ==
+ *       least the exact one. (q, q2) = Fast2Sum(ph, t) (exact: |t| <= 2.6 u ph), so
+ *       |g_i| in q + [dn(q2 - B), up(q2 + B)] and g_i = -|g_i| in p + [clo, chi], p = -q,
+ *       clo = -up(q2 + B), chi = -dn(q2 - B) (dn(RN(a)) <= a <= up(RN(a))). QUICK (quick_decide) decides f64 as RN(p + clo) ==
  *       RN(p + chi) (one IEEE addition each: the correct rounding of the exact end) and the
  *       narrow formats as RN_f(p) when p is no boundary of f; else lp_fast_decide (fast.c) tries
  *       the pair (rn_pair) and the plain ends lo = dn(p + clo), hi = up(p + chi), and what is
