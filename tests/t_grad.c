@@ -837,7 +837,31 @@ static void test_boundary(void)
         lpt_check(lp_grad_is_boundary(thr, fmt) && !lp_grad_is_boundary(nextafter(thr, 0), fmt),
                   "%s overflow threshold %a", lp_format_name(fmt), thr);
     }
-    printf("t_grad: boundary test: %lld doubles, %lld boundaries\n", (long long)n, (long long)nb);
+    /* lp_grad_round32 against core/format.c: doubles at and within a few ulps of bf16 midpoints
+     * (where RN_32 lands on the midpoint), f32 midpoints, the range ends, random */
+    int64_t nr = 0;
+    for (int k = 0; k < 200000; k++) {
+        double p;
+        const int kind = k % 4;
+        const double base = ldexp(1.0 + (double)(lpt_rng_next(&r) & 0x7f) / 128 + 1.0 / 256,
+                                  (int)(lpt_rng_next(&r) % 260) - 130); /* a bf16 midpoint */
+        if (kind == 0) p = base;
+        else if (kind == 1) p = base + ldexp((double)((int)(lpt_rng_next(&r) % 64) - 32), ilogb(base) - 40);
+        else if (kind == 2) p = ldexp(lpt_rng_unif(&r) + 1, (int)(lpt_rng_next(&r) % 280) - 140) + ldexp(1.0, (int)(lpt_rng_next(&r) % 280) - 164);
+        else p = ldexp(lpt_rng_unif(&r) + 0.5, (int)(lpt_rng_next(&r) % 300) - 150);
+        if (lpt_rng_next(&r) % 2) p = -p;
+        float f;
+        uint16_t h;
+        lp_grad_round32(p, &f, &h);
+        nr++;
+        if (!lpt_check(lp_bits_f32(f) == lp_bits_f32(lp_f32_from_f64(p)) && h == lp_bf16_from_f64(p),
+                       "lp_grad_round32(%a): f32 %08x bf16 %04x, core %08x %04x", p,
+                       (unsigned)lp_bits_f32(f), h, (unsigned)lp_bits_f32(lp_f32_from_f64(p)),
+                       lp_bf16_from_f64(p)))
+            break;
+    }
+    printf("t_grad: boundary test: %lld round32 checks; %lld doubles, %lld boundaries\n",
+           (long long)nr, (long long)n, (long long)nb);
 }
 
 /* core's deferred tensors (lp_twriter_add_later / begin / put), which `ref --grad` writes through:
