@@ -24,8 +24,8 @@
  *           precision loop, and the rationals k / (n D tau) (tau a double: the rational is exact)
  *           rounded by decide_rational: the quotient at a working precision w with directed
  *           roundings; when both ends are exact the value is dyadic and rounded as a closed value
- *           (round_fmt: MPFR's RNE with the format's exponent range and subnormalize; this is
- *           where exact ties such as 1/3 in no format but 3/2^k ties are decided by
+ *           (round_fmt_closed: MPFR's RNE with the format's exponent range and subnormalize; this
+ *           is where exact ties, e.g. 511/512 in bf16 or 2^-25 in f16, are decided by
  *           round-to-nearest-even), otherwise it is not dyadic, hence no rounding boundary (all
  *           boundaries of the four formats and of the dd are dyadic), and the open enclosure is
  *           narrowed by doubling w until lp_decide (ziv.c) decides it.
@@ -36,7 +36,7 @@
  *           At working precision w = prec + ceil(log2(V + 1)) + 8 (as ziv.c) every step is done
  *           with MPFR's directed roundings: d_i RNDD/RNDU (one exp when exact), e_i RNDD and RNDU
  *           (nextabove when inexact), S and R accumulated RNDD / RNDU (positive terms), tau D
- *           exact (<= 117 bits at w >= 128 ... held at LP_TD_PREC bits), the products Slo tau D
+ *           exact (at most 53 + 63 bits, held at LP_TD_PREC = 192 bits), the products Slo tau D
  *           RNDD and Shi tau D RNDU, the quotients outward. Every operation is monotone in its
  *           inputs on its domain, so [lo, hi] contains the exact |g_i|; the relative width is
  *           about (V + 6) 2^-w < 2^-prec. The sign is applied last (g_i = -|g_i|, i != y).
@@ -95,6 +95,10 @@
  *           low part: g - RN(g) is irrational too. The underflow case (STRICTNESS) is decided at
  *           the first precision where it occurs. The cap turns an adversarially hard case into an
  *           error, never an endless loop.
+ * FAST PATH Unless the double-double is wanted (LP_REF_DD in lp_ref_options.formats) or slow is
+ *           set, reference/grad_fast.c decides the wanted formats of a numeric row first (its own
+ *           proof); the elements it leaves undecided come here (lp_grad_row_mpfr with their
+ *           indices, lp_grad_stats.fallback). Both are correct roundings of the same real.
  * STREAMING lp_grad_compute delivers every row (b, t) of [B, T] in row-major order to the sink;
  *           memory is a few rows (V lp_values) per thread. Results depend only on the input, never
  *           on the thread count or on opt->slow (every value is a correct rounding of one real).

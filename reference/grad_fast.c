@@ -119,6 +119,27 @@ int lp_grad_is_boundary(double p, lp_format f)
     return (M & ((1ull << sh) - 1)) == (1ull << (sh - 1));
 }
 
+/* RN_32(p) and RN_bf16(p) (the results of core/format.c's lp_f32_from_f64, lp_bf16_from_f64). In
+ * f32's normal range f32 by the hardware (RNE in the default mode, which this file assumes
+ * throughout; a normal result, so no flush-to-zero either), and bf16 from that float when it is no
+ * bf16 boundary (its low 16 bits not 0x8000): a bf16 boundary is a float, so none lies strictly
+ * between p and RN_32(p) (it would be a float nearer to p), and RN_bf16(RN_32(p)) = RN_bf16(p);
+ * the RNE of a float's top 16 bits by integer carry (an overflow carries into the infinity).
+ * Elsewhere core/format.c's one rounding. */
+void lp_grad_round32(double p, float *f32, uint16_t *bf16)
+{
+    if (fabs(p) >= 0x1p-126 && fabs(p) < 0x1p127) {
+        const float r = (float)p;
+        const uint32_t u = lp_bits_f32(r);
+        *f32 = r;
+        *bf16 = (u & 0xffffu) == 0x8000u ? lp_bf16_from_f64(p)
+                                         : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    } else {
+        *f32 = lp_f32_from_f64(p);
+        *bf16 = lp_bf16_from_f64(p);
+    }
+}
+
 /* QUICK: the decision of (4) for an enclosure p + [clo, chi] with |clo|, |chi| < ulp(p)
  * (p normal, the pair renormalised): the interval lies in (p - ulp(p), p + ulp(p)), whose only
  * double with at most 54 significant bits is p itself (the others there, p - ulp(p)/2 below a
@@ -145,9 +166,8 @@ static int quick_decide(lp_value *o, double p, double clo, double chi, unsigned 
     o->bf16 = 0x7fc0;
     for (int f = LP_F32; f <= LP_BF16; f++)
         if ((want & (1u << f)) && lp_grad_is_boundary(p, (lp_format)f)) return 0;
-    if (want & (1u << LP_F32)) o->f32 = lp_f32_from_f64(p);
+    if (want & ((1u << LP_F32) | (1u << LP_BF16))) lp_grad_round32(p, &o->f32, &o->bf16);
     if (want & (1u << LP_F16)) o->f16 = lp_f16_from_f64(p);
-    if (want & (1u << LP_BF16)) o->bf16 = lp_bf16_from_f64(p);
     return 1;
 }
 

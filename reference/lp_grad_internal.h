@@ -45,6 +45,8 @@ int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp
                      lp_status *status);
 /* 1 if the normal double p is a rounding boundary (midpoint, overflow threshold) of f. */
 int lp_grad_is_boundary(double p, lp_format f);
+/* RN_f32(p) and RN_bf16(p) of a double, as lp_f32_from_f64 and lp_bf16_from_f64 (grad_fast.c). */
+void lp_grad_round32(double p, float *f32, uint16_t *bf16);
 /* One counted row, every class (the MPFR state entered by the caller): the fast path unless slow
  * (or want holds LP_REF_DD), the MPFR route for the rest. want: LP_REF_ALL bits (0: all). */
 lp_status lp_grad_row_any(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t y,

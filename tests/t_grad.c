@@ -24,6 +24,8 @@
  *            divisors up to 2^53 + 1 (outside the fast domain); peaked rows k = 0..30 in every
  *            format; an f64 subnormal element (the fallback counter moves), a label at -inf,
  *            elements past the small-term cut, ties. The counts fast + fallback + exact = V.
+ *  writer    core's deferred safetensors tensors (lp_twriter_add_later, begin, put), which
+ *            `ref --grad` writes through: the file read back, misuse refused, abort leaves nothing.
  *  boundary  grad_fast.c's rounding-boundary bit test against its definition (every f16 and
  *            bf16 midpoint, overflow thresholds, random doubles and their neighbours).
  */
@@ -33,8 +35,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "lp_core.h"
 #include "lp_format.h"
+#include "lp_tensor.h"
 #include "lp_grad_internal.h"
 #include "lp_ref_internal.h"
 #include "lpcert.h"
@@ -832,13 +837,100 @@ static void test_boundary(void)
         lpt_check(lp_grad_is_boundary(thr, fmt) && !lp_grad_is_boundary(nextafter(thr, 0), fmt),
                   "%s overflow threshold %a", lp_format_name(fmt), thr);
     }
-    printf("t_grad: boundary test: %lld doubles, %lld boundaries\n", (long long)n, (long long)nb);
+    /* lp_grad_round32 against core/format.c: doubles at and within a few ulps of bf16 midpoints
+     * (where RN_32 lands on the midpoint), f32 midpoints, the range ends, random */
+    int64_t nr = 0;
+    for (int k = 0; k < 200000; k++) {
+        double p;
+        const int kind = k % 4;
+        const double base = ldexp(1.0 + (double)(lpt_rng_next(&r) & 0x7f) / 128 + 1.0 / 256,
+                                  (int)(lpt_rng_next(&r) % 260) - 130); /* a bf16 midpoint */
+        if (kind == 0) p = base;
+        else if (kind == 1) p = base + ldexp((double)((int)(lpt_rng_next(&r) % 64) - 32), ilogb(base) - 40);
+        else if (kind == 2) p = ldexp(lpt_rng_unif(&r) + 1, (int)(lpt_rng_next(&r) % 280) - 140) + ldexp(1.0, (int)(lpt_rng_next(&r) % 280) - 164);
+        else p = ldexp(lpt_rng_unif(&r) + 0.5, (int)(lpt_rng_next(&r) % 300) - 150);
+        if (lpt_rng_next(&r) % 2) p = -p;
+        float f;
+        uint16_t h;
+        lp_grad_round32(p, &f, &h);
+        nr++;
+        if (!lpt_check(lp_bits_f32(f) == lp_bits_f32(lp_f32_from_f64(p)) && h == lp_bf16_from_f64(p),
+                       "lp_grad_round32(%a): f32 %08x bf16 %04x, core %08x %04x", p,
+                       (unsigned)lp_bits_f32(f), h, (unsigned)lp_bits_f32(lp_f32_from_f64(p)),
+                       lp_bf16_from_f64(p)))
+            break;
+    }
+    printf("t_grad: boundary test: %lld round32 checks; %lld doubles, %lld boundaries\n",
+           (long long)nr, (long long)n, (long long)nb);
+}
+
+/* core's deferred tensors (lp_twriter_add_later / begin / put), which `ref --grad` writes through:
+ * a file with an ordinary tensor before and after a deferred one, the deferred rows put out of
+ * order, read back by lp_tfile_open; puts outside the tensor and adds after begin are refused; an
+ * aborted writer leaves no file. */
+static void test_writer(void)
+{
+    char path[] = "/tmp/t_grad_writerXXXXXX";
+    int fd = mkstemp(path);
+    if (!lpt_check(fd >= 0, "mkstemp")) return;
+    close(fd);
+    char out[64];
+    snprintf(out, sizeof out, "%s.safetensors", path);
+    lp_error err = {LP_OK, ""};
+    lp_twriter *w = NULL;
+    const double a[3] = {1, 2, 3};
+    const int64_t da[1] = {3}, dg[2] = {4, 5};
+    const float b[2] = {7, 8};
+    const int64_t db[1] = {2};
+    size_t idx = 99;
+    lp_status s = lp_twriter_new(&w, out, &err);
+    if (s == LP_OK) s = lp_twriter_add(w, "a", LP_DT_F64, 1, da, a, &err);
+    if (s == LP_OK) s = lp_twriter_add_later(w, "g", LP_DT_F32, 2, dg, &idx, &err);
+    if (s == LP_OK) s = lp_twriter_add(w, "b", LP_DT_F32, 1, db, b, &err);
+    if (s == LP_OK) s = lp_twriter_meta(w, "k", "v", &err);
+    if (s == LP_OK) s = lp_twriter_begin(w, &err);
+    lpt_check(s == LP_OK && idx == 1, "writer: begin: %s", err.msg);
+    for (int r = 3; r >= 0 && s == LP_OK; r--) {
+        float row[5];
+        for (int i = 0; i < 5; i++) row[i] = (float)(10 * r + i);
+        s = lp_twriter_put(w, idx, (uint64_t)r * 20, row, sizeof row, &err);
+    }
+    lpt_check(s == LP_OK, "writer: put: %s", err.msg);
+    float x = 0;
+    lpt_check(lp_twriter_put(w, idx, 80, &x, 4, &err) == LP_ERR_USAGE, "writer: put past the end");
+    lpt_check(lp_twriter_put(w, 0, 0, &x, 4, &err) == LP_ERR_USAGE, "writer: put into 'a'");
+    lpt_check(lp_twriter_add(w, "c", LP_DT_F32, 1, db, b, &err) == LP_ERR_USAGE,
+              "writer: add after begin");
+    s = lp_twriter_finish(w, &err);
+    lpt_check(s == LP_OK, "writer: finish: %s", err.msg);
+    lp_tfile *f = NULL;
+    if (s == LP_OK && lpt_check(lp_tfile_open(&f, out, &err) == LP_OK, "writer: reopen: %s", err.msg)) {
+        const lp_tensor *ta = lp_tfile_find(f, "a"), *tg = lp_tfile_find(f, "g"), *tb = lp_tfile_find(f, "b");
+        int ok = ta && tg && tb && tg->numel == 20 && tg->dims[0] == 4 && tg->dims[1] == 5 &&
+                 lp_load_f64(ta->data, LP_F64, 2) == 3 && lp_load_f64(tb->data, LP_F32, 1) == 8 &&
+                 lp_tfile_meta(f, "k") && strcmp(lp_tfile_meta(f, "k"), "v") == 0;
+        for (int i = 0; ok && i < 20; i++) ok = lp_load_f64(tg->data, LP_F32, (size_t)i) == 10 * (i / 5) + i % 5;
+        lpt_check(ok, "writer: the file read back differs");
+        lp_tfile_close(f);
+    }
+    remove(out);
+    /* abort after begin: nothing left */
+    s = lp_twriter_new(&w, out, &err);
+    if (s == LP_OK) s = lp_twriter_add_later(w, "g", LP_DT_F32, 2, dg, &idx, &err);
+    if (s == LP_OK) s = lp_twriter_begin(w, &err);
+    lp_twriter_abort(w);
+    char tmp[80];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    lpt_check(s == LP_OK && access(out, F_OK) != 0 && access(tmp, F_OK) != 0,
+              "writer: an aborted writer left a file");
+    remove(path);
 }
 
 int main(void)
 {
     lpt_begin("t_grad");
     test_refusals();
+    test_writer();
     test_specials();
     test_exact_rows();
     test_problem();
