@@ -17,6 +17,7 @@ static const char usage[] =
     "  fuzz   random problems (the fuzzers' decoder) for a plugin, judged as certify judges them\n"
     "  demo   exact results of a small embedded example\n"
     "  kernels  the built-in kernels (impl/): family, formats, accumulation, proved contract\n"
+    "  merge  the partial results of a sharded check or certify (--shard I/N): one report\n"
     "\n"
     "lpcert <command> --help for the options of each. Exit status: 0 success, 1 failure,\n"
     "2 usage or input error.\n";
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "report") == 0) return lp_cmd_report(argc - 1, argv + 1);
     if (strcmp(argv[1], "fuzz") == 0) return lp_cmd_fuzz(argc - 1, argv + 1);
     if (strcmp(argv[1], "kernels") == 0) return lp_cmd_kernels(argc - 1, argv + 1);
+    if (strcmp(argv[1], "merge") == 0) return lp_cmd_merge(argc - 1, argv + 1);
     fprintf(stderr, "lpcert: unknown command '%s' (see lpcert --help)\n", argv[1]);
     return LP_EXIT_USAGE;
 }
