@@ -193,8 +193,15 @@ lp_status ck_partial_write(const char *path, const ck_run *r, const ck_header *h
         for (size_t k = 0; k < g->nulps; k++)
             wput(&w, "%s%a%s", k % 8 ? " " : "u ", g->ulps[k], k % 8 == 7 || k + 1 == g->nulps ? "\n" : "");
     }
-    wput(&w, "end\n");
     free(id.p);
+    if (!w.oom) {   /* the last line: the SHA-256 of everything before it */
+        char all[65];
+        ck_sha *sh = ck_sha_new();
+        if (!sh) w.oom = 1;
+        ck_sha_update(sh, w.p, w.n);
+        ck_sha_final(sh, all);
+        wput(&w, "end %s\n", all);
+    }
     if (w.oom) {
         free(w.p);
         return lp_fail(err, LP_ERR_NOMEM, "partial %s: out of memory", path);
@@ -220,6 +227,7 @@ lp_status ck_partial_write(const char *path, const ck_run *r, const ck_header *h
 
 typedef struct rd {
     const char *p, *end;       /* the rest of the data */
+    const char *start;         /* all of it */
     const char *name;
     int64_t line;
     char *tok[48];             /* the current line's tokens (in lbuf) */
@@ -534,7 +542,17 @@ static lp_status parse_body(ck_partial *p, rd *r)
     for (;;) {
         if ((s = next_line(r, NULL, -1)) != LP_OK) return s;
         const char *k = r->tok[0];
-        if (strcmp(k, "end") == 0 && r->nt == 1) break;
+        if (strcmp(k, "end") == 0 && r->nt == 2) {
+            char dg[65];
+            ck_sha *sh = ck_sha_new();
+            if (!sh) return lp_fail(r->err, LP_ERR_NOMEM, "partial %s: out of memory", r->name);
+            const size_t endlen = strlen("end ") + strlen(r->tok[1]) + 1;
+            ck_sha_update(sh, r->start, (size_t)(r->p - r->start) - endlen);
+            ck_sha_final(sh, dg);
+            if (strcmp(dg, r->tok[1]) != 0)
+                return bad(r, "the file does not match its checksum (corrupted or edited)");
+            break;
+        }
         if (strcmp(k, "diag") == 0) {
             int kind = 0;
             if (r->nt != 5) return bad(r, "a bad 'diag' line");
@@ -608,7 +626,7 @@ lp_status ck_partial_parse(ck_partial **out, const char *name, const char *data,
     ck_partial *p = calloc(1, sizeof *p);
     if (!p) return lp_fail(err, LP_ERR_NOMEM, "partial %s: out of memory", name);
     snprintf(p->name, sizeof p->name, "%s", name);
-    rd r = {data, data + len, p->name, 0, {NULL}, 0, NULL, 0, err};
+    rd r = {data, data + len, data, p->name, 0, {NULL}, 0, NULL, 0, err};
     lp_status s = parse_body(p, &r);
     free(r.lbuf);
     if (s != LP_OK) {
@@ -754,15 +772,15 @@ lp_status ck_partial_merge(ck_partial **out, ck_partial **parts, size_t n, lp_er
     if (n == 0) s = lp_fail(err, LP_ERR_USAGE, "merge: no partial given");
     for (size_t k = 1; k < n && s == LP_OK; k++) {
         if (parts[k]->n != parts[0]->n)
-            s = lp_fail(err, LP_ERR_INPUT, "merge: %s: shard %d/%d, but %s is of %d shards",
+            s = lp_fail(err, LP_ERR_INPUT, "%s: shard %d/%d, but %s is of %d shards",
                         parts[k]->name, parts[k]->i, parts[k]->n, parts[0]->name, parts[0]->n);
         else if (strcmp(parts[k]->digest, parts[0]->digest) != 0)
-            s = lp_fail(err, LP_ERR_INPUT, "merge: %s: a foreign shard (its inputs, options or "
+            s = lp_fail(err, LP_ERR_INPUT, "%s: a foreign shard (its inputs, options or "
                         "command differ from %s's: digest %.12s, not %.12s)", parts[k]->name,
                         parts[0]->name, parts[k]->digest, parts[0]->digest);
         for (size_t q = 0; q < k && s == LP_OK; q++)
             if (parts[q]->i == parts[k]->i)
-                s = lp_fail(err, LP_ERR_INPUT, "merge: %s: shard %d/%d is given twice (also %s)",
+                s = lp_fail(err, LP_ERR_INPUT, "%s: shard %d/%d is given twice (also %s)",
                             parts[k]->name, parts[k]->i, parts[k]->n, parts[q]->name);
     }
     if (s == LP_OK && n < (size_t)parts[0]->n) {
@@ -776,7 +794,7 @@ lp_status ck_partial_merge(ck_partial **out, ck_partial **parts, size_t n, lp_er
             snprintf(miss + l, sizeof miss - l, "%s%d", shown ? ", " : "", i);
             shown++;
         }
-        s = lp_fail(err, LP_ERR_INPUT, "merge: shard%s %s of %d missing (%zu partials given, the "
+        s = lp_fail(err, LP_ERR_INPUT, "shard%s %s of %d missing (%zu partials given, the "
                     "first %s)", n + 1 < (size_t)parts[0]->n ? "s" : "", miss, parts[0]->n, n,
                     parts[0]->name);
     }
