@@ -140,9 +140,12 @@ static int parse(check_opts *o, int argc, char **argv)
     if (k < 0) return rc;
     const int single = o->logits || o->labels;
     if (!o->shard_n != !o->partial) return lp_cli_usage("check", "--shard and --partial go together");
-    if (o->shard_n && (single || o->save || o->json || o->cert))
-        return lp_cli_usage("check", "--shard goes with a suite, without --save-candidate, --json, "
-                            "--certificate (lpcert merge writes the reports)");
+    if (o->shard_n && single)
+        return lp_cli_usage("check", "--shard splits a suite's cases; one case given by --logits "
+                            "is not sharded (rows of one case: not implemented)");
+    if (o->shard_n && (o->save || o->json || o->cert))
+        return lp_cli_usage("check", "--shard goes without --save-candidate, --json, --certificate "
+                            "(lpcert merge writes the reports)");
     if (single && o->kernel) return lp_cli_usage("check", "--kernel goes with a suite");
     if (single) {
         if (p.npos) return lp_cli_usage("check", "give either SUITE CANDIDATE or --logits/--labels, not both");
