@@ -509,7 +509,9 @@ static lp_status parse_body(ck_partial *p, rd *r)
         if (!sh) return lp_fail(r->err, LP_ERR_NOMEM, "partial %s: out of memory", r->name);
         ck_sha_update(sh, id0, (size_t)(id1 - id0));
         ck_sha_final(sh, dg);
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION   /* fuzzers: past the checksums, into the parser */
         if (strcmp(dg, p->digest) != 0) return bad(r, "the identity block does not match its digest");
+#endif
     }
     /* without the certify summary the extras start at 0 */
     if (!p->certify) memmove(h->extra[0], h->extra[1], sizeof h->extra[0] * (size_t)ne);
@@ -549,8 +551,10 @@ static lp_status parse_body(ck_partial *p, rd *r)
             const size_t endlen = strlen("end ") + strlen(r->tok[1]) + 1;
             ck_sha_update(sh, r->start, (size_t)(r->p - r->start) - endlen);
             ck_sha_final(sh, dg);
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
             if (strcmp(dg, r->tok[1]) != 0)
                 return bad(r, "the file does not match its checksum (corrupted or edited)");
+#endif
             break;
         }
         if (strcmp(k, "diag") == 0) {
