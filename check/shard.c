@@ -442,7 +442,8 @@ static lp_status parse_body(ck_partial *p, rd *r)
     if (s == LP_OK) s = get_dbl(r, 8, &o->factor);
     for (int k = 0; k < 7 && s == LP_OK; k++) s = get_int(r, 9 + k, 0, 64, &v[k]);
     if (s != LP_OK) return s;
-    if (v[3] > 1 || v[4] > 2 || v[5] > 2) return bad(r, "an option out of range");
+    if (v[0] > 1 || v[1] > 1 || v[2] > 1 || v[3] > 2 || v[4] > 2 || v[6] > 1)
+        return bad(r, "an option out of range");
     o->no_default = v[0];
     o->default_bound = v[1];
     o->masking = (ck_masking)v[2];

@@ -178,6 +178,16 @@ def main():
         compare("file_bound", d, "check", [suite, cf, "--max-ulp", "1", "--failures-only"], 3)
         compare("quiet", d, "check", [suite, cf, "--quiet"], 2)
         compare("many", d, "check", [suite, cf, "--cases", "normal,neginf"], 7)
+        compare("conventions", d, "check", [suite, cf, "--masking", "mul", "--empty-mean", "zero",
+                                            "--max-abs", "1e-6"], 4)
+        compare("baseline", d, "check", [suite, cf, "--vs-baseline", "twopass_f64", "--factor", "2"], 5)
+        compare("recompute", d, "check", [suite, cf, "--recompute", "--no-default-bound"], 4)
+        sk = os.path.join(d, "sk.safetensors")
+        rc, _, err = run("gen", "--dtype", "f32", "--top-k", "5", "--seed", "9", "--out", sk)
+        if rc != 0:
+            fail("gen --top-k: %s" % err.decode())
+        else:
+            compare("processed", d, "check", [sk, "--kernel", "twopass_f32"], 4)
 
         sp, cp = big_suite(d)
         big = compare("big", d, "check", [sp, cp], 4)
