@@ -7,6 +7,7 @@
 
 #include "lp_check_certify.h"
 #include "lp_check_internal.h"
+#include "lp_check_shard.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lpcert_check.h"
@@ -21,6 +22,9 @@ struct lp_check {
     unsigned fm[CK_NOUT];      /* candidate formats seen per output */
     char sdesc[5400], cdesc[1200], paths[2][4096];
     ck_certify *cert;
+    int shard_i, shard_n;      /* lp_check_suite_compare_shard: this run holds shard i of n */
+    int64_t shard_total;
+    ck_partial *merged;        /* lp_check_merge: the partial the run and header came from */
 };
 
 struct lp_check_suite {
@@ -78,6 +82,7 @@ void lp_check_free(lp_check *c)
         ck_certify_close(c->cert);
         free(c->cert);
     }
+    ck_partial_free(c->merged);
     free(c);
 }
 
@@ -311,8 +316,29 @@ size_t lp_check_suite_count(const lp_check_suite *s)
     return s ? s->s.n : 0;
 }
 
+static lp_status suite_compare(lp_check *c, const lp_check_suite *s, const char *candidate_path,
+                               int recompute, int shard_i, int shard_n, lp_error *err);
+
 lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const char *candidate_path,
                                  int recompute, lp_error *err)
+{
+    return suite_compare(c, s, candidate_path, recompute, 0, 0, err);
+}
+
+lp_status lp_check_suite_compare_shard(lp_check *c, const lp_check_suite *s,
+                                       const char *candidate_path, int recompute, int shard_i,
+                                       int shard_n, lp_error *err)
+{
+    if (shard_n < 1 || shard_n > 100000 || shard_i < 1 || shard_i > shard_n)
+        return lp_fail(err, LP_ERR_USAGE, "check: shard %d of %d is not 1 <= I <= N <= 100000",
+                       shard_i, shard_n);
+    if (c && (c->used || c->route != 0))
+        return lp_fail(err, LP_ERR_USAGE, "check: a shard needs a new run");
+    return suite_compare(c, s, candidate_path, recompute, shard_i, shard_n, err);
+}
+
+static lp_status suite_compare(lp_check *c, const lp_check_suite *s, const char *candidate_path,
+                               int recompute, int shard_i, int shard_n, lp_error *err)
 {
     if (!c || !s || !candidate_path)
         return lp_fail(err, LP_ERR_USAGE, "check: a NULL run, suite or candidate path");
@@ -328,9 +354,16 @@ lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const cha
     }
     if (st == LP_OK) st = ck_header_add_file(h, "candidate", candidate_path, c->paths[1], err);
     unsigned fm[CK_NOUT] = {0, 0, 0};
+    ck_suite sub = *su;   /* a shard: its block of the cases (lp_check_shard.h) */
+    if (shard_n) {
+        size_t lo, hi;
+        ck_shard_range(su->n, shard_i, shard_n, &lo, &hi);
+        sub.c = su->c + lo;
+        sub.n = hi - lo;
+    }
     if (st == LP_OK) {
         c->used = 1;
-        st = ck_suite_compare(&c->r, su, cf, candidate_path, recompute, fm, NULL, err);
+        st = ck_suite_compare(&c->r, &sub, cf, candidate_path, recompute, fm, NULL, err);
     }
     if (st == LP_OK) {
         ck_suite_text(c->sdesc, sizeof c->sdesc, su, s->path, s->has_glob ? s->glob : NULL);
@@ -341,6 +374,10 @@ lp_status lp_check_suite_compare(lp_check *c, const lp_check_suite *s, const cha
         if (recompute)
             snprintf(h->extra[h->nextra++], sizeof h->extra[0], "reference recomputed by lpcert");
         c->route = 2;
+        c->shard_i = shard_i;
+        c->shard_n = shard_n;
+        c->shard_total = (int64_t)su->n;
+        memcpy(c->fm, fm, sizeof c->fm);
     }
     lp_tfile_close(cf);
     return st;
@@ -392,4 +429,56 @@ lp_status lp_check_certify_kernel(lp_check *c, const struct lp_plugin *kernel,
 {
     if (!kernel) return lp_fail(err, LP_ERR_USAGE, "certify: a NULL kernel");
     return certify(c, kernel, opt, err);
+}
+
+/* ---- sharding (check/shard.c) ------------------------------------------------------------------ */
+
+lp_status lp_check_write_partial(lp_check *c, const char *path, lp_error *err)
+{
+    if (!c || !path) return lp_fail(err, LP_ERR_USAGE, "check: a NULL run or path");
+    if (c->route != 2 || !c->shard_n)
+        return lp_fail(err, LP_ERR_USAGE, "check: the run holds no shard (lp_check_suite_compare_shard)");
+    ck_shard_info si;
+    memset(&si, 0, sizeof si);
+    si.i = c->shard_i;
+    si.n = c->shard_n;
+    si.total = c->shard_total;
+    si.cand_what = c->paths[1];
+    memcpy(si.fm, c->fm, sizeof si.fm);
+    return ck_partial_write(path, &c->r, &c->h, &si, err);
+}
+
+lp_status lp_check_merge(lp_check **out, const char *const *paths, size_t n, lp_error *err)
+{
+    if (!out) return lp_fail(err, LP_ERR_USAGE, "merge: a NULL result");
+    *out = NULL;
+    if (!paths || n == 0) return lp_fail(err, LP_ERR_USAGE, "merge: no partial given");
+    ck_partial **parts = calloc(n, sizeof *parts);
+    if (!parts) return lp_fail(err, LP_ERR_NOMEM, "merge: out of memory");
+    lp_status s = LP_OK;
+    size_t k = 0;
+    for (; k < n && s == LP_OK; k++) {
+        s = paths[k] ? ck_partial_read(&parts[k], paths[k], err)
+                     : lp_fail(err, LP_ERR_USAGE, "merge: a NULL path");
+        if (s != LP_OK) break;
+    }
+    ck_partial *m = NULL;
+    if (s == LP_OK) s = ck_partial_merge(&m, parts, n, err);   /* takes the parts over */
+    else
+        for (size_t q = 0; q < k; q++) ck_partial_free(parts[q]);
+    free(parts);
+    if (s != LP_OK) return s;
+    lp_check *c = calloc(1, sizeof *c);
+    if (!c) {
+        ck_partial_free(m);
+        return lp_fail(err, LP_ERR_NOMEM, "merge: out of memory");
+    }
+    c->r = *ck_partial_run(m);   /* moved: the partial keeps the strings the run points at */
+    memset(ck_partial_run(m), 0, sizeof c->r);
+    c->h = *ck_partial_header(m);
+    c->merged = m;
+    c->route = 4;
+    c->used = c->sealed = 1;
+    *out = c;
+    return LP_OK;
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "lp_check_certify.h"
+#include "lp_check_shard.h"
 #include "lp_format.h"
 #include "lp_gen_random.h"
 #include "lp_problem.h"
@@ -104,7 +105,10 @@ static lp_status run_suite(ck_certify *c, ck_run *r, lp_error *err)
         memset(&su, 0, sizeof su);
         s = ck_suite_open(&su, c->suite, c->glob, err);
         if (s == LP_OK) s = ck_header_add_file(h, "suite", c->suite, c->store[1], err);
-        for (size_t i = 0; i < su.n && s == LP_OK; i++) {
+        size_t lo = 0, hi = su.n;
+        if (c->shard_n) ck_shard_range(su.n, c->shard_i, c->shard_n, &lo, &hi);
+        c->total = (int64_t)su.n;
+        for (size_t i = lo; i < hi && s == LP_OK; i++) {
             lp_ref_result ref;
             progress(c, (int64_t)i, (int64_t)su.n);
             if (!(p->formats & LP_PLUGIN_FMT(su.c[i].pb.fmt))) {
@@ -125,12 +129,16 @@ static lp_status run_suite(ck_certify *c, ck_run *r, lp_error *err)
     char digest[65] = "";
     s = lp_suite_build(&cases, NULL, 0xf, c->seed, err);
     ck_sha *dg = ck_sha_new();
-    size_t kept = 0, total = cases.n;
+    size_t kept = 0, total = cases.n, lo = 0, hi = SIZE_MAX, all = 0;
+    for (size_t i = 0; i < cases.n; i++) all += ck_glob_match(c->glob, cases.v[i].name) != 0;
+    if (c->shard_n) ck_shard_range(all, c->shard_i, c->shard_n, &lo, &hi);
+    c->total = (int64_t)all;
     for (size_t i = 0; i < cases.n && s == LP_OK; i++) {
         const lp_case *lc = &cases.v[i];
         if (!ck_glob_match(c->glob, lc->name)) continue;
         kept++;
         digest_case(dg, lc->name, &lc->pb);
+        if (kept - 1 < lo || kept - 1 >= hi) continue;   /* another shard's */
         char cls[96];
         snprintf(cls, sizeof cls, "%s/%s", lc->family, lp_format_name(lc->pb.fmt));
         progress(c, (int64_t)i, (int64_t)cases.n);
@@ -216,9 +224,9 @@ lp_status ck_certify_run(ck_certify *c, ck_run *r, lp_error *err)
     h->command = "certify";
     h->suite = c->sdesc;
     h->candidate = c->cdesc;
-    snprintf(h->extra[h->nextra++], sizeof h->extra[0], "seed %" PRIu64 "; %" PRId64 " random "
-             "problems in %.1f s; %" PRId64 " cases run, %" PRId64 " skipped; %.1f s in all",
-             c->seed, c->nrand, c->seconds, c->ran, c->skipped, now_s() - t0);
+    c->elapsed = now_s() - t0;
+    ck_certify_summary(h->extra[h->nextra++], sizeof h->extra[0], c->seed, c->nrand, c->seconds,
+                       c->ran, c->skipped, c->elapsed);
     if (!(p->caps & LP_PLUGIN_CAP_MASK))
         snprintf(h->extra[h->nextra++], sizeof h->extra[0], "explicit masks folded into the labels "
                  "(no LP_PLUGIN_CAP_MASK)");
@@ -242,6 +250,13 @@ lp_status ck_certify_run(ck_certify *c, ck_run *r, lp_error *err)
         snprintf(h->extra[h->nextra++], sizeof h->extra[0], "shift-none problems passed as shift "
                  "next with one more row (no LP_PLUGIN_CAP_SHIFT_NONE)");
     return LP_OK;
+}
+
+void ck_certify_summary(char *buf, size_t n, uint64_t seed, int64_t nrand, double seconds,
+                        int64_t ran, int64_t skipped, double elapsed)
+{
+    snprintf(buf, n, "seed %" PRIu64 "; %" PRId64 " random problems in %.1f s; %" PRId64 " cases "
+             "run, %" PRId64 " skipped; %.1f s in all", seed, nrand, seconds, ran, skipped, elapsed);
 }
 
 void ck_certify_close(ck_certify *c)

@@ -562,10 +562,44 @@ static void verify(const ck_jcase *c)
     }
 }
 
+/* With several cases per run (not one_case) every measure is exact (RULES (f)): the worst and the
+ * baseline-relative worst of each output among this case's own values (eval.c's rules from an
+ * empty group) get their MPFR value whether or not they become the run's. The run's worst values
+ * that point into c are among them, and the MPFR count no longer depends on the cases judged
+ * before c: a sharded run (check/shard.c) counts what the unsharded one counts. */
+static lp_status patch_local(ck_run *r, ck_jcase *c, lp_error *err)
+{
+    lp_status s = LP_OK;
+    for (int out = 0; out < CK_NOUT && s == LP_OK; out++) {
+        int64_t w = -1, rw = -1;
+        int wr = -1;
+        double wu = 0, rmax = 0;
+        for (int64_t j = 0; j < c->n; j++) {
+            const ck_jval *v = &c->v[j];
+            if (v->out != out || v->diag_only) continue;
+            const int rk = v->m.cls == LP_CMP_MISMATCH ? 2
+                           : v->m.cls == LP_CMP_NUMBER && !ck_within_bounds(&r->opt, out, &v->m);
+            if (rk > wr || (rk == wr && rk < 2 && v->m.err_ulp > wu)) {
+                w = j;
+                wr = rk;
+                wu = v->m.err_ulp;
+            }
+            if (v->has_base && v->bm.cls != LP_CMP_MISMATCH && v->m.cls != LP_CMP_MISMATCH &&
+                v->m.err_ulp >= rmax) {
+                if (rw < 0 || v->m.err_ulp > rmax) rw = j;
+                rmax = v->m.err_ulp;
+            }
+        }
+        if (w >= 0) s = refine_exact(r, c, w, err);
+        if (s == LP_OK && rw >= 0) s = refine_exact(r, c, rw, err);
+    }
+    return s;
+}
+
 lp_status ck_jcase_patch(ck_run *r, ck_jcase *c, lp_error *err)
 {
     if (ck_judge_verify) verify(c);
-    lp_status s = LP_OK;
+    lp_status s = r->one_case ? LP_OK : patch_local(r, c, err);
     for (size_t i = 0; i < r->ng && s == LP_OK; i++) {
         ck_repro *w[2] = {&r->g[i].worst, &r->g[i].rel_worst};
         for (int k = 0; k < 2 && s == LP_OK; k++) {

@@ -21,16 +21,22 @@ typedef struct ck_certify {
      * problems start and progress(user, k, -1) after the k-th; NULL for none */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
+    int shard_i, shard_n;      /* --shard I/N (check/shard.c): only that block of suite cases; 0: all */
     /* filled by ck_certify_run */
     ck_kernel k;
     ck_header h;               /* points into the arrays below: c must not move */
     int64_t ran, skipped, nrand;
+    int64_t total;             /* suite cases of the whole (unsharded) run */
+    double elapsed;            /* seconds in all */
     char sdesc[700], cdesc[900], store[2][4096];
 } ck_certify;
 
 /* Opens the kernel and runs it into r (ck_run_init'ed by the caller with the options; r->opt.batch
  * is honoured). On LP_OK, c->h is the report header (command "certify"). */
 lp_status ck_certify_run(ck_certify *c, ck_run *r, lp_error *err);
-void ck_certify_close(ck_certify *c);   /* closes the kernel; c's figures stay */
+void ck_certify_close(ck_certify *c);
+/* The report's first extra line of a certify run (its summary). */
+void ck_certify_summary(char *buf, size_t n, uint64_t seed, int64_t nrand, double seconds,
+                        int64_t ran, int64_t skipped, double elapsed);   /* closes the kernel; c's figures stay */
 
 #endif

@@ -236,7 +236,7 @@ static void shell_quote(char *buf, size_t n, const char *s)
 void ck_repro_command(char *buf, size_t n, const char *cmd, int argc, char **argv)
 {
     static const char *const drop_value[] = {"--cases", "--json", "--certificate",
-                                             "--save-candidate", "--seconds"};
+                                             "--save-candidate", "--seconds", "--shard", "--partial"};
     static const char *const flags[] = {"--recompute", "--quiet", "--failures-only",
                                         "--no-default-bound", "--help", "--slow"};
     size_t l = (size_t)snprintf(buf, n, "lpcert %s", cmd);

@@ -17,6 +17,7 @@ int lp_cmd_report(int argc, char **argv);
 int lp_cmd_fuzz(int argc, char **argv);
 int lp_cmd_kernels(int argc, char **argv);
 int lp_cmd_audit(int argc, char **argv);
+int lp_cmd_merge(int argc, char **argv);
 /* The built-in kernels, one line each (lpcert kernels; --kernel list, --vs-baseline list). */
 int lp_cli_kernels_print(FILE *f);
 

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "lp_check_certify.h"
+#include "lp_check_shard.h"
 
 static const char usage[] =
     "usage: lpcert certify --plugin LIB.so[:SYMBOL] | --kernel NAME  [options]\n"
@@ -29,6 +30,9 @@ static const char usage[] =
     "  --cases GLOB[,GLOB..]  only the suite cases whose names match one ('normal', 'neginf/f32/*')\n"
     "  --batch-invariance require|report|off   (default require)\n"
     "  --json FILE, --certificate FILE, --quiet, --failures-only   as for lpcert check\n"
+    "  --shard I/N --partial FILE   only block I of N of the suite cases, the partial result to\n"
+    "                         FILE (needs --seconds 0); `lpcert merge` of the N partials gives\n"
+    "                         this command's report, JSON and certificate byte for byte\n"
     "%s"
     "\n"
     "Cases the kernel cannot take (a logits format it does not declare; temperature without\n"
@@ -36,7 +40,8 @@ static const char usage[] =
     "(a library that does not load, a missing symbol, an invalid description).\n";
 
 typedef struct certify_opts {
-    const char *plugin, *kernel, *suite, *glob, *json, *cert;
+    const char *plugin, *kernel, *suite, *glob, *json, *cert, *partial;
+    int shard_i, shard_n;
     double seconds;
     uint64_t seed;
     int quiet, failures_only;
@@ -70,6 +75,11 @@ static int parse(certify_opts *o, int argc, char **argv)
         else if (strcmp(a, "--suite") == 0) o->suite = v;
         else if (strcmp(a, "--cases") == 0) o->glob = v;
         else if (strcmp(a, "--json") == 0) o->json = v;
+        else if (strcmp(a, "--partial") == 0) o->partial = v;
+        else if (strcmp(a, "--shard") == 0) {
+            if (!ck_shard_parse(v, &o->shard_i, &o->shard_n))
+                return lp_cli_usage("certify", "--shard: '%s' is not I/N with 1 <= I <= N", v);
+        }
         else if (strcmp(a, "--certificate") == 0) o->cert = v;
         else if (lp_cli_opt_seconds_seed(&o->seconds, &o->seed, "certify", a, v, &rc)) {
             if (rc != LP_EXIT_OK) return rc;
@@ -82,6 +92,10 @@ static int parse(certify_opts *o, int argc, char **argv)
     }
     if (k < 0) return rc;
     if (!o->plugin == !o->kernel) return lp_cli_usage("certify", "give one of --plugin and --kernel");
+    if (!o->shard_n != !o->partial) return lp_cli_usage("certify", "--shard and --partial go together");
+    if (o->shard_n && (o->seconds != 0 || o->json || o->cert))
+        return lp_cli_usage("certify", "--shard needs --seconds 0 (random problems for a time are not "
+                            "reproducible) and no --json, --certificate (lpcert merge writes them)");
     return lp_cli_opt_finish(&o->ck, "certify");
 }
 
@@ -132,6 +146,8 @@ int lp_cmd_certify(int argc, char **argv)
     c.seed = o.seed;
     c.progress = progress;
     c.user = &tp;
+    c.shard_i = o.shard_i;
+    c.shard_n = o.shard_n;
     ck_run r;
     lp_status s = ck_run_init(&r, &o.ck, &err);
     if (s == LP_OK) s = ck_certify_run(&c, &r, &err);
@@ -142,7 +158,26 @@ int lp_cmd_certify(int argc, char **argv)
         c.h.repro = repro;
         c.h.repro_cases = 1;
         c.h.failures_only = o.failures_only;
-        if (o.quiet) {
+        if (o.shard_n) {
+            ck_shard_info si;
+            memset(&si, 0, sizeof si);
+            si.i = o.shard_i;
+            si.n = o.shard_n;
+            si.total = c.total;
+            si.quiet = o.quiet;
+            si.certify = 1;
+            si.seed = c.seed;
+            si.seconds = c.seconds;
+            si.elapsed = c.elapsed;
+            si.ran = c.ran;
+            si.skipped = c.skipped;
+            si.nrand = c.nrand;
+            s = ck_partial_write(o.partial, &r, &c.h, &si, &err);
+            if (s == LP_OK)
+                printf("lpcert certify: shard %d/%d: %" PRId64 " cases run, %" PRId64 " skipped, of "
+                       "%" PRId64 " into %s\n", si.i, si.n, c.ran, c.skipped, c.total, o.partial);
+            rc = s == LP_OK ? LP_EXIT_OK : lp_cli_fail("certify", &err);
+        } else if (o.quiet) {
             char bt[320];
             ck_options_bound_text(bt, sizeof bt, &r.opt);
             printf("lpcert certify: %s (%s)\n", ck_run_failed(&r) ? "FAIL" : "PASS", bt);
@@ -150,9 +185,10 @@ int lp_cmd_certify(int argc, char **argv)
             ck_report_table(stdout, &r, &c.h);
         }
         fflush(stdout);
-        if (o.json) s = ck_report_json(o.json, &r, &c.h, &err);
+        if (o.json && !o.shard_n) s = ck_report_json(o.json, &r, &c.h, &err);
         if (s == LP_OK && o.cert) s = ck_report_certificate(o.cert, &r, &c.h, &err);
-        rc = s != LP_OK ? lp_cli_fail("certify", &err) : ck_run_failed(&r) ? LP_EXIT_FAIL : LP_EXIT_OK;
+        if (!o.shard_n)
+            rc = s != LP_OK ? lp_cli_fail("certify", &err) : ck_run_failed(&r) ? LP_EXIT_FAIL : LP_EXIT_OK;
     } else {
         rc = lp_cli_fail("certify", &err);
     }

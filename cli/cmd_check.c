@@ -10,6 +10,7 @@
 #include "lp_bind.h"
 #include "lp_buf.h"
 #include "lp_check_internal.h"
+#include "lp_check_shard.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_suite.h"
@@ -66,6 +67,9 @@ static const char usage[] =
     "                         default: per group max scale_rel <= max(4 x that of the plain\n"
     "                         softmax - onehot kernel in f32 (f64 logits: f64) rounded to the\n"
     "                         candidate's format, 2 u_F); --no-default-bound: classes only\n"
+    "  --shard I/N --partial FILE   judge only block I of N of the cases (1 <= I <= N) and write\n"
+    "                         the partial result to FILE; `lpcert merge` of the N partials gives\n"
+    "                         this command's report, JSON and certificate byte for byte\n"
     "%s"
     "\n"
     "Exit 0: every bound holds (the default one when none is given); 1: some value fails; 2: usage or input error (one line on stderr:\n"
@@ -74,7 +78,8 @@ static const char usage[] =
 typedef struct check_opts {
     const char *suite, *cand;
     const char *logits, *labels, *mask, *outs[CK_NOUT];
-    const char *glob, *json, *cert, *kernel, *save;
+    const char *glob, *json, *cert, *kernel, *save, *partial;
+    int shard_i, shard_n;      /* --shard I/N (0: not sharded) */
     int recompute, quiet, have_dtype, failures_only;
     const char *grad;          /* --grad: a candidate gradient [B, T, V] */
     int have_red, negate;      /* --grad-of given; --grad-negate */
@@ -136,6 +141,11 @@ static int parse(check_opts *o, int argc, char **argv)
             o->kernel = v;
         }
         else if (strcmp(a, "--save-candidate") == 0) o->save = v;
+        else if (strcmp(a, "--partial") == 0) o->partial = v;
+        else if (strcmp(a, "--shard") == 0) {
+            if (!ck_shard_parse(v, &o->shard_i, &o->shard_n))
+                return lp_cli_usage("check", "--shard: '%s' is not I/N with 1 <= I <= N", v);
+        }
         else if (strcmp(a, "--json") == 0) o->json = v;
         else if (strcmp(a, "--certificate") == 0) o->cert = v;
         else if (strcmp(a, "--dtype") == 0) {
@@ -160,6 +170,15 @@ static int parse(check_opts *o, int argc, char **argv)
     }
     if (k < 0) return rc;
     const int single = o->logits || o->labels;
+    if (!o->shard_n != !o->partial) return lp_cli_usage("check", "--shard and --partial go together");
+    if (o->shard_n && single)
+        return lp_cli_usage("check", "--shard splits a suite's cases; one case given by --logits "
+                            "is not sharded (rows of one case: not implemented)");
+    if (o->shard_n && (o->save || o->json || o->cert))
+        return lp_cli_usage("check", "--shard goes without --save-candidate, --json, --certificate "
+                            "(lpcert merge writes the reports)");
+    if (o->shard_n && (o->have_red || o->grad))
+        return lp_cli_usage("check", "--shard does not apply to gradients (not implemented)");
     if ((o->grad || o->negate || o->max_row_rel >= 0) && !o->have_red)
         return lp_cli_usage("check", "gradients need --grad-of token|sum|mean|token_mean");
     if (o->have_red) {
@@ -326,14 +345,21 @@ static int check_suite(check_opts *o)
     if (s == LP_OK) s = ck_header_add_file(&h, "suite", o->suite, paths[0], &err);
     if (s == LP_OK && !o->kernel) s = ck_header_add_file(&h, "candidate", o->cand, paths[1], &err);
     if (s == LP_OK) s = ck_run_init(&r, &o->ck, &err);
+    ck_suite sub = su;   /* --shard: its block of the cases (lp_check_shard.h) */
+    if (s == LP_OK && o->shard_n) {
+        size_t lo, hi;
+        ck_shard_range(su.n, o->shard_i, o->shard_n, &lo, &hi);
+        sub.c = su.c + lo;
+        sub.n = hi - lo;
+    }
     if (s == LP_OK && !o->kernel)
-        s = ck_suite_compare(&r, &su, cf, o->cand, o->recompute, fm, progress, &err);
-    for (size_t i = 0; o->kernel && i < su.n && s == LP_OK; i++) {   /* --kernel: run it here */
-        const ck_case *c = &su.c[i];
+        s = ck_suite_compare(&r, &sub, cf, o->cand, o->recompute, fm, progress, &err);
+    for (size_t i = 0; o->kernel && i < sub.n && s == LP_OK; i++) {   /* --kernel: run it here */
+        const ck_case *c = &sub.c[i];
         lp_ref_result ref;
         ck_outputs cand;
-        progress(i, su.n);
-        s = ck_suite_ref(&ref, &su, i, o->recompute, o->ck.threads, &err);
+        progress(i, sub.n);
+        s = ck_suite_ref(&ref, &sub, i, o->recompute, o->ck.threads, &err);
         if (s != LP_OK) break;
         const char *skip;
         int kfail;
@@ -368,7 +394,30 @@ static int check_suite(check_opts *o)
         h.candidate = cdesc;
         if (o->recompute) snprintf(h.extra[h.nextra++], sizeof h.extra[0], "reference recomputed by lpcert");
         if (o->save) s = save_write(&sl, o->save, o->kernel, &err);
-        rc = s == LP_OK ? finish(o, &r, &h, &err) : lp_cli_fail("check", &err);
+        if (s == LP_OK && o->shard_n) {
+            ck_shard_info si;
+            memset(&si, 0, sizeof si);
+            si.i = o->shard_i;
+            si.n = o->shard_n;
+            si.total = (int64_t)su.n;
+            si.quiet = o->quiet;
+            char kd[300];
+            snprintf(kd, sizeof kd, "built-in kernel %s (%s)", o->kernel ? o->kernel : "",
+                     o->kernel && kern.p->description ? kern.p->description : "");
+            si.cand_what = o->kernel ? kd : o->cand;
+            memcpy(si.fm, fm, sizeof si.fm);
+            ck_repro_command(o->repro, sizeof o->repro, "check", o->argc, o->argv);
+            h.repro = o->repro;
+            h.repro_cases = 1;
+            h.failures_only = o->failures_only;
+            s = ck_partial_write(o->partial, &r, &h, &si, &err);
+            if (s == LP_OK)
+                printf("lpcert check: shard %d/%d: %zu of %zu cases judged into %s\n", si.i, si.n,
+                       sub.n, su.n, o->partial);
+            rc = s == LP_OK ? LP_EXIT_OK : lp_cli_fail("check", &err);
+        } else {
+            rc = s == LP_OK ? finish(o, &r, &h, &err) : lp_cli_fail("check", &err);
+        }
     } else {
         rc = lp_cli_fail("check", &err);
     }

@@ -18,6 +18,7 @@ static const char usage[] =
     "  demo   exact results of a small embedded example\n"
     "  kernels  the built-in kernels (impl/): family, formats, accumulation, proved contract\n"
     "  audit  the gap between two pipelines' log-probs (rollout vs trainer): figures and its split\n"
+    "  merge  the partial results of a sharded check or certify (--shard I/N): one report\n"
     "\n"
     "lpcert <command> --help for the options of each. Exit status: 0 success, 1 failure,\n"
     "2 usage or input error.\n";
@@ -52,6 +53,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "fuzz") == 0) return lp_cmd_fuzz(argc - 1, argv + 1);
     if (strcmp(argv[1], "kernels") == 0) return lp_cmd_kernels(argc - 1, argv + 1);
     if (strcmp(argv[1], "audit") == 0) return lp_cmd_audit(argc - 1, argv + 1);
+    if (strcmp(argv[1], "merge") == 0) return lp_cmd_merge(argc - 1, argv + 1);
     fprintf(stderr, "lpcert: unknown command '%s' (see lpcert --help)\n", argv[1]);
     return LP_EXIT_USAGE;
 }

@@ -322,6 +322,23 @@ void lp_grad_check_write_table(FILE *f, lp_grad_check *c);
 lp_status lp_grad_check_write_json(lp_grad_check *c, const char *path, lp_error *err);
 lp_status lp_grad_check_write_certificate(lp_grad_check *c, const char *path, lp_error *err);
 
+/* ---- sharding over several machines (README.md, "Sharding over a cluster") ---- */
+
+/* lp_check_suite_compare on shard i of n only (1 <= i <= n): the cases floor((i-1) k / n) to
+ * floor(i k / n) - 1 of the k kept cases of s; c must be new. */
+lp_status lp_check_suite_compare_shard(lp_check *c, const lp_check_suite *s,
+                                       const char *candidate_path, int recompute, int shard_i,
+                                       int shard_n, lp_error *err);
+/* Writes the partial result of a run of lp_check_suite_compare_shard to path (through path.tmp):
+ * the shard's whole run (counts, maxima, worst values, every value's error), N, I and a SHA-256
+ * of what all shards must share (inputs, options, candidate). */
+lp_status lp_check_write_partial(lp_check *c, const char *path, lp_error *err);
+/* A new run holding the merge of the n partial files (of lp_check_write_partial or of `lpcert
+ * check|certify --shard`, any order): its verdict, groups and reports are those of the unsharded
+ * run, byte for byte. LP_ERR_INPUT naming the file for a missing, duplicated or foreign shard or a
+ * file that is not a partial. Nothing may be added to the merged run. */
+lp_status lp_check_merge(lp_check **out, const char *const *paths, size_t n, lp_error *err);
+
 #ifdef __cplusplus
 }
 #endif
