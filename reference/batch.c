@@ -30,6 +30,7 @@
  * decision is a correct rounding, so the results are those of the MPFR path bit for bit, and they
  * depend only on the input, never on the thread count.
  */
+#include <limits.h>
 #include <math.h>
 #include <mpfr.h>
 #include <pthread.h>
@@ -502,6 +503,21 @@ static void *worker_thread(void *arg)
     return NULL;
 }
 
+/* The default thread count: the processors online at the first call. glibc's sysconf reads
+ * /sys/devices/system/cpu/online on every call (an open, a read and a close), which small
+ * problems (the fuzz harnesses: several calls per input) paid each time. */
+static int online_cpus(void)
+{
+    static atomic_int cached;
+    int n = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (n <= 0) {
+        const long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 && c < INT_MAX ? (int)c : 1;
+        atomic_store_explicit(&cached, n, memory_order_relaxed);
+    }
+    return n;
+}
+
 static void run_phase(job *J, int phase, int threads)
 {
     J->phase = phase;
@@ -688,10 +704,7 @@ static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_
     atomic_init(&J->next, 0);
     atomic_init(&J->done, 0);
     int threads = opt->threads;
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
+    if (threads <= 0) threads = online_cpus();
     J->chunk = 65536 / pb->shape.V;
     if (J->chunk < 1) J->chunk = 1;
     if (J->chunk > 64) J->chunk = 64;
