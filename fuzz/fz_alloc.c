@@ -23,6 +23,7 @@
 #include <gmp.h>
 
 #include "fz_decode.h"
+#include "lp_ref_internal.h"
 
 #define LP_FZ_MIN_SHIFT 4     /* 16-byte blocks at least */
 #define LP_FZ_MAX_SHIFT 16    /* larger blocks go straight to malloc */
@@ -99,12 +100,19 @@ static void *fz_realloc(void *p, size_t old, size_t n)
     return q;
 }
 
+static void free_cache_at_exit(void) { mpfr_free_cache(); }
+
 void lp_fz_init(void)
 {
     static int done;
     if (done) return;
     done = 1;
     mp_set_memory_functions(fz_alloc, fz_realloc, fz_free);
+    /* MPFR's constant caches (log 2, pi) are kept from one call of the reference to the next
+     * instead of being rebuilt in every call (lp_ref_internal.h); freed at exit, before
+     * LeakSanitizer looks (it registered its own exit handler earlier, so it runs later) */
+    lp_mpfr_keep_cache = 1;
+    atexit(free_cache_at_exit);
 }
 
 /* ASan's defaults for these binaries (ASAN_OPTIONS still overrides them). The quarantine, where

@@ -296,7 +296,38 @@ static int without_oob(lp_fz_problem *q, const lp_fz_problem *p)
     return 1;
 }
 
-static void check_rejected(const lp_fz_problem *p, const lp_kernel *k, int bad_mask)
+/* p without its out-of-range labels and the reference on it: made once per input, on the first
+ * oob-zero kernel that needs them, and shared by the others (the reference is deterministic) */
+typedef struct oob_ref {
+    int state;   /* 0 not made yet, 1 made, -1 out of memory */
+    lp_fz_problem q;
+    lp_ref_result ref;
+} oob_ref;
+
+static const oob_ref *oob_ref_get(oob_ref *o, const lp_fz_problem *p)
+{
+    if (o->state) return o->state > 0 ? o : NULL;
+    if (!without_oob(&o->q, p)) {
+        o->state = -1;
+        return NULL;
+    }
+    lp_error err = {LP_OK, ""};
+    const lp_status st = lp_ref_compute(&o->ref, &o->q.pb, &err);
+    LP_FZ_CHECK(st == LP_OK, H, &o->q, "reference on the problem without out-of-range labels: %s",
+                err.msg);
+    o->state = 1;
+    return o;
+}
+
+static void oob_ref_free(oob_ref *o)
+{
+    if (o->state > 0) {
+        lp_ref_result_free(&o->ref);
+        lp_fz_free(&o->q);
+    }
+}
+
+static void check_rejected(const lp_fz_problem *p, const lp_kernel *k, int bad_mask, oob_ref *o)
 {
     lp_kresult kr;
     lp_error err = {LP_OK, ""};
@@ -310,23 +341,20 @@ static void check_rejected(const lp_fz_problem *p, const lp_kernel *k, int bad_m
     LP_FZ_CHECK(st == LP_OK, H, p, "kernel %s (oob zero): %s on out-of-range labels: %s", k->name,
                 lp_status_name(st), err.msg);
     check_conventions(p, k, &kr);
-    lp_fz_problem q;
-    if (!without_oob(&q, p)) {
+    const oob_ref *o2 = oob_ref_get(o, p);
+    if (!o2) {
         lp_kresult_free(&kr);
         return;
     }
-    lp_ref_result ref;
-    st = lp_ref_compute(&ref, &q.pb, &err);
-    LP_FZ_CHECK(st == LP_OK, H, &q, "reference on the problem without out-of-range labels: %s",
-                err.msg);
+    const lp_fz_problem *q = &o2->q;
     lp_kstats stats;
     memset(&stats, 0, sizeof stats);
-    visit_ctx vc = {&q};
-    st = lp_kernel_check(&stats, k, &q.pb, &ref, visit, &vc, &err);
-    LP_FZ_CHECK(st == LP_OK, H, &q, "kernel %s: lp_kernel_check: %s", k->name, err.msg);
+    visit_ctx vc = {q};
+    st = lp_kernel_check(&stats, k, &q->pb, &o2->ref, visit, &vc, &err);
+    LP_FZ_CHECK(st == LP_OK, H, q, "kernel %s: lp_kernel_check: %s", k->name, err.msg);
     lp_kresult kq;
-    st = lp_kernel_run(&kq, k, &q.pb, &err);
-    LP_FZ_CHECK(st == LP_OK, H, &q, "kernel %s: %s", k->name, err.msg);
+    st = lp_kernel_run(&kq, k, &q->pb, &err);
+    LP_FZ_CHECK(st == LP_OK, H, q, "kernel %s: %s", k->name, err.msg);
     for (int64_t i = 0; i < kr.B * kr.Ts; i++) {
         if (kr.counted[i] && !kq.counted[i]) continue;   /* an out-of-range label: 0, checked */
         LP_FZ_CHECK(same_bits(kr.logp[i], kq.logp[i]), H, p,
@@ -338,8 +366,6 @@ static void check_rejected(const lp_fz_problem *p, const lp_kernel *k, int bad_m
                     "kernel %s (oob zero): sum[b=%lld] is %a, %a with the labels ignored", k->name,
                     (long long)b, kr.sum[b], kq.sum[b]);
     lp_kresult_free(&kq);
-    lp_ref_result_free(&ref);
-    lp_fz_free(&q);
     lp_kresult_free(&kr);
 }
 
@@ -364,6 +390,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int64_t i = 0; i < p.pb.shape.B * p.pb.shape.T; i++) bad_mask |= p.mask[i] > 1;
     LP_FZ_CHECK(rs == LP_OK || rs == LP_ERR_INPUT, H, &p, "reference: %s: %s", lp_status_name(rs),
                 err.msg);
+    oob_ref oob;
+    oob.state = 0;
     for (size_t i = 0; i < lp_kernel_count(); i++) {
         const lp_kernel *k = lp_kernel_at(i);
         if (!lp_kernel_accepts(k, p.pb.fmt)) {
@@ -374,7 +402,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         if (rs != LP_OK) {
-            check_rejected(&p, k, bad_mask);
+            check_rejected(&p, k, bad_mask, &oob);
             continue;
         }
         lp_kresult kr;
@@ -391,6 +419,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         LP_FZ_CHECK(st == LP_OK, H, &p, "kernel %s: lp_kernel_check: %s", k->name, err.msg);
     }
     if (rs == LP_OK) lp_ref_result_free(&ref);
+    oob_ref_free(&oob);
     lp_fz_free(&p);
     return 0;
 }

@@ -158,8 +158,9 @@ static void check_finite_value(const lp_fz_problem *p, const lp_value *v, const 
 }
 
 /* log n rounded up at SUM_PREC, 1 <= n <= LP_FZ_MAX_LOGITS: a table made on first use (the same
- * values as mpfr_log each time; lp_ref_compute frees MPFR's constant cache, so recomputing them
- * per token redid log 2 to 2400 bits each time). Never freed: LeakSanitizer sees it reachable. */
+ * values as mpfr_log each time, which costs an AGM at 2400 bits per token, and redid log 2 to 2400
+ * bits while lp_ref_compute freed MPFR's constant cache; lp_fz_init now keeps it). Never freed:
+ * LeakSanitizer sees it reachable. */
 static mpfr_srcptr log_up(int64_t n)
 {
     static mpfr_t tab[LP_FZ_MAX_LOGITS + 1];

@@ -30,6 +30,7 @@
  * decision is a correct rounding, so the results are those of the MPFR path bit for bit, and they
  * depend only on the input, never on the thread count.
  */
+#include <limits.h>
 #include <math.h>
 #include <mpfr.h>
 #include <pthread.h>
@@ -489,9 +490,32 @@ static void *worker(void *arg)
     free(lo);
     free(hi);
     merge_stats(J, &st);
-    mpfr_free_cache();
     lp_mpfr_leave(&ms);
     return NULL;
+}
+
+/* a worker on a thread of its own: its MPFR caches go with it (lp_ref_internal.h); the caller's
+ * thread releases its own at the end of lp_ref_compute */
+static void *worker_thread(void *arg)
+{
+    worker(arg);
+    mpfr_free_cache();
+    return NULL;
+}
+
+/* The default thread count: the processors online at the first call. glibc's sysconf reads
+ * /sys/devices/system/cpu/online on every call (an open, a read and a close), which small
+ * problems (the fuzz harnesses: several calls per input) paid each time. */
+static int online_cpus(void)
+{
+    static atomic_int cached;
+    int n = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (n <= 0) {
+        const long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 && c < INT_MAX ? (int)c : 1;
+        atomic_store_explicit(&cached, n, memory_order_relaxed);
+    }
+    return n;
 }
 
 static void run_phase(job *J, int phase, int threads)
@@ -501,7 +525,7 @@ static void run_phase(job *J, int phase, int threads)
     pthread_t tid[64];
     int started = 0;
     for (int i = 1; i < threads && i < 64; i++)
-        if (pthread_create(&tid[started], NULL, worker, J) == 0) started++;
+        if (pthread_create(&tid[started], NULL, worker_thread, J) == 0) started++;
     worker(J); /* the caller's thread works too; with 1 thread it is the only one */
     for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
 }
@@ -680,10 +704,7 @@ static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_
     atomic_init(&J->next, 0);
     atomic_init(&J->done, 0);
     int threads = opt->threads;
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
+    if (threads <= 0) threads = online_cpus();
     J->chunk = 65536 / pb->shape.V;
     if (J->chunk < 1) J->chunk = 1;
     if (J->chunk > 64) J->chunk = 64;
@@ -712,7 +733,7 @@ static lp_status compute(lp_ref_result *res, const lp_problem *pb, const lp_ref_
     for (size_t i = 0; i < ntok; i++)
         if (J->slots[i].prec) mpfr_clears(J->slots[i].lo, J->slots[i].hi, (mpfr_ptr)0);
     for (int64_t b = 0; b < 2 * B; b++) mpfr_clear(J->seq[b]);
-    mpfr_free_cache();
+    lp_mpfr_release_cache();
     lp_mpfr_leave(&ms);
     pthread_mutex_destroy(&J->lock);
     free(J->slots); free(J->cls); free(J->tal); free(J->seq); free(J->sprec);
@@ -784,7 +805,7 @@ lp_status lp_ref_exact_token(lp_value *out, const lp_problem *pb, int64_t b, int
     if (s == LP_OK) s = lp_ref_token(out, &cls, &fe, &sl, &r, LP_REF_ALL, 0, lp_ref_td_on(LP_REF_ALL, 0),
                                &st, err);
     if (sl.prec) mpfr_clears(sl.lo, sl.hi, (mpfr_ptr)0);
-    mpfr_free_cache();
+    lp_mpfr_release_cache();
     lp_mpfr_leave(&ms);
     return s;
 }
@@ -799,7 +820,7 @@ int lp_ref_tier2_token(lp_fast_enc *e, const lp_problem *pb, int64_t b, int64_t 
     lp_error err;
     lp_mpfr_enter(&ms);
     const lp_status s = lp_sample_prepare(&r, &pb->sampling, 0, NULL, &err);
-    mpfr_free_cache();
+    lp_mpfr_release_cache();
     lp_mpfr_leave(&ms);
     if (s != LP_OK) return 0;
     void *masked = lp_row_masked(&r);

@@ -33,6 +33,17 @@ typedef struct lp_row {
 typedef struct lp_mpfr_state { mpfr_exp_t emin, emax; mpfr_flags_t flags; } lp_mpfr_state;
 void lp_mpfr_enter(lp_mpfr_state *st);   /* saves state, widens the exponent range to the max */
 void lp_mpfr_leave(const lp_mpfr_state *st);
+/* MPFR's constant caches (log 2, pi: thread-local, filled by mpfr_log, mpfr_exp and the
+ * mpfr_const_* functions) are freed by every entry point before it returns, and by every worker
+ * thread before it exits, so that no memory stays allocated in the caller's threads:
+ * lp_mpfr_release_cache() does that on the calling thread unless lp_mpfr_keep_cache is set. The
+ * fuzz harnesses set it (fuzz/fz_alloc.c, lp_fz_init): recomputing log 2 and pi at up to thousands
+ * of bits on every call was a large part of an execution. Values do not depend on it: the
+ * constants are correctly rounded at every precision, cached or not. Worker threads free their
+ * caches whatever it says (a thread's cache is lost when it exits). Set it only while no
+ * computation runs. */
+extern int lp_mpfr_keep_cache;
+void lp_mpfr_release_cache(void);
 
 lp_tok_class lp_row_scan(lp_row *r);
 void lp_row_enclose(mpfr_t lo, mpfr_t hi, const lp_row *r, mpfr_prec_t prec);

@@ -609,7 +609,7 @@ lp_status lp_ref_row_sampled(lp_value *out, const void *row, lp_format fmt, int6
         s = lp_ref_token(out, &cls, &enc, &sl, &r, LP_REF_ALL, lp_ref_fast_on(LP_REF_ALL, 0),
                          lp_ref_td_on(LP_REF_ALL, 0), &stats, err);
     if (sl.prec) mpfr_clears(sl.lo, sl.hi, (mpfr_ptr)0);
-    mpfr_free_cache();
+    lp_mpfr_release_cache();
     lp_mpfr_leave(&st);
     return s;
 }
@@ -630,7 +630,7 @@ lp_status lp_ref_kept(uint8_t *kept, const void *row, lp_format fmt, int64_t V,
         lp_mpfr_state st;
         lp_mpfr_enter(&st);
         s = lp_sample_prepare(&r, sampling, 0, NULL, err);
-        mpfr_free_cache();
+        lp_mpfr_release_cache();
         lp_mpfr_leave(&st);
         if (s != LP_OK) return s;
     }

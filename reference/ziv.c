@@ -108,6 +108,13 @@ void lp_mpfr_leave(const lp_mpfr_state *st)
     mpfr_flags_restore(st->flags, MPFR_FLAGS_ALL);
 }
 
+int lp_mpfr_keep_cache = 0;
+
+void lp_mpfr_release_cache(void)
+{
+    if (!lp_mpfr_keep_cache) mpfr_free_cache();
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Rounding into a format by emulating it in MPFR: precision p, then the format's exponent range
  * (MPFR's convention, significand in [1/2, 1): emin_mpfr = emin_ieee - p + 2, emax_mpfr =
