@@ -3,7 +3,10 @@
  *
  * Tail byte k11 (harness-specific): bits 0-1 the reduction (token, sum, mean, token_mean), bits
  * 2-3 the wanted formats ({f64, f32, f16, bf16}, {f32, f16, bf16}, f64 alone, bf16 alone), bit 4
- * two threads. Properties:
+ * two threads, bit 5 SPEC A7's sampling parameters (then param[8]: bit 0 top_k = (k8 >> 1) % 8;
+ * param[9]: bit 0 top_p from {0.1, 0.5, 0.9, 0.99, 1, 0.3, 0.7, 0.95} by bits 1-3, bit 4 min_p from
+ * {0.01, 0.1, 0.5, 1, 0.05, 0.2, 0.9, 1e-6} by bits 5-7; bit 6 of k11 softcap from {30, 5, 1, 0.5}
+ * by param[10] & 3). Properties:
  *   (1) the fast path (lp_ref_options.slow = 0, the wanted formats, 1 or 2 threads) gives the MPFR
  *       route's bits (slow = 1, one thread, every output with the double-double) on every wanted
  *       member of every element; both statuses agree; every row arrives once, in order;
@@ -14,8 +17,12 @@
  *       contract, with |g_i| <= |hi_i| (1 + 2^-52)), and the exact sum of the f64 values within
  *       sum_i (2^-53 |g_i| + 2^-1075); a label element computed as 1 - p_y in double, or off by
  *       more than its enclosure, breaks the first bound on peaked rows;
+ *       With softcap the gradient is weighted by s_i = sech^2(x_i / c) and does not sum to 0:
+ *       (3) is skipped there. Without softcap it holds over the kept set (P_y = 1 for a label
+ *       outside it, the kept p_i sum to 1);
  *   (4) a counted row with NaN or +inf, or with every logit -inf, is NaN throughout; elements at
- *       -inf logits (other than the label) are -0.
+ *       -inf logits (other than the label) are -0, and so are the elements outside the kept set
+ *       (lp_ref_kept, reference/sample.c) under sampling parameters.
  * Statuses: the problem's input errors (labels out of range, mask values) come back from both runs
  * alike. */
 #include <math.h>
@@ -70,6 +77,11 @@ static int is_zero_value(const lp_value *v)
            lp_bits_f64(v->dd.hi) == 0 && lp_bits_f64(v->dd.lo) == 0;
 }
 
+static int lp_sampling_on_fz(const lp_sampling *s)
+{
+    return s->softcap != 0 || s->top_k != 0 || s->top_p != 0 || s->min_p != 0;
+}
+
 /* (3) on one counted row of numbers. */
 static void check_sum(const lp_fz_problem *p, const lp_value *g, int64_t V, int64_t r)
 {
@@ -107,6 +119,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                       1u << LP_F64, 1u << LP_BF16};
     const lp_reduction red = (lp_reduction)(k11 & 3);
     const unsigned want = wants[(k11 >> 2) & 3];
+    lp_sampling *sp = &p.pb.sampling;
+    if (k11 & 0x20) {
+        static const double TOPP[8] = {0.1, 0.5, 0.9, 0.99, 1, 0.3, 0.7, 0.95};
+        static const double MINP[8] = {0.01, 0.1, 0.5, 1, 0.05, 0.2, 0.9, 1e-6};
+        static const double CAPS[4] = {30, 5, 1, 0.5};
+        const uint8_t k8 = p.param[8], k9 = p.param[9];
+        if (k8 & 1) sp->top_k = (k8 >> 1) % 8;
+        if (k9 & 1) sp->top_p = TOPP[(k9 >> 1) & 7];
+        if (k9 & 0x10) sp->min_p = MINP[(k9 >> 5) & 7];
+        if (k11 & 0x40) sp->softcap = CAPS[p.param[10] & 3];
+    }
+    uint8_t *kept = malloc((size_t)(pb->shape.V > 0 ? pb->shape.V : 1));
     lp_ref_options fo = LP_REF_OPTIONS_INIT, so = LP_REF_OPTIONS_INIT;
     fo.formats = want;
     fo.threads = (k11 >> 4) & 1 ? 2 : 1;
@@ -146,6 +170,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (isfinite(x)) nfin++;
             }
             if (nfin == 0) special = 1;
+            int have_kept = 0;
+            if (counted && !special && lp_sampling_on_fz(sp)) {
+                lp_error ek = {LP_OK, ""};
+                const lp_status sk = lp_ref_kept(kept, (const char *)pb->logits + (size_t)(r * V) *
+                                                     (size_t)lp_format_get(pb->fmt)->bytes,
+                                                 pb->fmt, V, pb->temperature, sp, &ek);
+                LP_FZ_CHECK(sk == LP_OK, H, &p, "row %lld: lp_ref_kept: %s", (long long)r, ek.msg);
+                have_kept = 1;
+            }
             for (int64_t i = 0; i < V; i++) {
                 LP_FZ_CHECK(same_wanted(&ga[i], &gb[i], want), H, &p,
                             "row %lld element %lld (want %#x, %s): fast f64 %016llx f32 %08x f16 "
@@ -169,13 +202,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                     gb[i].f16 == 0x8000 && gb[i].bf16 == 0x8000, H, &p,
                                 "row %lld element %lld at -inf is not -0", (long long)r,
                                 (long long)i);
+                } else if (i != y && have_kept && !kept[i]) {
+                    LP_FZ_CHECK(lp_bits_f64(gb[i].f64) == 0x8000000000000000ull &&
+                                    lp_bits_f32(gb[i].f32) == 0x80000000u && gb[i].f16 == 0x8000 &&
+                                    gb[i].bf16 == 0x8000, H, &p,
+                                "row %lld element %lld outside the kept set is not -0",
+                                (long long)r, (long long)i);
                 }
             }
             int finite = 1; /* (3) on rows whose values did not overflow (tau tiny) */
             for (int64_t i = 0; i < V; i++) finite &= isfinite(gb[i].f64);
-            if (counted && !special && finite) check_sum(&p, gb, V, r);
+            if (counted && !special && finite && sp->softcap == 0) check_sum(&p, gb, V, r);
         }
     }
+    free(kept);
     free(ra.all);
     free(rb.all);
     lp_fz_free(&p);

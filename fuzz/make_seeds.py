@@ -387,7 +387,8 @@ def write(target, seeds):
 def grad_seeds():
     """fz_grad: every problem seed as it is (k11 = 0: token reduction, the four formats, one
     thread) and with k11 (the byte 11 from the end) set to mean/narrow/2 threads, sum/f64 and
-    token_mean/bf16/2 threads (fz_grad.c's layout of k11)."""
+    token_mean/bf16/2 threads (fz_grad.c's layout of k11), and with sampling parameters: top_k 3
+    and top_p 0.9; min_p 0.1; softcap 5 and top_k 1; softcap 30, top_k 4, top_p 0.5, min_p 0.1."""
     out = {}
     for name, data in reference_seeds().items():
         out[name] = data
@@ -396,6 +397,17 @@ def grad_seeds():
         for k11, tag in ((0x16, "mean-narrow-2t"), (0x09, "sum-f64"), (0x1F, "tokmean-bf16-2t")):
             b = bytearray(data)
             b[len(b) - 1 - 11] = k11
+            out["%s-%s" % (name, tag)] = bytes(b)
+        # SPEC A7's sampling parameters (k11 bit 5; bit 6 softcap): (k11, k8, k9, k10, tag)
+        for k11, k8, k9, k10, tag in ((0x21, 0x07, 0x05, 0, "sampled-topk3-topp09-sum"),
+                                      (0x36, 0x00, 0x30, 0, "sampled-minp01-narrow-2t"),
+                                      (0x68, 0x03, 0x00, 1, "softcap5-topk1-f64"),
+                                      (0x73, 0x09, 0x13, 0, "softcap30-all-tokmean-2t")):
+            b = bytearray(data)
+            b[len(b) - 1 - 11] = k11
+            b[len(b) - 1 - 8] = k8
+            b[len(b) - 1 - 9] = k9
+            b[len(b) - 1 - 10] = k10
             out["%s-%s" % (name, tag)] = bytes(b)
     return out
 

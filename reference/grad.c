@@ -1,5 +1,5 @@
-/* reference/grad.c: the exact gradient of SPEC A8 (without the sampling parameters of A7), correctly
- * rounded per element, streamed row by row.
+/* reference/grad.c: the exact gradient of SPEC A8 (with the sampling parameters of A7: SAMPLING),
+ * correctly rounded per element, streamed row by row.
  *
  * CONTRACT  For a counted token with label y, row x[0..V-1] of stored logits, temperature tau and
  *           the reduction's divisor D (1 for token and sum, n_b for mean, sum_b n_b for token_mean;
@@ -99,6 +99,54 @@
  *           set, reference/grad_fast.c decides the wanted formats of a numeric row first (its own
  *           proof); the elements it leaves undecided come here (lp_grad_row_mpfr with their
  *           indices, lp_grad_stats.fallback). Both are correct roundings of the same real.
+ * SAMPLING  (SPEC A7 then A8; lp_grad_row_sampled) The kept set K of a counted row is decided
+ *           exactly by reference/sample.c (lp_sample_prepare: K = the finite x_i >= thr), then
+ *               g_i = -P_i s_i / (tau D) (i != y),  g_y = P_y s_y / (tau D),
+ *           P_i = p_i the softmax of z over K for i in K, P_y = sum_{i in K, i != y} p_i when y is in
+ *           K, and P_y = 1 when it is not (A8's formula with p_y = 0, as the oracle
+ *           vectors/gen_grad.py writes it); s_i = sech^2(x_i / c) = 1 - tanh^2(x_i / c) with softcap
+ *           c (1 without; exactly 1 at x_i = 0). Elements i != y outside K (-inf logits included)
+ *           are -0 (-p_i with p_i = +0); the label the only member of K has P_y = 0 exactly: +0.
+ *   MASKED  Without softcap: s_i = 1 and z_i = x_i / tau, and the row with the logits outside K set
+ *           to -inf has, with no sampling, exactly this gradient: its finite logits are K, its
+ *           softmax is p over K, an element i != y at -inf is -0, a label at -inf has P_y = 1
+ *           (g_y = 1 / (tau D), EXACT), its EXACT rows are K's rows of equal logits (1/n, (n-1)/n:
+ *           the label alone in K gives +0), and a NaN or +inf row is left unfiltered by
+ *           lp_sample_prepare (NaN everywhere either way). So the masked row goes through
+ *           lp_grad_row_any unchanged: the fast path and the MPFR route, with their proofs, and
+ *           bit-identical to each other (tests/t_grad.c checks both on sampled rows).
+ *   SOFTCAP With softcap the MPFR route only (grad_row_capped): a NaN or +inf row, or one without a
+ *           finite logit, is NaN everywhere (A3 rule 1 first, as for logp); otherwise m = max of K
+ *           (always kept), d_i = (c tanh(x_i / c) - c tanh(m / c)) / tau <= 0 enclosed by
+ *           lp_cap_diff (ziv.c; absolute error about (c / tau) 2^-w, so the working precision gains
+ *           log2(c / tau) + 2 bits), e_i = exp(d_i) by RNDD / RNDU exps of its ends (1 exactly at
+ *           the max; the upper end clamped to 1), S and R = sum over K \ {y} accumulated outward,
+ *           P_i = e_i / S and the label's P_y enclosed twice (R / S and 1 - e_y / S, intersected, as
+ *           LABEL), clamped to [0, 1]; s_i by sech2_enclose (MPFR's sech of |x| / c rounded down
+ *           and up, decreasing in |x| / c, squared outward); |g_i| = P_i s_i / (tau D) with the
+ *           product and quotient outward; lp_decide as DECISION. Rational P_i (y outside K: 1;
+ *           every kept logit equal: 1/n and (n-1)/n) enter as their outward quotients; with
+ *           s_i = 1 too (x_i = 0) the element is the rational k / (n tau D) (decide_rational);
+ *           P_y = 0 is +0 (the label alone in K), and a label at -inf (outside K) has s_y = 0: +0.
+ *           STRICTNESS holds unconditionally: for x_i != 0, a non-zero rational x_i / c makes
+ *           sech(x_i / c) transcendental (Lindemann: cosh(a) algebraic would make e^a algebraic),
+ *           so MPFR's directed sechs are inexact and s_i lies strictly inside its enclosure (or
+ *           above an underflowed lower end 0); P_i's ends are strict as in the METHOD (exps of
+ *           non-zero dyadics are inexact; the clamps 1 and 0 are strict: P_i is in (0, 1) when it
+ *           is computed from the sums, since K then holds two distinct values); the products of
+ *           positive strict bounds are strict. So an end is never the exact value and lp_decide's
+ *           open rounding never gives a wrong bit.
+ *           TERMINATION is conditional: with P_i rational and x_i != 0, g_i = q rational would make
+ *           s_i = sech^2(x_i / c) rational: impossible (Lindemann), so these elements terminate
+ *           unconditionally. With P_i from the sums, p_i = e^{z_i} / sum_K e^{z_j} with the
+ *           z_j = c tanh(x_j / c) / tau transcendental, so Lindemann-Weierstrass does not apply;
+ *           that g_i (a product of p_i and sech^2) is never a rounding boundary follows from
+ *           Schanuel's conjecture, not from a known theorem (as sample.c's kept-set comparisons and
+ *           ziv.c's processed logp with softcap). An element still undecided at lp_ziv_max_prec()
+ *           is an LP_ERR_INTERNAL one-line error (element, V, label, softcap, temperature): never
+ *           a guess. So is an e_i that underflows MPFR's range (2c / tau beyond about 3e18) where
+ *           the limit interval stays too wide: the enclosures stay valid, only the decision may
+ *           fail. The fast path does not run on softcap rows (lp_grad_stats.fallback counts them).
  * STREAMING lp_grad_compute delivers every row (b, t) of [B, T] in row-major order to the sink;
  *           memory is a few rows (V lp_values) per thread. Results depend only on the input, never
  *           on the thread count or on opt->slow (every value is a correct rounding of one real).
@@ -107,6 +155,7 @@
 #include <mpfr.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -514,6 +563,290 @@ static int sampling_set(const lp_sampling *s)
     return s && (s->softcap != 0 || s->top_k != 0 || s->top_p != 0 || s->min_p != 0);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * SAMPLED rows (SPEC A7 then A8; the SAMPLING paragraph of the opening comment). */
+
+/* The softcap derivative s = sech^2(x / c) = 1 - tanh^2(x / c) (x finite, non-zero, c > 0):
+ * lo < s < hi strictly, at lo's and hi's precision w. a = |x| / c rounded down and up at
+ * w + 16 + max(0, E(a)) bits; sech is decreasing on [0, inf), so sech(ahi) <= sech(|a|) <=
+ * sech(alo), each rounded outward by MPFR (inexact: sech of a non-zero rational is transcendental,
+ * Lindemann), then squared outward. An underflow gives [0, m], m MPFR's least positive number. */
+static void sech2_enclose(mpfr_t lo, mpfr_t hi, double x, double cap)
+{
+    int ex, ec;
+    frexp(fabs(x), &ex);
+    frexp(cap, &ec);
+    const mpfr_prec_t pa = mpfr_get_prec(lo) + 16 + (ex - ec + 1 > 0 ? ex - ec + 1 : 0);
+    mpfr_t alo, ahi;
+    mpfr_inits2(pa, alo, ahi, (mpfr_ptr)0);
+    mpfr_set_d(alo, fabs(x), MPFR_RNDN); /* exact */
+    mpfr_set_d(ahi, fabs(x), MPFR_RNDN);
+    mpfr_div_d(alo, alo, cap, MPFR_RNDD);
+    mpfr_div_d(ahi, ahi, cap, MPFR_RNDU);
+    mpfr_sech(lo, ahi, MPFR_RNDD);
+    mpfr_sqr(lo, lo, MPFR_RNDD);
+    mpfr_sech(hi, alo, MPFR_RNDU);
+    mpfr_sqr(hi, hi, MPFR_RNDU);
+    mpfr_clears(alo, ahi, (mpfr_ptr)0);
+}
+
+/* The enclosures of a softcap row's sums at one precision: S and R = S - e_y over the kept set
+ * (e_i = exp(d_i), d_i = (c tanh(x_i / c) - c tanh(m / c)) / tau <= 0), c tanh(m / c). */
+typedef struct clevel {
+    mpfr_prec_t prec, w;
+    mpfr_t slo, shi, rlo, rhi, mclo, mchi;
+} clevel;
+
+typedef struct capctx {
+    const void *row;
+    lp_format fmt;
+    int64_t V, y;
+    double tau, cap, m, thr;
+    int filt, extra;
+    mpfr_t tD, dlo, dhi, t, plo, phi, slo, shi, glo, ghi;
+    clevel lv[LP_GRAD_LEVELS];
+    int nlv;
+} capctx;
+
+static int cap_kept(const capctx *c, double x)
+{
+    return x != -HUGE_VAL && (!c->filt || x >= c->thr);
+}
+
+static void cap_set_w(capctx *c, mpfr_prec_t w)
+{
+    mpfr_set_prec(c->dlo, w);
+    mpfr_set_prec(c->dhi, w);
+    mpfr_set_prec(c->t, w);
+    mpfr_set_prec(c->plo, w);
+    mpfr_set_prec(c->phi, w);
+    mpfr_set_prec(c->slo, w);
+    mpfr_set_prec(c->shi, w);
+    mpfr_set_prec(c->glo, w);
+    mpfr_set_prec(c->ghi, w);
+}
+
+/* e_i's enclosure [dlo, dhi] (kept x, the level's precision set): 1 exactly at the max; else
+ * exp of the ends of lp_cap_diff's enclosure of d_i, RNDD and RNDU, the upper end at most 1
+ * (d_i < 0: g strictly increasing). Strict: d_i's ends are dyadic and the lower one non-zero, so
+ * both exps are inexact (Lindemann), or the upper end is the clamp 1 > e_i. */
+static void cap_exp(capctx *c, const clevel *L, double x)
+{
+    if (x == c->m) {
+        mpfr_set_ui(c->dlo, 1, MPFR_RNDN);
+        mpfr_set_ui(c->dhi, 1, MPFR_RNDN);
+        return;
+    }
+    lp_cap_diff(c->dlo, c->dhi, c->t, x, L->mclo, L->mchi, c->cap, c->tau);
+    mpfr_exp(c->dlo, c->dlo, MPFR_RNDD);
+    mpfr_exp(c->dhi, c->dhi, MPFR_RNDU);
+    if (mpfr_cmp_ui(c->dhi, 1) > 0) mpfr_set_ui(c->dhi, 1, MPFR_RNDN);
+}
+
+static clevel *cap_level(capctx *c, int k)
+{
+    while (c->nlv <= k) {
+        clevel *L = &c->lv[c->nlv];
+        L->prec = c->nlv == 0 ? lp_ziv_prec0() : 2 * c->lv[c->nlv - 1].prec;
+        L->w = grad_working_prec(L->prec, c->V) + c->extra;
+        mpfr_inits2(L->w, L->slo, L->shi, L->rlo, L->rhi, L->mclo, L->mchi, (mpfr_ptr)0);
+        cap_set_w(c, L->w);
+        lp_cap_enclose(L->mclo, L->mchi, c->m, c->cap);
+        mpfr_set_zero(L->slo, 1);
+        mpfr_set_zero(L->shi, 1);
+        mpfr_set_zero(L->rlo, 1);
+        mpfr_set_zero(L->rhi, 1);
+        for (int64_t i = 0; i < c->V; i++) {
+            const double x = lp_load_f64(c->row, c->fmt, (size_t)i);
+            if (!cap_kept(c, x)) continue;
+            cap_exp(c, L, x);
+            mpfr_add(L->slo, L->slo, c->dlo, MPFR_RNDD);
+            mpfr_add(L->shi, L->shi, c->dhi, MPFR_RNDU);
+            if (i != c->y) {
+                mpfr_add(L->rlo, L->rlo, c->dlo, MPFR_RNDD);
+                mpfr_add(L->rhi, L->rhi, c->dhi, MPFR_RNDU);
+            }
+        }
+        c->nlv++;
+    }
+    cap_set_w(c, c->lv[k].w);
+    return &c->lv[k];
+}
+
+/* Element i of a softcap row by the Ziv loop. pk, pn: P_i = pk / pn exactly (pn > 0: the label
+ * outside the kept set, 1 / 1; a row of equal kept logits, (n - 1) / n or 1 / n); pn = 0: P_i from
+ * the sums (p_i, or sum_{j != y} p_j at the label, enclosed twice as in LABEL). */
+static lp_status cap_element(lp_value *out, capctx *c, int64_t i, int64_t pk, int64_t pn,
+                             lp_grad_stats *st, lp_error *err)
+{
+    const double x = lp_load_f64(c->row, c->fmt, (size_t)i);
+    for (int k = 0;; k++) {
+        clevel *L = pn ? NULL : cap_level(c, k);
+        mpfr_prec_t prec = lp_ziv_prec0() << k;
+        if (pn) cap_set_w(c, grad_working_prec(prec, c->V) + c->extra);
+        if (prec > st->max_prec) st->max_prec = prec;
+        if (pn) {
+            mpfr_set_si(c->plo, (long)pk, MPFR_RNDN);
+            mpfr_div_si(c->plo, c->plo, (long)pn, MPFR_RNDD);
+            mpfr_set_si(c->phi, (long)pk, MPFR_RNDN);
+            mpfr_div_si(c->phi, c->phi, (long)pn, MPFR_RNDU);
+        } else if (i == c->y) {
+            mpfr_div(c->plo, L->rlo, L->shi, MPFR_RNDD);
+            mpfr_div(c->phi, L->rhi, L->slo, MPFR_RNDU);
+            cap_exp(c, L, x); /* 1 - e_y / S */
+            mpfr_div(c->t, c->dhi, L->slo, MPFR_RNDU);
+            mpfr_ui_sub(c->t, 1, c->t, MPFR_RNDD);
+            mpfr_max(c->plo, c->plo, c->t, MPFR_RNDD);
+            mpfr_div(c->t, c->dlo, L->shi, MPFR_RNDD);
+            mpfr_ui_sub(c->t, 1, c->t, MPFR_RNDU);
+            mpfr_min(c->phi, c->phi, c->t, MPFR_RNDU);
+        } else {
+            cap_exp(c, L, x);
+            mpfr_div(c->plo, c->dlo, L->shi, MPFR_RNDD);
+            mpfr_div(c->phi, c->dhi, L->slo, MPFR_RNDU);
+        }
+        if (mpfr_cmp_ui(c->phi, 1) > 0) mpfr_set_ui(c->phi, 1, MPFR_RNDN); /* P_i < 1 */
+        if (mpfr_sgn(c->plo) < 0) mpfr_set_zero(c->plo, 1);                 /* P_i > 0 */
+        if (x == 0) {
+            mpfr_set_ui(c->slo, 1, MPFR_RNDN);
+            mpfr_set_ui(c->shi, 1, MPFR_RNDN);
+        } else {
+            sech2_enclose(c->slo, c->shi, x, c->cap);
+        }
+        mpfr_mul(c->glo, c->plo, c->slo, MPFR_RNDD);
+        mpfr_div(c->glo, c->glo, c->tD, MPFR_RNDD);
+        mpfr_mul(c->ghi, c->phi, c->shi, MPFR_RNDU);
+        mpfr_div(c->ghi, c->ghi, c->tD, MPFR_RNDU);
+        if (i != c->y) {
+            mpfr_neg(c->glo, c->glo, MPFR_RNDN);
+            mpfr_neg(c->ghi, c->ghi, MPFR_RNDN);
+            mpfr_swap(c->glo, c->ghi);
+        }
+        if (lp_decide(out, c->glo, c->ghi)) return LP_OK;
+        if (prec >= lp_ziv_max_prec() || k + 1 >= LP_GRAD_LEVELS)
+            return lp_fail(err, LP_ERR_INTERNAL,
+                           "grad: softcap element %lld undecided at %ld bits (V=%lld, label %lld, "
+                           "softcap %g, temperature %g): please report", (long long)i, (long)prec,
+                           (long long)c->V, (long long)c->y, c->cap, c->tau);
+    }
+}
+
+/* A LP_GROW_NUM or LP_GROW_EXACT row (of the stored row: no NaN, no +inf, a finite logit) with
+ * softcap, its kept set r->filt / r->thr (lp_sample_prepare). */
+static lp_status grad_row_capped(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t y,
+                                 double tau, int64_t D, const lp_row *r, lp_grad_stats *st,
+                                 lp_error *err)
+{
+    capctx c;
+    memset(&c, 0, sizeof c);
+    c.row = row;
+    c.fmt = fmt;
+    c.V = V;
+    c.y = y;
+    c.tau = tau;
+    c.cap = r->cap;
+    c.filt = r->filt;
+    c.thr = r->thr;
+    int64_t n = 0, nmax = 0;
+    double m = -HUGE_VAL;
+    for (int64_t i = 0; i < V; i++) {
+        const double x = lp_load_f64(row, fmt, (size_t)i);
+        if (!cap_kept(&c, x)) continue;
+        n++;
+        if (x > m) {
+            m = x;
+            nmax = 1;
+        } else if (x == m) {
+            nmax++;
+        }
+    }
+    LP_ASSERT(n > 0); /* the max finite logit is always kept */
+    c.m = m;
+    const int equal = nmax == n;
+    int ecp, etau;
+    frexp(c.cap, &ecp);
+    frexp(tau, &etau);
+    c.extra = ecp - etau + 2 > 0 ? ecp - etau + 2 : 0; /* d_i's absolute error: c / tau */
+    mpfr_init2(c.tD, LP_TD_PREC);
+    mpfr_set_d(c.tD, tau, MPFR_RNDN);
+    int inex = mpfr_mul_si(c.tD, c.tD, (long)D, MPFR_RNDN);
+    LP_ASSERT(inex == 0);
+    mpfr_inits2(64, c.dlo, c.dhi, c.t, c.plo, c.phi, c.slo, c.shi, c.glo, c.ghi, (mpfr_ptr)0);
+    const double xy = lp_load_f64(row, fmt, (size_t)y);
+    const int ykept = cap_kept(&c, xy);
+    lp_status s = LP_OK;
+    for (int64_t i = 0; i < V && s == LP_OK; i++) {
+        const double x = lp_load_f64(row, fmt, (size_t)i);
+        const int kept = cap_kept(&c, x);
+        int64_t pk = 0, pn = 0; /* P_i = pk / pn when pn > 0 */
+        if (i != y && !kept) {
+            value_negzero(&g[i]);
+            st->exact++;
+            continue;
+        }
+        if (i == y && !ykept) {
+            pk = pn = 1;
+        } else if (equal) {
+            pk = i == y ? n - 1 : 1;
+            pn = n;
+        }
+        if (pn && (pk == 0 || x == -HUGE_VAL)) {
+            /* P_y = 0 (the label the only kept token) or s_y = 0 (a label at -inf): +0 */
+            lp_value_special(&g[i], LP_TOK_ZERO);
+            st->exact++;
+        } else if (pn && x == 0) {
+            s = decide_rational(&g[i], pk, pn, c.tD, i != y, st, err); /* s_i = 1 */
+            st->exact++;
+        } else {
+            s = cap_element(&g[i], &c, i, pk, pn, st, err);
+            st->fallback++;
+        }
+    }
+    for (int k = 0; k < c.nlv; k++)
+        mpfr_clears(c.lv[k].slo, c.lv[k].shi, c.lv[k].rlo, c.lv[k].rhi, c.lv[k].mclo,
+                    c.lv[k].mchi, (mpfr_ptr)0);
+    mpfr_clears(c.tD, c.dlo, c.dhi, c.t, c.plo, c.phi, c.slo, c.shi, c.glo, c.ghi, (mpfr_ptr)0);
+    return s;
+}
+
+lp_status lp_grad_row_sampled(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t y,
+                              double tau, const lp_sampling *smp, int64_t D, int slow,
+                              unsigned want, lp_grad_scratch *sc, lp_grad_stats *st,
+                              lp_error *err)
+{
+    if (!smp || !sampling_set(smp))
+        return lp_grad_row_any(g, row, fmt, V, y, tau, D, slow, want, sc, st, err);
+    lp_row r;
+    memset(&r, 0, sizeof r);
+    r.data = row;
+    r.fmt = fmt;
+    r.V = V;
+    r.label = y;
+    r.tau = tau;
+    lp_ref_stats rs;
+    memset(&rs, 0, sizeof rs);
+    lp_status s = lp_sample_prepare(&r, smp, slow, &rs, err);
+    if (rs.max_prec > st->max_prec) st->max_prec = rs.max_prec;
+    if (s != LP_OK) return s;
+    if (!r.cap) {
+        /* MASKED: without softcap, the gradient of the kept set is A8's gradient (no sampling)
+         * of the row with the dropped logits at -inf, as reals and as special values */
+        if (!r.filt) return lp_grad_row_any(g, row, fmt, V, y, tau, D, slow, want, sc, st, err);
+        void *masked = lp_row_masked(&r);
+        if (!masked)
+            return lp_fail(err, LP_ERR_NOMEM, "grad: out of memory for a row of V=%lld",
+                           (long long)V);
+        s = lp_grad_row_any(g, masked, fmt, V, y, tau, D, slow, want, sc, st, err);
+        free(masked);
+        return s;
+    }
+    lp_grad_rowinfo ri;
+    lp_grad_row_scan(&ri, row, fmt, V, y);
+    st->elements += V;
+    if (ri.cls == LP_GROW_NAN) return lp_grad_row_exact(g, &ri, row, fmt, V, y, tau, D, st, err);
+    return grad_row_capped(g, row, fmt, V, y, tau, D, &r, st, err);
+}
+
 lp_status lp_grad_row(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t label,
                       double temperature, const lp_sampling *sampling, int64_t divisor,
                       lp_error *err)
@@ -526,17 +859,18 @@ lp_status lp_grad_row(lp_value *g, const void *row, lp_format fmt, int64_t V, in
     if (!(temperature > 0) || isinf(temperature))
         return lp_fail(err, LP_ERR_USAGE, "lp_grad_row: temperature %g is not positive and finite",
                        temperature);
-    if (sampling_set(sampling))
-        return lp_fail(err, LP_ERR_USAGE,
-                       "gradient with sampling parameters (A7) is not supported yet");
+    if (sampling) {
+        lp_status sv = lp_sampling_check(sampling, err);
+        if (sv != LP_OK) return sv;
+    }
     lp_mpfr_state ms;
     lp_mpfr_enter(&ms);
     lp_grad_stats st;
     memset(&st, 0, sizeof st);
     lp_grad_scratch sc;
     memset(&sc, 0, sizeof sc);
-    lp_status s = lp_grad_row_any(g, row, fmt, V, label, temperature, divisor, 0, LP_REF_ALL, &sc,
-                                  &st, err);
+    lp_status s = lp_grad_row_sampled(g, row, fmt, V, label, temperature, sampling, divisor, 0,
+                                      LP_REF_ALL, &sc, &st, err);
     lp_grad_scratch_free(&sc);
     lp_mpfr_leave(&ms);
     return s;
@@ -585,8 +919,9 @@ static void do_row(gworker *w, int64_t k)
     if (t < j->Ts && lp_problem_counted(pb, b, t)) {
         const int64_t D = j->red == LP_RED_MEAN ? j->nb[b] : j->red == LP_RED_TOKEN_MEAN ? j->total : 1;
         const int64_t y = lp_problem_label(pb, b, lp_problem_label_t(pb, t));
-        j->rs[k] = lp_grad_row_any(g, lp_problem_row(pb, b, t), pb->fmt, j->V, y, pb->temperature,
-                                   D, j->opt->slow, j->want, &w->sc, &w->st, &j->re[k]);
+        j->rs[k] = lp_grad_row_sampled(g, lp_problem_row(pb, b, t), pb->fmt, j->V, y,
+                                       pb->temperature, &pb->sampling, D, j->opt->slow, j->want,
+                                       &w->sc, &w->st, &j->re[k]);
     } else {
         zero_row(g, j->V);
     }
@@ -644,9 +979,6 @@ lp_status lp_grad_compute_mapped(const lp_problem *pb, lp_reduction red, const l
     if (stats) *stats = st;
     if (!pb || !sink || (unsigned)red > (unsigned)LP_RED_TOKEN_MEAN)
         return lp_fail(err, LP_ERR_USAGE, "lp_grad_compute: bad arguments");
-    if (sampling_set(&pb->sampling))
-        return lp_fail(err, LP_ERR_USAGE,
-                       "gradient with sampling parameters (A7) is not supported yet");
     lp_status s = lp_problem_check(pb, err);
     if (s != LP_OK) return s;
     const lp_ref_options dflt = LP_REF_OPTIONS_INIT;

@@ -52,5 +52,12 @@ void lp_grad_round32(double p, float *f32, uint16_t *bf16);
 lp_status lp_grad_row_any(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t y,
                           double tau, int64_t D, int slow, unsigned want, lp_grad_scratch *sc,
                           lp_grad_stats *st, lp_error *err);
+/* One counted row under the sampling parameters smp (SPEC A7 then A8; NULL or none set: as
+ * lp_grad_row_any). Without softcap, lp_grad_row_any on the row with the dropped logits at -inf;
+ * with softcap, the MPFR route of grad.c's SAMPLING paragraph. smp valid (lp_sampling_check). */
+lp_status lp_grad_row_sampled(lp_value *g, const void *row, lp_format fmt, int64_t V, int64_t y,
+                              double tau, const lp_sampling *smp, int64_t D, int slow,
+                              unsigned want, lp_grad_scratch *sc, lp_grad_stats *st,
+                              lp_error *err);
 
 #endif

@@ -16,7 +16,7 @@
  *  problem   lp_grad_compute on problems with shift next / none, masks, ignore_index, every
  *            reduction: the rows come in order, each once, rows that score nothing are +0, the
  *            counted rows are lp_grad_row with the reduction's divisor; the sink can stop it;
- *            sampling parameters are refused; the same bits with slow on and 2 threads, and on the
+ *            invalid sampling parameters are refused; the same bits with slow on and 2 threads, and on the
  *            wanted formats with the fast path on 1 and 3 threads.
  *  fast      the fast path (grad_fast.c) against the MPFR route, bit for bit on the wanted
  *            formats ({f64, f32, f16, bf16}, {f32, f16, bf16}, f64, bf16): random rows of every
@@ -24,6 +24,15 @@
  *            divisors up to 2^53 + 1 (outside the fast domain); peaked rows k = 0..30 in every
  *            format; an f64 subnormal element (the fallback counter moves), a label at -inf,
  *            elements past the small-term cut, ties. The counts fast + fallback + exact = V.
+ *  sampled   SPEC A8 over A7's processed rows: random rows, every format, softcap 0 / 5 / 30, top_k,
+ *            top_p, min_p, temperatures and divisors, against an oracle in this file (the kept
+ *            set from lp_ref_kept; z_i = c tanh(x_i / c) / tau, softmax over it, P_y = 1 - p_y,
+ *            s_i = 1 - tanh^2(x_i / c), all at ORACLE_PREC bits; a label outside the kept set
+ *            has P_y = 1); elements outside the kept set -0 checked on their own; without softcap
+ *            the fast path against the MPFR route bit for bit (and the fast counter moves); the
+ *            label the only kept token (+0, the others -0), a label at -inf under softcap (+0),
+ *            x_y = 0 outside the kept set under softcap (1 / (tau D) exactly), equal kept logits;
+ *            lp_grad_compute with sampling = lp_grad_row per row, slow and fast alike.
  *  writer    core's deferred safetensors tensors (lp_twriter_add_later, begin, put), which
  *            `ref --grad` writes through: the file read back, misuse refused, abort leaves nothing.
  *  boundary  grad_fast.c's rounding-boundary bit test against its definition (every f16 and
@@ -637,14 +646,13 @@ static void test_refusals(void)
     lp_status s = lp_grad_compute(&pb, LP_RED_TOKEN, NULL, sink_collect, &col, NULL, &err);
     lpt_check(s == LP_ERR_IO && strstr(err.msg, "stopped on purpose"),
               "a sink that stops: status %d '%s'", (int)s, err.msg);
-    pb.sampling.top_k = 2;
+    pb.sampling.top_p = 2; /* invalid sampling parameters: refused (valid ones: test_sampled) */
     s = lp_grad_compute(&pb, LP_RED_TOKEN, NULL, sink_collect, &col, NULL, &err);
-    lpt_check(s == LP_ERR_USAGE && strstr(err.msg, "sampling parameters (A7) is not supported"),
-              "sampling refused: status %d '%s'", (int)s, err.msg);
-    lp_sampling sp = {30.0, 0, 0, 0};
+    lpt_check(s == LP_ERR_USAGE, "top_p 2 refused: status %d '%s'", (int)s, err.msg);
+    lp_sampling sp = {-1.0, 0, 0, 0};
     lp_value g[3];
     s = lp_grad_row(g, row, LP_F32, 3, 0, 1.0, &sp, 1, &err);
-    lpt_check(s == LP_ERR_USAGE, "lp_grad_row: softcap refused: %d", (int)s);
+    lpt_check(s == LP_ERR_USAGE, "lp_grad_row: softcap -1 refused: %d", (int)s);
     s = lp_grad_row(g, row, LP_F32, 3, 3, 1.0, NULL, 1, &err);
     lpt_check(s == LP_ERR_USAGE, "lp_grad_row: label 3 of 3 refused: %d", (int)s);
     s = lp_grad_row(g, row, LP_F32, 3, 0, 1.0, NULL, 0, &err);
@@ -659,6 +667,282 @@ static void test_refusals(void)
     free(row);
 }
 
+
+/* ---- SPEC A8 over A7's processed rows ------------------------------------------------------ */
+
+/* Element i by the textbook formulas at ORACLE_PREC bits: kept from lp_ref_kept (sample.c). */
+static void oracle_sampled(lp_value *o, const double *x, const uint8_t *kept, int64_t V, int64_t y,
+                           double tau, double cap, int64_t D, int64_t i)
+{
+    const mpfr_flags_t fl = mpfr_flags_save();
+    const mpfr_prec_t P = ORACLE_PREC;
+    mpfr_t s, e, z, m, g, sd;
+    mpfr_inits2(P, s, e, z, m, g, sd, (mpfr_ptr)0);
+    mpfr_set_inf(m, -1);
+    for (int64_t k = 0; k < V; k++) {            /* z_k = c tanh(x_k / c) / tau */
+        if (!kept[k]) continue;
+        mpfr_set_d(z, x[k], MPFR_RNDN);
+        if (cap) {
+            mpfr_div_d(z, z, cap, MPFR_RNDN);
+            mpfr_tanh(z, z, MPFR_RNDN);
+            mpfr_mul_d(z, z, cap, MPFR_RNDN);
+        }
+        mpfr_div_d(z, z, tau, MPFR_RNDN);
+        mpfr_max(m, m, z, MPFR_RNDN);
+    }
+    mpfr_set_zero(s, 1);
+    mpfr_set_zero(g, 1);
+    for (int64_t k = 0; k < V; k++) {
+        if (!kept[k]) continue;
+        mpfr_set_d(z, x[k], MPFR_RNDN);
+        if (cap) {
+            mpfr_div_d(z, z, cap, MPFR_RNDN);
+            mpfr_tanh(z, z, MPFR_RNDN);
+            mpfr_mul_d(z, z, cap, MPFR_RNDN);
+        }
+        mpfr_div_d(z, z, tau, MPFR_RNDN);
+        mpfr_sub(z, z, m, MPFR_RNDN);
+        mpfr_exp(e, z, MPFR_RNDN);
+        mpfr_add(s, s, e, MPFR_RNDN);
+        if (k == i) mpfr_set(g, e, MPFR_RNDN);
+    }
+    mpfr_div(g, g, s, MPFR_RNDN);                /* p_i (0 outside the kept set) */
+    if (i == y) mpfr_ui_sub(g, 1, g, MPFR_RNDN);  /* 1 - p_y: rows here keep p_y well below 1 */
+    else mpfr_neg(g, g, MPFR_RNDN);
+    if (cap && x[i] != 0) {                      /* s_i = 1 - tanh^2(x_i / c) */
+        if (x[i] == -HUGE_VAL) {
+            mpfr_set_zero(sd, 1);
+        } else {
+            mpfr_set_d(sd, x[i], MPFR_RNDN);
+            mpfr_div_d(sd, sd, cap, MPFR_RNDN);
+            mpfr_tanh(sd, sd, MPFR_RNDN);
+            mpfr_sqr(sd, sd, MPFR_RNDN);
+            mpfr_ui_sub(sd, 1, sd, MPFR_RNDN);
+        }
+        mpfr_mul(g, g, sd, MPFR_RNDN);
+    }
+    mpfr_div_d(g, g, tau, MPFR_RNDN);
+    mpfr_div_si(g, g, (long)D, MPFR_RNDN);
+    if (i != y && !kept[i]) mpfr_set_zero(g, -1);
+    if (i == y && mpfr_zero_p(g)) mpfr_set_zero(g, 1);
+    oracle_round(o, g);
+    mpfr_clears(s, e, z, m, g, sd, (mpfr_ptr)0);
+    mpfr_flags_restore(fl, MPFR_FLAGS_ALL);
+}
+
+static int is_negzero(const lp_value *v)
+{
+    return lp_bits_f64(v->f64) == 0x8000000000000000ull && lp_bits_f32(v->f32) == 0x80000000u &&
+           v->f16 == 0x8000 && v->bf16 == 0x8000 && lp_bits_f64(v->dd.hi) == 0x8000000000000000ull &&
+           lp_bits_f64(v->dd.lo) == 0;
+}
+
+static int is_poszero(const lp_value *v)
+{
+    return lp_bits_f64(v->f64) == 0 && lp_bits_f32(v->f32) == 0 && v->f16 == 0 && v->bf16 == 0 &&
+           lp_bits_f64(v->dd.hi) == 0 && lp_bits_f64(v->dd.lo) == 0;
+}
+
+static void note_sampling(const lp_sampling *sp)
+{
+    lpt_note("sampling: softcap %a top_k %lld top_p %a min_p %a", sp->softcap,
+             (long long)sp->top_k, sp->top_p, sp->min_p);
+}
+
+static int64_t n_sampled_rows, n_sampled_fast, n_outside;
+
+/* lp_grad_row under sp against oracle_sampled, every element; the fast path against the MPFR
+ * route (lp_grad_row_sampled, slow off and on) on every format but the dd. */
+static void check_sampled(const char *what, const double *x, int64_t V, int64_t y, lp_format fmt,
+                          double tau, int64_t D, const lp_sampling *sp)
+{
+    void *row = store_row(x, V, fmt);
+    double *xs = malloc((size_t)V * sizeof *xs);
+    uint8_t *kept = malloc((size_t)V);
+    lp_value *g = malloc((size_t)V * sizeof *g), *gf = malloc((size_t)V * sizeof *gf),
+             *gs = malloc((size_t)V * sizeof *gs);
+    for (int64_t i = 0; i < V; i++) xs[i] = lp_load_f64(row, fmt, (size_t)i);
+    lp_error err = {LP_OK, ""};
+    n_sampled_rows++;
+    lp_status s = lp_ref_kept(kept, row, fmt, V, tau, sp, &err);
+    if (lpt_check(s == LP_OK, "%s: lp_ref_kept: %s", what, err.msg))
+        s = lp_grad_row(g, row, fmt, V, y, tau, sp, D, &err);
+    if (!lpt_check(s == LP_OK, "%s: lp_grad_row failed: %s", what, err.msg)) {
+        note_row(row, fmt, V, y, tau, D);
+        note_sampling(sp);
+        goto out;
+    }
+    int bad = 0;
+    for (int64_t i = 0; i < V && bad < 3; i++) {
+        lp_value o;
+        oracle_sampled(&o, xs, kept, V, y, tau, sp->softcap, D, i);
+        n_elems++;
+        int ok = same_value(&g[i], &o);
+        if (i != y && !kept[i]) {
+            ok = ok && is_negzero(&g[i]);
+            n_outside++;
+        }
+        if (!lpt_check(ok, "%s: element %lld of %lld (label %lld, kept %d): reference != oracle",
+                       what, (long long)i, (long long)V, (long long)y, kept[i])) {
+            note_value("reference", &g[i]);
+            note_value("oracle   ", &o);
+            note_row(row, fmt, V, y, tau, D);
+            note_sampling(sp);
+            bad++;
+        }
+    }
+    if (sp->softcap == 0) {
+        const unsigned want = LP_REF_ALL & ~LP_REF_DD;
+        lp_grad_scratch sc;
+        memset(&sc, 0, sizeof sc);
+        lp_grad_stats sa, sb;
+        memset(&sa, 0, sizeof sa);
+        memset(&sb, 0, sizeof sb);
+        lp_error ea = {LP_OK, ""}, eb = {LP_OK, ""};
+        lp_mpfr_state ms;
+        lp_mpfr_enter(&ms);
+        lp_status s1 = lp_grad_row_sampled(gf, row, fmt, V, y, tau, sp, D, 0, want, &sc, &sa, &ea);
+        lp_status s2 = lp_grad_row_sampled(gs, row, fmt, V, y, tau, sp, D, 1, want, &sc, &sb, &eb);
+        lp_mpfr_leave(&ms);
+        lp_grad_scratch_free(&sc);
+        n_sampled_fast += sa.fast;
+        int same = s1 == LP_OK && s2 == LP_OK && sb.fast == 0;
+        for (int64_t i = 0; i < V && same; i++) same = same_wanted(&gf[i], &gs[i], want);
+        if (!lpt_check(same, "%s: fast path != MPFR route on a sampled row (%s / %s)", what, ea.msg,
+                       eb.msg)) {
+            note_row(row, fmt, V, y, tau, D);
+            note_sampling(sp);
+        }
+    }
+out:
+    free(g);
+    free(gf);
+    free(gs);
+    free(kept);
+    free(xs);
+    free(row);
+}
+
+static void test_sampled(void)
+{
+    lpt_rng r;
+    lpt_rng_init(&r, lpt_seed() ^ 0x73616d70u);
+    static const double caps[] = {0, 0, 5, 30}, taus[] = {1, 0.7, 2, 0.25};
+    static const double tps[] = {0, 0.5, 0.9, 1}, mps[] = {0, 0.05, 0.3};
+    static const int64_t divs[] = {1, 3, 7};
+    const int n = 150 * lpt_level();
+    for (int it = 0; it < n; it++) {
+        const lp_format fmt = (lp_format)(it % LP_NFORMATS);
+        const int64_t V = 2 + (int64_t)(lpt_rng_next(&r) % 24);
+        const int64_t y = (int64_t)(lpt_rng_next(&r) % (uint64_t)V);
+        lp_sampling sp = {caps[lpt_rng_next(&r) % 4], (int64_t)(lpt_rng_next(&r) % 5),
+                          tps[lpt_rng_next(&r) % 4], mps[lpt_rng_next(&r) % 3]};
+        const double tau = taus[lpt_rng_next(&r) % 4];
+        const int64_t D = divs[lpt_rng_next(&r) % 3];
+        const int kind = (int)(lpt_rng_next(&r) % 4);
+        double *x = malloc((size_t)V * sizeof *x);
+        for (int64_t i = 0; i < V; i++) {
+            double v;
+            switch (kind) {
+            case 0: v = 3 * lpt_rng_normal(&r); break;
+            case 1: v = (double)(lpt_rng_next(&r) % 3); break;                   /* ties, zeros */
+            case 2: v = (lpt_rng_next(&r) % 4) ? 20 * lpt_rng_normal(&r) : -HUGE_VAL; break;
+            default: v = 40 * lpt_rng_normal(&r); break;
+            }
+            x[i] = lp_round_to(v, fmt);
+        }
+        if (x[y] == -HUGE_VAL && lpt_rng_next(&r) % 2) x[y] = 0;
+        int fin = 0;
+        for (int64_t i = 0; i < V; i++) fin += x[i] != -HUGE_VAL;
+        if (!fin) x[0] = 1;
+        char what[96];
+        snprintf(what, sizeof what, "sampled %d (%s, seed 0x%llx)", it, lp_format_name(fmt),
+                 (unsigned long long)lpt_seed());
+        check_sampled(what, x, V, y, fmt, tau, D, &sp);
+        free(x);
+    }
+    lpt_check(n_sampled_fast > 0, "the fast path decided no element of a sampled row");
+    lpt_check(n_outside > 0, "no element outside a kept set was checked");
+
+    /* the label the only kept token: +0, the others -0 (with and without softcap) */
+    static const double x1[4] = {1.5, 3.0, -HUGE_VAL, 0.25};
+    for (int c = 0; c < 2; c++) {
+        lp_sampling sp = {c ? 30.0 : 0.0, 1, 0, 0};
+        lp_value g[4];
+        lp_error err = {LP_OK, ""};
+        void *row = store_row(x1, 4, LP_F32);
+        lp_status s = lp_grad_row(g, row, LP_F32, 4, 1, 0.7, &sp, 3, &err);
+        lpt_check(s == LP_OK && is_poszero(&g[1]) && is_negzero(&g[0]) && is_negzero(&g[2]) &&
+                  is_negzero(&g[3]), "label alone in the kept set (softcap %g): +0 / -0 (%s)",
+                  sp.softcap, err.msg);
+        /* the label outside the kept set: 1 / (tau D) without softcap, s_y / (tau D) with */
+        s = lp_grad_row(g, row, LP_F32, 4, 0, 1.0, &sp, 2, &err);
+        const double sy = c ? 1 - tanh(1.5 / 30) * tanh(1.5 / 30) : 1.0;
+        const double s1 = c ? 1 - tanh(3.0 / 30) * tanh(3.0 / 30) : 1.0;
+        lpt_check(s == LP_OK && (c ? fabs(g[0].f64 / (sy / 2) - 1) < 1e-15 : g[0].f64 == 0.5) &&
+                      (c ? fabs(g[1].f64 / (-s1 / 2) - 1) < 1e-15 : g[1].f64 == -0.5) &&
+                      is_negzero(&g[3]),
+                  "label outside the kept set (softcap %g): %a, want %a (%s)", sp.softcap, g[0].f64,
+                  sy / 2, err.msg);
+        free(row);
+    }
+    /* softcap: a label at -inf (+0: s_y = 0), x_y = 0 outside the kept set (1 / (tau D) exactly),
+     * equal kept logits (rational P, transcendental s) */
+    {
+        static const double x2[4] = {-HUGE_VAL, 2.0, 0.0, 2.0};
+        lp_sampling sp = {30.0, 2, 0, 0};
+        lp_value g[4];
+        lp_error err = {LP_OK, ""};
+        void *row = store_row(x2, 4, LP_F64);
+        lp_status s = lp_grad_row(g, row, LP_F64, 4, 0, 1.0, &sp, 1, &err);
+        lpt_check(s == LP_OK && is_poszero(&g[0]) && is_negzero(&g[2]),
+                  "softcap: label at -inf gives +0 (%s)", err.msg);
+        s = lp_grad_row(g, row, LP_F64, 4, 2, 0.5, &sp, 1, &err);
+        const double s2 = 1 - tanh(2.0 / 30) * tanh(2.0 / 30);
+        lpt_check(s == LP_OK && g[2].f64 == 2.0 && is_negzero(&g[0]) &&
+                      fabs(g[1].f64 / (-s2) - 1) < 1e-15 && lp_bits_f64(g[1].f64) ==
+                      lp_bits_f64(g[3].f64), "softcap: x_y = 0 outside K: 1/(tau D) = 2, got %a, "
+                      "equal kept: -1/2 s / tau = %a, got %a (%s)", g[2].f64, -s2, g[1].f64, err.msg);
+        free(row);
+    }
+
+    /* lp_grad_compute with sampling: lp_grad_row per counted row, fast and slow alike */
+    for (int c = 0; c < 2; c++) {
+        const int64_t B = 2, T = 3, V = 7;
+        double x[2 * 3 * 7];
+        for (int i = 0; i < B * T * V; i++) x[i] = lp_round_to(2 * lpt_rng_normal(&r), LP_BF16);
+        void *lg = store_row(x, B * T * V, LP_BF16);
+        int64_t labels[6] = {0, 3, 6, 2, 5, 1};
+        lp_problem pb = LP_PROBLEM_INIT;
+        pb.shape = (lp_shape){B, T, V};
+        pb.fmt = LP_BF16;
+        pb.logits = lg;
+        pb.labels = labels;
+        pb.shift = LP_SHIFT_NONE;
+        pb.temperature = 0.7;
+        pb.sampling = (lp_sampling){c ? 20.0 : 0.0, 4, 0.8, 0.02};
+        for (int slow = 0; slow < 2; slow++) {
+            collect col = {0, B, T, V, calloc((size_t)(B * T * V), sizeof(lp_value)), -1, 1};
+            lp_ref_options opt = LP_REF_OPTIONS_INIT;
+            opt.slow = slow;
+            opt.threads = 2;
+            lp_error err = {LP_OK, ""};
+            lp_status s = lp_grad_compute(&pb, LP_RED_MEAN, &opt, sink_collect, &col, NULL, &err);
+            int same = lpt_check(s == LP_OK && col.order_ok && col.next == B * T,
+                                 "sampled problem (softcap %d, slow %d): %s", c, slow, err.msg);
+            for (int64_t k = 0; k < B * T && same; k++) {
+                lp_value g[7];
+                s = lp_grad_row(g, (const char *)lg + (size_t)k * V * 2, LP_BF16, V, labels[k],
+                                0.7, &pb.sampling, T, &err);
+                for (int64_t i = 0; i < V && same; i++)
+                    same = s == LP_OK && same_value(&g[i], &col.all[k * V + i]);
+            }
+            lpt_check(same, "sampled problem (softcap %d, slow %d) = lp_grad_row per row", c, slow);
+            free(col.all);
+        }
+        free(lg);
+    }
+}
 
 /* ---- the fast path (grad_fast.c) against the MPFR route ------------------------------------ */
 
@@ -938,6 +1222,10 @@ int main(void)
     test_boundary();
     test_fast_hard();
     test_fast_random();
+    test_sampled();
+    printf("t_grad: sampled rows: %lld against the oracle, %lld elements outside a kept set, %lld "
+           "elements decided by the fast path\n", (long long)n_sampled_rows, (long long)n_outside,
+           (long long)n_sampled_fast);
     printf("t_grad: fast path: %lld elements, %lld fast, %lld MPFR fallbacks, %lld exact\n",
            (long long)fs_fast.elements, (long long)fs_fast.fast, (long long)fs_fast.fallback,
            (long long)fs_fast.exact);
