@@ -235,8 +235,8 @@ lp_status rp_cases_build(rp_cases *cs, const rp_options *o, lp_error *err)
         cs->logits += pb->shape.B * pb->shape.T * pb->shape.V;
     }
     /* the sections with cases of their own (processed, gradients) may be selected alone */
-    if (s == LP_OK && cs->n == 0 && !family_selected(o, "processed") &&
-        !family_selected(o, "gradients"))
+    if (s == LP_OK && cs->n == 0 && !rp_list_match(o->families, "processed") &&
+        !rp_list_match(o->families, "gradients"))
         s = lp_fail(err, LP_ERR_USAGE, "no case selected");
     return s;
 }

@@ -298,6 +298,13 @@ static double cr_share(const gcell *c)
     return c->g.elements ? (double)c->g.correctly_rounded / (double)c->g.elements : 0.0;
 }
 
+/* A share as a percentage rounded down to 0.01 % (so "100%" only when every element is). */
+static void pct_down(char *t, size_t n, double share)
+{
+    if (share >= 1) snprintf(t, n, "100%%");
+    else snprintf(t, n, "%.2f%%", floor(share * 1e4) / 100);
+}
+
 /* The largest 1 - p_y of the sweep where the label element has no correct digit (relative error
  * >= 1/2), or 0 if none; the largest relative error where it keeps one (< 1/2), or -1. */
 static double lost_from(const glabel *l)
@@ -335,7 +342,7 @@ static void prose(rp_buf *b, const rp_gradient *p)
         else
             rp_printf(b, "a correct leading digit at every point");
         if (kept >= 0)
-            rp_printf(b, "%s relative error at most %.3g (%.3g u of %s)%s.\n",
+            rp_printf(b, "%srelative error at most %.3g (%.3g u of %s)%s.\n",
                       lost > 0 ? "; " : ", ", kept, kept / u, lp_format_name(l->k->out),
                       lost > 0 ? " where a digit is left" : "");
         else
@@ -371,11 +378,13 @@ static void prose(rp_buf *b, const rp_gradient *p)
             failed += c->g.failed != 0;
         }
         if (!cells) continue;
+        char crt[24];
+        pct_down(crt, sizeof crt, cr);
         rp_printf(b, "- `%s`%s, over its %lld cells: max %.4g ulp, max row_rel %.3g, max scale_rel "
-                     "%.3g (%.3g u of %s); at least %.4g%% of the elements correctly rounded; %lld "
-                     "class mismatches, %lld NaN leaks; check's default bound %s.\n", k->name,
-                  k->known_bug ? " (the known bug class)" : "", (long long)cells, mu, mr, ms,
-                  ms / u_of(k->out), lp_format_name(k->out), 100.0 * cr, (long long)cm,
+                     "%.3g (%.3g u of %s); at least %s of the elements correctly rounded in every "
+                     "cell; %lld class mismatches, %lld NaN leaks; check's default bound %s.\n",
+                  k->name, k->known_bug ? " (the known bug class)" : "", (long long)cells, mu, mr,
+                  ms, ms / u_of(k->out), lp_format_name(k->out), crt, (long long)cm,
                   (long long)leaks,
                   failed ? "fails in some cells" : "holds in every cell");
     }
@@ -413,10 +422,12 @@ void rp_gradient_markdown(rp_buf *b, const rp_report *r)
         }
         if (c->g.m[3].n) snprintf(mr, sizeof mr, "%.3g", c->g.m[3].max);
         if (c->g.m[4].n) snprintf(ms, sizeof ms, "%.3g", c->g.m[4].max);
-        rp_printf(b, "| %s%s | %s | %s | %lld | %s | %s | %s | %s | %.4g%% | %lld | %lld | %s |\n",
+        char crt[24];
+        pct_down(crt, sizeof crt, cr_share(c));
+        rp_printf(b, "| %s%s | %s | %s | %lld | %s | %s | %s | %s | %s | %lld | %lld | %s |\n",
                   c->k->name, c->k->known_bug ? " (bug)" : "", lp_format_name(c->fmt),
-                  lp_reduction_name(c->red), (long long)c->g.elements, mu, pu, mr, ms,
-                  100.0 * cr_share(c), (long long)c->g.class_mismatches,
+                  lp_reduction_name(c->red), (long long)c->g.elements, mu, pu, mr, ms, crt,
+                  (long long)c->g.class_mismatches,
                   (long long)c->g.nan_leaks, c->g.failed ? "FAILS" : "holds");
     }
     rp_printf(b, "\n![label element error against 1 - p_y](figures/grad_label.svg)\n");
