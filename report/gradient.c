@@ -378,11 +378,17 @@ static void prose(rp_buf *b, const rp_gradient *p)
             failed += c->g.failed != 0;
         }
         if (!cells) continue;
-        char crt[24];
-        pct_down(crt, sizeof crt, cr);
+        char crt[96];
+        if (cr >= 1) snprintf(crt, sizeof crt, "every element correctly rounded");
+        else {
+            char t[24];
+            pct_down(t, sizeof t, cr);
+            snprintf(crt, sizeof crt, "at least %s of the elements correctly rounded in every cell",
+                     t);
+        }
         rp_printf(b, "- `%s`%s, over its %lld cells: max %.4g ulp, max row_rel %.3g, max scale_rel "
-                     "%.3g (%.3g u of %s); at least %s of the elements correctly rounded in every "
-                     "cell; %lld class mismatches, %lld NaN leaks; check's default bound %s.\n",
+                     "%.3g (%.3g u of %s); %s; %lld class mismatches, %lld NaN leaks; check's "
+                     "default bound %s.\n",
                   k->name, k->known_bug ? " (the known bug class)" : "", (long long)cells, mu, mr,
                   ms, ms / u_of(k->out), lp_format_name(k->out), crt, (long long)cm,
                   (long long)leaks,
