@@ -157,7 +157,12 @@ int lp_cmd_report(int argc, char **argv)
         fprintf(stderr, "lpcert report: sweep done (%.1f s); processed log-probs\n", since(&t0));
         s = rp_processed_run(&pk, &o, &err);
     }
-    rp_report r = {&o, &cs, &ks, &sw, pk};
+    rp_gradient *gr = NULL;
+    if (s == LP_OK && rp_list_match(o.families, "gradients")) {
+        fprintf(stderr, "lpcert report: %.1f s; backward kernels (gradients)\n", since(&t0));
+        s = rp_gradient_run(&gr, &o, &err);
+    }
+    rp_report r = {&o, &cs, &ks, &sw, pk, gr};
     if (s == LP_OK) fprintf(stderr, "lpcert report: sweep done (%.1f s); writing\n", since(&t0));
     if (s == LP_OK) s = rp_figures_write(&r, &err);
     if (s == LP_OK) s = rp_markdown_write(&r, &err);
@@ -167,6 +172,7 @@ int lp_cmd_report(int argc, char **argv)
                 o.json, o.out_dir);
         rp_summary_print(stdout, &r);
     }
+    rp_gradient_free(gr);
     rp_processed_free(pk);
     rp_sweep_free(&sw);
     rp_kernels_free(&ks);

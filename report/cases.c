@@ -203,10 +203,10 @@ static lp_status add_pair_exh(rp_cases *cs, const rp_options *o, lp_error *err)
 
 int rp_family_known(const char *glob, const rp_options *o)
 {
-    static const char *const own[] = {"near_zero", "pair_exh", "processed"};
+    static const char *const own[] = {"near_zero", "pair_exh", "processed", "gradients"};
     for (size_t f = 0; f < lp_family_count(); f++)
         if (ck_glob_match(glob, lp_family_at(f)->name)) return 1;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (ck_glob_match(glob, own[i])) return 1;
     char **names;
     size_t n;
@@ -234,7 +234,10 @@ lp_status rp_cases_build(rp_cases *cs, const rp_options *o, lp_error *err)
         cs->tokens += pb->shape.B * (pb->shift == LP_SHIFT_NEXT ? pb->shape.T - 1 : pb->shape.T);
         cs->logits += pb->shape.B * pb->shape.T * pb->shape.V;
     }
-    if (s == LP_OK && cs->n == 0) s = lp_fail(err, LP_ERR_USAGE, "no case selected");
+    /* the sections with cases of their own (processed, gradients) may be selected alone */
+    if (s == LP_OK && cs->n == 0 && !rp_list_match(o->families, "processed") &&
+        !rp_list_match(o->families, "gradients"))
+        s = lp_fail(err, LP_ERR_USAGE, "no case selected");
     return s;
 }
 

@@ -5,6 +5,7 @@
  *   logp_abs_<dtype>.svg    max absolute error against |logp|
  *   sweep_{ulp,rel,abs}_<out>.svg   error of the sum (solid) and the mean (dashed) against length
  *   dpo_{abs,rel}_<out>.svg          error of the DPO margin from sums (solid) and means (dashed)
+ *   grad_label.svg          the backward kernels' label element error against 1 - p_y (gradient.c)
  * Each kernel has its colour and marker shape (and in the token figures a dash pattern), so
  * series stay distinguishable where they cross or coincide; the legend names coinciding ones. */
 #include <math.h>
@@ -172,5 +173,6 @@ lp_status rp_figures_write(const rp_report *r, lp_error *err)
     lp_status s = LP_OK;
     for (int f = 0; f < LP_NFORMATS && s == LP_OK; f++) s = fig_tokens(&fc, (lp_format)f, err);
     for (int f = 0; f < LP_NFORMATS && s == LP_OK; f++) s = fig_sweep(&fc, (lp_format)f, err);
+    if (s == LP_OK) s = rp_gradient_figure(r, err);
     return s;
 }

@@ -186,6 +186,7 @@ lp_status rp_json_write(const rp_report *r, lp_error *err)
     for (size_t i = 0; i < r->ks->n; i++) cJSON_AddItemToArray(ks, kernel_json(r, &r->ks->v[i]));
     cJSON_AddItemToObject(root, "sum_vs_mean", sweep_json(r->sw));
     rp_processed_json(root, r);
+    rp_gradient_json(root, r);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return lp_fail(err, LP_ERR_NOMEM, "%s: out of memory", r->o->json);

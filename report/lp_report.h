@@ -162,12 +162,23 @@ typedef struct rp_processed rp_processed;
 lp_status rp_processed_run(rp_processed **out, const rp_options *o, lp_error *err);
 void rp_processed_free(rp_processed *p);
 
+/* ---- gradients (gradient.c) ------------------------------------------------------------------ */
+
+/* The backward kernels of impl/lp_grad.h on generated cases in every logits format they read, for
+ * every reduction, judged by check's gradient engine (lp_grad_check), and the label element's
+ * relative error against 1 - p_y. Run when the family selection matches "gradients" (or is
+ * empty). */
+typedef struct rp_gradient rp_gradient;
+lp_status rp_gradient_run(rp_gradient **out, const rp_options *o, lp_error *err);
+void rp_gradient_free(rp_gradient *p);
+
 typedef struct rp_report {
     const rp_options *o;
     rp_cases *cs;
     rp_kernels *ks;
     rp_sweep *sw;
     rp_processed *pk;        /* NULL: no section */
+    rp_gradient *gr;         /* NULL: no section */
 } rp_report;
 
 
@@ -210,6 +221,10 @@ int rp_class_exhaustive(const rp_cases *cs, const char *cls);
 /* The section of ACCURACY.md and the "processed" object of the JSON (root: a cJSON object). */
 void rp_processed_markdown(rp_buf *b, const rp_report *r);
 void rp_processed_json(void *root, const rp_report *r);
+/* The gradient section of ACCURACY.md, the "gradients" object of the JSON, figures/grad_label.svg. */
+void rp_gradient_markdown(rp_buf *b, const rp_report *r);
+void rp_gradient_json(void *root, const rp_report *r);
+lp_status rp_gradient_figure(const rp_report *r, lp_error *err);
 lp_status rp_figures_write(const rp_report *r, lp_error *err);
 lp_status rp_families_write(const rp_report *r, lp_error *err);
 /* The prose of ACCURACY.md (prose.c), derived from the figures. */

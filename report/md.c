@@ -226,6 +226,7 @@ lp_status rp_markdown_write(const rp_report *r, lp_error *err)
                       "![error vs logp, absolute, %s](figures/logp_abs_%s.svg)\n\n",
                   fmts[f], fmts[f], fmts[f], fmts[f]);
     rp_processed_markdown(&b, r);
+    rp_gradient_markdown(&b, r);
     rp_printf(&b, "\n## Error histograms\n\n");
     for (int f = 0; f < LP_NFORMATS; f++)
         rp_printf(&b, "![histogram %s](figures/hist_%s.svg)\n", fmts[f], fmts[f]);

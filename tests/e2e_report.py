@@ -55,6 +55,7 @@ def quick():
                  "dpo_rel"):
         check(any(f.startswith(stem + "_") and f.endswith(".svg") for f in figs),
               "no figure %s_*.svg" % stem)
+    check("grad_label.svg" in figs, "no figure grad_label.svg")
     for f in figs:
         try:
             doc = xml.dom.minidom.parse(os.path.join(d1, "figures", f))
@@ -84,10 +85,24 @@ def quick():
     check(sw["lengths"][0] == 1 and len(sw["kernels"]) >= 10, "sweep: %r" % sw["lengths"])
     check(any(g["scope"] == "exhaustive" for k in js["kernels"] for g in k["groups"]) is False,
           "--quick samples pair_exh: nothing may be called exhaustive")
+    gr = js.get("gradients", {})
+    gk = {c["kernel"] for c in gr.get("cells", [])}
+    check(len(gk) >= 6 and "grad_softmax_bf16_acc32_pbf16" in gk, "JSON gradients: %r" % sorted(gk))
+    lab = {l["kernel"]: l for l in gr.get("label_element", [])}
+    check("grad_softmax_bf16_acc32_pbf16" in lab and lab["grad_softmax_bf16_acc32_pbf16"]["rel"][-1] == 1
+          and max(lab["grad_accurate_f32_acc64"]["rel"]) < 2 ** -23,
+          "gradients: the label element figures %r" % sorted(lab))
+    check("## Gradients (backward kernels)" in md, "ACCURACY.md lacks the gradient section")
     same_tree(d1, d2, "--threads 1 vs 2")
     check("twopass_f32" in o1 and "full report:" in o1, "summary table on stdout: %r" % o1[:200])
     check(o1.replace(d1, "DIR") == o2.replace(d2, "DIR"), "the summary differs between --threads 1 and 2")
     check("lpcert report:" in e1, "no progress on stderr")
+    # the gradient section alone (its own cases: no case of the standard suite needed)
+    rc, o, e = run("report", "--quick", "--out-dir", os.path.join(d, "t4"), "--families", "gradients")
+    check(rc == 0, "--families gradients: exit %d %s" % (rc, e))
+    if rc == 0:
+        with open(os.path.join(d, "t4", "ACCURACY.md")) as f:
+            check("## Gradients (backward kernels)" in f.read(), "--families gradients: no section")
     # --json elsewhere, a subset of kernels and families
     j = os.path.join(d, "k.json")
     rc, o, e = run("report", "--quick", "--out-dir", os.path.join(d, "t3"), "--json", j,
