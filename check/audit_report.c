@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "lp_audit_internal.h"
+#include "lp_check_internal.h"
 #include "lp_buf.h"
 #include "lp_core.h"
 #include "lp_file.h"
@@ -13,26 +14,17 @@ static const char *const level_key[LP_AUDIT_NLEVELS] = {"tokens", "sum", "mean"}
 static const char *const level_title[LP_AUDIT_NLEVELS] = {"tokens", "sequence sums",
                                                           "sequence means"};
 
-/* The shortest of %.15g, %.16g, %.17g that reads back as v. */
-static const char *shortest(char *buf, size_t n, double v)
-{
-    for (int d = 15; d <= 17; d++) {
-        snprintf(buf, n, "%.*g", d, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return buf;
-}
 
 void au_semantics_text(char *buf, size_t n, const au_side_info *s)
 {
     lp_text t = {0};
     char v[40];
-    lp_text_printf(&t, "temperature %s", shortest(v, sizeof v, s->temperature));
+    lp_text_printf(&t, "temperature %s", ck_shortest(v, sizeof v, s->temperature));
     if (s->sampling.softcap != 0)
-        lp_text_printf(&t, ", softcap %s", shortest(v, sizeof v, s->sampling.softcap));
+        lp_text_printf(&t, ", softcap %s", ck_shortest(v, sizeof v, s->sampling.softcap));
     if (s->sampling.top_k != 0) lp_text_printf(&t, ", top_k %lld", (long long)s->sampling.top_k);
-    if (s->sampling.top_p != 0) lp_text_printf(&t, ", top_p %s", shortest(v, sizeof v, s->sampling.top_p));
-    if (s->sampling.min_p != 0) lp_text_printf(&t, ", min_p %s", shortest(v, sizeof v, s->sampling.min_p));
+    if (s->sampling.top_p != 0) lp_text_printf(&t, ", top_p %s", ck_shortest(v, sizeof v, s->sampling.top_p));
+    if (s->sampling.min_p != 0) lp_text_printf(&t, ", min_p %s", ck_shortest(v, sizeof v, s->sampling.min_p));
     snprintf(buf, n, "%s", t.p ? t.p : "");
     lp_text_free(&t);
 }
@@ -222,7 +214,7 @@ lp_status lp_audit_markdown(char **text, const lp_audit *au, lp_error *err)
 static void add_num(cJSON *o, const char *k, double v)
 {
     char buf[40];
-    if (isfinite(v)) cJSON_AddRawToObject(o, k, shortest(buf, sizeof buf, v));
+    if (isfinite(v)) cJSON_AddRawToObject(o, k, ck_shortest(buf, sizeof buf, v));
     else cJSON_AddStringToObject(o, k, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
 }
 

@@ -680,22 +680,6 @@ void lp_grad_check_write_table(FILE *f, lp_grad_check *c)
             lp_grad_check_failed(c) ? "FAIL" : "PASS", (long long)c->problems, (long long)n, bt);
 }
 
-static void json_num(cJSON *o, const char *k, double v)
-{
-    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
-    else if (isnan(v)) cJSON_AddNullToObject(o, k);
-    else cJSON_AddStringToObject(o, k, v > 0 ? "inf" : "-inf");
-}
-
-static void json_hex(cJSON *o, const char *k, double v, lp_format f)
-{
-    char buf[64];
-    lp_format_hexdec(buf, sizeof buf, v, f);
-    char *sp = strchr(buf, ' ');
-    if (sp) *sp = 0;
-    cJSON_AddStringToObject(o, k, buf);
-}
-
 static cJSON *json_repro(const grepro *w)
 {
     cJSON *o = cJSON_CreateObject();
@@ -707,18 +691,18 @@ static cJSON *json_repro(const grepro *w)
     cJSON_AddNumberToObject(o, "V", (double)w->V);
     cJSON_AddNumberToObject(o, "divisor", (double)w->divisor);
     cJSON_AddStringToObject(o, "format", lp_format_name(w->fmt));
-    json_num(o, "got", w->y);
-    json_hex(o, "got_hex", w->y, w->fmt);
-    json_num(o, "want", w->ref_f);
-    json_hex(o, "want_hex", w->ref_f, w->fmt);
-    json_num(o, "exact_hi", w->dd.hi);
-    json_num(o, "exact_lo", w->dd.lo);
+    ck_json_num(o, "got", w->y);
+    ck_json_hex(o, "got_hex", w->y, w->fmt);
+    ck_json_num(o, "want", w->ref_f);
+    ck_json_hex(o, "want_hex", w->ref_f, w->fmt);
+    ck_json_num(o, "exact_hi", w->dd.hi);
+    ck_json_num(o, "exact_lo", w->dd.lo);
     cJSON_AddStringToObject(o, "class", w->m.cls == LP_CMP_MISMATCH ? "mismatch" : "number");
-    json_num(o, "ulp", w->m.err_ulp);
-    json_num(o, "abs", w->m.err_abs);
-    json_num(o, "rel", w->rel);
-    json_num(o, "row_rel", w->row_rel);
-    json_num(o, "scale_rel", w->scale_rel);
+    ck_json_num(o, "ulp", w->m.err_ulp);
+    ck_json_num(o, "abs", w->m.err_abs);
+    ck_json_num(o, "rel", w->rel);
+    ck_json_num(o, "row_rel", w->row_rel);
+    ck_json_num(o, "scale_rel", w->scale_rel);
     return o;
 }
 
@@ -732,9 +716,9 @@ static cJSON *json_build(lp_grad_check *c)
     cJSON_AddStringToObject(root, "reduction", lp_reduction_name(c->opt.reduction));
     cJSON_AddBoolToObject(root, "negated", c->opt.negate != 0);
     cJSON *b = cJSON_AddObjectToObject(root, "bounds");
-    json_num(b, "max_ulp", c->opt.max_ulp >= 0 ? c->opt.max_ulp : lp_f64_bits(0x7ff8000000000000u));
-    json_num(b, "max_abs", c->opt.max_abs >= 0 ? c->opt.max_abs : lp_f64_bits(0x7ff8000000000000u));
-    json_num(b, "max_row_rel",
+    ck_json_num(b, "max_ulp", c->opt.max_ulp >= 0 ? c->opt.max_ulp : lp_f64_bits(0x7ff8000000000000u));
+    ck_json_num(b, "max_abs", c->opt.max_abs >= 0 ? c->opt.max_abs : lp_f64_bits(0x7ff8000000000000u));
+    ck_json_num(b, "max_row_rel",
              c->opt.max_row_rel >= 0 ? c->opt.max_row_rel : lp_f64_bits(0x7ff8000000000000u));
     cJSON_AddStringToObject(b, "text", bt);
     cJSON *notes = cJSON_AddArrayToObject(root, "notes");
@@ -760,16 +744,16 @@ static cJSON *json_build(lp_grad_check *c)
         cJSON_AddNumberToObject(o, "empty_nonzero", (double)G.empty_nonzero);
         cJSON_AddNumberToObject(o, "over_bound", (double)G.over_bound);
         if (G.default_bound >= 0) {
-            json_num(o, "default_bound_scale_rel", G.default_bound);
-            json_num(o, "baseline_max_scale_rel", G.base_max_scale_rel);
+            ck_json_num(o, "default_bound_scale_rel", G.default_bound);
+            ck_json_num(o, "baseline_max_scale_rel", G.base_max_scale_rel);
         }
         cJSON *ms = cJSON_AddObjectToObject(o, "measures");
         for (int j = 0; j < LP_GRAD_NMEASURES; j++) {
             cJSON *m = cJSON_AddObjectToObject(ms, meas_name[j]);
             cJSON_AddNumberToObject(m, "n", (double)G.m[j].n);
-            json_num(m, "max", G.m[j].max);
-            json_num(m, "p50", G.m[j].p50);
-            json_num(m, "p99", G.m[j].p99);
+            ck_json_num(m, "max", G.m[j].max);
+            ck_json_num(m, "p50", G.m[j].p50);
+            ck_json_num(m, "p99", G.m[j].p99);
             cJSON_AddBoolToObject(m, "exact_percentiles", G.m[j].exact);
             /* histogram by binade: floor(log2 v) -> count, plus zero and inf */
             cJSON *h = cJSON_AddObjectToObject(m, "hist_log2");

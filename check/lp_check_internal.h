@@ -211,6 +211,12 @@ struct lp_grad_check *ck_run_grad(ck_run *r, lp_reduction red, lp_error *err);
 int ck_grad_failed(const struct lp_grad_check *c);
 int64_t ck_grad_elements(const struct lp_grad_check *c);
 struct cJSON *ck_grad_json(struct lp_grad_check *c);
+/* JSON numbers of every report of check/ (report.c): the shortest of %.15g, %.16g, %.17g that
+ * reads back as v; ck_json_num adds it (NaN as null, infinities as strings), ck_json_hex the bit
+ * pattern of v in format f. */
+const char *ck_shortest(char *buf, size_t n, double v);
+void ck_json_num(struct cJSON *o, const char *k, double v);
+void ck_json_hex(struct cJSON *o, const char *k, double v, lp_format f);
 void ck_grad_cert_rows(FILE *f, struct lp_grad_check *c);
 int ck_run_any_failure(const ck_run *r);   /* a failing group, batch failure or kernel error */
 int ck_group_failed(const ck_run *r, const ck_group *g);

@@ -6,6 +6,8 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "lp_check_internal.h"
@@ -568,14 +570,27 @@ void ck_report_first_failure(char *buf, size_t n, const ck_run *r)
 
 /* ---- JSON --------------------------------------------------------------------------------------- */
 
-static void json_num(cJSON *o, const char *k, double v)
+const char *ck_shortest(char *buf, size_t n, double v)
 {
-    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
+    for (int d = 15; d <= 17; d++) {
+        snprintf(buf, n, "%.*g", d, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
+/* A finite figure as the shortest decimal that reads back as the same binary64: cJSON's own
+ * printing takes 15 digits when they read back only within an epsilon (one ulp off); NaN as null,
+ * infinities as strings (JSON has no such numbers). */
+void ck_json_num(cJSON *o, const char *k, double v)
+{
+    char buf[40];
+    if (isfinite(v)) cJSON_AddRawToObject(o, k, ck_shortest(buf, sizeof buf, v));
     else if (isnan(v)) cJSON_AddNullToObject(o, k);
     else cJSON_AddStringToObject(o, k, v > 0 ? "inf" : "-inf");
 }
 
-static void json_hex(cJSON *o, const char *k, double v, lp_format f)
+void ck_json_hex(cJSON *o, const char *k, double v, lp_format f)
 {
     char buf[64];
     lp_format_hexdec(buf, sizeof buf, v, f);
@@ -600,19 +615,19 @@ static cJSON *json_repro(const ck_repro *w)
     }
     cJSON_AddNumberToObject(o, "V", (double)w->V);
     cJSON_AddStringToObject(o, "format", lp_format_name(w->fmt));
-    json_hex(o, "got", w->y, w->fmt);
+    ck_json_hex(o, "got", w->y, w->fmt);
     snprintf(buf, sizeof buf, "%.17g", w->y);
     cJSON_AddStringToObject(o, "got_decimal", buf);
-    json_hex(o, "want", w->ref_f, w->fmt);
+    ck_json_hex(o, "want", w->ref_f, w->fmt);
     snprintf(buf, sizeof buf, "%.17g", w->ref_f);
     cJSON_AddStringToObject(o, "want_decimal", buf);
-    json_hex(o, "exact_hi", w->dd.hi, LP_F64);
-    json_hex(o, "exact_lo", w->dd.lo, LP_F64);
+    ck_json_hex(o, "exact_hi", w->dd.hi, LP_F64);
+    ck_json_hex(o, "exact_lo", w->dd.lo, LP_F64);
     cJSON_AddStringToObject(o, "class", w->m.cls == LP_CMP_MISMATCH ? "mismatch"
                                         : w->m.cls == LP_CMP_SAME_SPECIAL ? "same_special"
                                                                           : "number");
-    json_num(o, "err_ulp", w->m.err_ulp);
-    json_num(o, "err_abs", w->m.err_abs);
+    ck_json_num(o, "err_ulp", w->m.err_ulp);
+    ck_json_num(o, "err_abs", w->m.err_abs);
     if (w->note[0]) cJSON_AddStringToObject(o, "note", w->note);
     return o;
 }
@@ -696,9 +711,9 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
         cJSON_AddStringToObject(o, "formats", fm);
         cJSON_AddNumberToObject(o, "n", (double)g->n);
         cJSON_AddNumberToObject(o, "correctly_rounded", (double)g->n_cr);
-        json_num(o, "max_ulp", g->max_ulp);
-        json_num(o, "median_ulp", ck_group_median(g));
-        json_num(o, "max_abs", g->max_abs);
+        ck_json_num(o, "max_ulp", g->max_ulp);
+        ck_json_num(o, "median_ulp", ck_group_median(g));
+        ck_json_num(o, "max_abs", g->max_abs);
         cJSON_AddNumberToObject(o, "max_steps", (double)g->max_steps);
         cJSON_AddNumberToObject(o, "class_mismatches", (double)g->n_mismatch);
         cJSON_AddNumberToObject(o, "nan_leaks", (double)g->n_leak);
@@ -709,9 +724,9 @@ static cJSON *json_build(ck_run *r, const ck_header *h)
             if (g->rel_kernel) cJSON_AddStringToObject(e, "kernel", g->rel_kernel);
             cJSON_AddNumberToObject(e, "values", (double)g->rel_n);
             cJSON_AddNumberToObject(e, "baseline_class_mismatches", (double)g->rel_base_mismatch);
-            json_num(e, "baseline_max_ulp", g->rel_base_max);
-            json_num(e, "candidate_max_ulp", g->rel_cand_max);
-            if (g->rel_n) json_num(e, "bound_ulp", ck_group_rel_bound(r, g));
+            ck_json_num(e, "baseline_max_ulp", g->rel_base_max);
+            ck_json_num(e, "candidate_max_ulp", g->rel_cand_max);
+            if (g->rel_n) ck_json_num(e, "bound_ulp", ck_group_rel_bound(r, g));
             cJSON_AddBoolToObject(e, "ok", !ck_group_rel_failed(r, g));
         }
         cJSON_AddBoolToObject(o, "faithful", group_faithful(g));
