@@ -439,13 +439,6 @@ void rp_gradient_markdown(rp_buf *b, const rp_report *r)
     rp_printf(b, "\n![label element error against 1 - p_y](figures/grad_label.svg)\n");
 }
 
-static cJSON *fig(double v)
-{
-    char t[32];
-    snprintf(t, sizeof t, "%.6g", v);
-    return cJSON_CreateNumber(isfinite(v) ? strtod(t, NULL) : v);
-}
-
 void rp_gradient_json(void *root, const rp_report *r)
 {
     const rp_gradient *p = r->gr;
@@ -453,7 +446,7 @@ void rp_gradient_json(void *root, const rp_report *r)
     static const char *const mnames[LP_GRAD_NMEASURES] = {"ulp", "abs", "rel", "row_rel",
                                                           "scale_rel"};
     cJSON *o = cJSON_AddObjectToObject((cJSON *)root, "gradients");
-    cJSON_AddItemToObject(o, "V", fig((double)p->V));
+    cJSON_AddItemToObject(o, "V", rp_json_count((int64_t)(p->V)));
     cJSON *ca = cJSON_AddArrayToObject(o, "cases");
     for (int i = 0; i < NCASES; i++) cJSON_AddItemToArray(ca, cJSON_CreateString(case_names[i]));
     cJSON *a = cJSON_AddArrayToObject(o, "cells");
@@ -465,23 +458,23 @@ void rp_gradient_json(void *root, const rp_report *r)
         cJSON_AddStringToObject(e, "logits", lp_format_name(c->fmt));
         cJSON_AddStringToObject(e, "output", lp_format_name(c->k->out));
         cJSON_AddStringToObject(e, "reduction", lp_reduction_name(c->red));
-        cJSON_AddItemToObject(e, "rows", fig((double)c->g.rows));
-        cJSON_AddItemToObject(e, "counted_rows", fig((double)c->g.counted_rows));
-        cJSON_AddItemToObject(e, "elements", fig((double)c->g.elements));
-        cJSON_AddItemToObject(e, "correctly_rounded", fig((double)c->g.correctly_rounded));
-        cJSON_AddItemToObject(e, "class_mismatches", fig((double)c->g.class_mismatches));
-        cJSON_AddItemToObject(e, "nan_leaks", fig((double)c->g.nan_leaks));
-        cJSON_AddItemToObject(e, "empty_nonzero", fig((double)c->g.empty_nonzero));
+        cJSON_AddItemToObject(e, "rows", rp_json_count((int64_t)(c->g.rows)));
+        cJSON_AddItemToObject(e, "counted_rows", rp_json_count((int64_t)(c->g.counted_rows)));
+        cJSON_AddItemToObject(e, "elements", rp_json_count((int64_t)(c->g.elements)));
+        cJSON_AddItemToObject(e, "correctly_rounded", rp_json_count((int64_t)(c->g.correctly_rounded)));
+        cJSON_AddItemToObject(e, "class_mismatches", rp_json_count((int64_t)(c->g.class_mismatches)));
+        cJSON_AddItemToObject(e, "nan_leaks", rp_json_count((int64_t)(c->g.nan_leaks)));
+        cJSON_AddItemToObject(e, "empty_nonzero", rp_json_count((int64_t)(c->g.empty_nonzero)));
         for (int m = 0; m < LP_GRAD_NMEASURES; m++) {
             cJSON *me = cJSON_AddObjectToObject(e, mnames[m]);
-            cJSON_AddItemToObject(me, "n", fig((double)c->g.m[m].n));
+            cJSON_AddItemToObject(me, "n", rp_json_count((int64_t)(c->g.m[m].n)));
             if (!c->g.m[m].n) continue;
-            cJSON_AddItemToObject(me, "max", fig(c->g.m[m].max));
-            cJSON_AddItemToObject(me, "p50", fig(c->g.m[m].p50));
-            cJSON_AddItemToObject(me, "p99", fig(c->g.m[m].p99));
+            cJSON_AddItemToObject(me, "max", rp_json_fig(c->g.m[m].max));
+            cJSON_AddItemToObject(me, "p50", rp_json_fig(c->g.m[m].p50));
+            cJSON_AddItemToObject(me, "p99", rp_json_fig(c->g.m[m].p99));
             cJSON_AddBoolToObject(me, "exact", c->g.m[m].exact);
         }
-        cJSON_AddItemToObject(e, "default_bound", fig(c->g.default_bound));
+        cJSON_AddItemToObject(e, "default_bound", rp_json_fig(c->g.default_bound));
         cJSON_AddBoolToObject(e, "failed", c->g.failed);
         cJSON_AddItemToArray(a, e);
     }
@@ -494,8 +487,8 @@ void rp_gradient_json(void *root, const rp_report *r)
         cJSON *xs = cJSON_AddArrayToObject(e, "one_minus_p");
         cJSON *rs = cJSON_AddArrayToObject(e, "rel");
         for (int j = 0; j < l->n; j++) {
-            cJSON_AddItemToArray(xs, fig(l->x[j]));
-            cJSON_AddItemToArray(rs, fig(l->rel[j]));
+            cJSON_AddItemToArray(xs, rp_json_fig(l->x[j]));
+            cJSON_AddItemToArray(rs, rp_json_fig(l->rel[j]));
         }
         cJSON_AddItemToArray(la, e);
     }

@@ -9,27 +9,32 @@
 #include "lp_report.h"
 
 /* Figures keep 6 significant digits: enough to read, and stable against the last bits of the
- * reference's double-double, which two correct evaluations may give differently (lpcert.h). */
-static cJSON *fig(double v)
+ * reference's double-double, which two correct evaluations may give differently (lpcert.h).
+ * Counts are exact (below 2^53: cJSON prints integers up to 1e15 in full). One rule for every
+ * section of the report (processed.c, gradient.c). */
+struct cJSON *rp_json_fig(double v)
 {
     char t[32];
     snprintf(t, sizeof t, "%.6g", v);
     return cJSON_CreateNumber(isfinite(v) ? strtod(t, NULL) : v);
 }
 
-static void num(cJSON *o, const char *k, double v) { cJSON_AddItemToObject(o, k, fig(v)); }
+struct cJSON *rp_json_count(int64_t n) { return cJSON_CreateNumber((double)n); }
+
+static void num(cJSON *o, const char *k, double v) { cJSON_AddItemToObject(o, k, rp_json_fig(v)); }
+static void cnt(cJSON *o, const char *k, int64_t n) { cJSON_AddItemToObject(o, k, rp_json_count(n)); }
 
 static cJSON *stat_json(const rp_stat *st)
 {
     cJSON *o = cJSON_CreateObject();
-    num(o, "n", (double)st->n);
-    num(o, "numbers", (double)st->n_num);
+    cnt(o, "n", (int64_t)(st->n));
+    cnt(o, "numbers", (int64_t)(st->n_num));
     num(o, "max_ulp", st->max_ulp);
     num(o, "p50_ulp", st->p50);
     num(o, "p99_ulp", st->p99);
     num(o, "max_abs", st->max_abs);
-    num(o, "class_mismatches", (double)st->n_mismatch);
-    num(o, "nan_leaks", (double)st->n_leak);
+    cnt(o, "class_mismatches", (int64_t)(st->n_mismatch));
+    cnt(o, "nan_leaks", (int64_t)(st->n_leak));
     return o;
 }
 
@@ -59,12 +64,12 @@ static cJSON *kernel_json(const rp_report *r, const rp_kernel *rk)
     cJSON_AddStringToObject(dc, "out_of_range_label", lp_koob_name(k->oob));
     cJSON *ob = cJSON_AddObjectToObject(o, "observed");
     cJSON_AddStringToObject(ob, "masking", rp_masking_key(&rk->run));
-    num(ob, "hazard_sequences", (double)rk->run.hazard_seqs);
-    num(ob, "leaked_sequences", (double)rk->run.leaked_seqs);
+    cnt(ob, "hazard_sequences", (int64_t)(rk->run.hazard_seqs));
+    cnt(ob, "leaked_sequences", (int64_t)(rk->run.leaked_seqs));
     cJSON_AddStringToObject(ob, "empty_mean", rp_empty_key(&rk->run));
-    num(ob, "empty_sequences", (double)rk->run.empty_seqs);
-    num(o, "cases", (double)rk->cases);
-    num(o, "cases_not_run", (double)rk->kernel_errors);
+    cnt(ob, "empty_sequences", (int64_t)(rk->run.empty_seqs));
+    cnt(o, "cases", (int64_t)(rk->cases));
+    cnt(o, "cases_not_run", (int64_t)(rk->kernel_errors));
     if (rk->kernel_errors) cJSON_AddStringToObject(o, "first_not_run", rk->first_error);
 
     cJSON *tot = cJSON_AddObjectToObject(o, "standard_suite");
@@ -88,7 +93,7 @@ static cJSON *kernel_json(const rp_report *r, const rp_kernel *rk)
         for (int bn = 0; bn < RP_NHBINS; bn++) {
             cJSON *e = cJSON_CreateObject();
             num(e, "ulp_le", rp_hist_edge(bn));
-            num(e, "count", (double)rk->hist[f][CK_TOKEN][bn]);
+            cnt(e, "count", (int64_t)(rk->hist[f][CK_TOKEN][bn]));
             cJSON_AddItemToArray(h, e);
         }
     }
@@ -101,7 +106,7 @@ static cJSON *kernel_json(const rp_report *r, const rp_kernel *rk)
             if (!arr) arr = cJSON_AddArrayToObject(lb, lp_format_name((lp_format)f));
             cJSON *e = cJSON_CreateObject();
             num(e, "abs_logp_ge", pow(10, bn + RP_LBIN_LO));
-            num(e, "n", (double)b->n);
+            cnt(e, "n", (int64_t)(b->n));
             num(e, "max_ulp", b->max_ulp);
             num(e, "max_abs", b->max_abs);
             num(e, "max_rel", b->max_rel);
@@ -133,9 +138,9 @@ static double pt_field(const rp_sweep_pt *p, size_t j)
 static cJSON *sweep_json(const rp_sweep *sw)
 {
     cJSON *o = cJSON_CreateObject();
-    num(o, "V", (double)sw->V);
-    num(o, "sequences_per_length", (double)sw->B);
-    num(o, "dpo_quads_per_length", (double)sw->quads);
+    cnt(o, "V", (int64_t)(sw->V));
+    cnt(o, "sequences_per_length", (int64_t)(sw->B));
+    cnt(o, "dpo_quads_per_length", (int64_t)(sw->quads));
     num(o, "mean_exact_logp", sw->mean_logp);
     cJSON *ls = cJSON_AddArrayToObject(o, "lengths");
     for (int li = 0; li < sw->nlen; li++) cJSON_AddItemToArray(ls, cJSON_CreateNumber((double)sw->len[li]));
@@ -154,11 +159,11 @@ static cJSON *sweep_json(const rp_sweep *sw)
         cJSON_AddStringToObject(k, "accumulation", lp_format_name(sk->k->acc));
         cJSON_AddStringToObject(k, "reduction", lp_kreduce_name(sk->k->reduce));
         cJSON_AddStringToObject(k, "mean", lp_kmean_name(sk->k->mean));
-        num(k, "sequences_not_numbers", (double)sk->nonfinite);
+        cnt(k, "sequences_not_numbers", (int64_t)(sk->nonfinite));
         for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++) {
             cJSON *arr = cJSON_AddArrayToObject(k, keys[j]);
             for (int li = 0; li < sw->nlen; li++)
-                cJSON_AddItemToArray(arr, fig(pt_field(&sk->pt[li], j)));
+                cJSON_AddItemToArray(arr, rp_json_fig(pt_field(&sk->pt[li], j)));
         }
         cJSON_AddItemToArray(ks, k);
     }
@@ -175,9 +180,9 @@ lp_status rp_json_write(const rp_report *r, lp_error *err)
     cJSON_AddStringToObject(op, "kernels", r->o->kernels ? r->o->kernels : "all");
     cJSON_AddStringToObject(op, "families", r->o->families ? r->o->families : "all");
     cJSON *su = cJSON_AddObjectToObject(root, "suite");
-    num(su, "cases", (double)r->cs->n);
-    num(su, "scored_tokens", (double)r->cs->tokens);
-    num(su, "logits", (double)r->cs->logits);
+    cnt(su, "cases", (int64_t)(r->cs->n));
+    cnt(su, "scored_tokens", (int64_t)(r->cs->tokens));
+    cnt(su, "logits", (int64_t)(r->cs->logits));
     cJSON_AddStringToObject(su, "exhaustive_domain", rp_exhaustive_domain);
     cJSON *of = cJSON_AddArrayToObject(su, "overflow_families");
     for (int i = 0; rp_overflow_families[i]; i++)

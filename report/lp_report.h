@@ -218,6 +218,11 @@ int rp_kernel_base(const lp_kernel *k);
 /* 1 if the cases of class cls enumerate their domain exhaustively. */
 int rp_class_exhaustive(const rp_cases *cs, const char *cls);
 
+/* JSON numbers of the report (json.c): a figure to 6 significant digits, a count exactly. */
+struct cJSON;
+struct cJSON *rp_json_fig(double v);
+struct cJSON *rp_json_count(int64_t n);
+
 /* The section of ACCURACY.md and the "processed" object of the JSON (root: a cJSON object). */
 void rp_processed_markdown(rp_buf *b, const rp_report *r);
 void rp_processed_json(void *root, const rp_report *r);

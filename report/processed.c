@@ -488,20 +488,13 @@ void rp_processed_markdown(rp_buf *b, const rp_report *r)
     }
 }
 
-static cJSON *fig(double v)
-{
-    char t[32];
-    snprintf(t, sizeof t, "%.6g", v);
-    return cJSON_CreateNumber(isfinite(v) ? strtod(t, NULL) : v);
-}
-
 void rp_processed_json(void *root, const rp_report *r)
 {
     const rp_processed *p = r->pk;
     if (!p || !p->n) return;
     cJSON *o = cJSON_AddObjectToObject((cJSON *)root, "processed");
-    cJSON_AddItemToObject(o, "V", fig((double)p->V));
-    cJSON_AddItemToObject(o, "rows_per_cell", fig((double)p->rows));
+    cJSON_AddItemToObject(o, "V", rp_json_count((int64_t)(p->V)));
+    cJSON_AddItemToObject(o, "rows_per_cell", rp_json_count((int64_t)(p->rows)));
     cJSON *a = cJSON_AddArrayToObject(o, "cells");
     for (size_t i = 0; i < p->n; i++) {
         const pcell *c = &p->c[i];
@@ -510,24 +503,24 @@ void rp_processed_json(void *root, const rp_report *r)
         cJSON_AddStringToObject(e, "logits", lp_format_name(c->fmt));
         cJSON_AddStringToObject(e, "parameters", c->ps->name);
         cJSON_AddStringToObject(e, "rows_kind", kind_names[c->ps->kind]);
-        cJSON_AddItemToObject(e, "rows", fig((double)c->rows));
-        cJSON_AddItemToObject(e, "tokens", fig((double)c->tokens));
-        cJSON_AddItemToObject(e, "rows_kept_set_differs", fig((double)c->rows_diff));
-        cJSON_AddItemToObject(e, "tokens_kernel_neginf_exact_finite", fig((double)c->kdrop));
-        cJSON_AddItemToObject(e, "tokens_kernel_finite_exact_neginf", fig((double)c->kkeep));
-        cJSON_AddItemToObject(e, "other_class_mismatches", fig((double)c->other));
-        cJSON_AddItemToObject(e, "sampled", fig((double)c->sampled));
-        cJSON_AddItemToObject(e, "sampled_exact_neginf", fig((double)c->sampled_drop));
-        cJSON_AddItemToObject(e, "numbers", fig((double)c->nnum));
-        cJSON_AddItemToObject(e, "max_ulp", fig(c->max_ulp));
-        cJSON_AddItemToObject(e, "p50_ulp", fig(c->p50));
-        cJSON_AddItemToObject(e, "p99_ulp", fig(c->p99));
-        cJSON_AddItemToObject(e, "max_abs", fig(c->max_abs));
-        cJSON_AddItemToObject(e, "max_abs_other_kept_set", fig(c->diff_abs));
+        cJSON_AddItemToObject(e, "rows", rp_json_count((int64_t)(c->rows)));
+        cJSON_AddItemToObject(e, "tokens", rp_json_count((int64_t)(c->tokens)));
+        cJSON_AddItemToObject(e, "rows_kept_set_differs", rp_json_count((int64_t)(c->rows_diff)));
+        cJSON_AddItemToObject(e, "tokens_kernel_neginf_exact_finite", rp_json_count((int64_t)(c->kdrop)));
+        cJSON_AddItemToObject(e, "tokens_kernel_finite_exact_neginf", rp_json_count((int64_t)(c->kkeep)));
+        cJSON_AddItemToObject(e, "other_class_mismatches", rp_json_count((int64_t)(c->other)));
+        cJSON_AddItemToObject(e, "sampled", rp_json_count((int64_t)(c->sampled)));
+        cJSON_AddItemToObject(e, "sampled_exact_neginf", rp_json_count((int64_t)(c->sampled_drop)));
+        cJSON_AddItemToObject(e, "numbers", rp_json_count((int64_t)(c->nnum)));
+        cJSON_AddItemToObject(e, "max_ulp", rp_json_fig(c->max_ulp));
+        cJSON_AddItemToObject(e, "p50_ulp", rp_json_fig(c->p50));
+        cJSON_AddItemToObject(e, "p99_ulp", rp_json_fig(c->p99));
+        cJSON_AddItemToObject(e, "max_abs", rp_json_fig(c->max_abs));
+        cJSON_AddItemToObject(e, "max_abs_other_kept_set", rp_json_fig(c->diff_abs));
         cJSON_AddBoolToObject(e, "proved", c->proved);
         if (c->proved) {
-            cJSON_AddItemToObject(e, "worst_error_over_bound", fig(c->worst_ratio));
-            cJSON_AddItemToObject(e, "over_bound", fig((double)c->over));
+            cJSON_AddItemToObject(e, "worst_error_over_bound", rp_json_fig(c->worst_ratio));
+            cJSON_AddItemToObject(e, "over_bound", rp_json_count((int64_t)(c->over)));
         }
         cJSON_AddItemToArray(a, e);
     }
