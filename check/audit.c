@@ -42,7 +42,7 @@ static double round_q(const mpq_t q)
 {
     if (mpq_sgn(q) == 0) return 0.0;
     mpfr_t lo, hi;
-    double r = NAN;
+    double r = (double)NAN;
     for (mpfr_prec_t p = AU_PREC0; p <= AU_MAX_PREC * 4; p *= 2) {
         mpfr_inits2(p, lo, hi, (mpfr_ptr)0);
         const int t = mpfr_set_q(lo, q, MPFR_RNDD);
@@ -179,7 +179,7 @@ static void src_get(const au_src *s, int64_t i, mpq_t x, mpq_t tmp)
 static lp_status level_k3(double *out, const au_src *s, lp_error *err)
 {
     if (s->n == 0) {
-        *out = NAN;
+        *out = (double)NAN;
         return LP_OK;
     }
     mpq_t x, tmp;
@@ -255,7 +255,7 @@ static lp_status level_figures(lp_audit_figures *f, const au_src *s, lp_error *e
         f->mean_abs_delta = round_q(sabs);
         f->mean_delta = round_q(ssum);
     } else {
-        f->mean_abs_delta = f->mean_delta = NAN;
+        f->mean_abs_delta = f->mean_delta = (double)NAN;
     }
     for (int k = 0; k < f->nbands; k++)
         f->out_of_band_frac[k] = n ? (double)f->out_of_band[k] / (double)n : (double)NAN;  /* < 2^53: RN */
@@ -291,7 +291,7 @@ static int cmp_double(const void *x, const void *y)
  * |x| vs |X|). */
 static double dd_err(lp_dd X)
 {
-    return nextafter(ldexp(fabs(X.hi) + fabs(X.lo), -103) + 0x1p-1073, INFINITY);
+    return nextafter(ldexp(fabs(X.hi) + fabs(X.lo), -103) + 0x1p-1073, (double)INFINITY);
 }
 
 typedef struct au_part_acc {
@@ -437,7 +437,7 @@ static lp_status split_run(lp_audit *au, int64_t n, const double *a, const doubl
         if (st == LP_OK) st = seq_figures(&ps->seq[1], acc[k].seq, cnt, seq_b, ns, err);
         int64_t nmax = 0;
         for (int64_t j = 0; j < ns; j++) nmax = cnt[j] > nmax ? cnt[j] : nmax;
-        ps->seq[0].dd_bound = nextafter(ps->dd_bound * (double)nmax, INFINITY);
+        ps->seq[0].dd_bound = nextafter(ps->dd_bound * (double)nmax, (double)INFINITY);
         ps->seq[1].dd_bound = ps->dd_bound;
     }
     mpq_clears(v, tmp, (mpq_ptr)0);
