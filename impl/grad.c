@@ -447,9 +447,13 @@ out:
     return p;
 }
 
+/* The relative term is rel |x|, which is 0 where the exact x is 0 whatever rel (rel may be +inf
+ * where the relative analysis overflows: inf * 0 would make the bound NaN and fail an exact 0;
+ * found by fz_grad_kernels, grad_kernels/regress-rel-inf-at-zero). */
 double lp_gpromise_bound(const lp_gpromise *p, double x, double c)
 {
-    return lp_inflate(p->rel * fabs(x) + p->scale * c * (1 + 0x1p-50) + p->abs);
+    const double rterm = x == 0 ? 0.0 : p->rel * fabs(x);
+    return lp_inflate(rterm + p->scale * c * (1 + 0x1p-50) + p->abs);
 }
 
 int lp_gkernel_judge(const lp_gpromise *p, int counted, double got, const lp_value *ref, double c,
