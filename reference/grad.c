@@ -464,10 +464,10 @@ static lp_status ziv_element(lp_value *out, rowctx *c, int64_t i, lp_grad_stats 
 }
 
 lp_status lp_grad_row_mpfr(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp_format fmt,
-                           int64_t V, int64_t y, double tau, int64_t D, const int64_t *todo,
-                           int64_t ntodo, lp_grad_stats *st, lp_error *err)
+                           int64_t V, int64_t y, double tau, int64_t D, const int64_t *undecided,
+                           int64_t nundecided, lp_grad_stats *st, lp_error *err)
 {
-    /* todo: the elements to decide (NULL: all of them). */
+    /* undecided: the elements to decide (NULL: all of them). */
     rowctx c;
     memset(&c, 0, sizeof c);
     c.row = row;
@@ -484,9 +484,9 @@ lp_status lp_grad_row_mpfr(lp_value *g, const lp_grad_rowinfo *ri, const void *r
     mpfr_set_d(c.mm, ri->m, MPFR_RNDN);
     mpfr_inits2(64, c.dlo, c.dhi, c.e, c.glo, c.ghi, (mpfr_ptr)0);
     lp_status s = LP_OK;
-    const int64_t n = todo ? ntodo : V;
+    const int64_t n = undecided ? nundecided : V;
     for (int64_t k = 0; k < n && s == LP_OK; k++) {
-        const int64_t i = todo ? todo[k] : k;
+        const int64_t i = undecided ? undecided[k] : k;
         if (i != y && lp_load_f64(row, fmt, (size_t)i) == -HUGE_VAL) {
             value_negzero(&g[i]);
             st->exact++;
@@ -548,11 +548,11 @@ lp_status lp_grad_row_any(lp_value *g, const void *row, lp_format fmt, int64_t V
     if (ri.cls != LP_GROW_NUM) return lp_grad_row_exact(g, &ri, row, fmt, V, y, tau, D, st, err);
     if (!want) want = LP_REF_ALL;
     if (!slow && !(want & LP_REF_DD)) {
-        int64_t ntodo = 0;
+        int64_t nundecided = 0;
         lp_status s = LP_OK;
-        if (lp_grad_row_fast(g, &ri, row, fmt, V, y, tau, D, want, sc, &ntodo, st, err, &s)) {
-            if (s != LP_OK || ntodo == 0) return s;
-            return lp_grad_row_mpfr(g, &ri, row, fmt, V, y, tau, D, sc->todo, ntodo, st, err);
+        if (lp_grad_row_fast(g, &ri, row, fmt, V, y, tau, D, want, sc, &nundecided, st, err, &s)) {
+            if (s != LP_OK || nundecided == 0) return s;
+            return lp_grad_row_mpfr(g, &ri, row, fmt, V, y, tau, D, sc->undecided, nundecided, st, err);
         }
     }
     return lp_grad_row_mpfr(g, &ri, row, fmt, V, y, tau, D, NULL, 0, st, err);

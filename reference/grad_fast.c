@@ -214,14 +214,14 @@ int lp_grad_fast_scratch(lp_grad_scratch *sc, int64_t V)
     free(sc->eh);
     free(sc->el);
     free(sc->small);
-    free(sc->todo);
+    free(sc->undecided);
     sc->x = malloc(n * sizeof(double));
     sc->eh = malloc(n * sizeof(double));
     sc->el = malloc(n * sizeof(double));
     sc->small = malloc(n);
-    sc->todo = malloc(n * sizeof(int64_t));
+    sc->undecided = malloc(n * sizeof(int64_t));
     sc->cap = n;
-    if (!sc->x || !sc->eh || !sc->el || !sc->small || !sc->todo) {
+    if (!sc->x || !sc->eh || !sc->el || !sc->small || !sc->undecided) {
         lp_grad_scratch_free(sc);
         return 0;
     }
@@ -234,17 +234,17 @@ void lp_grad_scratch_free(lp_grad_scratch *sc)
     free(sc->eh);
     free(sc->el);
     free(sc->small);
-    free(sc->todo);
+    free(sc->undecided);
     memset(sc, 0, sizeof *sc);
 }
 
 int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp_format fmt,
                      int64_t V, int64_t y, double tau, int64_t D, unsigned want,
-                     lp_grad_scratch *sc, int64_t *ntodo, lp_grad_stats *st, lp_error *err,
+                     lp_grad_scratch *sc, int64_t *nundecided, lp_grad_stats *st, lp_error *err,
                      lp_status *status)
 {
     *status = LP_OK;
-    *ntodo = 0;
+    *nundecided = 0;
     if (!(tau >= 0x1p-900 && tau <= 0x1p900) || V < 2 || V >= ((int64_t)1 << 31) || D < 1 ||
         D > ((int64_t)1 << 53) || !(fabs(ri->m) < 0x1p1000) || (want & LP_REF_DD) ||
         !(want & 0xfu))
@@ -324,7 +324,7 @@ int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp
             lp_fast_enc_mpfr(&e, t, t2);
         value_nan(&g[y]);
         if (lp_fast_decide(&g[y], &e, want)) st->fast++;
-        else sc->todo[nt++] = y;
+        else sc->undecided[nt++] = y;
     }
     mpfr_clears(A, es, slo, shi, rlo, rhi, clo, chi, t, u, t2, (mpfr_ptr)0);
     if (s != LP_OK) {
@@ -349,7 +349,7 @@ int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp
                 g[i] = nz;
                 st->fast++;
             } else {
-                sc->todo[nt++] = i;
+                sc->undecided[nt++] = i;
             }
             continue;
         }
@@ -378,8 +378,8 @@ int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp
         }
         value_nan(&g[i]);
         if (lp_fast_decide(&g[i], &e, want)) st->fast++;
-        else sc->todo[nt++] = i;
+        else sc->undecided[nt++] = i;
     }
-    *ntodo = nt;
+    *nundecided = nt;
     return 1;
 }

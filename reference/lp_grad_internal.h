@@ -23,25 +23,25 @@ void lp_grad_row_scan(lp_grad_rowinfo *ri, const void *row, lp_format fmt, int64
 lp_status lp_grad_row_exact(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp_format fmt,
                             int64_t V, int64_t y, double tau, int64_t D, lp_grad_stats *st,
                             lp_error *err);
-/* The elements todo[0..ntodo) (todo NULL: all V) of a LP_GROW_NUM row by the Ziv loop. */
+/* The elements undecided[0..nundecided) (undecided NULL: all V) of a LP_GROW_NUM row by the Ziv loop. */
 lp_status lp_grad_row_mpfr(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp_format fmt,
-                           int64_t V, int64_t y, double tau, int64_t D, const int64_t *todo,
-                           int64_t ntodo, lp_grad_stats *st, lp_error *err);
+                           int64_t V, int64_t y, double tau, int64_t D, const int64_t *undecided,
+                           int64_t nundecided, lp_grad_stats *st, lp_error *err);
 /* Per-thread buffers of the fast path (grad_fast.c), grown as needed; zero-initialise. */
 typedef struct lp_grad_scratch {
     double *x, *eh, *el;
     unsigned char *small;
-    int64_t *todo;
+    int64_t *undecided;
     size_t cap;
 } lp_grad_scratch;
 int lp_grad_fast_scratch(lp_grad_scratch *sc, int64_t V);   /* 0: out of memory */
 void lp_grad_scratch_free(lp_grad_scratch *sc);
 /* The fast path on a LP_GROW_NUM row (grad_fast.c): 0 when the row is outside its domain (nothing
  * done); else 1, *status the outcome, and the wanted formats of every element decided except the
- * *ntodo indices left in sc->todo (for lp_grad_row_mpfr). */
+ * *nundecided indices left in sc->undecided (for lp_grad_row_mpfr). */
 int lp_grad_row_fast(lp_value *g, const lp_grad_rowinfo *ri, const void *row, lp_format fmt,
                      int64_t V, int64_t y, double tau, int64_t D, unsigned want,
-                     lp_grad_scratch *sc, int64_t *ntodo, lp_grad_stats *st, lp_error *err,
+                     lp_grad_scratch *sc, int64_t *nundecided, lp_grad_stats *st, lp_error *err,
                      lp_status *status);
 /* 1 if the normal double p is a rounding boundary (midpoint, overflow threshold) of f. */
 int lp_grad_is_boundary(double p, lp_format f);
