@@ -39,7 +39,7 @@ uint64_t ck_format_steps(double a, double b, lp_format f)
     return ka > kb ? (uint64_t)(ka - kb) : (uint64_t)(kb - ka);
 }
 
-int ck_row_hazard(const lp_problem *pb, int64_t b, int64_t ts, char *what, size_t cap)
+int ck_row_hazard(const lp_problem *pb, int64_t b, int64_t ts, int64_t b0, char *what, size_t cap)
 {
     const void *row = lp_problem_row(pb, b, ts);
     const int64_t V = pb->shape.V, tl = lp_problem_label_t(pb, ts);
@@ -49,13 +49,13 @@ int ck_row_hazard(const lp_problem *pb, int64_t b, int64_t ts, char *what, size_
         double x = lp_load_f64(row, pb->fmt, (size_t)v);
         if (isnan(x) || x == HUGE_VAL) {
             snprintf(what, cap, "the non-counted row b=%lld t=%lld holds %s at v=%lld",
-                     (long long)b, (long long)ts, isnan(x) ? "NaN" : "+inf", (long long)v);
+                     (long long)(b0 + b), (long long)ts, isnan(x) ? "NaN" : "+inf", (long long)v);
             return 1;
         }
         if (x != -HUGE_VAL) all_neginf = 0;
     }
     if (all_neginf) {
-        snprintf(what, cap, "the non-counted row b=%lld t=%lld is all -inf", (long long)b,
+        snprintf(what, cap, "the non-counted row b=%lld t=%lld is all -inf", (long long)(b0 + b),
                  (long long)ts);
         return 1;
     }
@@ -63,7 +63,7 @@ int ck_row_hazard(const lp_problem *pb, int64_t b, int64_t ts, char *what, size_
     if (lp_load_f64(row, pb->fmt, (size_t)g) == -HUGE_VAL) {
         snprintf(what, cap,
                  "the non-counted row b=%lld t=%lld (label %lld) is -inf at the %s %lld, and "
-                 "0 * -inf = NaN", (long long)b, (long long)ts, (long long)lab,
+                 "0 * -inf = NaN", (long long)(b0 + b), (long long)ts, (long long)lab,
                  g == lab ? "label" : "dummy label", (long long)g);
         return 1;
     }
@@ -159,43 +159,40 @@ static int explain_row(const lp_problem *pb, const lp_ref_result *ref, int64_t b
     return 0;
 }
 
-/* Records an overflow diagnosis for the -inf values of a case whose correctly rounded value is
- * finite, when the row's range explains them (tokens; sums when the candidate has no tokens). */
-static void diagnose_overflow(ck_run *r, const char *name, const lp_problem *pb,
-                              const lp_ref_result *ref, const ck_outputs *cand)
+/* Counts, for an overflow diagnosis, the -inf values of a case (sequences b0 + b) whose correctly
+ * rounded value is finite and those the row's range explains, keeping the first explained one
+ * (tokens; sums when the candidate has no tokens). */
+static void tally_overflow(ck_case_tally *tl, int64_t b0, const lp_problem *pb,
+                           const lp_ref_result *ref, const ck_outputs *cand)
 {
     const int tok = cand->a[CK_TOKEN].present;
     const ck_array *a = tok ? &cand->a[CK_TOKEN] : &cand->a[CK_SUM];
     if (!a->present) return;
     const int64_t B = ref->B, Ts = ref->Ts;
-    int64_t n = 0, explained = 0;
-    char first[420] = "", fix[240] = "";
     for (int64_t b = 0; b < B; b++)
         for (int64_t ts = 0; ts < (tok ? Ts : 1); ts++) {
             const int64_t i = tok ? b * Ts + ts : b;
             if (tok && !ref->counted[i]) continue;
             const double want = lp_value_wide(tok ? &ref->logp[i] : &ref->sum[b], a->fmt);
             if (a->v[i] != -HUGE_VAL || !isfinite(want)) continue;
-            n++;
+            tl->ovf_n++;
             char what[200];
             lp_format cf;
             const int why = explain_row(pb, ref, b, tok ? ts : -1, a->fmt, what, sizeof what, &cf);
-            if (!why || explained++) continue;
+            if (!why || tl->ovf_explained++) continue;
             if (tok)
-                snprintf(first, sizeof first, "token b=%lld t=%lld: -inf where the correctly "
-                         "rounded value is %.6g; %s", (long long)b, (long long)ts, want, what);
+                snprintf(tl->ovf_first, sizeof tl->ovf_first, "token b=%lld t=%lld: -inf where "
+                         "the correctly rounded value is %.6g; %s", (long long)(b0 + b),
+                         (long long)ts, want, what);
             else
-                snprintf(first, sizeof first, "sum of sequence b=%lld: -inf where the correctly "
-                         "rounded value is %.6g; %s", (long long)b, want, what);
-            snprintf(fix, sizeof fix, "computing in %s overflowed: %scompute the max-shifted "
-                     "difference in a wider format or check the input range", lp_format_name(cf),
-                     why == 2 ? "subtract the row max before exp (log_softmax, logsumexp), " : "");
+                snprintf(tl->ovf_first, sizeof tl->ovf_first, "sum of sequence b=%lld: -inf "
+                         "where the correctly rounded value is %.6g; %s", (long long)(b0 + b),
+                         want, what);
+            snprintf(tl->ovf_fix, sizeof tl->ovf_fix, "computing in %s overflowed: %scompute the "
+                     "max-shifted difference in a wider format or check the input range",
+                     lp_format_name(cf), why == 2 ? "subtract the row max before exp (log_softmax, "
+                     "logsumexp), " : "");
         }
-    if (!explained) return;
-    ck_diag *d = &r->d[CK_D_OVERFLOW];
-    if (d->n == 0) snprintf(d->fix, sizeof d->fix, "%s", fix);
-    ck_run_diag(r, CK_D_OVERFLOW, "case %s, %s (%lld of %lld such -inf values explained)", name,
-                first, (long long)explained, (long long)n);
 }
 
 int ck_is_wrong(double y, const lp_err_measure *m, double x_hi)
@@ -226,6 +223,7 @@ static int matches(double y, double alt, double scale, lp_format f)
 }
 
 enum { H_SHIFT_NONE, H_SHIFT_LATE, H_SHIFT_NEXT, H_NO_TEMP, H_TEMP_MUL, NH };
+_Static_assert(NH == CK_NHYP, "ck_case_tally's hypotheses");
 
 /* The mistaken token (b, ts) under hypothesis h: its row, label and temperature; 0 when the
  * hypothesis says nothing about it (or does not count it). */
@@ -261,24 +259,27 @@ static int hyp_applies(const lp_problem *pb, int h)
 static const int hyp_diag[NH] = {CK_D_SHIFT_NONE, CK_D_SHIFT_LATE, CK_D_SHIFT_NEXT, CK_D_NO_TEMP,
                                   CK_D_TEMP_MUL};
 
-void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const lp_ref_result *ref,
-                      const ck_outputs *cand, const uint8_t *wrong_tok, const uint8_t *wrong_sum)
+void ck_diagnose_tally(ck_case_tally *tl, const ck_run *r, const char *name, const lp_problem *pb,
+                       const lp_ref_result *ref, const ck_outputs *cand, const uint8_t *wrong_tok,
+                       const uint8_t *wrong_sum)
 {
     const int64_t B = ref->B, Ts = ref->Ts;
     const ck_array *ct = &cand->a[CK_TOKEN], *csum = &cand->a[CK_SUM];
+    if (!tl->set) snprintf(tl->name, sizeof tl->name, "%s", name);
+    tl->set = 1;
+    tally_overflow(tl, r->b0, pb, ref, cand);
     int64_t n_wrong_tok = 0, n_wrong_sum = 0;
-    diagnose_overflow(r, name, pb, ref, cand);
     if (ct->present)
         for (int64_t i = 0; i < B * Ts; i++)
             if (ref->counted[i] && wrong_at(wrong_tok, i, ct->v[i], &ref->logp[i], ct->fmt)) n_wrong_tok++;
     if (csum->present)
         for (int64_t b = 0; b < B; b++)
             if (wrong_at(wrong_sum, b, csum->v[b], &ref->sum[b], csum->fmt)) n_wrong_sum++;
-    if (n_wrong_tok == 0 && n_wrong_sum == 0) return;
-
+    tl->wrong_tok += n_wrong_tok;
+    tl->wrong_sum += n_wrong_sum;
     for (int h = 0; h < NH; h++) {
-        if (!hyp_applies(pb, h)) continue;
-        int64_t match_tok = 0, match_sum = 0;
+        tl->applies[h] = hyp_applies(pb, h);
+        if (!tl->applies[h] || (n_wrong_tok == 0 && n_wrong_sum == 0)) continue;
         int64_t row_t, lab;
         double tau;
         if (ct->present && n_wrong_tok)
@@ -288,7 +289,7 @@ void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const l
                     if (!ref->counted[i] || !wrong_at(wrong_tok, i, ct->v[i], &ref->logp[i], ct->fmt)) continue;
                     if (!hyp_token(pb, h, b, ts, &row_t, &lab, &tau)) continue;
                     double alt = approx_logp(pb, b, row_t, lab, tau);
-                    if (matches(ct->v[i], alt, alt, ct->fmt)) match_tok++;
+                    if (matches(ct->v[i], alt, alt, ct->fmt)) tl->match_tok[h]++;
                 }
         if (csum->present && n_wrong_sum)
             for (int64_t b = 0; b < B; b++) {
@@ -300,14 +301,61 @@ void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const l
                         alt += v;
                         mag += fabs(v);
                     }
-                if (matches(csum->v[b], alt, mag, csum->fmt)) match_sum++;
+                if (matches(csum->v[b], alt, mag, csum->fmt)) tl->match_sum[h]++;
             }
-        const int tok_ok = n_wrong_tok && match_tok * 10 >= n_wrong_tok * 9;
-        const int sum_ok = n_wrong_sum && match_sum * 10 >= n_wrong_sum * 9;
-        if ((tok_ok && (sum_ok || !n_wrong_sum)) || (sum_ok && !n_wrong_tok)) {
+    }
+}
+
+void ck_case_tally_add(ck_case_tally *a, const ck_case_tally *b)
+{
+    if (!b->set) return;
+    if (!a->set) {
+        *a = *b;
+        return;
+    }
+    a->wrong_tok += b->wrong_tok;
+    a->wrong_sum += b->wrong_sum;
+    for (int h = 0; h < NH; h++) {
+        a->applies[h] |= b->applies[h];
+        a->match_tok[h] += b->match_tok[h];
+        a->match_sum[h] += b->match_sum[h];
+    }
+    if (!a->ovf_explained && b->ovf_explained) {
+        memcpy(a->ovf_first, b->ovf_first, sizeof a->ovf_first);
+        memcpy(a->ovf_fix, b->ovf_fix, sizeof a->ovf_fix);
+    }
+    a->ovf_n += b->ovf_n;
+    a->ovf_explained += b->ovf_explained;
+}
+
+void ck_diagnose_decide(ck_run *r, const ck_case_tally *t)
+{
+    if (!t->set) return;
+    if (t->ovf_explained) {
+        ck_diag *d = &r->d[CK_D_OVERFLOW];
+        if (d->n == 0) snprintf(d->fix, sizeof d->fix, "%s", t->ovf_fix);
+        ck_run_diag(r, CK_D_OVERFLOW, "case %s, %s (%lld of %lld such -inf values explained)",
+                    t->name, t->ovf_first, (long long)t->ovf_explained, (long long)t->ovf_n);
+    }
+    const int64_t nt = t->wrong_tok, ns = t->wrong_sum;
+    if (nt == 0 && ns == 0) return;
+    for (int h = 0; h < NH; h++) {
+        if (!t->applies[h]) continue;
+        const int tok_ok = nt && t->match_tok[h] * 10 >= nt * 9;
+        const int sum_ok = ns && t->match_sum[h] * 10 >= ns * 9;
+        if ((tok_ok && (sum_ok || !ns)) || (sum_ok && !nt)) {
             ck_run_diag(r, hyp_diag[h], "case %s: %lld of %lld wrong tokens and %lld of %lld wrong "
-                        "sums match it", name, (long long)match_tok, (long long)n_wrong_tok,
-                        (long long)match_sum, (long long)n_wrong_sum);
+                        "sums match it", t->name, (long long)t->match_tok[h], (long long)nt,
+                        (long long)t->match_sum[h], (long long)ns);
         }
     }
+}
+
+void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const lp_ref_result *ref,
+                      const ck_outputs *cand, const uint8_t *wrong_tok, const uint8_t *wrong_sum)
+{
+    ck_case_tally t;
+    memset(&t, 0, sizeof t);
+    ck_diagnose_tally(&t, r, name, pb, ref, cand, wrong_tok, wrong_sum);
+    ck_diagnose_decide(r, &t);
 }

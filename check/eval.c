@@ -488,7 +488,7 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
     cur.set = 1;
     snprintf(cur.case_name, sizeof cur.case_name, "%s", name);
     cur.out = out;
-    cur.b = b;
+    cur.b = r->b0 + b;
     cur.ts = out == CK_TOKEN ? ts : -1;
     cur.t_label = out == CK_TOKEN ? lp_problem_label_t(pb, ts) : -1;
     cur.label = out == CK_TOKEN ? lp_problem_label(pb, b, cur.t_label) : -1;
@@ -535,7 +535,7 @@ lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_pro
     for (int64_t b = 0; b < B; b++)
         for (int64_t ts = 0; ts < Ts && !si[b].hazard; ts++)
             if (!ref->counted[b * Ts + ts])
-                si[b].hazard = ck_row_hazard(pb, b, ts, si[b].what, sizeof si[b].what);
+                si[b].hazard = ck_row_hazard(pb, b, ts, r->b0, si[b].what, sizeof si[b].what);
 
     lp_status s = LP_OK;
     const ck_array *cs = &cand->a[CK_SUM], *cm = &cand->a[CK_MEAN];
@@ -551,7 +551,7 @@ lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_pro
                 r->leaked_seqs++;
                 ck_run_diag(r, CK_D_LEAK,
                             "case %s b=%lld: %s is NaN but no counted token is NaN; %s",
-                            name, (long long)b, use == cs ? "sum" : "mean", si[b].what);
+                            name, (long long)(r->b0 + b), use == cs ? "sum" : "mean", si[b].what);
             }
         }
         if (cm->present && ref->count[b] == 0 && !leaked) {
@@ -570,7 +570,7 @@ lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_pro
                 lp_format_hexdec(v, sizeof v, y, cm->fmt);
                 ck_run_diag(r, CK_D_EMPTY,
                             "case %s b=%lld: the mean of a sequence with no counted token is %s; "
-                            "expected %s (%s)", name, (long long)b, v, want_nan ? "NaN" : "0",
+                            "expected %s (%s)", name, (long long)(r->b0 + b), v, want_nan ? "NaN" : "0",
                             r->opt.empty == CK_EMPTY_CASE ? "the case's empty_mean policy"
                                                           : "--empty-mean");
             }
@@ -663,7 +663,8 @@ lp_status ck_run_case(ck_run *r, const char *name, const char *cls, const lp_pro
     }
     ck_jcase_free(&jc);
     free(si);
-    if (s == LP_OK) ck_diagnose_case(r, name, pb, ref, cand, wt, ws);
+    if (s == LP_OK && r->rows) ck_diagnose_tally(&r->tally, r, name, pb, ref, cand, wt, ws);
+    else if (s == LP_OK) ck_diagnose_case(r, name, pb, ref, cand, wt, ws);
     free(wt);
     free(ws);
     return s;

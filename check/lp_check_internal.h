@@ -161,6 +161,21 @@ typedef struct ck_judge_stats {
     int used;                  /* the enclosure-based judge ran */
 } ck_judge_stats;
 
+/* What ck_diagnose_case decides a case's case-level diagnoses from (diag.c): the counts of its
+ * overflow and mistake tests, summed over the case's sequences. A run judging rows of one case
+ * (ck_run.rows: a shard of its sequences, check/shard.c) keeps these counts instead of deciding,
+ * and the merge decides once from the sums: the 90% rule and "N of M explained" read the whole
+ * case. */
+#define CK_NHYP 5
+typedef struct ck_case_tally {
+    int set;                   /* counts were added */
+    char name[128];            /* the case */
+    int applies[CK_NHYP];      /* the mistake applies to the case (shift, temperature) */
+    int64_t wrong_tok, wrong_sum, match_tok[CK_NHYP], match_sum[CK_NHYP];
+    int64_t ovf_n, ovf_explained;   /* -inf values where the reference is finite; explained */
+    char ovf_first[420], ovf_fix[240];   /* the first explained one (sequence order) and its fix */
+} ck_case_tally;
+
 typedef struct ck_run {
     ck_options opt;
     ck_group *g;
@@ -178,6 +193,12 @@ typedef struct ck_run {
     const struct lp_ref_enc *renc;
     int one_case;              /* the route judges exactly one case (the median is settled in it) */
     ck_judge_stats js;
+    /* Rows of one case (a shard of its sequences, check/shard.c): b0 is added to every sequence
+     * index the run reports; with rows set, ck_run_case adds the case's diagnosis counts to tally
+     * and leaves the decision to ck_diagnose_decide (the merge). */
+    int64_t b0;
+    int rows;
+    ck_case_tally tally;
     /* Gradients (certify of a kernel with a backward entry): one judge per reduction, owned by the
      * run (created on first use by ck_run_grad, freed by ck_run_free); NULL where none ran. */
     struct lp_grad_check *grad[4];
@@ -229,12 +250,22 @@ double ck_group_median(ck_group *g);   /* sorts g->ulps once (the table, JSON an
 /* ---- diagnoses (diag.c) ---- */
 
 /* 1 if the non-counted scored row (b, ts) could make a multiply-masked sum NaN: it holds NaN or
- * +inf, is all -inf, or is -inf at its label (when in [0, V)) or at the dummy label 0. */
-int ck_row_hazard(const lp_problem *pb, int64_t b, int64_t ts, char *what, size_t cap);
+ * +inf, is all -inf, or is -inf at its label (when in [0, V)) or at the dummy label 0; what names
+ * the row as sequence b0 + b (b0: ck_run.b0). */
+int ck_row_hazard(const lp_problem *pb, int64_t b, int64_t ts, int64_t b0, char *what, size_t cap);
 /* Tries the usual mistakes (wrong shift, temperature ignored or multiplied) on a case whose values
  * differ from the reference, and records the ones that explain the candidate. */
 void ck_diagnose_case(ck_run *r, const char *name, const lp_problem *pb, const lp_ref_result *ref,
                       const ck_outputs *cand, const uint8_t *wrong_tok, const uint8_t *wrong_sum);
+/* ck_diagnose_case in two steps: the counts of a case (or of rows of it: sequences reported as
+ * r->b0 + b) added into t, and the decision from a case's summed counts. */
+void ck_diagnose_tally(ck_case_tally *t, const ck_run *r, const char *name, const lp_problem *pb,
+                       const lp_ref_result *ref, const ck_outputs *cand, const uint8_t *wrong_tok,
+                       const uint8_t *wrong_sum);
+void ck_diagnose_decide(ck_run *r, const ck_case_tally *t);
+/* b's counts added to a's; b holds later sequences of the same case (its first example counts
+ * only where a has none). */
+void ck_case_tally_add(ck_case_tally *a, const ck_case_tally *b);
 /* Whether a value is "wrong" for the diagnoses: a class mismatch, or err_ulp > 64 and err_abs >
  * 2^-10 max(1, |x_hi|) (x_hi: the reference's f64). NaN candidates are not (class diagnoses). */
 int ck_is_wrong(double y, const lp_err_measure *m, double x_hi);

@@ -19,6 +19,19 @@
  *           unsharded one field by field and the same report code (report.c) prints it: the text,
  *           JSON and certificate come out byte for byte. Blocks (not c mod N) keep "first" the
  *           same in both runs.
+ * ROWS      A run of one case (`check --logits ...`) is sharded by its sequences instead: shard I
+ *           judges sequences [floor((I-1) B / N), floor(I B / N)) as a problem of its own (the same
+ *           rows, labels and mask; reported sequence indices offset by the block's start, b0), and
+ *           must run with --slow. Every value's measure is then exact (the all-MPFR route's dd, no
+ *           enclosures), so the median is the merge's sort of every value's exact ulp error, and
+ *           there are no judge counts to differ (the enclosure route's "judge" record counts what
+ *           the whole case's order statistics asked for, which no shard knows). Each value is
+ *           judged from its own row and sequence, so the fold argument above holds sequence by
+ *           sequence. What is decided per case rather than per value (the overflow and mistake
+ *           diagnoses: "90% of the case's wrong values match", "N of M explained") is carried as
+ *           counts (ck_case_tally, a 'tally' line), summed by the fold and decided once after it;
+ *           the baseline's refusal of the case (its format only) is noted once, not per shard;
+ *           the case count is 1. So `lpcert merge` prints what `check ... --slow` prints.
  * IDENTITY  Everything that must agree between shards (the options, the header lines, the input
  *           files with their SHA-256, the reproducer command, N, the case count) is written as an
  *           identity block whose SHA-256 each partial records: shards of other inputs, options,
@@ -44,6 +57,7 @@ void ck_shard_range(size_t count, int i, int n, size_t *lo, size_t *hi);
 typedef struct ck_shard_info {
     int i, n;                   /* shard i of n */
     int64_t total;              /* cases of the whole (unsharded) run */
+    int64_t rows;               /* ROWS: the case's sequences (B); 0: shards of cases */
     int quiet;                  /* the command's --quiet: merge prints as the command would */
     const char *cand_what;      /* check: the candidate line is ck_cand_text(cand_what, fm) of the
                                  * merged formats; NULL: h->candidate as it is */

@@ -24,6 +24,7 @@ struct ck_partial {
     int quiet, certify, has_what;
     unsigned fm[CK_NOUT];
     int64_t total;
+    int64_t rows;              /* > 0: shards of the sequences of one case of that many (ROWS) */
     uint64_t seed;
     double seconds, elapsed;
     int64_t ran, skipped, nrand;
@@ -143,6 +144,20 @@ static void identity(wbuf *w, const ck_run *r, const ck_header *h, const ck_shar
         wput(w, "\n");
     }
     if (si->certify) wput(w, "certify %" PRIu64 " %a\n", si->seed, si->seconds);
+    if (si->rows) wput(w, "rows %" PRId64 "\n", si->rows);
+}
+
+static void wtally(wbuf *w, const ck_case_tally *t)
+{
+    wput(w, "tally %d", t->set);
+    wstr(w, t->name);
+    for (int h = 0; h < CK_NHYP; h++) wput(w, " %d", t->applies[h]);
+    wput(w, " %" PRId64 " %" PRId64, t->wrong_tok, t->wrong_sum);
+    for (int h = 0; h < CK_NHYP; h++) wput(w, " %" PRId64 " %" PRId64, t->match_tok[h], t->match_sum[h]);
+    wput(w, " %" PRId64 " %" PRId64, t->ovf_n, t->ovf_explained);
+    wstr(w, t->ovf_first);
+    wstr(w, t->ovf_fix);
+    wput(w, "\n");
 }
 
 lp_status ck_partial_write(const char *path, const ck_run *r, const ck_header *h,
@@ -176,6 +191,7 @@ lp_status ck_partial_write(const char *path, const ck_run *r, const ck_header *h
          r->batch_checks, r->batch_fail);
     wput(&w, "js %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %d\n", r->js.values,
          r->js.enclosure, r->js.tier2, r->js.mpfr_tokens, r->js.mpfr_seqs, r->js.used);
+    if (si->rows) wtally(&w, &r->tally);
     for (int k = 0; k < CK_ND; k++) {
         if (!r->d[k].n) continue;
         wput(&w, "diag %d %" PRId64, k, r->d[k].n);
@@ -502,6 +518,10 @@ static lp_status parse_body(ck_partial *p, rd *r)
             p->certify = 1;
             if ((s = get_u64(r, 1, &p->seed)) != LP_OK) return s;
             if ((s = get_dbl(r, 2, &p->seconds)) != LP_OK) return s;
+        } else if (strcmp(k, "rows") == 0) {
+            if (r->nt != 2 || p->rows) return bad(r, "a bad 'rows' line");
+            if ((s = get_i64(r, 1, 1, INT64_MAX, &p->rows)) != LP_OK) return s;
+            if (p->total != 1) return bad(r, "shards of rows of a run of other than one case");
         } else if (strcmp(k, "end-identity") == 0 && r->nt == 1) {
             break;
         } else {
@@ -548,10 +568,12 @@ static lp_status parse_body(ck_partial *p, rd *r)
     for (int k = 0; k < 5 && s == LP_OK; k++) s = get_cnt(r, 1 + k, jf[k]);
     if (s == LP_OK) s = get_int(r, 6, 0, 1, &ru->js.used);
     if (s != LP_OK) return s;
+    int have_tally = 0;
     for (;;) {
         if ((s = next_line(r, NULL, -1)) != LP_OK) return s;
         const char *k = r->tok[0];
         if (strcmp(k, "end") == 0 && r->nt == 2) {
+            if (p->rows && !have_tally) return bad(r, "a partial of rows without its 'tally' line");
             char dg[65];
             ck_sha *sh = ck_sha_new();
             if (!sh) return lp_fail(r->err, LP_ERR_NOMEM, "partial %s: out of memory", r->name);
@@ -563,6 +585,25 @@ static lp_status parse_body(ck_partial *p, rd *r)
                 return bad(r, "the file does not match its checksum (corrupted or edited)");
 #endif
             break;
+        }
+        if (strcmp(k, "tally") == 0) {
+            if (!p->rows || have_tally++ || r->nt != 24) return bad(r, "a bad 'tally' line");
+            ck_case_tally *t = &ru->tally;
+            if ((s = get_int(r, 1, 0, 1, &t->set)) != LP_OK) return s;   /* 0: no sequence */
+            if ((s = get_str(r, 2, t->name, sizeof t->name, NULL)) != LP_OK) return s;
+            for (int q = 0; q < CK_NHYP && s == LP_OK; q++) s = get_int(r, 3 + q, 0, 1, &t->applies[q]);
+            if (s == LP_OK) s = get_cnt(r, 8, &t->wrong_tok);
+            if (s == LP_OK) s = get_cnt(r, 9, &t->wrong_sum);
+            for (int q = 0; q < CK_NHYP && s == LP_OK; q++) {
+                s = get_i64(r, 10 + 2 * q, 0, t->wrong_tok, &t->match_tok[q]);
+                if (s == LP_OK) s = get_i64(r, 11 + 2 * q, 0, t->wrong_sum, &t->match_sum[q]);
+            }
+            if (s == LP_OK) s = get_cnt(r, 20, &t->ovf_n);
+            if (s == LP_OK) s = get_i64(r, 21, 0, t->ovf_n, &t->ovf_explained);
+            if (s == LP_OK) s = get_str(r, 22, t->ovf_first, sizeof t->ovf_first, NULL);
+            if (s == LP_OK) s = get_str(r, 23, t->ovf_fix, sizeof t->ovf_fix, NULL);
+            if (s != LP_OK) return s;
+            continue;
         }
         if (strcmp(k, "diag") == 0) {
             int kind = 0;
@@ -713,8 +754,10 @@ static lp_status fold(ck_partial *pa, ck_partial *pb, lp_error *err)
     a->js.used |= b->js.used;
     for (int k = 0; k < CK_ND; k++) {
         if (a->d[k].n == 0) a->d[k] = b->d[k];
-        else a->d[k].n += b->d[k].n;
+        /* ROWS: a baseline that cannot read the case says so once per case, in every shard */
+        else if (!(pa->rows && k == CK_D_NO_BASELINE)) a->d[k].n += b->d[k].n;
     }
+    if (pa->rows) ck_case_tally_add(&a->tally, &b->tally);
     for (int k = 0; k < CK_NOUT; k++) pa->fm[k] |= pb->fm[k];
     pa->ran += pb->ran;
     pa->skipped += pb->skipped;
@@ -814,6 +857,10 @@ lp_status ck_partial_merge(ck_partial **out, ck_partial **parts, size_t n, lp_er
     for (size_t k = (s == LP_OK); k < n; k++) ck_partial_free(parts[k]);
     if (s != LP_OK) return s;
     ck_partial *p = parts[0];
+    if (p->rows) {   /* ROWS: one case, its diagnoses decided from the whole case's counts */
+        if (p->r.cases > 1) p->r.cases = 1;
+        ck_diagnose_decide(&p->r, &p->r.tally);
+    }
     if (p->has_what) ck_cand_text(p->cand, sizeof p->cand, p->what, p->fm);
     if (p->certify)
         ck_certify_summary(p->h.extra[0], sizeof p->h.extra[0], p->seed, p->nrand, p->seconds,

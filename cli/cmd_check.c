@@ -69,7 +69,8 @@ static const char usage[] =
     "                         candidate's format, 2 u_F); --no-default-bound: classes only\n"
     "  --shard I/N --partial FILE   judge only block I of N of the cases (1 <= I <= N) and write\n"
     "                         the partial result to FILE; `lpcert merge` of the N partials gives\n"
-    "                         this command's report, JSON and certificate byte for byte\n"
+    "                         this command's report, JSON and certificate byte for byte. With\n"
+    "                         --logits (one case): block I of N of its sequences, with --slow\n"
     "%s"
     "\n"
     "Exit 0: every bound holds (the default one when none is given); 1: some value fails; 2: usage or input error (one line on stderr:\n"
@@ -171,14 +172,16 @@ static int parse(check_opts *o, int argc, char **argv)
     if (k < 0) return rc;
     const int single = o->logits || o->labels;
     if (!o->shard_n != !o->partial) return lp_cli_usage("check", "--shard and --partial go together");
-    if (o->shard_n && single)
-        return lp_cli_usage("check", "--shard splits a suite's cases; one case given by --logits "
-                            "is not sharded (rows of one case: not implemented)");
     if (o->shard_n && (o->save || o->json || o->cert))
         return lp_cli_usage("check", "--shard goes without --save-candidate, --json, --certificate "
                             "(lpcert merge writes the reports)");
     if (o->shard_n && (o->have_red || o->grad))
         return lp_cli_usage("check", "--shard does not apply to gradients (not implemented)");
+    if (o->shard_n && single && !o->ck.slow)
+        return lp_cli_usage("check", "--shard on one case (--logits) splits its sequences and needs "
+                            "--slow: every value measured exactly, so the shards merge into the "
+                            "report of `check ... --slow` byte for byte (the same figures as "
+                            "without --slow; lp_check_shard.h, ROWS)");
     if ((o->grad || o->negate || o->max_row_rel >= 0) && !o->have_red)
         return lp_cli_usage("check", "gradients need --grad-of token|sum|mean|token_mean");
     if (o->have_red) {
@@ -486,8 +489,25 @@ static int check_single(check_opts *o)
     char cls[64];
     snprintf(cls, sizeof cls, "input/%s", lp_format_name(pb->fmt));
     unsigned fmo[CK_NOUT] = {0, 0, 0};
-    /* one case: the route of lp_check_one (check/judge.c, ck_judge_single) */
-    if (s == LP_OK) s = ck_judge_single(&r, "input", cls, pb, &cand, fmo, &err);
+    size_t lo = 0, hi = (size_t)B;
+    if (o->shard_n) ck_shard_range((size_t)B, o->shard_i, o->shard_n, &lo, &hi);
+    if (s == LP_OK && !o->shard_n) {
+        /* one case: the route of lp_check_one (check/judge.c, ck_judge_single) */
+        s = ck_judge_single(&r, "input", cls, pb, &cand, fmo, &err);
+    } else if (s == LP_OK && hi > lo) {
+        /* --shard: sequences [lo, hi) as a problem of their own (lp_check_shard.h, ROWS) */
+        const lp_problem sub = lp_problem_seqs(pb, (int64_t)lo, (int64_t)(hi - lo));
+        ck_outputs sc = cand;   /* views into cand's arrays */
+        for (int k = 0; k < CK_NOUT; k++) {
+            if (!sc.a[k].present) continue;
+            const int64_t per = k == CK_TOKEN ? Ts : 1;
+            sc.a[k].v += (int64_t)lo * per;
+            sc.a[k].n = (int64_t)(hi - lo) * per;
+        }
+        r.b0 = (int64_t)lo;
+        r.rows = 1;
+        s = ck_judge_single(&r, "input", cls, &sub, &sc, fmo, &err);
+    }
     lp_tfile *const inputs[3 + CK_NOUT] = {fl, fy, fm, fo[0], fo[1], fo[2]};
     s = verify_inputs(s, &err, inputs, 3 + CK_NOUT);
     if (s == LP_OK) {
@@ -498,11 +518,33 @@ static int check_single(check_opts *o)
                  (long long)pb->shape.B, (long long)pb->shape.T, (long long)pb->shape.V,
                  lp_format_name(pb->fmt), pb->shift == LP_SHIFT_NEXT ? "next" : "none",
                  (long long)pb->ignore_index, pb->temperature, samp);
-        ck_cand_text(cdesc, sizeof cdesc, "outputs given by --logp/--sum/--mean", fmo);
+        static const char cwhat[] = "outputs given by --logp/--sum/--mean";
+        ck_cand_text(cdesc, sizeof cdesc, cwhat, fmo);
         h.command = "check";
         h.suite = sdesc;
         h.candidate = cdesc;
-        rc = finish(o, &r, &h, &err);
+        if (o->shard_n) {
+            ck_shard_info si;
+            memset(&si, 0, sizeof si);
+            si.i = o->shard_i;
+            si.n = o->shard_n;
+            si.total = 1;
+            si.rows = B;
+            si.quiet = o->quiet;
+            si.cand_what = cwhat;
+            memcpy(si.fm, fmo, sizeof si.fm);
+            ck_repro_command(o->repro, sizeof o->repro, "check", o->argc, o->argv);
+            h.repro = o->repro;
+            h.repro_cases = 0;
+            h.failures_only = o->failures_only;
+            s = ck_partial_write(o->partial, &r, &h, &si, &err);
+            if (s == LP_OK)
+                printf("lpcert check: shard %d/%d: sequences [%zu, %zu) of %lld judged into %s\n",
+                       si.i, si.n, lo, hi, (long long)B, o->partial);
+            rc = s == LP_OK ? LP_EXIT_OK : lp_cli_fail("check", &err);
+        } else {
+            rc = finish(o, &r, &h, &err);
+        }
     } else {
         rc = lp_cli_fail("check", &err);
     }

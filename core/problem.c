@@ -35,6 +35,17 @@ const void *lp_problem_row(const lp_problem *pb, int64_t b, int64_t ts)
     return (const char *)pb->logits + ((size_t)(b * pb->shape.T + ts) * (size_t)pb->shape.V) * esz;
 }
 
+lp_problem lp_problem_seqs(const lp_problem *pb, int64_t b0, int64_t nb)
+{
+    lp_problem q = *pb;
+    const size_t T = (size_t)pb->shape.T, V = (size_t)pb->shape.V, b = (size_t)b0;
+    q.shape.B = nb;
+    q.logits = (const char *)pb->logits + b * T * V * (size_t)lp_format_get(pb->fmt)->bytes;
+    q.labels = (const char *)pb->labels + b * T * (pb->label_type == LP_I64 ? 8 : 4);
+    if (pb->mask) q.mask = pb->mask + b * T;
+    return q;
+}
+
 int lp_problem_counted(const lp_problem *pb, int64_t b, int64_t ts)
 {
     int64_t t = lp_problem_label_t(pb, ts);

@@ -832,12 +832,7 @@ int lp_ref_tier2_token(lp_fast_enc *e, const lp_problem *pb, int64_t b, int64_t 
 lp_status lp_ref_exact_seq(lp_value *sum, lp_value *mean, const lp_problem *pb, int64_t b,
                            lp_error *err)
 {
-    lp_problem one = *pb;
-    const size_t T = (size_t)pb->shape.T, V = (size_t)pb->shape.V;
-    one.shape.B = 1;
-    one.logits = (const char *)pb->logits + (size_t)b * T * V * (size_t)lp_format_get(pb->fmt)->bytes;
-    one.labels = (const char *)pb->labels + (size_t)b * T * (pb->label_type == LP_I64 ? 8 : 4);
-    if (pb->mask) one.mask = pb->mask + (size_t)b * T;
+    const lp_problem one = lp_problem_seqs(pb, b, 1);
     lp_ref_options o = LP_REF_OPTIONS_INIT;
     o.threads = 1; /* every output (tier 3 and the Ziv loop): the slow route's values bit for bit */
     lp_ref_result r;

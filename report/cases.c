@@ -71,8 +71,9 @@ static rp_case *case_add(rp_cases *cs, lp_error *err)
 
 static void case_names(rp_case *c, const char *family, const char *name)
 {
-    snprintf(c->family, sizeof c->family, "%s", family);
-    snprintf(c->name, sizeof c->name, "%s", name);
+    /* names longer than the fields are cut (the bounds keep gcc -O3's truncation check quiet) */
+    snprintf(c->family, sizeof c->family, "%.*s", (int)sizeof c->family - 1, family);
+    snprintf(c->name, sizeof c->name, "%.*s", (int)sizeof c->name - 1, name);
     snprintf(c->cls, sizeof c->cls, "%s/%s", family, lp_format_name(c->pb.fmt));
 }
 

@@ -5,6 +5,10 @@ and exits as the unsharded run does, byte for byte, on
     kernel as the candidate and with a candidate file, under the default bound and --max-ulp;
   - a suite of large cases without expected values (2 x 64 x 32768 f32 logits each, logp only:
     the fast judge's route, check/judge.c, whose "judge" counts must add up too), N = 4 and 3;
+  - one case given by --logits, sharded by its sequences with --slow (N = 2, 3, 4, 9, and 12 > B,
+    whose last shards judge nothing): a mask, ignore_index, an empty sequence, a NaN leak, -inf
+    from an overflow in two shards (the diagnosis counts both), the shift-none mistake (its 90%
+    rule over the whole case), [T, V] logits; and the default route's figures equal --slow's;
   - lpcert certify --seconds 0 (its wall-clock "s in all" and the certificate's date are masked:
     no two runs share them).
 Merges partials given in any order. Error cases exit 2 with one line on stderr naming the file,
@@ -147,6 +151,118 @@ def write_raw(path, tensors):
             f.write(t[3])
 
 
+def logsoftmax(row, y):
+    """log-softmax of row (doubles) at y, in double (max-shifted, exact sum by fsum)."""
+    m = max(row)
+    return row[y] - m - math.log(math.fsum(math.exp(x - m) for x in row))
+
+
+def rows_case(d, B, T, V, shifted=False, two_d=False):
+    """One case of f32 logits [B, T, V] (or [T, V]) with a mask, ignore_index labels, an empty
+    sequence (b=2), a masked row of NaN in b=4 (a multiply-masking leak: the candidate's sum and
+    mean of b=4 are NaN), rows of logits near 100 in b=1 and b=6 (a kernel without the max shift
+    overflows: the candidate's token -inf, diagnosed), and a few tokens moved 1 to 3 ulp; with
+    shifted, the candidate scores row t against labels[t] (the shift-none mistake). Returns the
+    arguments of `lpcert check` for it."""
+    rng = random.Random(B * 1000 + T + (7 if shifted else 0))
+    logits = [[[f32(rng.gauss(0, 2)) for _ in range(V)] for _ in range(T)] for _ in range(B)]
+    labels = [[rng.randrange(V) for _ in range(T)] for _ in range(B)]
+    mask = [[1] * T for _ in range(B)]
+    for b in range(B):
+        for t in range(T):
+            if rng.random() < 0.05:
+                labels[b][t] = -100
+            if rng.random() < 0.05:
+                mask[b][t] = 0
+    hot = {}
+    if B > 6:
+        mask[2] = [0] * T
+        mask[4][6] = 0                                   # row 5 scores labels[4][6]: masked
+        logits[4][5] = [float("nan")] * V
+        for b, t in ((1, 3), (6, 11)):
+            logits[b][t] = [f32(x + 100) for x in logits[b][t]]
+            mask[b][t + 1], labels[b][t + 1] = 1, 7
+            hot[(b, t)] = 1
+    Ts = T - 1
+    tok, sums, means = [], [], []
+    for b in range(B):
+        acc, n = [], 0
+        for ts in range(Ts):
+            lt = ts if shifted else ts + 1
+            y, counted = labels[b][lt], labels[b][ts + 1] != -100 and mask[b][ts + 1]
+            if not counted or y == -100 or (b, ts) == (4, 5):
+                tok.append(0.0)
+                continue
+            v = f32(logsoftmax(logits[b][ts], y))
+            if (b, ts) in hot:
+                v = float("-inf")
+            elif rng.random() < 0.08:
+                v = f32_step(v, rng.choice([-3, -1, 1, 2]))
+            tok.append(v)
+            acc.append(v)
+            n += 1
+        if shifted:   # the mistake's sum: rows t with labels[t] counted (mask[t], not ignored)
+            acc = [f32(logsoftmax(logits[b][ts], labels[b][ts])) for ts in range(Ts)
+                   if labels[b][ts] != -100 and mask[b][ts] and (b, ts) != (4, 5)]
+        sm = 0.0
+        for v in acc:
+            sm = f32(sm + v)
+        if b == 4:
+            sm = float("nan")
+        sums.append(sm)
+        means.append(f32(sm / n) if n else float("nan"))
+    flat = [x for bb in logits for row in bb for x in row]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import tensors
+    tag = "rows%d%s%s" % (B, "s" if shifted else "", "2d" if two_d else "")
+    f = {k: os.path.join(d, "%s_%s.npy" % (tag, k)) for k in ("x", "y", "m", "lp", "s", "mn")}
+    tensors.write_npy(f["x"], "f32", [T, V] if two_d else [B, T, V], flat)
+    tensors.write_npy(f["y"], "i64", [T] if two_d else [B, T], [v for r in labels for v in r])
+    tensors.write_npy(f["m"], "u8", [T] if two_d else [B, T], [v for r in mask for v in r])
+    tensors.write_npy(f["lp"], "f32", [Ts] if two_d else [B, Ts], tok)
+    tensors.write_npy(f["s"], "f32", [B], sums)
+    tensors.write_npy(f["mn"], "f32", [B], means)
+    return ["--logits", f["x"], "--labels", f["y"], "--mask", f["m"], "--logp", f["lp"], "--sum",
+            f["s"], "--mean", f["mn"]]
+
+
+def rows_tests(d):
+    """Shards of the sequences of one case (lp_check_shard.h, ROWS): the merge against the
+    unsharded run with --slow, byte for byte; and its figures against the default route's."""
+    a = rows_case(d, 9, 40, 300)
+    sh = rows_case(d, 9, 40, 300, shifted=True)
+    compare("rows", d, "check", a + ["--slow"], 4)
+    compare("rows_mul", d, "check", a + ["--slow", "--masking", "mul", "--max-ulp", "2"], 3,
+            order=[2, 1, 0])
+    compare("rows_each", d, "check", a + ["--slow", "--max-abs", "1e-6", "--empty-mean", "zero"], 9)
+    compare("rows_empty_shards", d, "check", a + ["--slow", "--vs-baseline", "twopass_f64"], 12,
+            order=list(range(11, -1, -1)))
+    compare("rows_shifted", d, "check", sh + ["--slow"], 4)
+    compare("rows_2d", d, "check", rows_case(d, 1, 30, 200, two_d=True) + ["--slow"], 2)
+    # what the merges must have shown: the case-level diagnoses decided from the whole case
+    want = [("rows_m.json", b"2 of 2 such -inf values explained"),
+            ("rows_shifted_m.json", b"wrong tokens and"), ("rows_m.json", b"b=4"),
+            ("rows_each_m.json", b"case input b=2: the mean")]
+    for fn, w in want:
+        if w not in read(os.path.join(d, fn)):
+            fail("rows: %s lacks %r" % (fn, w))
+    # the default route (enclosures, no --slow) prints the same table and figures: its JSON
+    # differs only by the record of which tier settled what
+    rc1, out1, _ = run("check", *a, "--json", os.path.join(d, "rows_fast.json"))
+    rc2, out2, _ = run("check", *a, "--slow")
+    j1 = json.loads(read(os.path.join(d, "rows_fast.json")))
+    j2 = json.loads(read(os.path.join(d, "rows_m.json")))
+    j1.pop("judge", None)
+    if rc1 != rc2 or out1 != out2.replace(b" --slow", b"") or j1 != json.loads(
+            json.dumps(j2).replace(" --slow", "")):
+        fail("rows: the default route's report differs from --slow's beyond the judge record")
+    # usage: rows need --slow; gradients are not sharded
+    for args in (["check"] + a + ["--shard", "1/2", "--partial", "x"],):
+        rc, out, err = run(*args)
+        if rc != 2 or b"--slow" not in err or len(err.decode().strip().split("\n")) != 1:
+            fail("rows usage: exit %d, stderr %r" % (rc, err.decode()))
+
+
 def expect_error(tag, d, parts, want_name):
     js = os.path.join(d, "err.json")
     if os.path.exists(js):
@@ -196,6 +312,8 @@ def main():
             if b"\njs " not in read(p) or re.search(rb"\njs 0 ", read(p)):
                 fail("big: the shards did not take the fast judge's route (no judge counts in %s)" % p)
 
+        rows_tests(d)
+
         compare("certify", d, "certify", ["--kernel", "twopass_f32", "--seconds", "0"], 4,
                 order=[3, 2, 1, 0], masked=True)
 
@@ -239,8 +357,6 @@ def main():
                      ["check", suite, cf, "--shard", "5/4", "--partial", "x"],
                      ["check", suite, cf, "--shard", "1/4"],
                      ["check", suite, cf, "--shard", "1/4", "--partial", "x", "--json", "j"],
-                     ["check", "--logits", sp, "--labels", sp, "--logp", cp, "--shard", "1/2",
-                      "--partial", "x"],
                      ["certify", "--kernel", "twopass_f32", "--shard", "1/2", "--partial", "x"]):
             rc, out, err = run(*args)
             if rc != 2 or len(err.decode().strip().split("\n")) != 1:
