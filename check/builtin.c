@@ -1,6 +1,8 @@
 /* check/builtin.c: the built-in kernels of impl/ (when lpcert is built with them) as the
  * baseline of `check --vs-baseline` and as plugins for `certify --kernel`, through the same ABI a
  * third-party plugin uses. */
+#include <math.h>
+
 #include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
@@ -32,6 +34,65 @@ static lp_status to_outputs(ck_outputs *out, const lp_kresult *kr, lp_format f, 
     return LP_OK;
 }
 
+/* SPEC A5 under A7: for a problem with sampling parameters the baseline kernel k reads the
+ * processed rows on the EXACT kept set (lp_ref_kept, every decision exact), so that its errors are
+ * those of its own arithmetic and never of a kept set (a raw kernel's log-softmax over the whole
+ * vocabulary, measured against the processed reference, is millions of ulps off and would make a
+ * relative bound vacuous). Per row: a logit not kept is -inf; a kept one is the stored value in
+ * k's storage format (rounded there first when k cannot read the problem's format, as
+ * logits.float() does), softcapped when softcap is set as an engine does in that format (f64:
+ * RN(c tanh(x / c)); narrower: in f32, RN(RN(tanhf(RN(x / c))) c) as sampled_f32 does, then
+ * rounded to the storage format). The temperature is left to the kernel (softcap precedes it, A7).
+ * Rows with NaN or +inf, or without a finite logit, are passed as they are (SPEC A3's answer). */
+static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, lp_error *err)
+{
+    const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V;
+    const size_t n = (size_t)(B * T * V), kb = (size_t)lp_format_get(kf)->bytes;
+    void *buf = malloc((n ? n : 1) * kb);
+    double *w = malloc((size_t)(V ? V : 1) * sizeof *w);
+    uint8_t *kept = malloc((size_t)(V ? V : 1));
+    lp_status s = buf && w && kept ? LP_OK : lp_fail(err, LP_ERR_NOMEM, "out of memory for the "
+                                                     "baseline's processed logits");
+    const double c = pb->sampling.softcap;
+    for (int64_t r = 0; r < B * T && s == LP_OK; r++) {
+        const void *row = (const char *)pb->logits +
+                          (size_t)r * (size_t)V * (size_t)lp_format_get(pb->fmt)->bytes;
+        int special = 1;
+        for (int64_t i = 0; i < V; i++) {
+            w[i] = lp_load_f64(row, pb->fmt, (size_t)i);
+            if (isnan(w[i]) || w[i] == HUGE_VAL) {
+                special = 1;
+                for (int64_t j = i + 1; j < V; j++) w[j] = lp_load_f64(row, pb->fmt, (size_t)j);
+                break;
+            }
+            if (w[i] != -HUGE_VAL) special = 0;
+        }
+        if (!special) s = lp_ref_kept(kept, row, pb->fmt, V, pb->temperature, &pb->sampling, err);
+        for (int64_t i = 0; i < V && s == LP_OK; i++) {
+            double x = lp_round_to(w[i], kf);
+            if (!special && !kept[i]) {
+                x = -HUGE_VAL;
+            } else if (!special && c != 0) {
+                if (kf == LP_F64) {
+                    x = c * tanh(x / c);
+                } else {
+                    const float cf = (float)c, a = (float)x / cf, th = tanhf(a);
+                    x = lp_round_to((double)(th * cf), kf);
+                }
+            }
+            lp_store_f64(buf, kf, (size_t)r * (size_t)V + (size_t)i, x);
+        }
+    }
+    free(w);
+    free(kept);
+    if (s != LP_OK) {
+        free(buf);
+        return s;
+    }
+    *out = buf;
+    return LP_OK;
+}
+
 lp_status ck_baseline_run(ck_outputs *out, const char *name, const lp_problem *pb, int *ok,
                           const char **why, lp_error *err)
 {
@@ -42,7 +103,18 @@ lp_status ck_baseline_run(ck_outputs *out, const char *name, const lp_problem *p
     if (!k) return lp_fail(err, LP_ERR_USAGE, "unknown kernel '%s'", name);
     lp_problem q = *pb;
     void *cast = NULL;
-    if (!lp_kernel_accepts(k, pb->fmt)) {
+    const lp_sampling *sp = &pb->sampling;
+    if (sp->softcap != 0 || sp->top_k != 0 || sp->top_p != 0 || sp->min_p != 0) {
+        if (!lp_kernel_accepts(k, pb->fmt) && !(pb->fmt == LP_F64 && lp_kernel_accepts(k, LP_F32))) {
+            *why = "the baseline does not read this logits format";
+            return LP_OK;
+        }
+        lp_status s = processed_rows(&cast, pb, k->storage, err);
+        if (s != LP_OK) return s;
+        q.fmt = k->storage;
+        q.logits = cast;
+        memset(&q.sampling, 0, sizeof q.sampling);
+    } else if (!lp_kernel_accepts(k, pb->fmt)) {
         if (!(pb->fmt == LP_F64 && lp_kernel_accepts(k, LP_F32))) {
             *why = "the baseline does not read this logits format";
             return LP_OK;

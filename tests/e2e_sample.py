@@ -125,7 +125,66 @@ def main():
                            os.path.join(d, "y.npy"), "--shift", "none", "--logp",
                            os.path.join(d, "p.npy"), "--max-ulp", "0.5", "--quiet")
         check(rc == 1, "check without --top-k of processed values: exit %d" % rc)
+    default_bound(d)
     return KIT.end()
+
+
+def f32_step(x, k):
+    (u,) = struct.unpack("<i", struct.pack("<f", x))
+    u = u + k if u >= 0 else u - k
+    return struct.unpack("<f", struct.pack("<i", u))[0]
+
+
+def default_bound(d):
+    """SPEC A5 under A7: the default bound's baseline (twopass_f32, twopass_f64) reads the rows
+    processed on the exact kept set, so its errors are a kernel's rounding (a few ulp), not those of
+    a raw log-softmax over the whole vocabulary (millions of ulp, which made any candidate pass):
+    the reference's own values pass, the same values 1000 ulp off fail, and `check --kernel` of a
+    raw kernel skips the processed cases with a diagnosis."""
+    import random
+    rng = random.Random(5)
+    B, T, V = 3, 12, 64
+    xs = [struct.unpack("<f", struct.pack("<f", rng.gauss(0, 3)))[0] for _ in range(B * T * V)]
+    ys = [rng.randrange(V) for _ in range(B * T)]
+    L, Y = os.path.join(d, "bl.npy"), os.path.join(d, "by.npy")
+    tz.write_npy(L, "f32", [B, T, V], xs)
+    tz.write_npy(Y, "i64", [B, T], ys)
+    for params in (["--top-k", "8"], ["--top-p", "0.9", "--temperature", "0.7"], ["--min-p", "0.05"],
+                   ["--softcap", "5", "--top-k", "20"]):
+        R = os.path.join(d, "br.safetensors")
+        rc, _, err = run("ref", "--logits", L, "--labels", Y, *params, "--out", R)
+        if not check(rc == 0, "ref %s: exit %d %s" % (params, rc, err.strip())):
+            continue
+        ts, _ = tz.read_safetensors(R)
+        for fmt, code, step in (("f32", "f", f32_step), ("f64", "d", None)):
+            raw = ts["logp." + fmt][2]
+            vals = list(struct.unpack("<%d%s" % (len(raw) // struct.calcsize(code), code), raw))
+            shape = ts["logp." + fmt][1]
+            good, bad = os.path.join(d, "bg.npy"), os.path.join(d, "bb.npy")
+            tz.write_npy(good, fmt, shape, vals)
+            if step:
+                moved = [step(v, 1000) if math.isfinite(v) and v != 0 else v for v in vals]
+            else:   # f64: 1000 ulp of f64 away from 0 (the bits as a magnitude)
+                moved = [v if not (math.isfinite(v) and v != 0) else
+                         struct.unpack("<d", struct.pack("<Q", struct.unpack("<Q", struct.pack(
+                             "<d", v))[0] + 1000))[0] for v in vals]
+            tz.write_npy(bad, fmt, shape, moved)
+            args = ["check", "--logits", L, "--labels", Y, *params]
+            rc, out, err = run(*args, "--logp", good)
+            check(rc == 0, "default bound %s %s: the reference's own values: exit %d %s %s"
+                  % (params, fmt, rc, out[-400:], err))
+            rc, out, err = run(*args, "--logp", bad)
+            check(rc == 1 and "over the baseline bound" in out,
+                  "default bound %s %s: values 1000 ulp off pass (exit %d): %s"
+                  % (params, fmt, rc, [l for l in out.splitlines() if l.startswith("input/")]))
+    # a suite with sampling parameters: a raw kernel is skipped, with the reason
+    S = os.path.join(d, "bk.safetensors")
+    rc, _, err = run("gen", "--dtype", "f32", "--top-k", "5", "--seed", "3", "--family", "normal",
+                     "--out", S)
+    if check(rc == 0, "gen --top-k: exit %d %s" % (rc, err.strip())):
+        rc, out, err = run("check", S, "--kernel", "twopass_f32")
+        check(rc == 1 and "sampling parameters" in out and "0 values" in out,
+              "check --kernel on a processed suite: exit %d %s" % (rc, out[-600:]))
 
 
 def tz_values(v):
