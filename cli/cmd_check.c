@@ -264,6 +264,29 @@ static int finish(check_opts *o, ck_run *r, ck_header *h, lp_error *err)
     return ck_run_failed(r) ? LP_EXIT_FAIL : LP_EXIT_OK;
 }
 
+/* --shard: the partial of this shard (lp_check_shard.h): total cases of the unsharded run; rows:
+ * the case's sequences when the shard is a block of them (ROWS), else 0; cand_what and fm: the
+ * candidate line, rebuilt by the merge from every shard's formats. A suite's repro names the case
+ * (--cases), one case's does not. */
+static lp_status write_partial(check_opts *o, ck_run *r, ck_header *h, int64_t total, int64_t rows,
+                               const char *cand_what, const unsigned fm[CK_NOUT], lp_error *err)
+{
+    ck_shard_info si;
+    memset(&si, 0, sizeof si);
+    si.i = o->shard_i;
+    si.n = o->shard_n;
+    si.total = total;
+    si.rows = rows;
+    si.quiet = o->quiet;
+    si.cand_what = cand_what;
+    memcpy(si.fm, fm, sizeof si.fm);
+    ck_repro_command(o->repro, sizeof o->repro, "check", o->argc, o->argv);
+    h->repro = o->repro;
+    h->repro_cases = o->logits == NULL;
+    h->failures_only = o->failures_only;
+    return ck_partial_write(o->partial, r, h, &si, err);
+}
+
 typedef struct saved {        /* a kernel output kept for --save-candidate */
     char name[200];
     lp_dtype dt;
@@ -398,24 +421,12 @@ static int check_suite(check_opts *o)
         if (o->recompute) snprintf(h.extra[h.nextra++], sizeof h.extra[0], "reference recomputed by lpcert");
         if (o->save) s = save_write(&sl, o->save, o->kernel, &err);
         if (s == LP_OK && o->shard_n) {
-            ck_shard_info si;
-            memset(&si, 0, sizeof si);
-            si.i = o->shard_i;
-            si.n = o->shard_n;
-            si.total = (int64_t)su.n;
-            si.quiet = o->quiet;
             char kd[300];
             snprintf(kd, sizeof kd, "built-in kernel %s (%s)", o->kernel ? o->kernel : "",
                      o->kernel && kern.p->description ? kern.p->description : "");
-            si.cand_what = o->kernel ? kd : o->cand;
-            memcpy(si.fm, fm, sizeof si.fm);
-            ck_repro_command(o->repro, sizeof o->repro, "check", o->argc, o->argv);
-            h.repro = o->repro;
-            h.repro_cases = 1;
-            h.failures_only = o->failures_only;
-            s = ck_partial_write(o->partial, &r, &h, &si, &err);
+            s = write_partial(o, &r, &h, (int64_t)su.n, 0, o->kernel ? kd : o->cand, fm, &err);
             if (s == LP_OK)
-                printf("lpcert check: shard %d/%d: %zu of %zu cases judged into %s\n", si.i, si.n,
+                printf("lpcert check: shard %d/%d: %zu of %zu cases judged into %s\n", o->shard_i, o->shard_n,
                        sub.n, su.n, o->partial);
             rc = s == LP_OK ? LP_EXIT_OK : lp_cli_fail("check", &err);
         } else {
@@ -524,23 +535,10 @@ static int check_single(check_opts *o)
         h.suite = sdesc;
         h.candidate = cdesc;
         if (o->shard_n) {
-            ck_shard_info si;
-            memset(&si, 0, sizeof si);
-            si.i = o->shard_i;
-            si.n = o->shard_n;
-            si.total = 1;
-            si.rows = B;
-            si.quiet = o->quiet;
-            si.cand_what = cwhat;
-            memcpy(si.fm, fmo, sizeof si.fm);
-            ck_repro_command(o->repro, sizeof o->repro, "check", o->argc, o->argv);
-            h.repro = o->repro;
-            h.repro_cases = 0;
-            h.failures_only = o->failures_only;
-            s = ck_partial_write(o->partial, &r, &h, &si, &err);
+            s = write_partial(o, &r, &h, 1, B, cwhat, fmo, &err);
             if (s == LP_OK)
                 printf("lpcert check: shard %d/%d: sequences [%zu, %zu) of %lld judged into %s\n",
-                       si.i, si.n, lo, hi, (long long)B, o->partial);
+                       o->shard_i, o->shard_n, lo, hi, (long long)B, o->partial);
             rc = s == LP_OK ? LP_EXIT_OK : lp_cli_fail("check", &err);
         } else {
             rc = finish(o, &r, &h, &err);
