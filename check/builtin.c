@@ -41,8 +41,13 @@ static lp_status to_outputs(ck_outputs *out, const lp_kresult *kr, lp_format f, 
  * relative bound vacuous). Per row: a logit not kept is -inf; a kept one is the stored value in
  * k's storage format (rounded there first when k cannot read the problem's format, as
  * logits.float() does), softcapped when softcap is set as an engine does in that format (f64:
- * RN(c tanh(x / c)); narrower: in f32, RN(RN(tanhf(RN(x / c))) c) as sampled_f32 does, then
- * rounded to the storage format). The temperature is left to the kernel (softcap precedes it, A7).
+ * RN(c tanh(x / c)); narrower: in f32, RN(RN(tanhf(RN(x / c))) c), then rounded to the storage
+ * format). c is the binary64 value itself, never RN_f32(c): a c beyond f32's range made that
+ * inf (or 0), T * inf = NaN rows, every baseline value a class mismatch and so no bound at all.
+ * The quotient and the product are formed in binary64 and then rounded to f32 (a second rounding
+ * that may differ from RN_f32 of the exact value in rare ties: an engine's arithmetic, not a
+ * correct rounding; |T c| <= |x| up to the roundings, so no overflow but at f32's edge). The
+ * temperature is left to the kernel (softcap precedes it, A7).
  * Rows with NaN or +inf, or without a finite logit, are passed as they are (SPEC A3's answer). */
 static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, lp_error *err)
 {
@@ -76,8 +81,8 @@ static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, 
                 if (kf == LP_F64) {
                     x = c * tanh(x / c);
                 } else {
-                    const float cf = (float)c, a = (float)x / cf, th = tanhf(a);
-                    x = lp_round_to((double)(th * cf), kf);
+                    const float a = (float)(x / c), th = tanhf(a);
+                    x = lp_round_to((double)(float)((double)th * c), kf);
                 }
             }
             lp_store_f64(buf, kf, (size_t)r * (size_t)V + (size_t)i, x);
