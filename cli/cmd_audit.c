@@ -177,8 +177,9 @@ typedef struct audit_files {
 } audit_files;
 
 /* The tokens problem (labels, mask) through core's binding: lp_bind_tensors with a logits
- * descriptor of V = 1 standing for the logits audit never reads (no range check of the labels
- * without logits: V is unknown; with logits, lp_bind checks them per side). */
+ * descriptor of V = 1 standing for the logits audit never reads (without logits V is unknown:
+ * lp_audit_run rejects only negative labels other than ignore_index; with logits, lp_bind checks
+ * them per side). */
 static lp_status bind_tokens(lp_problem *tk, uint8_t **mask_own, const audit_opts *o,
                              const lp_tensor *yt, const lp_tensor *mt, lp_error *err)
 {
