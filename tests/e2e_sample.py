@@ -112,6 +112,20 @@ def main():
         # --softcap on the suite route is a usage error (the suite carries them)
         rc, _, err = run("check", S, C, "--softcap", "3")
         check(rc == 2 and "suite" in err, "check SUITE --softcap: exit %d %r" % (rc, err))
+    # the parameters as given, in ref's JSON and check's report: 1 - 2^-53 is not 1 (top_p 1 keeps
+    # every token; cJSON's 15 digits and %g printed both as 1)
+    j = ref_json(d, "--top-p", "0.99999999999999989", "--min-p", "0.1000000000000000056")
+    if j:
+        check(j.get("top_p") == 1 - 2.0 ** -53 and j.get("min_p") == 0.1,
+              "ref --json parameters: top_p %r min_p %r" % (j.get("top_p"), j.get("min_p")))
+        vals = [struct.unpack("<d", struct.pack("<Q", int(t["f64"], 16)))[0] for t in j["tokens"]]
+        tz.write_npy(os.path.join(d, "p1.npy"), "f64", [1, 3], vals)
+        rc, out, err = run("check", "--logits", os.path.join(d, "l.npy"), "--labels",
+                           os.path.join(d, "y.npy"), "--shift", "none", "--top-p",
+                           "0.99999999999999989", "--min-p", "0.1000000000000000056", "--logp",
+                           os.path.join(d, "p1.npy"))
+        check(rc == 0 and "top_p 0.9999999999999999" in out and "top_p 1," not in out,
+              "check --top-p 1 - 2^-53: exit %d %s" % (rc, [l for l in out.splitlines() if "top_p" in l]))
     # check's single-case route with the parameters
     j = ref_json(d, "--top-k", "2")
     if j:
