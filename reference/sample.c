@@ -52,9 +52,12 @@
  *               D in [pred(dh), succ(dh)], dh = RN(u_l - u_0). Kept if pred(dh) >= thi, not kept
  *               if succ(dh) < tlo.
  *           W   w = D / tau: with dh and yh = RN(dh / tau) normal, |D - dh| <= 2^-53 |dh| and
- *               |yh - dh / tau| <= 2^-53 |dh / tau|, so |w - yh| <= 2^-51.9 |yh| < 2.15 ulp(yh)
- *               (ulp(yh) > 2^-53 |yh|); six steps of nextafter either way cover at least 3 ulp(yh)
- *               (a step is ulp(yh) or, past a power of two toward zero, ulp(yh)/2): ylo <= w <= yhi.
+ *               |yh - dh / tau| <= 2^-53 |dh / tau|, so |w - yh| <= 2^-51.9 |yh|. With yh < 0,
+ *               ylo = RN(yh (1 + 2^-48)) and yhi = RN(yh (1 - 2^-48)) (e_double): each product is
+ *               within 2^-53 of itself relative, or 2^-1075 absolute in the subnormal range, so
+ *               |ylo| >= |yh| (1 + 2^-48)(1 - 2^-53) > |yh| (1 + 2^-51.9) and |yhi| <= max(|yh|
+ *               (1 - 2^-48)(1 + 2^-53), |yh| (1 - 2^-48) + 2^-1075) < |yh| (1 - 2^-51.9) (|yh| >=
+ *               2^-1022: 2^-1075 < |yh| 2^-49): ylo <= w <= yhi.
  *           E   exp is increasing: exp(ylo) <= e^w <= exp(yhi). lp_fast_exp(y) (fast.c) is
  *               within 13 u relative for -700 <= y < 0 (u = 2^-53); RN(E (1 + 2^-46)) >=
  *               E (1 + 2^-46)(1 - u) > E / (1 - 13 u), and RN(E (1 - 2^-46)) < E / (1 + 13 u):
