@@ -48,7 +48,11 @@ static lp_status to_outputs(ck_outputs *out, const lp_kresult *kr, lp_format f, 
  * that may differ from RN_f32 of the exact value in rare ties: an engine's arithmetic, not a
  * correct rounding; |T c| <= |x| up to the roundings, so no overflow but at f32's edge). The
  * temperature is left to the kernel (softcap precedes it, A7).
- * Rows with NaN or +inf, or without a finite logit, are passed as they are (SPEC A3's answer). */
+ * Rows with NaN or +inf, or without a finite logit, are passed as they are (SPEC A3's answer), and
+ * so are rows that score no counted token (the last under shift next, ignore_index, mask 0): no
+ * output reads them, and the reference never decides their kept set (deciding it here cost MPFR
+ * time per prompt row and could fail at the softcap cap, sample.c TERMINATION, where the
+ * reference succeeds). */
 static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, lp_error *err)
 {
     const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V;
@@ -59,9 +63,12 @@ static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, 
     lp_status s = buf && w && kept ? LP_OK : lp_fail(err, LP_ERR_NOMEM, "out of memory for the "
                                                      "baseline's processed logits");
     const double c = pb->sampling.softcap;
+    const int64_t Ts = lp_problem_ts(pb);
     for (int64_t r = 0; r < B * T && s == LP_OK; r++) {
         const void *row = (const char *)pb->logits +
                           (size_t)r * (size_t)V * (size_t)lp_format_get(pb->fmt)->bytes;
+        const int64_t b = r / T, ts = r % T;   /* row ts of sequence b scores its label at ts */
+        const int scores = ts < Ts && lp_problem_counted(pb, b, ts);
         int special = 1;
         for (int64_t i = 0; i < V; i++) {
             w[i] = lp_load_f64(row, pb->fmt, (size_t)i);
@@ -72,6 +79,7 @@ static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, 
             }
             if (w[i] != -HUGE_VAL) special = 0;
         }
+        if (!scores) special = 1;   /* passed as it is */
         if (!special) s = lp_ref_kept(kept, row, pb->fmt, V, pb->temperature, &pb->sampling, err);
         for (int64_t i = 0; i < V && s == LP_OK; i++) {
             double x = lp_round_to(w[i], kf);
