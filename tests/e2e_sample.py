@@ -209,6 +209,28 @@ def default_bound(d):
         rc, out, err = run("check", "--logits", L, "--labels", Y, *sp, "--logp", P)
         check(rc == 0, "check of ref's values, an uncounted undecidable row: exit %d %s %s"
               % (rc, out[-300:], err.strip()))
+    # a kept label whose processed logp (about -70000) overflows f16: the correctly rounded f16 is
+    # -inf, so a finite candidate is a class mismatch, but not a kept-set disagreement (the label
+    # is kept: top_k 4 = V keeps every token); the count compared with the f16 rounding
+    L, Y, P = (os.path.join(d, n) for n in ("hl.npy", "hy.npy", "hc.npy"))
+    tz.write_npy(L, "f32", [1, 1, 4], [0.0, -70000.0, -1.0, -2.0])
+    tz.write_npy(Y, "i64", [1, 1], [1])
+    tz.write_npy(P, "f16", [1, 1], [-65504.0])
+    rc, out, err = run("check", "--logits", L, "--labels", Y, "--shift", "none", "--top-k", "4",
+                       "--logp", P)
+    check(rc == 1 and "1 class mismatches" in out and "0 of the class mismatches are kept-set" in out,
+          "f16 overflow counted as a kept-set disagreement: exit %d %s"
+          % (rc, [l for l in out.splitlines() if l.startswith("verdict")]))
+    # real kept-set disagreements, both ways, counted alike by the fast judge and --slow
+    tz.write_npy(L, "f32", [1, 2, 4], [0.0, -1.0, -2.0, -3.0] * 2)
+    tz.write_npy(Y, "i64", [1, 2], [1, 3])
+    tz.write_npy(P, "f32", [1, 2], [-math.inf, -3.5])   # label 1 kept, label 3 dropped by top_k 2
+    for slow in ([], ["--slow"]):
+        rc, out, err = run("check", "--logits", L, "--labels", Y, "--shift", "none", "--top-k", "2",
+                           "--logp", P, *slow)
+        check(rc == 1 and "2 of the class mismatches are kept-set" in out,
+              "kept-set disagreements %s: exit %d %s"
+              % (slow, rc, [l for l in out.splitlines() if l.startswith("verdict")]))
     # a suite with sampling parameters: a raw kernel is skipped, with the reason
     S = os.path.join(d, "bk.safetensors")
     rc, _, err = run("gen", "--dtype", "f32", "--top-k", "5", "--seed", "3", "--family", "normal",
