@@ -109,6 +109,14 @@ def main():
         tz.write_safetensors(S2, ts2, meta2)
         rc, out, err = run("check", S2, C, "--max-ulp", "0.5", "--quiet")
         check(rc == 1, "old-style suite (no sampling keys) against processed values: exit %d" % rc)
+        # a metadata value whose decimal underflows to 0 is an input error, not "not set" (top_p
+        # 1e-400 was read as 0: every token kept)
+        meta3 = {k: ("1e-400" if k.endswith("/top_p") else v) for k, v in meta.items()}
+        S3 = os.path.join(d, "s3.safetensors")
+        tz.write_safetensors(S3, ts2, meta3)
+        rc, out, err = run("check", S3, C, "--max-ulp", "0.5", "--quiet")
+        check(rc == 2 and "top_p" in err and err.count("\n") == 1,
+              "suite top_p 1e-400: exit %d %r" % (rc, err))
         # --softcap on the suite route is a usage error (the suite carries them)
         rc, _, err = run("check", S, C, "--softcap", "3")
         check(rc == 2 and "suite" in err, "check SUITE --softcap: exit %d %r" % (rc, err))
