@@ -67,8 +67,11 @@
  *               in order, each product and sum one RN: |A^ - A| <= gamma_k A, gamma_k = k u /
  *               (1 - k u) <= 2 k u (Higham, sec. 4.2; all terms >= 0), k <= nk + 1 roundings per
  *               term. With c = 4 (nk + 1) u: A^ (1 - c) <= A (1 + 2 k u)(1 - 4 (k + 1) u) <= A, and
- *               A^ (1 + c) >= A (1 - 2 k u)(1 + 4 (k + 1) u) >= A for nk < 2^50; one more RN, then
- *               pred / succ, keep the bounds: plo_j <= P_j <= phi_j. p S in [pred(RN(p plo_nk)),
+ *               A^ (1 + c) >= A (1 - 2 k u)(1 + 4 (k + 1) u) >= A for nk < 2^50. The code's
+ *               factor is RN(1 -+ c'), c' = RN(c + 2^-52), times A^ rounded once: these three
+ *               roundings move the product by at most 3 u (1 + O(nk u)) relative, less than the
+ *               2 u the 2^-52 adds to c plus the 2 k u >= 2 u of margin above, so the bounds hold
+ *               without pred / succ: plo_j <= P_j <= phi_j. p S in [pred(RN(p plo_nk)),
  *               succ(RN(p phi_nk))]. Kept if phi_j < that low end, not kept if plo_j >= the high
  *               end (F_j = P_j - p S has the sign decided).
  *           Without a decision (or dh, yh outside the normal range, a non-finite product) the MPFR
