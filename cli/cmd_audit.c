@@ -218,10 +218,19 @@ static lp_status load_side(lp_audit_side *sd, const lp_tensor *t, const char *sp
     return LP_OK;
 }
 
+/* The --svg-dir directory, made (or found) before any output file is written: "written whole
+ * or not at all" (the JSON was already written when this failed). */
+static lp_status svg_dir_make(const char *dir, lp_error *err)
+{
+    struct stat st;
+    if (mkdir(dir, 0777) != 0 && (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return lp_fail(err, LP_ERR_IO, "%s: cannot create directory: %s", dir,
+                       strerror(errno == EEXIST ? ENOTDIR : errno));
+    return LP_OK;
+}
+
 static lp_status write_svgs(const lp_audit *au, const char *dir, lp_error *err)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return lp_fail(err, LP_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
     enum { NB = LP_AUDIT_HIST_BINS - 1 };
     double x[NB], y[LP_AUDIT_NPARTS][NB];
     rp_series all[LP_AUDIT_NPARTS];
@@ -327,6 +336,7 @@ int lp_cmd_audit(int argc, char **argv)
     if (s == LP_OK) s = lp_audit_run(&au, &tk, &sd[0], &sd[1], &o.ao, &err);
     for (int k = 0; k < 6 && s == LP_OK; k++) s = lp_tfile_verify(fs.f[k], &err);
     if (s == LP_OK) s = lp_audit_markdown(&md, au, &err);
+    if (s == LP_OK && o.svg_dir) s = svg_dir_make(o.svg_dir, &err);
     if (s == LP_OK && o.json) s = lp_audit_write_json(au, o.json, &err);
     if (s == LP_OK && o.svg_dir) s = write_svgs(au, o.svg_dir, &err);
     if (s == LP_OK && o.out) s = lp_write_file_atomic(o.out, md, strlen(md), &err);
