@@ -471,6 +471,18 @@ static lp_status check_tokens(const lp_problem *tk, lp_error *err)
         return lp_fail(err, LP_ERR_USAGE, "audit: unknown shift %d", (int)tk->shift);
     if (tk->shape.B > INT64_MAX / tk->shape.T)
         return lp_fail(err, LP_ERR_INPUT, "audit: labels shape overflows");
+    /* Labels: without logits V is unknown, but a negative label other than ignore_index is
+     * outside [0, V) for every V (lp_problem_check's input error for ref and check); left
+     * unchecked, labels padded with -1 under the default ignore_index -100 counted silently. */
+    const int64_t ts_n = lp_problem_ts(tk);
+    for (int64_t b = 0; b < tk->shape.B; b++)
+        for (int64_t ts = 0; ts < ts_n; ts++) {
+            const int64_t t = lp_problem_label_t(tk, ts), lab = lp_problem_label(tk, b, t);
+            if (lab < 0 && lab != tk->ignore_index)
+                return lp_fail(err, LP_ERR_INPUT, "audit: labels[b=%lld,t=%lld]: label %lld is "
+                               "negative and not ignore_index %lld", (long long)b, (long long)t,
+                               (long long)lab, (long long)tk->ignore_index);
+        }
     if (tk->mask)
         for (int64_t i = 0; i < tk->shape.B * tk->shape.T; i++)
             if (tk->mask[i] > 1)

@@ -41,9 +41,18 @@ static lp_status to_outputs(ck_outputs *out, const lp_kresult *kr, lp_format f, 
  * relative bound vacuous). Per row: a logit not kept is -inf; a kept one is the stored value in
  * k's storage format (rounded there first when k cannot read the problem's format, as
  * logits.float() does), softcapped when softcap is set as an engine does in that format (f64:
- * RN(c tanh(x / c)); narrower: in f32, RN(RN(tanhf(RN(x / c))) c) as sampled_f32 does, then
- * rounded to the storage format). The temperature is left to the kernel (softcap precedes it, A7).
- * Rows with NaN or +inf, or without a finite logit, are passed as they are (SPEC A3's answer). */
+ * RN(c tanh(x / c)); narrower: in f32, RN(RN(tanhf(RN(x / c))) c), then rounded to the storage
+ * format). c is the binary64 value itself, never RN_f32(c): a c beyond f32's range made that
+ * inf (or 0), T * inf = NaN rows, every baseline value a class mismatch and so no bound at all.
+ * The quotient and the product are formed in binary64 and then rounded to f32 (a second rounding
+ * that may differ from RN_f32 of the exact value in rare ties: an engine's arithmetic, not a
+ * correct rounding; |T c| <= |x| up to the roundings, so no overflow but at f32's edge). The
+ * temperature is left to the kernel (softcap precedes it, A7).
+ * Rows with NaN or +inf, or without a finite logit, are passed as they are (SPEC A3's answer), and
+ * so are rows that score no counted token (the last under shift next, ignore_index, mask 0): no
+ * output reads them, and the reference never decides their kept set (deciding it here cost MPFR
+ * time per prompt row and could fail at the softcap cap, sample.c TERMINATION, where the
+ * reference succeeds). */
 static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, lp_error *err)
 {
     const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V;
@@ -54,9 +63,12 @@ static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, 
     lp_status s = buf && w && kept ? LP_OK : lp_fail(err, LP_ERR_NOMEM, "out of memory for the "
                                                      "baseline's processed logits");
     const double c = pb->sampling.softcap;
+    const int64_t Ts = lp_problem_ts(pb);
     for (int64_t r = 0; r < B * T && s == LP_OK; r++) {
         const void *row = (const char *)pb->logits +
                           (size_t)r * (size_t)V * (size_t)lp_format_get(pb->fmt)->bytes;
+        const int64_t b = r / T, ts = r % T;   /* row ts of sequence b scores its label at ts */
+        const int scores = ts < Ts && lp_problem_counted(pb, b, ts);
         int special = 1;
         for (int64_t i = 0; i < V; i++) {
             w[i] = lp_load_f64(row, pb->fmt, (size_t)i);
@@ -67,6 +79,7 @@ static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, 
             }
             if (w[i] != -HUGE_VAL) special = 0;
         }
+        if (!scores) special = 1;   /* passed as it is */
         if (!special) s = lp_ref_kept(kept, row, pb->fmt, V, pb->temperature, &pb->sampling, err);
         for (int64_t i = 0; i < V && s == LP_OK; i++) {
             double x = lp_round_to(w[i], kf);
@@ -76,8 +89,8 @@ static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, 
                 if (kf == LP_F64) {
                     x = c * tanh(x / c);
                 } else {
-                    const float cf = (float)c, a = (float)x / cf, th = tanhf(a);
-                    x = lp_round_to((double)(th * cf), kf);
+                    const float a = (float)(x / c), th = tanhf(a);
+                    x = lp_round_to((double)(float)((double)th * c), kf);
                 }
             }
             lp_store_f64(buf, kf, (size_t)r * (size_t)V + (size_t)i, x);

@@ -468,9 +468,14 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
     if (m.cls == LP_CMP_MISMATCH) {
         g->n_mismatch++;
         if (leak) g->n_leak++;
-        /* SPEC A7: the kernel kept a token the exact rule drops (-inf), or the reverse */
-        if (processed && out == CK_TOKEN && ((y == -HUGE_VAL && isfinite(ref_f)) ||
-                                             (isfinite(y) && ref_f == -HUGE_VAL)))
+        /* SPEC A7: the kernel kept a token the exact rule drops (-inf), or the reverse; by the
+         * exact value's class, not its rounding to F (a kept label whose logp overflows f16 rounds
+         * to -inf there, and a finite candidate is then no kept-set disagreement): its dd where
+         * that holds (the slow route; special values), else a number (the fast judge encloses
+         * only LP_TOK_NUM tokens: jv->exact == 0) */
+        const double xc = jv && !jv->exact ? 0.0 : want->dd.hi;
+        if (processed && out == CK_TOKEN && ((y == -HUGE_VAL && isfinite(xc)) ||
+                                             (isfinite(y) && xc == -HUGE_VAL)))
             g->n_keptset++;
     } else {
         if (!push_ulp(g, m.err_ulp)) return lp_fail(err, LP_ERR_NOMEM, "check: out of memory");

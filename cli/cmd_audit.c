@@ -27,7 +27,8 @@ static const char usage[] =
     "are [B, T_s] (T_s = T-1 with --shift next, the default, else T) in f64, f32, f16 or bf16; Y [B, T]\n"
     "I64/I32; M [B, T] of 0 and 1 (a .npy '<u2' array, log-probs or logits, is read as bf16 bit\n"
     "patterns). A token counts when its label is not --ignore-index (default -100) and its mask is\n"
-    "1; a NaN or inf in A or B at a counted token is an input error.\n"
+    "1; a NaN or inf in A or B at a counted token is an input error, and so is a negative label\n"
+    "other than --ignore-index.\n"
     "\n"
     "Figures (exact, each rounded once to binary64; definitions in the report): per token x = a - b,\n"
     "per sequence the difference of the sums and of the means: count, mean |x|, max |x|, mean x, the\n"
@@ -177,8 +178,9 @@ typedef struct audit_files {
 } audit_files;
 
 /* The tokens problem (labels, mask) through core's binding: lp_bind_tensors with a logits
- * descriptor of V = 1 standing for the logits audit never reads (no range check of the labels
- * without logits: V is unknown; with logits, lp_bind checks them per side). */
+ * descriptor of V = 1 standing for the logits audit never reads (without logits V is unknown:
+ * lp_audit_run rejects only negative labels other than ignore_index; with logits, lp_bind checks
+ * them per side). */
 static lp_status bind_tokens(lp_problem *tk, uint8_t **mask_own, const audit_opts *o,
                              const lp_tensor *yt, const lp_tensor *mt, lp_error *err)
 {
@@ -216,10 +218,19 @@ static lp_status load_side(lp_audit_side *sd, const lp_tensor *t, const char *sp
     return LP_OK;
 }
 
+/* The --svg-dir directory, made (or found) before any output file is written: "written whole
+ * or not at all" (the JSON was already written when this failed). */
+static lp_status svg_dir_make(const char *dir, lp_error *err)
+{
+    struct stat st;
+    if (mkdir(dir, 0777) != 0 && (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return lp_fail(err, LP_ERR_IO, "%s: cannot create directory: %s", dir,
+                       strerror(errno == EEXIST ? ENOTDIR : errno));
+    return LP_OK;
+}
+
 static lp_status write_svgs(const lp_audit *au, const char *dir, lp_error *err)
 {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return lp_fail(err, LP_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
     enum { NB = LP_AUDIT_HIST_BINS - 1 };
     double x[NB], y[LP_AUDIT_NPARTS][NB];
     rp_series all[LP_AUDIT_NPARTS];
@@ -325,6 +336,7 @@ int lp_cmd_audit(int argc, char **argv)
     if (s == LP_OK) s = lp_audit_run(&au, &tk, &sd[0], &sd[1], &o.ao, &err);
     for (int k = 0; k < 6 && s == LP_OK; k++) s = lp_tfile_verify(fs.f[k], &err);
     if (s == LP_OK) s = lp_audit_markdown(&md, au, &err);
+    if (s == LP_OK && o.svg_dir) s = svg_dir_make(o.svg_dir, &err);
     if (s == LP_OK && o.json) s = lp_audit_write_json(au, o.json, &err);
     if (s == LP_OK && o.svg_dir) s = write_svgs(au, o.svg_dir, &err);
     if (s == LP_OK && o.out) s = lp_write_file_atomic(o.out, md, strlen(md), &err);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "lp_bind.h"
+#include "lp_check_internal.h"
 #include "lp_format.h"
 #include "lp_problem.h"
 #include "lp_grad_mapped.h"
@@ -290,11 +291,15 @@ static lp_status print_json(const ref_opts *o, const lp_ref_result *r, lp_error 
     cJSON_AddStringToObject(root, "dtype", lp_format_name(o->pb.fmt));
     cJSON_AddStringToObject(root, "shift", o->pb.shift == LP_SHIFT_NEXT ? "next" : "none");
     cJSON_AddStringToObject(root, "empty_mean", o->pb.empty_mean == LP_EMPTY_NAN ? "nan" : "zero");
-    const lp_sampling *sp = &o->pb.sampling; /* SPEC A7: the parameters set, none otherwise */
-    if (sp->softcap != 0) cJSON_AddNumberToObject(root, "softcap", sp->softcap);
-    if (sp->top_k != 0) cJSON_AddNumberToObject(root, "top_k", (double)sp->top_k);
-    if (sp->top_p != 0) cJSON_AddNumberToObject(root, "top_p", sp->top_p);
-    if (sp->min_p != 0) cJSON_AddNumberToObject(root, "min_p", sp->min_p);
+    /* SPEC A7: the parameters set, none otherwise, each as the shortest decimal that reads back
+     * as the same binary64 (cJSON's own 15 digits printed top_p 1 - 2^-53 as 1) */
+    const lp_sampling *sp = &o->pb.sampling;
+    char num[40];
+    if (sp->softcap != 0) cJSON_AddRawToObject(root, "softcap", ck_shortest(num, sizeof num, sp->softcap));
+    snprintf(num, sizeof num, "%lld", (long long)sp->top_k);
+    if (sp->top_k != 0) cJSON_AddRawToObject(root, "top_k", num);
+    if (sp->top_p != 0) cJSON_AddRawToObject(root, "top_p", ck_shortest(num, sizeof num, sp->top_p));
+    if (sp->min_p != 0) cJSON_AddRawToObject(root, "min_p", ck_shortest(num, sizeof num, sp->min_p));
     cJSON *toks = cJSON_AddArrayToObject(root, "tokens");
     for (int64_t b = 0; b < r->B; b++)
         for (int64_t t = 0; t < r->Ts; t++) {

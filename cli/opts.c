@@ -110,12 +110,17 @@ int lp_cli_opt_sampling(lp_sampling *s, const char *cmd, const char *a, const ch
     return 1;
 }
 
+/* The parameters set, each double as the shortest decimal that reads back as itself (%g printed
+ * top_p 1 - 2^-53 as "top_p 1", the value that keeps every token). */
 void lp_cli_sampling_text(char *buf, size_t cap, const lp_sampling *s)
 {
     size_t n = 0;
+    char v[40];
     buf[0] = 0;
-    if (s->softcap != 0 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ", softcap %g", s->softcap);
+    if (s->softcap != 0 && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, ", softcap %s", ck_shortest(v, sizeof v, s->softcap));
     if (s->top_k != 0 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ", top_k %lld", (long long)s->top_k);
-    if (s->top_p != 0 && n < cap) n += (size_t)snprintf(buf + n, cap - n, ", top_p %g", s->top_p);
-    if (s->min_p != 0 && n < cap) snprintf(buf + n, cap - n, ", min_p %g", s->min_p);
+    if (s->top_p != 0 && n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, ", top_p %s", ck_shortest(v, sizeof v, s->top_p));
+    if (s->min_p != 0 && n < cap) snprintf(buf + n, cap - n, ", min_p %s", ck_shortest(v, sizeof v, s->min_p));
 }

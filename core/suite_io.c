@@ -1,5 +1,6 @@
 /* core/suite_io.c: the suite file layout and the result columns of `lpcert ref` (lp_suite_io.h):
  * the names of their tensors, the metadata keys and their value formats exist here only. */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 
@@ -209,10 +210,14 @@ static lp_status read_params(lp_problem *pb, char *family, size_t fcap, const lp
     for (int k = 0; k < 3; k++) {
         if (!(v = lp_suite_meta(f, name, dkeys[k]))) continue;
         char *end;
+        errno = 0;
         *dv[k] = strtod(v, &end);
         if (end == v || *end)
             return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/%s '%s' is not a number", path,
                            name, dkeys[k], v);
+        if (*dv[k] == 0 && errno == ERANGE)   /* a non-zero decimal read as 0 would be "not set" */
+            return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/%s '%s' underflows to 0 (0 "
+                           "means not set)", path, name, dkeys[k], v);
     }
     if ((v = lp_suite_meta(f, name, "top_k")) && !lp_parse_int64(&pb->sampling.top_k, v))
         return lp_fail(err, LP_ERR_INPUT, "%s: metadata case/%s/top_k '%s' is not an integer",

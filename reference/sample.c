@@ -52,9 +52,12 @@
  *               D in [pred(dh), succ(dh)], dh = RN(u_l - u_0). Kept if pred(dh) >= thi, not kept
  *               if succ(dh) < tlo.
  *           W   w = D / tau: with dh and yh = RN(dh / tau) normal, |D - dh| <= 2^-53 |dh| and
- *               |yh - dh / tau| <= 2^-53 |dh / tau|, so |w - yh| <= 2^-51.9 |yh| < 2.15 ulp(yh)
- *               (ulp(yh) > 2^-53 |yh|); six steps of nextafter either way cover at least 3 ulp(yh)
- *               (a step is ulp(yh) or, past a power of two toward zero, ulp(yh)/2): ylo <= w <= yhi.
+ *               |yh - dh / tau| <= 2^-53 |dh / tau|, so |w - yh| <= 2^-51.9 |yh|. With yh < 0,
+ *               ylo = RN(yh (1 + 2^-48)) and yhi = RN(yh (1 - 2^-48)) (e_double): each product is
+ *               within 2^-53 of itself relative, or 2^-1075 absolute in the subnormal range, so
+ *               |ylo| >= |yh| (1 + 2^-48)(1 - 2^-53) > |yh| (1 + 2^-51.9) and |yhi| <= max(|yh|
+ *               (1 - 2^-48)(1 + 2^-53), |yh| (1 - 2^-48) + 2^-1075) < |yh| (1 - 2^-51.9) (|yh| >=
+ *               2^-1022: 2^-1075 < |yh| 2^-49): ylo <= w <= yhi.
  *           E   exp is increasing: exp(ylo) <= e^w <= exp(yhi). lp_fast_exp(y) (fast.c) is
  *               within 13 u relative for -700 <= y < 0 (u = 2^-53); RN(E (1 + 2^-46)) >=
  *               E (1 + 2^-46)(1 - u) > E / (1 - 13 u), and RN(E (1 - 2^-46)) < E / (1 + 13 u):
@@ -64,8 +67,11 @@
  *               in order, each product and sum one RN: |A^ - A| <= gamma_k A, gamma_k = k u /
  *               (1 - k u) <= 2 k u (Higham, sec. 4.2; all terms >= 0), k <= nk + 1 roundings per
  *               term. With c = 4 (nk + 1) u: A^ (1 - c) <= A (1 + 2 k u)(1 - 4 (k + 1) u) <= A, and
- *               A^ (1 + c) >= A (1 - 2 k u)(1 + 4 (k + 1) u) >= A for nk < 2^50; one more RN, then
- *               pred / succ, keep the bounds: plo_j <= P_j <= phi_j. p S in [pred(RN(p plo_nk)),
+ *               A^ (1 + c) >= A (1 - 2 k u)(1 + 4 (k + 1) u) >= A for nk < 2^50. The code's
+ *               factor is RN(1 -+ c'), c' = RN(c + 2^-52), times A^ rounded once: these three
+ *               roundings move the product by at most 3 u (1 + O(nk u)) relative, less than the
+ *               2 u the 2^-52 adds to c plus the 2 k u >= 2 u of margin above, so the bounds hold
+ *               without pred / succ: plo_j <= P_j <= phi_j. p S in [pred(RN(p plo_nk)),
  *               succ(RN(p phi_nk))]. Kept if phi_j < that low end, not kept if plo_j >= the high
  *               end (F_j = P_j - p S has the sign decided).
  *           Without a decision (or dh, yh outside the normal range, a non-finite product) the MPFR

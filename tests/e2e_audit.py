@@ -601,6 +601,14 @@ def check_errors(lpcert, d):
             r"exact logp at b=\d+, t=\d+ is -inf .*kept set", "a label outside the kept set")
     expect2(["--a", "A_a.npy"] + base + ["--a-top-p", "0.9"], r"give --logits-a", "semantics without logits")
     expect2(["--a", "A_a.npy"] + base + ["--band", "1.1,0.9"], r"--band", "a reversed band")
+    # an --svg-dir that cannot be made: nothing written (the JSON was written before it failed)
+    expect2(["--a", "A_a.npy"] + base + ["--svg-dir", "A_a.npy/svg"], r"A_a\.npy/svg: cannot create",
+            "an --svg-dir under a file")
+    # labels padded with -1 but --ignore-index left at -100: the -1 tokens counted silently (no
+    # logits, so no V to check against); a negative label is outside [0, V) for every V, an input
+    # error as for ref and check
+    expect2(["--a", "A_a.npy"] + base[:-2], r"labels\[b=\d+,t=\d+\]: label -1 is negative and not "
+            r"ignore_index -100", "a negative label without logits")
 
 
 def main():

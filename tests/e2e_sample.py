@@ -109,9 +109,31 @@ def main():
         tz.write_safetensors(S2, ts2, meta2)
         rc, out, err = run("check", S2, C, "--max-ulp", "0.5", "--quiet")
         check(rc == 1, "old-style suite (no sampling keys) against processed values: exit %d" % rc)
+        # a metadata value whose decimal underflows to 0 is an input error, not "not set" (top_p
+        # 1e-400 was read as 0: every token kept)
+        meta3 = {k: ("1e-400" if k.endswith("/top_p") else v) for k, v in meta.items()}
+        S3 = os.path.join(d, "s3.safetensors")
+        tz.write_safetensors(S3, ts2, meta3)
+        rc, out, err = run("check", S3, C, "--max-ulp", "0.5", "--quiet")
+        check(rc == 2 and "top_p" in err and err.count("\n") == 1,
+              "suite top_p 1e-400: exit %d %r" % (rc, err))
         # --softcap on the suite route is a usage error (the suite carries them)
         rc, _, err = run("check", S, C, "--softcap", "3")
         check(rc == 2 and "suite" in err, "check SUITE --softcap: exit %d %r" % (rc, err))
+    # the parameters as given, in ref's JSON and check's report: 1 - 2^-53 is not 1 (top_p 1 keeps
+    # every token; cJSON's 15 digits and %g printed both as 1)
+    j = ref_json(d, "--top-p", "0.99999999999999989", "--min-p", "0.1000000000000000056")
+    if j:
+        check(j.get("top_p") == 1 - 2.0 ** -53 and j.get("min_p") == 0.1,
+              "ref --json parameters: top_p %r min_p %r" % (j.get("top_p"), j.get("min_p")))
+        vals = [struct.unpack("<d", struct.pack("<Q", int(t["f64"], 16)))[0] for t in j["tokens"]]
+        tz.write_npy(os.path.join(d, "p1.npy"), "f64", [1, 3], vals)
+        rc, out, err = run("check", "--logits", os.path.join(d, "l.npy"), "--labels",
+                           os.path.join(d, "y.npy"), "--shift", "none", "--top-p",
+                           "0.99999999999999989", "--min-p", "0.1000000000000000056", "--logp",
+                           os.path.join(d, "p1.npy"))
+        check(rc == 0 and "top_p 0.9999999999999999" in out and "top_p 1," not in out,
+              "check --top-p 1 - 2^-53: exit %d %s" % (rc, [l for l in out.splitlines() if "top_p" in l]))
     # check's single-case route with the parameters
     j = ref_json(d, "--top-k", "2")
     if j:
@@ -149,8 +171,11 @@ def default_bound(d):
     L, Y = os.path.join(d, "bl.npy"), os.path.join(d, "by.npy")
     tz.write_npy(L, "f32", [B, T, V], xs)
     tz.write_npy(Y, "i64", [B, T], ys)
+    # softcap 1e39 is beyond f32's range: RN_f32(c) = inf made the f32 baseline's softcap
+    # 0 * inf = NaN, every baseline value a class mismatch, and so no bound at all (values 1000 ulp
+    # off passed); SPEC A5's formula divides by and multiplies with c itself
     for params in (["--top-k", "8"], ["--top-p", "0.9", "--temperature", "0.7"], ["--min-p", "0.05"],
-                   ["--softcap", "5", "--top-k", "20"]):
+                   ["--softcap", "5", "--top-k", "20"], ["--softcap", "1e39", "--top-p", "0.9"]):
         R = os.path.join(d, "br.safetensors")
         rc, _, err = run("ref", "--logits", L, "--labels", Y, *params, "--out", R)
         if not check(rc == 0, "ref %s: exit %d %s" % (params, rc, err.strip())):
@@ -177,6 +202,43 @@ def default_bound(d):
             check(rc == 1 and "over the baseline bound" in out,
                   "default bound %s %s: values 1000 ulp off pass (exit %d): %s"
                   % (params, fmt, rc, [l for l in out.splitlines() if l.startswith("input/")]))
+    # a row that scores nothing needs no kept set: the reference never decides it, and the
+    # baseline deciding it anyway failed check on the reference's own values (row 0, not counted:
+    # softcap 1 ties 1e300 and 1e299 within 2^-65536, top_p 0.5 at their tie, undecided at the
+    # cap, an internal error)
+    L, Y, P = (os.path.join(d, n) for n in ("ul.npy", "uy.npy", "up.npy"))
+    tz.write_npy(L, "f64", [1, 2, 3], [1e300, 1e299, -math.inf, 3.0, 1.0, 0.5])
+    tz.write_npy(Y, "i64", [1, 2], [-100, 0])
+    sp = ["--shift", "none", "--softcap", "1", "--top-p", "0.5"]
+    rc, out, err = run("ref", "--logits", L, "--labels", Y, *sp, "--json")
+    if check(rc == 0, "ref on an uncounted undecidable row: exit %d %s" % (rc, err.strip())):
+        v = struct.unpack("<d", struct.pack("<Q", int(json.loads(out)["tokens"][1]["f64"], 16)))[0]
+        tz.write_npy(P, "f64", [1, 2], [math.nan, v])
+        rc, out, err = run("check", "--logits", L, "--labels", Y, *sp, "--logp", P)
+        check(rc == 0, "check of ref's values, an uncounted undecidable row: exit %d %s %s"
+              % (rc, out[-300:], err.strip()))
+    # a kept label whose processed logp (about -70000) overflows f16: the correctly rounded f16 is
+    # -inf, so a finite candidate is a class mismatch, but not a kept-set disagreement (the label
+    # is kept: top_k 4 = V keeps every token); the count compared with the f16 rounding
+    L, Y, P = (os.path.join(d, n) for n in ("hl.npy", "hy.npy", "hc.npy"))
+    tz.write_npy(L, "f32", [1, 1, 4], [0.0, -70000.0, -1.0, -2.0])
+    tz.write_npy(Y, "i64", [1, 1], [1])
+    tz.write_npy(P, "f16", [1, 1], [-65504.0])
+    rc, out, err = run("check", "--logits", L, "--labels", Y, "--shift", "none", "--top-k", "4",
+                       "--logp", P)
+    check(rc == 1 and "1 class mismatches" in out and "0 of the class mismatches are kept-set" in out,
+          "f16 overflow counted as a kept-set disagreement: exit %d %s"
+          % (rc, [l for l in out.splitlines() if l.startswith("verdict")]))
+    # real kept-set disagreements, both ways, counted alike by the fast judge and --slow
+    tz.write_npy(L, "f32", [1, 2, 4], [0.0, -1.0, -2.0, -3.0] * 2)
+    tz.write_npy(Y, "i64", [1, 2], [1, 3])
+    tz.write_npy(P, "f32", [1, 2], [-math.inf, -3.5])   # label 1 kept, label 3 dropped by top_k 2
+    for slow in ([], ["--slow"]):
+        rc, out, err = run("check", "--logits", L, "--labels", Y, "--shift", "none", "--top-k", "2",
+                           "--logp", P, *slow)
+        check(rc == 1 and "2 of the class mismatches are kept-set" in out,
+              "kept-set disagreements %s: exit %d %s"
+              % (slow, rc, [l for l in out.splitlines() if l.startswith("verdict")]))
     # a suite with sampling parameters: a raw kernel is skipped, with the reason
     S = os.path.join(d, "bk.safetensors")
     rc, _, err = run("gen", "--dtype", "f32", "--top-k", "5", "--seed", "3", "--family", "normal",

@@ -62,6 +62,8 @@ def _sampling(pb, cmd, softcap, top_k, top_p, min_p):
                 (kind is float and not isinstance(v, (int, float, np.integer, np.floating))):
             raise ValueError("lpcert %s: %s: '%s' is not %s" % (cmd, name, v,
                              "an integer" if kind is int else "a number"))
+        if kind is int and not -2**63 <= int(v) < 2**63:   # ctypes would keep the low 64 bits
+            raise ValueError("lpcert %s: %s: '%s' is not a 64-bit integer" % (cmd, name, v))
         vals.append(kind(v))
     pb.pb.sampling = _lib.lp_sampling(*vals)
 
@@ -642,10 +644,9 @@ def audit(a, b, labels, *, mask=None, shift="next", ignore_index=-100, logits_a=
                              sem.get("temperature", 1.0), "nan",
                              "bf16" if lt.arr.dtype == np.uint16 and not lt.torch else None)
                 keep.append(pb)
-                pb.pb.sampling.softcap = float(sem.get("softcap", 0))
-                pb.pb.sampling.top_k = int(sem.get("top_k", 0))
-                pb.pb.sampling.top_p = float(sem.get("top_p", 0))
-                pb.pb.sampling.min_p = float(sem.get("min_p", 0))
+                # the types and ranges of ref's keywords (int() truncated top_k 2.5 to 2)
+                _sampling(pb, "audit: %s_semantics" % nm, sem.get("softcap"), sem.get("top_k"),
+                          sem.get("top_p"), sem.get("min_p"))
                 sd.logits = ctypes.pointer(pb.pb)
             sides.append(sd)
         opt = _lib.lp_audit_options()

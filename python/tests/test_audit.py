@@ -72,3 +72,15 @@ def test_errors(pipes):
     lpcert.audit(f["a"], bad, f["y"], mask=f["m"])
     with pytest.raises(ValueError, match=r"give logits_a"):
         lpcert.audit(f["a"], f["b"], f["y"], a_semantics={"top_p": 0.9})
+    # the semantics' types and ranges as ref's keywords (the CLI rejects --a-top-k 2.5): int()
+    # truncated 2.5 to 2, True was 1, 2^64 + 1 kept its low 64 bits
+    for sem, name in (({"top_k": 2.5}, "top_k"), ({"top_k": True}, "top_k"),
+                      ({"top_k": 2**64 + 1}, "top_k"), ({"top_p": "0.9"}, "top_p"),
+                      ({"min_p": 1.5}, "min_p")):
+        with pytest.raises(ValueError, match=name):
+            lpcert.audit(f["a"], f["b"], f["y"], mask=f["m"], logits_a=f["La"], a_semantics=sem)
+    # a negative label other than ignore_index (labels padded with -1, ignore_index left at -100)
+    y = f["y"].copy()
+    y[2, 5] = -1
+    with pytest.raises(ValueError, match=r"label -1 is negative and not ignore_index -100"):
+        lpcert.audit(f["a"], f["b"], y)

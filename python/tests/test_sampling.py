@@ -77,7 +77,9 @@ def test_check_with_sampling():
 
 @pytest.mark.parametrize("kw,name", [(dict(top_p=1.5), "top_p"), (dict(min_p=-1.0), "min_p"),
                                      (dict(top_k=-2), "top_k"), (dict(softcap=float("inf")), "softcap"),
-                                     (dict(top_k=2.5), "top_k"), (dict(top_p="x"), "top_p")])
+                                     (dict(top_k=2.5), "top_k"), (dict(top_p="x"), "top_p"),
+                                     # beyond int64: ctypes kept the low 64 bits (2^64 + 1 was top_k 1)
+                                     (dict(top_k=2**64 + 1), "top_k"), (dict(top_k=2**63), "top_k")])
 def test_bad_parameters(kw, name):
     x, y = problem()
     with pytest.raises(ValueError, match=name):
