@@ -276,7 +276,7 @@ lp_status lp_check_group_get(lp_check *c, size_t i, lp_check_group *out, lp_erro
     out->class_mismatches = g->n_mismatch;
     out->nan_leaks = g->n_leak;
     out->over_bound = g->n_over;
-    out->base_max_ulp = ck_rel_active(&c->r.opt) && g->rel_n ? g->rel_base_max : (double)NAN;
+    out->base_max_ulp = ck_rel_active(&c->r.opt) && ck_group_base_numbers(&c->r, g) ? g->rel_base_max : (double)NAN;
     out->failed = ck_group_failed(&c->r, g);
     return LP_OK;
 }

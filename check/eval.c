@@ -134,6 +134,16 @@ const char *ck_default_baseline(lp_format f) { return f == LP_F64 ? "twopass_f64
 
 int ck_rel_active(const ck_options *o) { return o->baseline != NULL || o->default_bound; }
 
+int ck_rel_covers(const ck_options *o, const lp_err_measure *bm)
+{
+    return bm->cls != LP_CMP_MISMATCH || o->default_bound;
+}
+
+int64_t ck_group_base_numbers(const ck_run *r, const ck_group *g)
+{
+    return r->opt.default_bound ? g->rel_n - g->rel_base_mismatch : g->rel_n;
+}
+
 /* "<= K ulp or <= E abs" for output out, "" when neither is given. */
 static void abs_text(char *buf, size_t n, const ck_options *o, int out)
 {
@@ -515,11 +525,15 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
         const char *bk = base->kernel[out];
         if (!g->rel_kernel) g->rel_kernel = bk;
         else if (bk && strcmp(g->rel_kernel, bk) != 0) g->rel_kernel = "twopass_f32/twopass_f64";
-        if (bm.cls == LP_CMP_MISMATCH) {
-            g->rel_base_mismatch++;
-        } else {
+        if (bm.cls == LP_CMP_MISMATCH) g->rel_base_mismatch++;
+        else if (bm.err_ulp > g->rel_base_max) g->rel_base_max = bm.err_ulp;
+        /* SPEC A5: the relative bound covers the values where the baseline gives a number and,
+         * under the default bound, the others too (the plain kernel overflowing where the
+         * reference is finite: a tiny temperature, f64 logits past f32's range), against the
+         * group's bound, whose floor then applies when no baseline value is a number: a default
+         * verdict is never "classes only". ck_rel_covers, in judge.c's rule (e) too. */
+        if (ck_rel_covers(&r->opt, &bm)) {
             g->rel_n++;
-            if (bm.err_ulp > g->rel_base_max) g->rel_base_max = bm.err_ulp;
             if (m.cls != LP_CMP_MISMATCH && m.err_ulp >= g->rel_cand_max) {
                 if (!g->rel_worst.set || m.err_ulp > g->rel_cand_max) g->rel_worst = cur;
                 g->rel_cand_max = m.err_ulp;

@@ -57,8 +57,10 @@
  *               holds) of the group's worst so far and these values; for R < 2, the rank-R values
  *               with uhi >= max(the worst so far's err_ulp when of rank R, their ulo's).
  *           (e) baseline: among values whose baseline is not a class mismatch, the baseline's
- *               max ulp as (b) on bm, and the candidate's (non-mismatch values) as (b); the bound
- *               verdict follows from the two exact maxima.
+ *               max ulp as (b) on bm; the candidate's (non-mismatch values) as (b) among the
+ *               values the relative bound covers (ck_rel_covers: those, and under the default
+ *               bound every value with a baseline); the bound verdict follows from the two exact
+ *               maxima.
  *           (f) median: with one case per run (r->one_case), for each middle order statistic k of
  *               the group's values (exact ones so far and these), Lk = the k-th least low end and
  *               Hk = the k-th least high end: values whose interval meets [Lk, Hk]. Then the
@@ -384,10 +386,9 @@ static int64_t mark_out(ck_run *r, ck_jcase *c, const ck_group *g, int out, doub
             rk = bv == 0 ? 1 : 0;
         }
         if (rk > R) R = rk;
-        if (v->has_base && v->bm.cls != LP_CMP_MISMATCH) {
-            Lb = fmax(Lb, v->bm.err_ulp);
-            if (v->m.cls != LP_CMP_MISMATCH) Lc = fmax(Lc, v->m.err_ulp);
-        }
+        if (v->has_base && v->bm.cls != LP_CMP_MISMATCH) Lb = fmax(Lb, v->bm.err_ulp);
+        if (v->has_base && ck_rel_covers(o, &v->bm) && v->m.cls != LP_CMP_MISMATCH)
+            Lc = fmax(Lc, v->m.err_ulp);
     }
     /* (d) the level of the worst among rank R */
     double Lw = g && ck_repro_rank(&g->worst, o) == R && R < 2 ? g->worst.m.err_ulp : -HUGE_VAL;
@@ -431,10 +432,11 @@ static int64_t mark_out(ck_run *r, ck_jcase *c, const ck_group *g, int out, doub
             }
             if (!r->one_case) MARK(v);                                          /* (f), several */
         }
-        if (v->has_base && v->bm.cls != LP_CMP_MISMATCH) {                      /* (e) */
-            if (!v->bex && v->buhi >= Lb) MARK(v);
-            if (!v->mex && v->m.cls != LP_CMP_MISMATCH && v->uhi >= Lc) MARK(v);
-        }
+        if (v->has_base && v->bm.cls != LP_CMP_MISMATCH && !v->bex && v->buhi >= Lb)  /* (e) */
+            MARK(v);
+        if (v->has_base && ck_rel_covers(o, &v->bm) && !v->mex && v->m.cls != LP_CMP_MISMATCH &&
+            v->uhi >= Lc)
+            MARK(v);
     }
     /* (f) the median, one case per run */
     if (r->one_case) {
@@ -584,7 +586,7 @@ static lp_status patch_local(ck_run *r, ck_jcase *c, lp_error *err)
                 wr = rk;
                 wu = v->m.err_ulp;
             }
-            if (v->has_base && v->bm.cls != LP_CMP_MISMATCH && v->m.cls != LP_CMP_MISMATCH &&
+            if (v->has_base && ck_rel_covers(&r->opt, &v->bm) && v->m.cls != LP_CMP_MISMATCH &&
                 v->m.err_ulp >= rmax) {
                 if (rw < 0 || v->m.err_ulp > rmax) rw = j;
                 rmax = v->m.err_ulp;

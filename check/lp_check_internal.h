@@ -242,6 +242,11 @@ void ck_grad_cert_rows(FILE *f, struct lp_grad_check *c);
 int ck_run_any_failure(const ck_run *r);   /* a failing group, batch failure or kernel error */
 int ck_group_failed(const ck_run *r, const ck_group *g);
 int ck_group_rel_failed(const ck_run *r, const ck_group *g);
+/* Whether the relative bound covers a value whose baseline measures bm (SPEC A5): a baseline
+ * that is a number; under the default bound any baseline (never "classes only"). */
+int ck_rel_covers(const ck_options *o, const lp_err_measure *bm);
+/* The values of g where the baseline gave a number (rel_base_max is over these). */
+int64_t ck_group_base_numbers(const ck_run *r, const ck_group *g);
 /* The baseline-relative bound of g in ulp, without the 2^-20 slack: factor * max_base_ulp, and
  * at least CK_DEFAULT_FLOOR under the default bound. */
 double ck_group_rel_bound(const ck_run *r, const ck_group *g);

@@ -329,7 +329,11 @@ static void worst_values(FILE *f, ck_run *r, const ck_header *h, const char *ind
         done++;
         if (!md) fprintf(f, "%s%s %s:\n", ind, g->cls, ck_output_name(g->out));
         repro_lines(f, w, h, md ? "" : ind2);
-        if (ck_group_rel_failed(r, g))
+        if (ck_group_rel_failed(r, g) && !ck_group_base_numbers(r, g))
+            fprintf(f, "%s    baseline: a class mismatch on every value (the plain kernel "
+                       "overflows); candidate max %.4g > %.4g + 2^-20 (the default bound's "
+                       "floor)\n", ind, g->rel_cand_max, ck_group_rel_bound(r, g));
+        else if (ck_group_rel_failed(r, g))
             fprintf(f, "%s    baseline: max %.4g ulp on these values; candidate max %.4g > "
                        "%.4g + 2^-20 (%g x %.4g%s)\n", ind, g->rel_base_max, g->rel_cand_max,
                     ck_group_rel_bound(r, g), r->opt.factor, g->rel_base_max,
@@ -414,7 +418,7 @@ static void table_row(FILE *f, ck_run *r, ck_group *g)
             g->n ? 100.0 * (double)g->n_cr / (double)g->n : 0.0, mu, md, ma, (long long)g->n_over,
             steps, (long long)g->n_mismatch, (long long)g->n_leak);
     if (ck_rel_active(&r->opt)) {
-        if (g->rel_n) fprintf(f, " %10.4g", g->rel_base_max);
+        if (ck_group_base_numbers(r, g)) fprintf(f, " %10.4g", g->rel_base_max);
         else fprintf(f, " %10s", "-");
     }
     const char *why = g->n_mismatch ? "FAIL class" : g->n_over ? "FAIL bound"
@@ -894,7 +898,7 @@ lp_status ck_report_certificate(const char *path, ck_run *r, const ck_header *h,
                 ck_output_name(g->out), fm, (long long)g->n, (long long)g->n_cr, mu, md, ma,
                 (long long)g->n_over, (long long)g->n_mismatch, (long long)g->n_leak);
         if (ck_rel_active(&r->opt)) {
-            if (g->rel_n) fprintf(f, " %.4g |", g->rel_base_max);
+            if (ck_group_base_numbers(r, g)) fprintf(f, " %.4g |", g->rel_base_max);
             else fprintf(f, " - |");
         }
         fprintf(f, " %s |\n", ck_group_failed(r, g) ? "**fail**" : "pass");

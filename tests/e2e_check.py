@@ -438,6 +438,51 @@ def main():
                        "--quiet")
     check(rc == 0, "check --max-ulp per output, layered: %d %r" % (rc, err))
 
+    baseline_overflow(d)
+
+
+def baseline_overflow(d):
+    """SPEC A5: under the default bound, values where the plain kernel overflows (a class
+    mismatch: here 1/tau, tau = 1e-38, past f32's range) are still bounded (the floor of 2 ulp):
+    the reference's own values pass, the same values 1000 ulp off fail (they passed, 'classes
+    only', with the baseline column '-')."""
+    import random
+    rng = random.Random(38)
+    B, T, V = 2, 6, 40
+    L, Y, R = (os.path.join(d, n) for n in ("ol.npy", "oy.npy", "or.safetensors"))
+    # rows of [-1, 1] with a maximum 5 (5 / tau overflows f32 in the plain kernel) and the scored
+    # label at 4.5 (its exact tempered logp, about -5e37, is an f32 number)
+    ys = [rng.randrange(1, V) for _ in range(B * T)]
+    xs = []
+    for b in range(B):
+        for t in range(T):
+            row = [f32(rng.uniform(-1, 1)) for _ in range(V)]
+            row[0] = 5.0
+            if t + 1 < T:
+                row[ys[b * T + t + 1]] = 4.5
+            xs += row
+    tz.write_npy(L, "f32", [B, T, V], xs)
+    tz.write_npy(Y, "i64", [B, T], ys)
+    rc, _, err = run("ref", "--logits", L, "--labels", Y, "--temperature", "1e-38", "--out", R)
+    if not check(rc == 0, "ref --temperature 1e-38: %d %r" % (rc, err)):
+        return
+    ts, _ = tz.read_safetensors(R)
+    raw = ts["logp.f32"][2]
+    vals = list(struct.unpack("<%df" % (len(raw) // 4), raw))
+    moved = [from_f32_bits(f32_bits(v) + 1000) if math.isfinite(v) and v != 0 else v for v in vals]
+    G, Bd = os.path.join(d, "og.npy"), os.path.join(d, "ob.npy")
+    tz.write_npy(G, "f32", [B, T - 1], vals)
+    tz.write_npy(Bd, "f32", [B, T - 1], moved)
+    args = ["check", "--logits", L, "--labels", Y, "--temperature", "1e-38"]
+    rc, out, err = run(*args, "--logp", G)
+    check(rc == 0, "baseline overflow: the reference's own values: %d %s %r" % (rc, out[-300:], err))
+    rc, out, err = run(*args, "--logp", Bd)
+    check(rc == 1 and "a class mismatch on every value" in out,
+          "baseline overflow: values 1000 ulp off: %d %s" % (rc, out[-600:]))
+    for route in ([], ["--slow"]):   # both judges alike
+        rc2, out2, _ = run(*args, "--logp", Bd, *route)
+        check(rc2 == 1, "baseline overflow %s: exit %d" % (route, rc2))
+
 
 if __name__ == "__main__":
     CK.main(main)
