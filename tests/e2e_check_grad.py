@@ -16,6 +16,11 @@ ulp), on candidates written by this script with known errors:
   suite     lpcert gen --grad token_mean, a candidate file of case/<name>/grad (the stored f32
             values, one of them 2 ulps off): the stored route and --recompute give the same
             figures; a missing case tensor is an input error
+  processed with --softcap, --top-k (SPEC A7 then A8), the default bound: lpcert ref --grad's
+            exact gradient of the processed problem passes it; the plain problem's gradient (the
+            softcap's derivative forgotten, the softmax over every token) fails it: the baseline
+            must be the plain kernel on the processed row, or the bound is vacuous (it was 4 x
+            the plain kernel's distance to the processed gradient, about 1: everything passed)
   bad input a candidate of the wrong shape, --grad without --grad-of: one line, exit 2
 Percentiles are numpy's linear ones, computed here the same way; figures agree within 1e-9
 relative (the C side measures from a double-double of >= 100 bits, this script from 60 digits)."""
@@ -293,6 +298,32 @@ def main():
     write_safetensors(cpath, cand[1:])
     rc, out, err = k.run("check", spath, cpath, "--grad-of", "token_mean")
     k.check(rc == 2 and err.count("\n") == 1 and names[0] in err, "suite, a case missing: exit %d %r" % (rc, err))
+
+    # processed problems: the default bound against the processed gradient
+    for opt in (("--softcap", "3"), ("--top-k", "5"), ("--softcap", "3", "--top-p", "0.9"),
+                ("--min-p", "0.1", "--temperature", "0.7")):
+        plain = os.path.join(d, "plain.safetensors")
+        tau = ("--temperature", opt[opt.index("--temperature") + 1]) if "--temperature" in opt else ()
+        rc, out, err = k.run("ref", "--logits", lpath, "--labels", ypath, "--grad", "mean", "--out", plain, *tau)
+        k.check(rc == 0, "ref --grad mean %s: exit %d %s" % (tau, rc, err))
+        proc = os.path.join(d, "proc.safetensors")
+        rc, out, err = k.run("ref", "--logits", lpath, "--labels", ypath, "--grad", "mean", "--out", proc, *opt)
+        k.check(rc == 0, "ref --grad mean %s: exit %d %s" % (opt, rc, err))
+        for src, want in ((proc, 0), (plain, 1)):
+            jpath = os.path.join(d, "proc.json")
+            rc, out, err = k.run("check", "--logits", lpath, "--labels", ypath, "--grad", src + ":grad.f32",
+                                 "--grad-of", "mean", "--json", jpath, *opt)
+            grp = {}
+            if os.path.exists(jpath):
+                with open(jpath) as f:
+                    grp = json.load(f)["groups"][0]
+                os.remove(jpath)
+            k.check(rc == want, "processed %s, %s gradient: exit %d, expected %d (default bound %r, baseline %r, max scale_rel %r)"
+                    % (opt, "the processed" if want == 0 else "the plain problem's", rc, want,
+                       grp.get("default_bound_scale_rel"), grp.get("baseline_max_scale_rel"),
+                       grp.get("measures", {}).get("scale_rel")))
+            k.check(opt[0][2:].replace("-", "_") + " " in out,
+                    "processed %s: the problem line does not name the parameters: %r" % (opt, out[:900]))
 
     # bad input
     bad = os.path.join(d, "bad.npy")
