@@ -29,8 +29,9 @@
  * Percentiles are exact (every value kept and sorted) for groups of at most GM_EXACT elements;
  * above, they are the upper edge of the histogram bin that holds them (relative resolution 1/16,
  * never below the exact percentile), and reports say so ("exact": false).
- * The worst element (class mismatch first, then largest ulp) and the worst row_rel element are kept
- * with their reproducer: case, b, t, i, label, V, divisor, both values in hex and decimal. */
+ * The worst element (class mismatch first, then NaN leaks and empty rows not 0, then largest ulp)
+ * and the worst row_rel element are kept with their reproducer: case, b, t, i, label, V, divisor,
+ * both values in hex and decimal. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +298,13 @@ static void set_repro(grepro *w, const gsink *s, int64_t b, int64_t t, int64_t i
     w->scale_rel = meas[4];
 }
 
+/* The worst element so far is an unconditional failure (a class mismatch, a NaN leak, or a value
+ * not 0 in a row that scores nothing: set_repro's label -1); those rank first. */
+static int hard(const grepro *w)
+{
+    return w->set && (w->m.cls == LP_CMP_MISMATCH || w->label < 0);
+}
+
 static int same_bits(double a, double b)
 {
     return (isnan(a) && isnan(b)) || (a == b && signbit(a) == signbit(b));
@@ -373,11 +381,17 @@ static int sink(void *user, int64_t b, int64_t t, const lp_value *gref, int64_t 
         for (int64_t i = 0; i < V; i++) {
             const double y = lp_load_f64(s->grad, s->fmt, base + (size_t)i);
             if (y == 0) continue;
-            lp_err_measure m = {isnan(y) ? LP_CMP_MISMATCH : LP_CMP_NUMBER, 0, fabs(y)};
-            const double meas[LP_GRAD_NMEASURES] = {0, fabs(y), HUGE_VAL, HUGE_VAL, HUGE_VAL};
+            /* against +0 (A8): the ulp error of a finite y is |y| / the format's least subnormal */
+            const lp_dd zero = {0.0, 0.0};
+            lp_err_measure m = {LP_CMP_MISMATCH, 0, fabs(y)};
+            if (!isnan(y)) m = lp_ulp_error(y, zero, 0.0, s->fmt);
+            if (!isnan(y) && m.cls != LP_CMP_NUMBER) m = (lp_err_measure){LP_CMP_NUMBER, HUGE_VAL, HUGE_VAL};
+            const double meas[LP_GRAD_NMEASURES] = {m.err_ulp, fabs(y), HUGE_VAL, HUGE_VAL, HUGE_VAL};
             if (isnan(y)) g->leaks++;
             else g->empty_nonzero++;
-            if (!g->worst.set || g->worst.m.cls != LP_CMP_MISMATCH)
+            /* a failure whatever the bounds: ahead of every counted element but a class mismatch
+             * (it was given err_ulp 0 and replaced by the next counted element's rounding error) */
+            if (!hard(&g->worst) || (isnan(y) && g->worst.m.cls != LP_CMP_MISMATCH))
                 set_repro(&g->worst, s, b, t, i, -1, y, &gref[i], 0.0, &m, meas);
         }
         return 0;
@@ -452,7 +466,7 @@ static int sink(void *user, int64_t b, int64_t t, const lp_value *gref, int64_t 
                                  (o->max_abs >= 0 && e <= o->max_abs) ||
                                  (o->max_row_rel >= 0 && meas[3] <= o->max_row_rel)))
             g->over++;
-        if (!g->worst.set || (g->worst.m.cls != LP_CMP_MISMATCH && m.err_ulp > g->worst.m.err_ulp))
+        if (!g->worst.set || (!hard(&g->worst) && m.err_ulp > g->worst.m.err_ulp))
             set_repro(&g->worst, s, b, t, i, label, y, x, row_max, &m, meas);
         if (!g->worst_row.set || meas[3] > g->worst_row.row_rel)
             set_repro(&g->worst_row, s, b, t, i, label, y, x, row_max, &m, meas);

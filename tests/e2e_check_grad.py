@@ -210,6 +210,17 @@ def main():
     k.check(rc == 1 and js and js["groups"][0]["over_bound"] == 1, "three: --max-ulp 2.5 exit %d (expected 1, one over bound)" % rc)
     k.check("b=0 t=1 i=3" in out and "0x" in out, "three: the worst element's repro is printed")
 
+    # empty: three plus 1e-3 in the last row under shift next (a row that scores nothing): the
+    # failure's element is the worst one (it was replaced by any later counted element's rounding
+    # error: the reproducer showed a correctly rounded element of a failing candidate)
+    em = [[list(r) for r in p] for p in three]
+    em[0][4][7] = 1e-3
+    rc, out, err, js = run(em, "f32", "token_mean", "--max-ulp", "3.5")
+    w = js["groups"][0]["worst"] if js else {}
+    k.check(rc == 1 and (w.get("b"), w.get("t"), w.get("i")) == (0, 4, 7) and
+            "b=0 t=4 i=7 (a row that scores nothing" in out,
+            "empty: exit %d, worst at %r, expected the row that scores nothing (0, 4, 7)" % (rc, w))
+
     # label0: the peaked row's label element set to 0
     lab = labels[0][3]
     l0 = [[list(r) for r in p] for p in exact]
