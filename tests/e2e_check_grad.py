@@ -21,6 +21,10 @@ ulp), on candidates written by this script with known errors:
             softcap's derivative forgotten, the softmax over every token) fails it: the baseline
             must be the plain kernel on the processed row, or the bound is vacuous (it was 4 x
             the plain kernel's distance to the processed gradient, about 1: everything passed)
+  spilled   2-D f64 logits [2, 131073] (more than 2^18 elements: percentiles from the histogram),
+            every element i != y at -600 below the label, the candidate -1e-200 there: the p50 of
+            ulp and rel (about 1e60 and more, beyond the histogram's top bin 2^128) is never below
+            the exact one (it was 2^128 = 3.4e38)
   bad input a candidate of the wrong shape, --grad without --grad-of: one line, exit 2
 Percentiles are numpy's linear ones, computed here the same way; figures agree within 1e-9
 relative (the C side measures from a double-double of >= 100 bits, this script from 60 digits)."""
@@ -335,6 +339,32 @@ def main():
                        grp.get("measures", {}).get("scale_rel")))
             k.check(opt[0][2:].replace("-", "_") + " " in out,
                     "processed %s: the problem line does not name the parameters: %r" % (opt, out[:900]))
+
+    # spilled: percentiles from the histogram, values beyond its top bin
+    VB = 131073
+    bl, by, bc = (os.path.join(d, n) for n in ("bl.npy", "by.npy", "bc.npy"))
+    row = [0.0] + [-600.0] * (VB - 1)
+    write_npy(bl, "f64", (2, VB), row + row)
+    write_npy(by, "i64", (2,), [0, 0])
+    cand_row = [1.0] + [-1e-200] * (VB - 1)
+    write_npy(bc, "f64", (2, VB), cand_row + cand_row)
+    jpath = os.path.join(d, "big.json")
+    rc, out, err = k.run("check", "--logits", bl, "--labels", by, "--shift", "none", "--grad", bc,
+                         "--grad-of", "token", "--no-default-bound", "--json", jpath)
+    k.check(rc == 0, "spilled: exit %d %s" % (rc, err))
+    if os.path.exists(jpath):
+        with open(jpath) as f:
+            ms = json.load(f)["groups"][0]["measures"]
+        e = mpmath.exp(-600)
+        gi = -e / (1 + (VB - 1) * e)                      # every element i != y
+        err_i = abs(mpmath.mpf(-1e-200) - gi)
+        want = {"ulp": float(err_i / ulp(gi, "f64")), "rel": float(err_i / abs(gi))}
+        for name, v in want.items():
+            got = ms[name]
+            k.check(got["exact_percentiles"] is False and got["p50"] >= v * (1 - 1e-9) and
+                    got["p99"] >= v * (1 - 1e-9) and got["p50"] <= got["max"],
+                    "spilled: %s p50 %r p99 %r (exact %r, max %r): below the exact percentile"
+                    % (name, got["p50"], got["p99"], v, got["max"]))
 
     # bad input
     bad = os.path.join(d, "bad.npy")
