@@ -124,6 +124,9 @@ lp_status lp_grad_check_new(lp_grad_check **out, const lp_grad_check_options *op
     if (opt) d = *opt;
     if ((unsigned)d.reduction > LP_RED_TOKEN_MEAN)
         return lp_fail(err, LP_ERR_USAGE, "check --grad: unknown reduction %d", (int)d.reduction);
+    if (isnan(d.max_ulp) || isnan(d.max_abs) || isnan(d.max_row_rel))   /* neither given nor not */
+        return lp_fail(err, LP_ERR_USAGE, "check --grad: a bound is NaN (max_ulp %g, max_abs %g, "
+                       "max_row_rel %g)", d.max_ulp, d.max_abs, d.max_row_rel);
     lp_grad_check *c = calloc(1, sizeof *c);
     if (!c) return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
     c->g = calloc(GMAX_GROUPS, sizeof *c->g);
