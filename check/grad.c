@@ -24,7 +24,8 @@
  * processed row (PROCESSED: the kept set exact, softcap applied in the kernel's format) times the
  * softcap's derivative: on the raw row its distance to the processed gradient is O(w / tau), which
  * made the bound about 4 (in units of w / tau, while every |g_i| <= w / tau): any gradient passed,
- * the plain problem's included. A build without impl/ has no baseline: classes only. Statistics per group (case class) and measure: max, p50 and p99 (numpy's default linear
+ * the plain problem's included. A build without impl/ has no baseline: classes only.
+ * Statistics per group (case class) and measure: max, p50 and p99 (numpy's default linear
  * interpolation), and a histogram of 1/16-binade bins from 2^-128 to 2^128 (plus zero and +inf).
  * Percentiles are exact (every value kept and sorted) for groups of at most GM_EXACT elements;
  * above, they are the upper edge of the histogram bin that holds them (relative resolution 1/16,
@@ -329,8 +330,8 @@ static int sampled(const lp_problem *pb)
  * outside the kept set (decided exactly, lp_ref_kept) at -inf, and with softcap c the kept ones
  * capped, RN_acc(c tanh(x / c)) (f32: tanhf of RN32(x / c), times c, rounded). A row with a NaN or
  * +inf logit, or without a finite logit, is left as it is (the kernel makes it NaN, as A8). out is
- * in the kernel's storage format kf (= acc for both grad_softmax kernels). The gradient of the kept set
- * is then A8's gradient of the masked row without sampling (reference/grad.c: MASKED), times s_i
+ * in the kernel's storage format kf (= acc for both grad_softmax kernels). The gradient of the
+ * kept set is then A8's gradient of the masked row without sampling (reference/grad.c: MASKED), times s_i
  * with softcap (softcap_chain): the chain rule as autograd applies it. */
 static lp_status processed_row(void *out, lp_format kf, uint8_t *kept, const void *row,
                                lp_format fmt, int64_t V, const lp_problem *pb, lp_error *err)
@@ -357,8 +358,9 @@ static lp_status processed_row(void *out, lp_format kf, uint8_t *kept, const voi
     return LP_OK;
 }
 
-/* The softcap's derivative applied to a baseline row: g_i RN_acc(g_i RN_acc(1 - th_i th_i)),
- * th_i = tanh(x_i / c) in acc as processed_row forms it (s_i = 0 at a -inf logit). */
+/* The softcap's derivative applied to a baseline row, in acc as autograd's tanh backward does:
+ * g_i := RN(g_i RN(1 - RN(th_i th_i))), th_i = tanh(x_i / c) as processed_row forms it (s_i = 0
+ * at a -inf logit). */
 static void softcap_chain(double *g, const void *row, lp_format fmt, int64_t V, lp_format acc,
                           double c)
 {
