@@ -214,8 +214,9 @@ static int cmp_dbl(const void *a, const void *b)
 }
 
 /* The value of rank r (0-based) from the histogram: 0, a bin's upper edge, or +inf. The top bin
- * also holds every finite value from 2^128 up (hbin clamps them): its rank is the group's max, the
- * only bound known for it (its upper edge 2^128 reported a p50 of 3.4e38 for ulp errors of 1e60). */
+ * also holds every finite value from 2^128 up (hbin clamps them): its rank is the group's max,
+ * the only bound known for it (its upper edge 2^128 reported a p50 of 3.4e38 for ulp errors of
+ * 1e60). */
 static double hist_rank(const gmeas *m, int64_t r)
 {
     if (r < m->zero) return 0.0;
@@ -331,8 +332,8 @@ static int sampled(const lp_problem *pb)
  * capped, RN_acc(c tanh(x / c)) (f32: tanhf of RN32(x / c), times c, rounded). A row with a NaN or
  * +inf logit, or without a finite logit, is left as it is (the kernel makes it NaN, as A8). out is
  * in the kernel's storage format kf (= acc for both grad_softmax kernels). The gradient of the
- * kept set is then A8's gradient of the masked row without sampling (reference/grad.c: MASKED), times s_i
- * with softcap (softcap_chain): the chain rule as autograd applies it. */
+ * kept set is then A8's gradient of the masked row without sampling (reference/grad.c: MASKED),
+ * times s_i with softcap (softcap_chain): the chain rule as autograd applies it. */
 static lp_status processed_row(void *out, lp_format kf, uint8_t *kept, const void *row,
                                lp_format fmt, int64_t V, const lp_problem *pb, lp_error *err)
 {
@@ -393,8 +394,10 @@ static int sink(void *user, int64_t b, int64_t t, const lp_value *gref, int64_t 
             const lp_dd zero = {0.0, 0.0};
             lp_err_measure m = {LP_CMP_MISMATCH, 0, fabs(y)};
             if (!isnan(y)) m = lp_ulp_error(y, zero, 0.0, s->fmt);
-            if (!isnan(y) && m.cls != LP_CMP_NUMBER) m = (lp_err_measure){LP_CMP_NUMBER, HUGE_VAL, HUGE_VAL};
-            const double meas[LP_GRAD_NMEASURES] = {m.err_ulp, fabs(y), HUGE_VAL, HUGE_VAL, HUGE_VAL};
+            if (!isnan(y) && m.cls != LP_CMP_NUMBER)
+                m = (lp_err_measure){LP_CMP_NUMBER, HUGE_VAL, HUGE_VAL};
+            const double meas[LP_GRAD_NMEASURES] = {m.err_ulp, fabs(y), HUGE_VAL, HUGE_VAL,
+                                                    HUGE_VAL};
             if (isnan(y)) g->leaks++;
             else g->empty_nonzero++;
             /* a failure whatever the bounds: ahead of every counted element but a class mismatch
