@@ -20,13 +20,20 @@
  * kernel (grad_softmax_f32 on f32/f16/bf16 logits, grad_softmax_f64 on f64 ones: impl/grad.c, whose
  * proved contract is scale-relative) rounded to the candidate's format F (u_F = 2^-p); scale_rel is
  * the measure in which the plain kernel is bounded, and 2 u_F admits the rounding to F itself
- * (|g| <= w / tau). A build without impl/ has no baseline: classes only. Statistics per group (case class) and measure: max, p50 and p99 (numpy's default linear
+ * (|g| <= w / tau). With sampling parameters (SPEC A7) the baseline is the same kernel on the
+ * processed row (PROCESSED: the kept set exact, softcap applied in the kernel's format) times the
+ * softcap's derivative: on the raw row its distance to the processed gradient is O(w / tau), which
+ * made the bound about 4 (in units of w / tau, while every |g_i| <= w / tau): any gradient passed,
+ * the plain problem's included. A build without impl/ has no baseline: classes only.
+ * Statistics per group (case class) and measure: max, p50 and p99 (numpy's default linear
  * interpolation), and a histogram of 1/16-binade bins from 2^-128 to 2^128 (plus zero and +inf).
  * Percentiles are exact (every value kept and sorted) for groups of at most GM_EXACT elements;
  * above, they are the upper edge of the histogram bin that holds them (relative resolution 1/16,
- * never below the exact percentile), and reports say so ("exact": false).
- * The worst element (class mismatch first, then largest ulp) and the worst row_rel element are kept
- * with their reproducer: case, b, t, i, label, V, divisor, both values in hex and decimal. */
+ * never below the exact percentile; the max for the top bin, which holds every value from 2^128
+ * up), and reports say so ("exact": false).
+ * The worst element (class mismatch first, then NaN leaks and empty rows not 0, then largest ulp)
+ * and the worst row_rel element are kept with their reproducer: case, b, t, i, label, V, divisor,
+ * both values in hex and decimal. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +125,9 @@ lp_status lp_grad_check_new(lp_grad_check **out, const lp_grad_check_options *op
     if (opt) d = *opt;
     if ((unsigned)d.reduction > LP_RED_TOKEN_MEAN)
         return lp_fail(err, LP_ERR_USAGE, "check --grad: unknown reduction %d", (int)d.reduction);
+    if (isnan(d.max_ulp) || isnan(d.max_abs) || isnan(d.max_row_rel))   /* neither given nor not */
+        return lp_fail(err, LP_ERR_USAGE, "check --grad: a bound is NaN (max_ulp %g, max_abs %g, "
+                       "max_row_rel %g)", d.max_ulp, d.max_abs, d.max_row_rel);
     lp_grad_check *c = calloc(1, sizeof *c);
     if (!c) return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
     c->g = calloc(GMAX_GROUPS, sizeof *c->g);
@@ -203,14 +213,17 @@ static int cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The value of rank r (0-based) from the histogram: 0, a bin's upper edge, or +inf. */
+/* The value of rank r (0-based) from the histogram: 0, a bin's upper edge, or +inf. The top bin
+ * also holds every finite value from 2^128 up (hbin clamps them): its rank is the group's max,
+ * the only bound known for it (its upper edge 2^128 reported a p50 of 3.4e38 for ulp errors of
+ * 1e60). */
 static double hist_rank(const gmeas *m, int64_t r)
 {
     if (r < m->zero) return 0.0;
     int64_t acc = m->zero;
     for (size_t b = 0; b < (size_t)GH_BIN * GH_SUB; b++) {
         acc += (int64_t)m->hist[b];
-        if (r < acc) return hbin_upper(b);
+        if (r < acc) return b + 1 == (size_t)GH_BIN * GH_SUB ? m->max : hbin_upper(b);
     }
     return HUGE_VAL;
 }
@@ -245,6 +258,8 @@ typedef struct gsink {
     int64_t Ts;
     int oom;
     double *base;            /* a row of the default bound's baseline, or NULL */
+    void *prow;              /* with sampling parameters: the processed row the baseline reads */
+    uint8_t *kept;           /* its kept set (lp_ref_kept) */
 } gsink;
 
 /* The default bound's floor 2 u_F for the lowest precision format F seen in the group. */
@@ -291,10 +306,77 @@ static void set_repro(grepro *w, const gsink *s, int64_t b, int64_t t, int64_t i
     w->scale_rel = meas[4];
 }
 
+/* The worst element so far is an unconditional failure (a class mismatch, a NaN leak, or a value
+ * not 0 in a row that scores nothing: set_repro's label -1); those rank first. */
+static int hard(const grepro *w)
+{
+    return w->set && (w->m.cls == LP_CMP_MISMATCH || w->label < 0);
+}
+
 static int same_bits(double a, double b)
 {
     return (isnan(a) && isnan(b)) || (a == b && signbit(a) == signbit(b));
 }
+
+#ifdef LP_HAVE_IMPL
+static int sampled(const lp_problem *pb)
+{
+    const lp_sampling *sp = &pb->sampling;
+    return sp->softcap != 0 || sp->top_k != 0 || sp->top_p != 0 || sp->min_p != 0;
+}
+
+/* PROCESSED (the baseline of a problem with sampling parameters, SPEC A7 then A8): the row as the
+ * plain kernel reads it after the processing, as a pipeline forms it in the kernel's accumulation
+ * format acc (f64 for f64 logits, else f32; every stored logit widens to it exactly): tokens
+ * outside the kept set (decided exactly, lp_ref_kept) at -inf, and with softcap c the kept ones
+ * capped, RN_acc(c tanh(x / c)) (f32: tanhf of RN32(x / c), times c, rounded). A row with a NaN or
+ * +inf logit, or without a finite logit, is left as it is (the kernel makes it NaN, as A8). out is
+ * in the kernel's storage format kf (= acc for both grad_softmax kernels). The gradient of the
+ * kept set is then A8's gradient of the masked row without sampling (reference/grad.c: MASKED),
+ * times s_i with softcap (softcap_chain): the chain rule as autograd applies it. */
+static lp_status processed_row(void *out, lp_format kf, uint8_t *kept, const void *row,
+                               lp_format fmt, int64_t V, const lp_problem *pb, lp_error *err)
+{
+    int special = 1;
+    for (int64_t i = 0; i < V; i++) {
+        const double x = lp_load_f64(row, fmt, (size_t)i);
+        lp_store_f64(out, kf, (size_t)i, lp_round_to(x, kf));
+        if (isnan(x) || x == HUGE_VAL) special = 2;
+        else if (x != -HUGE_VAL && special == 1) special = 0;
+    }
+    if (special) return LP_OK;
+    lp_status s = lp_ref_kept(kept, row, fmt, V, pb->temperature, &pb->sampling, err);
+    if (s != LP_OK) return s;
+    const double c = pb->sampling.softcap;
+    for (int64_t i = 0; i < V; i++) {
+        const double x = lp_load_f64(out, kf, (size_t)i);
+        double v = x;
+        if (!kept[i]) v = -HUGE_VAL;
+        else if (c != 0 && kf == LP_F64) v = c * tanh(x / c);
+        else if (c != 0) v = (double)(tanhf((float)x / (float)c) * (float)c);
+        lp_store_f64(out, kf, (size_t)i, v);
+    }
+    return LP_OK;
+}
+
+/* The softcap's derivative applied to a baseline row, in acc as autograd's tanh backward does:
+ * g_i := RN(g_i RN(1 - RN(th_i th_i))), th_i = tanh(x_i / c) as processed_row forms it (s_i = 0
+ * at a -inf logit). */
+static void softcap_chain(double *g, const void *row, lp_format fmt, int64_t V, lp_format acc,
+                          double c)
+{
+    for (int64_t i = 0; i < V; i++) {
+        const double x = lp_load_f64(row, fmt, (size_t)i);
+        if (acc == LP_F64) {
+            const double th = tanh(x / c);
+            g[i] *= 1 - th * th;
+        } else {
+            const float th = tanhf((float)x / (float)c);
+            g[i] = (double)((float)g[i] * (1.0f - th * th));
+        }
+    }
+}
+#endif
 
 static int sink(void *user, int64_t b, int64_t t, const lp_value *gref, int64_t V, lp_error *err)
 {
@@ -308,11 +390,19 @@ static int sink(void *user, int64_t b, int64_t t, const lp_value *gref, int64_t 
         for (int64_t i = 0; i < V; i++) {
             const double y = lp_load_f64(s->grad, s->fmt, base + (size_t)i);
             if (y == 0) continue;
-            lp_err_measure m = {isnan(y) ? LP_CMP_MISMATCH : LP_CMP_NUMBER, 0, fabs(y)};
-            const double meas[LP_GRAD_NMEASURES] = {0, fabs(y), HUGE_VAL, HUGE_VAL, HUGE_VAL};
+            /* against +0 (A8): the ulp error of a finite y is |y| / the format's least subnormal */
+            const lp_dd zero = {0.0, 0.0};
+            lp_err_measure m = {LP_CMP_MISMATCH, 0, fabs(y)};
+            if (!isnan(y)) m = lp_ulp_error(y, zero, 0.0, s->fmt);
+            if (!isnan(y) && m.cls != LP_CMP_NUMBER)
+                m = (lp_err_measure){LP_CMP_NUMBER, HUGE_VAL, HUGE_VAL};
+            const double meas[LP_GRAD_NMEASURES] = {m.err_ulp, fabs(y), HUGE_VAL, HUGE_VAL,
+                                                    HUGE_VAL};
             if (isnan(y)) g->leaks++;
             else g->empty_nonzero++;
-            if (!g->worst.set || g->worst.m.cls != LP_CMP_MISMATCH)
+            /* a failure whatever the bounds: ahead of every counted element but a class mismatch
+             * (it was given err_ulp 0 and replaced by the next counted element's rounding error) */
+            if (!hard(&g->worst) || (isnan(y) && g->worst.m.cls != LP_CMP_MISMATCH))
                 set_repro(&g->worst, s, b, t, i, -1, y, &gref[i], 0.0, &m, meas);
         }
         return 0;
@@ -330,12 +420,23 @@ static int sink(void *user, int64_t b, int64_t t, const lp_value *gref, int64_t 
         const lp_gkernel *bk = lp_gkernel_find(s->pb->fmt == LP_F64 ? "grad_softmax_f64"
                                                                     : "grad_softmax_f32");
         lp_error be;
-        if (!bk || lp_gkernel_row(s->base, bk, lp_problem_row(s->pb, b, t), s->pb->fmt, V, label,
-                                  s->pb->temperature, s->div[b], &be) != LP_OK) {
+        const void *brow = lp_problem_row(s->pb, b, t);
+        lp_format bf = s->pb->fmt;
+        if (s->prow && bk) {   /* PROCESSED: the plain kernel on the processed row */
+            if (processed_row(s->prow, bk->storage, s->kept, brow, bf, V, s->pb, err) != LP_OK)
+                return 1;
+            brow = s->prow;
+            bf = bk->storage;
+        }
+        if (!bk || lp_gkernel_row(s->base, bk, brow, bf, V, label, s->pb->temperature, s->div[b],
+                                  &be) != LP_OK) {
             lp_fail(err, LP_ERR_INTERNAL, "check --grad: the default bound's baseline: %s",
                     bk ? be.msg : "no grad_softmax kernel");
             return 1;
         }
+        if (s->prow && s->pb->sampling.softcap != 0)
+            softcap_chain(s->base, lp_problem_row(s->pb, b, t), s->pb->fmt, V, bk->acc,
+                          s->pb->sampling.softcap);
         for (int64_t i = 0; i < V; i++) {
             const lp_value *x = &gref[i];
             const double yb = lp_round_to(s->base[i], s->fmt);
@@ -376,7 +477,7 @@ static int sink(void *user, int64_t b, int64_t t, const lp_value *gref, int64_t 
                                  (o->max_abs >= 0 && e <= o->max_abs) ||
                                  (o->max_row_rel >= 0 && meas[3] <= o->max_row_rel)))
             g->over++;
-        if (!g->worst.set || (g->worst.m.cls != LP_CMP_MISMATCH && m.err_ulp > g->worst.m.err_ulp))
+        if (!g->worst.set || (!hard(&g->worst) && m.err_ulp > g->worst.m.err_ulp))
             set_repro(&g->worst, s, b, t, i, label, y, x, row_max, &m, meas);
         if (!g->worst_row.set || meas[3] > g->worst_row.row_rel)
             set_repro(&g->worst_row, s, b, t, i, label, y, x, row_max, &m, meas);
@@ -403,6 +504,30 @@ static void divisors(int64_t *div, const lp_problem *pb, lp_reduction red)
                  : red == LP_RED_TOKEN_MEAN ? (total ? total : 1) : 1;
 }
 
+static void base_free(gsink *sk)
+{
+    free(sk->base);
+    free(sk->prow);
+    free(sk->kept);
+}
+
+/* The default bound's rows (none without it); 0: out of memory (base_free frees what was). */
+static int base_alloc(gsink *sk, const lp_grad_check_options *o, const lp_problem *pb)
+{
+    if (!default_bound(o)) return 1;
+    const size_t V = (size_t)(pb->shape.V > 0 ? pb->shape.V : 1);
+    if (!(sk->base = malloc(V * sizeof *sk->base))) return 0;
+#ifdef LP_HAVE_IMPL
+    if (sampled(pb) && (!(sk->prow = malloc(V * sizeof(double))) || !(sk->kept = malloc(V)))) {
+        base_free(sk);
+        sk->base = sk->prow = NULL;
+        sk->kept = NULL;
+        return 0;
+    }
+#endif
+    return 1;
+}
+
 lp_status lp_grad_check_problem(lp_grad_check *c, const char *name, const char *cls,
                                 const lp_problem *pb, lp_format fmt, const void *grad, lp_error *err)
 {
@@ -415,8 +540,9 @@ lp_status lp_grad_check_problem(lp_grad_check *c, const char *name, const char *
     int64_t *div = malloc((size_t)pb->shape.B * sizeof *div);
     if (!div) return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
     divisors(div, pb, c->opt.reduction);
-    gsink sk = {c, g, name ? name : "problem", pb, fmt, grad, div, lp_problem_ts(pb), 0, NULL};
-    if (default_bound(&c->opt) && !(sk.base = malloc((size_t)pb->shape.V * sizeof *sk.base))) {
+    gsink sk = {c, g, name ? name : "problem", pb, fmt, grad, div, lp_problem_ts(pb), 0, NULL,
+                NULL, NULL};
+    if (!base_alloc(&sk, &c->opt, pb)) {
         free(div);
         return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
     }
@@ -427,7 +553,7 @@ lp_status lp_grad_check_problem(lp_grad_check *c, const char *name, const char *
     ro.formats = (1u << fmt) | LP_REF_DD;
     g->fmts |= 1u << fmt;
     s = lp_grad_compute(pb, c->opt.reduction, &ro, sink, &sk, NULL, err);
-    free(sk.base);
+    base_free(&sk);
     free(div);
     if (s == LP_OK) c->problems++;
     return s;
@@ -474,10 +600,10 @@ lp_status ck_grad_check_stored(lp_grad_check *c, const lp_tfile *suite, const ch
         return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
     }
     divisors(div, pb, c->opt.reduction);
-    gsink sk = {c, g, name, pb, fmt, grad, div, lp_problem_ts(pb), 0, NULL};
+    gsink sk = {c, g, name, pb, fmt, grad, div, lp_problem_ts(pb), 0, NULL, NULL, NULL};
     g->fmts |= 1u << fmt;
     group_floor(g, fmt);
-    if (default_bound(&c->opt) && !(sk.base = malloc((size_t)V * sizeof *sk.base))) {
+    if (!base_alloc(&sk, &c->opt, pb)) {
         free(div);
         free(row);
         return lp_fail(err, LP_ERR_NOMEM, "check --grad: out of memory");
@@ -497,7 +623,7 @@ lp_status ck_grad_check_stored(lp_grad_check *c, const lp_tfile *suite, const ch
             }
             if (sink(&sk, b, tt, row, V, err) != 0) s = err->status != LP_OK ? err->status : LP_ERR_IO;
         }
-    free(sk.base);
+    base_free(&sk);
     free(div);
     free(row);
     if (s == LP_OK) {

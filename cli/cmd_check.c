@@ -66,7 +66,9 @@ static const char usage[] =
     "                         within --max-ulp / --max-abs when given). With no bound given, the\n"
     "                         default: per group max scale_rel <= max(4 x that of the plain\n"
     "                         softmax - onehot kernel in f32 (f64 logits: f64) rounded to the\n"
-    "                         candidate's format, 2 u_F); --no-default-bound: classes only\n"
+    "                         candidate's format, 2 u_F; sampling parameters: on the rows\n"
+    "                         processed on the exact kept set, times the softcap's derivative);\n"
+    "                         --no-default-bound: classes only\n"
     "  --shard I/N --partial FILE   judge only block I of N of the cases (1 <= I <= N) and write\n"
     "                         the partial result to FILE; `lpcert merge` of the N partials gives\n"
     "                         this command's report, JSON and certificate byte for byte. With\n"
@@ -647,12 +649,13 @@ static int check_grad_single(check_opts *o)
     if (s == LP_OK && o->mask) s = grad_note_file(gc, "mask", o->mask, &err);
     if (s == LP_OK) s = grad_note_file(gc, "candidate", o->grad, &err);
     if (s == LP_OK) {
-        char line[400], cls[64];
+        char line[512], cls[64], samp[160];
+        lp_cli_sampling_text(samp, sizeof samp, &pb->sampling);
         snprintf(line, sizeof line, "problem:    [B=%lld, T=%lld, V=%lld] %s logits, shift %s, "
-                 "ignore_index %lld, temperature %g; candidate %s; reference computed by lpcert",
+                 "ignore_index %lld, temperature %g%s; candidate %s; reference computed by lpcert",
                  (long long)pb->shape.B, (long long)pb->shape.T, (long long)pb->shape.V,
                  lp_format_name(pb->fmt), pb->shift == LP_SHIFT_NEXT ? "next" : "none",
-                 (long long)pb->ignore_index, pb->temperature, lp_format_name(gf));
+                 (long long)pb->ignore_index, pb->temperature, samp, lp_format_name(gf));
         lp_grad_check_note(gc, line);
         snprintf(cls, sizeof cls, "input/%s", lp_format_name(pb->fmt));
         s = lp_grad_check_problem(gc, "input", cls, pb, gf, gt->data, &err);

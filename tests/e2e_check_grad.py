@@ -16,6 +16,15 @@ ulp), on candidates written by this script with known errors:
   suite     lpcert gen --grad token_mean, a candidate file of case/<name>/grad (the stored f32
             values, one of them 2 ulps off): the stored route and --recompute give the same
             figures; a missing case tensor is an input error
+  processed with --softcap, --top-k (SPEC A7 then A8), the default bound: lpcert ref --grad's
+            exact gradient of the processed problem passes it; the plain problem's gradient (the
+            softcap's derivative forgotten, the softmax over every token) fails it: the baseline
+            must be the plain kernel on the processed row, or the bound is vacuous (it was 4 x
+            the plain kernel's distance to the processed gradient, about 1: everything passed)
+  spilled   2-D f64 logits [2, 131073] (more than 2^18 elements: percentiles from the histogram),
+            every element i != y at -600 below the label, the candidate -1e-200 there: the p50 of
+            ulp and rel (about 1e60 and more, beyond the histogram's top bin 2^128) is never below
+            the exact one (it was 2^128 = 3.4e38)
   bad input a candidate of the wrong shape, --grad without --grad-of: one line, exit 2
 Percentiles are numpy's linear ones, computed here the same way; figures agree within 1e-9
 relative (the C side measures from a double-double of >= 100 bits, this script from 60 digits)."""
@@ -205,6 +214,17 @@ def main():
     k.check(rc == 1 and js and js["groups"][0]["over_bound"] == 1, "three: --max-ulp 2.5 exit %d (expected 1, one over bound)" % rc)
     k.check("b=0 t=1 i=3" in out and "0x" in out, "three: the worst element's repro is printed")
 
+    # empty: three plus 1e-3 in the last row under shift next (a row that scores nothing): the
+    # failure's element is the worst one (it was replaced by any later counted element's rounding
+    # error: the reproducer showed a correctly rounded element of a failing candidate)
+    em = [[list(r) for r in p] for p in three]
+    em[0][4][7] = 1e-3
+    rc, out, err, js = run(em, "f32", "token_mean", "--max-ulp", "3.5")
+    w = js["groups"][0]["worst"] if js else {}
+    k.check(rc == 1 and (w.get("b"), w.get("t"), w.get("i")) == (0, 4, 7) and
+            "b=0 t=4 i=7 (a row that scores nothing" in out,
+            "empty: exit %d, worst at %r, expected the row that scores nothing (0, 4, 7)" % (rc, w))
+
     # label0: the peaked row's label element set to 0
     lab = labels[0][3]
     l0 = [[list(r) for r in p] for p in exact]
@@ -293,6 +313,58 @@ def main():
     write_safetensors(cpath, cand[1:])
     rc, out, err = k.run("check", spath, cpath, "--grad-of", "token_mean")
     k.check(rc == 2 and err.count("\n") == 1 and names[0] in err, "suite, a case missing: exit %d %r" % (rc, err))
+
+    # processed problems: the default bound against the processed gradient
+    for opt in (("--softcap", "3"), ("--top-k", "5"), ("--softcap", "3", "--top-p", "0.9"),
+                ("--min-p", "0.1", "--temperature", "0.7")):
+        plain = os.path.join(d, "plain.safetensors")
+        tau = ("--temperature", opt[opt.index("--temperature") + 1]) if "--temperature" in opt else ()
+        rc, out, err = k.run("ref", "--logits", lpath, "--labels", ypath, "--grad", "mean", "--out", plain, *tau)
+        k.check(rc == 0, "ref --grad mean %s: exit %d %s" % (tau, rc, err))
+        proc = os.path.join(d, "proc.safetensors")
+        rc, out, err = k.run("ref", "--logits", lpath, "--labels", ypath, "--grad", "mean", "--out", proc, *opt)
+        k.check(rc == 0, "ref --grad mean %s: exit %d %s" % (opt, rc, err))
+        for src, want in ((proc, 0), (plain, 1)):
+            jpath = os.path.join(d, "proc.json")
+            rc, out, err = k.run("check", "--logits", lpath, "--labels", ypath, "--grad", src + ":grad.f32",
+                                 "--grad-of", "mean", "--json", jpath, *opt)
+            grp = {}
+            if os.path.exists(jpath):
+                with open(jpath) as f:
+                    grp = json.load(f)["groups"][0]
+                os.remove(jpath)
+            k.check(rc == want, "processed %s, %s gradient: exit %d, expected %d (default bound %r, baseline %r, max scale_rel %r)"
+                    % (opt, "the processed" if want == 0 else "the plain problem's", rc, want,
+                       grp.get("default_bound_scale_rel"), grp.get("baseline_max_scale_rel"),
+                       grp.get("measures", {}).get("scale_rel")))
+            k.check(opt[0][2:].replace("-", "_") + " " in out,
+                    "processed %s: the problem line does not name the parameters: %r" % (opt, out[:900]))
+
+    # spilled: percentiles from the histogram, values beyond its top bin
+    VB = 131073
+    bl, by, bc = (os.path.join(d, n) for n in ("bl.npy", "by.npy", "bc.npy"))
+    row = [0.0] + [-600.0] * (VB - 1)
+    write_npy(bl, "f64", (2, VB), row + row)
+    write_npy(by, "i64", (2,), [0, 0])
+    cand_row = [1.0] + [-1e-200] * (VB - 1)
+    write_npy(bc, "f64", (2, VB), cand_row + cand_row)
+    jpath = os.path.join(d, "big.json")
+    rc, out, err = k.run("check", "--logits", bl, "--labels", by, "--shift", "none", "--grad", bc,
+                         "--grad-of", "token", "--no-default-bound", "--json", jpath)
+    k.check(rc == 0, "spilled: exit %d %s" % (rc, err))
+    if os.path.exists(jpath):
+        with open(jpath) as f:
+            ms = json.load(f)["groups"][0]["measures"]
+        e = mpmath.exp(-600)
+        gi = -e / (1 + (VB - 1) * e)                      # every element i != y
+        err_i = abs(mpmath.mpf(-1e-200) - gi)
+        want = {"ulp": float(err_i / ulp(gi, "f64")), "rel": float(err_i / abs(gi))}
+        for name, v in want.items():
+            got = ms[name]
+            k.check(got["exact_percentiles"] is False and got["p50"] >= v * (1 - 1e-9) and
+                    got["p99"] >= v * (1 - 1e-9) and got["p50"] <= got["max"],
+                    "spilled: %s p50 %r p99 %r (exact %r, max %r): below the exact percentile"
+                    % (name, got["p50"], got["p99"], v, got["max"]))
 
     # bad input
     bad = os.path.join(d, "bad.npy")

@@ -50,6 +50,7 @@
 #include "lp_format.h"
 #include "lp_tensor.h"
 #include "lp_grad_internal.h"
+#include "lpcert_check.h"
 #include "lp_ref_internal.h"
 #include "lpcert.h"
 #include "lpt.h"
@@ -659,6 +660,18 @@ static void test_refusals(void)
     lpt_check(s == LP_ERR_USAGE, "lp_grad_row: divisor 0 refused: %d", (int)s);
     s = lp_grad_row(g, row, LP_F32, 3, 0, -1.0, NULL, 1, &err);
     lpt_check(s == LP_ERR_USAGE, "lp_grad_row: temperature -1 refused: %d", (int)s);
+    /* check --grad's engine: a NaN bound is neither given (>= 0) nor absent (< 0): refused (it
+     * was taken as absent, and the default bound applied in its place) */
+    for (int k = 0; k < 3; k++) {
+        lp_grad_check_options go = LP_GRAD_CHECK_OPTIONS_INIT;
+        double *bd[3] = {&go.max_ulp, &go.max_abs, &go.max_row_rel};
+        *bd[k] = NAN;
+        lp_grad_check *gc = NULL;
+        s = lp_grad_check_new(&gc, &go, &err);
+        lpt_check(s == LP_ERR_USAGE && !gc, "lp_grad_check_new: bound %d NaN refused: status %d",
+                  k, (int)s);
+        lp_grad_check_free(gc);
+    }
     lp_reduction red;
     lpt_check(lp_reduction_parse(&red, "token_mean") && red == LP_RED_TOKEN_MEAN &&
               !lp_reduction_parse(&red, "avg") && strcmp(lp_reduction_name(LP_RED_MEAN), "mean") == 0,
