@@ -10,7 +10,8 @@
  *   row_rel    |y - x| / max_j |x_j| over the row (A8's conditioning-aware measure; 0 or +inf where
  *              the row's gradient is exactly 0);
  *   scale_rel  |y - x| tau / w = |y - x| tau divisor (A8: in units of the largest possible |g_i|).
- * Rows that score nothing must hold +0 (A8): a NaN there is a NaN leak, any other non-zero value
+ * Rows that score nothing must hold zero (A8's +0; -0, the same number, passes too: a kernel's
+ * 0 * (-x) gives it, and only the value is judged): a NaN there is a NaN leak, any other non-zero value
  * is counted as "empty rows not zero"; both fail. A counted element of another class than the
  * reference's (NaN vs number, inf vs finite) is a class mismatch and fails.
  * Verdict: an element of class NUMBER passes when one of the bounds given holds (err_ulp <= max_ulp,
@@ -936,7 +937,7 @@ lp_status lp_grad_check_write_certificate(lp_grad_check *c, const char *path, lp
     for (int i = 0; i < c->nnotes; i++) fprintf(f, "| note | %s |\n", c->notes[i]);
     fprintf(f, "\n## Bounds and semantics certified\n\n- bound applied: %s\n", bt);
     fprintf(f, "- class mismatches (NaN vs number, inf vs finite) always fail\n- rows that score "
-               "nothing must be +0: a NaN there is a leak, any other non-zero value fails\n");
+               "nothing must be zero (+0 or -0): a NaN there is a leak, any other value fails\n");
     fprintf(f, "\nErrors per element as SPEC A4 against the exact gradient of SPEC A8 (a "
                "double-double of at least 100 correct bits), plus row_rel = |y - x| / max_j |x_j| "
                "and scale_rel = |y - x| tau / w. Percentiles are exact unless marked.\n");

@@ -57,7 +57,7 @@ static const char usage[] =
     "  --grad G[:tensor]      judge a gradient [B, T, V] (the logits' shape; F64, F32, F16, BF16)\n"
     "                         of the reduction --grad-of with respect to the logits (SPEC A8):\n"
     "                         per element ulp, abs, rel, row_rel (err / the row's max |g|) and\n"
-    "                         scale_rel (err tau / w); rows that score nothing must be +0\n"
+    "                         scale_rel (err tau / w); rows that score nothing must be 0\n"
     "  --grad-of R            token, sum, mean or token_mean (required with gradients); with\n"
     "                         SUITE CANDIDATE: the candidate holds case/<name>/grad\n"
     "  --grad-negate          the candidate is the gradient of the loss -R (F.cross_entropy's\n"
