@@ -33,8 +33,9 @@ static inline double lp_f64_bits(uint64_t u) { double x; memcpy(&x, &u, 8); retu
 static inline uint32_t lp_bits_f32(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
 static inline float lp_f32_bits(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
 
-/* Parses a whole decimal integer / a finite double (strtoll, strtod; no trailing characters); 1 on
- * success, 0 (and *out unchanged) otherwise. */
+/* Parses a whole decimal integer / a finite double (strtoll, strtod; no trailing characters;
+ * subnormals are values, a non-zero number that underflows to 0 is refused); 1 on success, 0 (and
+ * *out unchanged) otherwise. */
 int lp_parse_int64(int64_t *out, const char *s);
 int lp_parse_double(double *out, const char *s);
 

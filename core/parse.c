@@ -19,7 +19,10 @@ int lp_parse_double(double *out, const char *s)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return 0;
+    if (end == s || *end || !isfinite(v)) return 0;
+    /* strtod reports ERANGE for subnormal results too: those are values (--top-p 1e-320); only a
+     * non-zero number below the least subnormal, read as 0, is refused */
+    if (errno && !(errno == ERANGE && v != 0)) return 0;
     *out = v;
     return 1;
 }

@@ -147,6 +147,13 @@ def main():
                            os.path.join(d, "y.npy"), "--shift", "none", "--logp",
                            os.path.join(d, "p.npy"), "--max-ulp", "0.5", "--quiet")
         check(rc == 1, "check without --top-k of processed values: exit %d" % rc)
+    # a subnormal parameter is a value (strtod's ERANGE for it is not an error); one that underflows
+    # to 0 would read as "not set", and is refused
+    j = ref_json(d, "--top-p", "1e-320")
+    check(j is not None, "ref --top-p 1e-320 (subnormal) refused")
+    rc, _, err = run("ref", "--logits", os.path.join(d, "l.npy"), "--labels", os.path.join(d, "y.npy"),
+                     "--top-p", "1e-400", "--json")
+    check(rc == 2 and "top-p" in err, "ref --top-p 1e-400: exit %d %r" % (rc, err))
     default_bound(d)
     return KIT.end()
 
