@@ -1,12 +1,17 @@
 /* tests/lpt.c: the test kit (see lpt.h). */
 #include "lpt.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <mpfr.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "lp_file.h"
+#include "lp_vectors.h"
 
 static const char *test_name = "?";
 static uint64_t seed = 0x5eed0001u;
@@ -97,4 +102,46 @@ int64_t lpt_each_corpus_file(void (*fn)(const char *path, int64_t *ncases), int6
     }
     lp_dir_list_free(names, nfiles);
     return (int64_t)nfiles;
+}
+
+static int64_t each_in_file(const char *path, void (*fn)(const char *file, struct lp_vcase *c))
+{
+    lp_vreader *r = NULL;
+    lp_error err = {LP_OK, ""};
+    lp_status s = lp_vectors_open(&r, path, &err);
+    if (!lpt_check(s == LP_OK, "%s", err.msg)) return 0;
+    lp_vcase c;
+    int got = 0;
+    while ((s = lp_vectors_next(r, &c, &got, &err)) == LP_OK && got) {
+        fn(path, &c);
+        lp_vcase_free(&c);
+    }
+    lpt_check(s == LP_OK, "%s", err.msg);
+    lp_vectors_close(r);
+    return 1;
+}
+
+int64_t lpt_each_vectors_case(const char *path, void (*fn)(const char *file, struct lp_vcase *c))
+{
+    struct stat sb;
+    const int found = stat(path, &sb) == 0;   /* before strerror(errno) is evaluated */
+    if (!lpt_check(found, "%s: %s (run from the project root)", path, strerror(errno))) return 0;
+    if (!S_ISDIR(sb.st_mode)) return each_in_file(path, fn);
+    char **names;
+    size_t n;
+    lp_status st = lp_dir_list(&names, &n, path, ".txt", NULL);
+    LP_ASSERT(st != LP_ERR_NOMEM);
+    if (!lpt_check(st == LP_OK, "%s: opendir: %s", path, strerror(errno))) return 0;
+    lpt_check(n > 0, "%s: no *.txt vector files", path);
+    int64_t files = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t need = strlen(path) + strlen(names[i]) + 2;
+        char *file = malloc(need);
+        LP_ASSERT(file != NULL);
+        snprintf(file, need, "%s/%s", path, names[i]);
+        files += each_in_file(file, fn);
+        free(file);
+    }
+    lp_dir_list_free(names, n);
+    return files;
 }

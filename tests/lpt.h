@@ -19,6 +19,11 @@ int lpt_level(void);                /* LPCERT_LEVEL, default 1 */
  * returns the number of files, 0 when the folder is not there. */
 int64_t lpt_each_corpus_file(void (*fn)(const char *path, int64_t *ncases), int64_t *ncases);
 int lpt_check(int ok, const char *fmt, ...) LP_PRINTF(2, 3);
+/* Calls fn(file, case) on every case of the vector files at path (core/vectors.c, strict): a
+ * folder's *.txt in name order, or one file; an unreadable path or file, an empty folder or a
+ * read error is a failure. Returns the number of files opened. */
+struct lp_vcase;
+int64_t lpt_each_vectors_case(const char *path, void (*fn)(const char *file, struct lp_vcase *c));
 void lpt_note(const char *fmt, ...) LP_PRINTF(1, 2);   /* indented detail for the last failure */
 int64_t lpt_failures(void);
 

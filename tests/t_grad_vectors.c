@@ -311,49 +311,16 @@ static void run_case(const lp_vcase *vc)
 
 /* ---- files ------------------------------------------------------------------------------------- */
 
-static void check_file(const char *path)
+/* One case of a vector file (lpt_each_vectors_case reads them). */
+static void on_case(const char *file, lp_vcase *c)
 {
-    lp_vreader *r = NULL;
-    lp_error err = {LP_OK, ""};
-    lp_status s = lp_vectors_open(&r, path, &err);
-    if (!lpt_check(s == LP_OK, "%s", err.msg)) return;
-    tot_files++;
-    cur_file = path;
-    lp_vcase c;
-    int got = 0;
-    while ((s = lp_vectors_next(r, &c, &got, &err)) == LP_OK && got) {
-        run_case(&c);
-        lp_vcase_free(&c);
-    }
-    lpt_check(s == LP_OK, "%s", err.msg);
-    lp_vectors_close(r);
+    cur_file = file;
+    run_case(c);
 }
 
 static void check_path(const char *path)
 {
-    struct stat sb;
-    if (!lpt_check(stat(path, &sb) == 0, "%s: %s (run from the project root)", path,
-                   strerror(errno)))
-        return;
-    if (!S_ISDIR(sb.st_mode)) {
-        check_file(path);
-        return;
-    }
-    char **names;
-    size_t n;
-    lp_status st = lp_dir_list(&names, &n, path, ".txt", NULL);
-    LP_ASSERT(st != LP_ERR_NOMEM);
-    if (!lpt_check(st == LP_OK, "%s: opendir: %s", path, strerror(errno))) return;
-    lpt_check(n > 0, "%s: no *.txt vector files", path);
-    for (size_t i = 0; i < n; i++) {
-        size_t need = strlen(path) + strlen(names[i]) + 2;
-        char *file = malloc(need);
-        LP_ASSERT(file != NULL);
-        snprintf(file, need, "%s/%s", path, names[i]);
-        check_file(file);
-        free(file);
-    }
-    lp_dir_list_free(names, n);
+    tot_files += lpt_each_vectors_case(path, on_case);
 }
 
 /* Level 2: the large-vocabulary cases (V = 4096, 32000), generated now by the oracle (about a
@@ -368,7 +335,7 @@ static void check_large(void)
     printf("t_grad_vectors: level 2: %s\n", cmd);
     int rc = system(cmd);
     if (lpt_check(rc == 0, "'%s' failed (status %d): python3 with mpmath is needed", cmd, rc))
-        check_file(file);
+        check_path(file);
     remove(file);
     rmdir(dir);
 }

@@ -351,7 +351,7 @@ def grad_row_sampled(vals, y, N, case, tau_frac):
     equal = all(mpf_cmp(vals[i], vals[K[0]]) == 0 for i in K)
     cfrac = Fraction(1) / (N * tau_frac)
     out = [None] * V
-    todo = []
+    inexact = []
     for i in range(V):
         if i != y and i not in Kset:
             out[i] = record_frac(Fraction(0), neg_zero=True)
@@ -367,8 +367,8 @@ def grad_row_sampled(vals, y, N, case, tau_frac):
             out[i] = record_frac(P * cfrac if i == y else -P * cfrac)
             STATS['exact'] += 1
         else:
-            todo.append(i)
-    if not todo:
+            inexact.append(i)
+    if not inexact:
         return out
     D = mpf_mul(from_int(N), case.tau)                # exact
     w = START_W
@@ -386,7 +386,7 @@ def grad_row_sampled(vals, y, N, case, tau_frac):
                 if i != y:
                     O = mpf_add(O, e[i], ws, RN)
         res = {}
-        for i in todo:
+        for i in inexact:
             if i == y and y not in Kset:
                 P = fone
             elif equal:
