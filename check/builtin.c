@@ -116,8 +116,7 @@ lp_status ck_baseline_run(ck_outputs *out, const char *name, const lp_problem *p
     if (!k) return lp_fail(err, LP_ERR_USAGE, "unknown kernel '%s'", name);
     lp_problem q = *pb;
     void *cast = NULL;
-    const lp_sampling *sp = &pb->sampling;
-    if (sp->softcap != 0 || sp->top_k != 0 || sp->top_p != 0 || sp->min_p != 0) {
+    if (lp_sampling_on(&pb->sampling)) {
         if (!lp_kernel_accepts(k, pb->fmt) && !(pb->fmt == LP_F64 && lp_kernel_accepts(k, LP_F32))) {
             *why = "the baseline does not read this logits format";
             return LP_OK;

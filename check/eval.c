@@ -472,8 +472,7 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
     g->n++;
     g->fmts |= 1u << F;
     r->values++;
-    const lp_sampling *sp = &pb->sampling;
-    const int processed = sp->softcap != 0 || sp->top_k != 0 || sp->top_p != 0 || sp->min_p != 0;
+    const int processed = lp_sampling_on(&pb->sampling);
     if (processed) g->processed = 1;
     if (m.cls == LP_CMP_MISMATCH) {
         g->n_mismatch++;

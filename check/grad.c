@@ -322,8 +322,7 @@ static int same_bits(double a, double b)
 #ifdef LP_HAVE_IMPL
 static int sampled(const lp_problem *pb)
 {
-    const lp_sampling *sp = &pb->sampling;
-    return sp->softcap != 0 || sp->top_k != 0 || sp->top_p != 0 || sp->min_p != 0;
+    return lp_sampling_on(&pb->sampling);
 }
 
 /* PROCESSED (the baseline of a problem with sampling parameters, SPEC A7 then A8): the row as the

@@ -174,8 +174,7 @@ static const char *plugin_skip(const lp_plugin *p, const lp_problem *pb)
         return "its logits format is not among the kernel's formats";
     if (pb->temperature != 1 && !(p->caps & LP_PLUGIN_CAP_TEMPERATURE))
         return "temperature != 1 and the kernel does not declare LP_PLUGIN_CAP_TEMPERATURE";
-    const lp_sampling *sp = &pb->sampling;
-    if (sp->softcap != 0 || sp->top_k != 0 || sp->top_p != 0 || sp->min_p != 0)
+    if (lp_sampling_on(&pb->sampling))
         return "the case sets sampling parameters (softcap, top_k, top_p, min_p: SPEC A7), which "
                "the kernel ABI does not carry: its raw log-probs are not the processed ones";
     return NULL;

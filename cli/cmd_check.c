@@ -214,8 +214,7 @@ static int parse(check_opts *o, int argc, char **argv)
             return lp_cli_usage("check", "--cases and --recompute apply to a suite");
     } else if (o->have_dtype) {
         return lp_cli_usage("check", "--dtype goes with --logits/--labels");
-    } else if (o->pb.sampling.softcap != 0 || o->pb.sampling.top_k != 0 || o->pb.sampling.top_p != 0 ||
-               o->pb.sampling.min_p != 0) {
+    } else if (lp_sampling_on(&o->pb.sampling)) {
         return lp_cli_usage("check", "--softcap, --top-k, --top-p, --min-p go with --logits/--labels "
                             "(a suite carries them per case)");
     } else if (o->kernel) {

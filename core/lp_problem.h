@@ -19,6 +19,9 @@ int lp_problem_mask(const lp_problem *pb, int64_t b, int64_t t);       /* mask[b
 /* The logits row (b, ts) and its element size. */
 const void *lp_problem_row(const lp_problem *pb, int64_t b, int64_t ts);
 
+/* Whether s sets any SPEC A7 parameter (zero is "not set"; NULL: none). */
+int lp_sampling_on(const lp_sampling *s);
+
 /* The problem of sequences [b0, b0 + nb) of pb (0 <= b0, b0 + nb <= B): the same rows, labels and
  * mask, pointing into pb's arrays. */
 lp_problem lp_problem_seqs(const lp_problem *pb, int64_t b0, int64_t nb);

@@ -35,6 +35,11 @@ const void *lp_problem_row(const lp_problem *pb, int64_t b, int64_t ts)
     return (const char *)pb->logits + ((size_t)(b * pb->shape.T + ts) * (size_t)pb->shape.V) * esz;
 }
 
+int lp_sampling_on(const lp_sampling *s)
+{
+    return s && (s->softcap != 0 || s->top_k != 0 || s->top_p != 0 || s->min_p != 0);
+}
+
 lp_problem lp_problem_seqs(const lp_problem *pb, int64_t b0, int64_t nb)
 {
     lp_problem q = *pb;

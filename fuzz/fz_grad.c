@@ -33,6 +33,7 @@
 
 #include "fz_decode.h"
 #include "lp_core.h"
+#include "lp_problem.h"
 #include "lpcert.h"
 
 #define H "fz_grad"
@@ -77,10 +78,6 @@ static int is_zero_value(const lp_value *v)
            lp_bits_f64(v->dd.hi) == 0 && lp_bits_f64(v->dd.lo) == 0;
 }
 
-static int lp_sampling_on_fz(const lp_sampling *s)
-{
-    return s->softcap != 0 || s->top_k != 0 || s->top_p != 0 || s->min_p != 0;
-}
 
 /* (3) on one counted row of numbers. */
 static void check_sum(const lp_fz_problem *p, const lp_value *g, int64_t V, int64_t r)
@@ -171,7 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             if (nfin == 0) special = 1;
             int have_kept = 0;
-            if (counted && !special && lp_sampling_on_fz(sp)) {
+            if (counted && !special && lp_sampling_on(sp)) {
                 lp_error ek = {LP_OK, ""};
                 const lp_status sk = lp_ref_kept(kept, (const char *)pb->logits + (size_t)(r * V) *
                                                      (size_t)lp_format_get(pb->fmt)->bytes,

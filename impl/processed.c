@@ -135,7 +135,7 @@ const char *lp_pkernel_contract_text(const lp_pkernel *k)
 
 int lp_sampling_none(const lp_sampling *s)
 {
-    return !s || (s->softcap == 0 && s->top_k == 0 && s->top_p == 0 && s->min_p == 0);
+    return !lp_sampling_on(s);
 }
 
 /* lp_sampling_check (core/problem.c) with NULL meaning none. */

@@ -558,10 +558,6 @@ lp_status lp_grad_row_any(lp_value *g, const void *row, lp_format fmt, int64_t V
     return lp_grad_row_mpfr(g, &ri, row, fmt, V, y, tau, D, NULL, 0, st, err);
 }
 
-static int sampling_set(const lp_sampling *s)
-{
-    return s && (s->softcap != 0 || s->top_k != 0 || s->top_p != 0 || s->min_p != 0);
-}
 
 /* ---------------------------------------------------------------------------------------------
  * SAMPLED rows (SPEC A7 then A8; the SAMPLING paragraph of the opening comment). */
@@ -814,7 +810,7 @@ lp_status lp_grad_row_sampled(lp_value *g, const void *row, lp_format fmt, int64
                               unsigned want, lp_grad_scratch *sc, lp_grad_stats *st,
                               lp_error *err)
 {
-    if (!smp || !sampling_set(smp))
+    if (!smp || !lp_sampling_on(smp))
         return lp_grad_row_any(g, row, fmt, V, y, tau, D, slow, want, sc, st, err);
     lp_row r;
     memset(&r, 0, sizeof r);

@@ -5,6 +5,7 @@
 #include <mpfr.h>
 
 #include "lp_fast.h"
+#include "lp_problem.h"
 #include "lpcert.h"
 
 typedef enum lp_tok_class {
@@ -70,11 +71,6 @@ lp_status lp_sample_prepare(lp_row *r, const lp_sampling *s, int slow, lp_ref_st
 /* A malloc'd copy of r's row with the logits outside its kept set (r->filt) at -inf: A1's row
  * whose logp is r's processed logp when r has no softcap (decide.c, SAMPLED). NULL: no memory. */
 void *lp_row_masked(const lp_row *r);
-/* Whether s sets any parameter (zero is "not set"). */
-static inline int lp_sampling_on(const lp_sampling *s)
-{
-    return s->softcap != 0 || s->top_k != 0 || s->top_p != 0 || s->min_p != 0;
-}
 void lp_value_special(lp_value *out, lp_tok_class cls);
 mpfr_prec_t lp_ziv_prec0(void);
 mpfr_prec_t lp_ziv_max_prec(void);
