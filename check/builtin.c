@@ -52,7 +52,8 @@ static lp_status to_outputs(ck_outputs *out, const lp_kresult *kr, lp_format f, 
  * so are rows that score no counted token (the last under shift next, ignore_index, mask 0): no
  * output reads them, and the reference never decides their kept set (deciding it here cost MPFR
  * time per prompt row and could fail at the softcap cap, sample.c TERMINATION, where the
- * reference succeeds). */
+ * reference succeeds). Held by tests/e2e_sample.py, default_bound (the reference's values pass,
+ * values 1000 ulp off fail, for top_k, top_p, min_p and softcap, f32 and f64, softcap 1e39). */
 static lp_status processed_rows(void **out, const lp_problem *pb, lp_format kf, lp_error *err)
 {
     const int64_t B = pb->shape.B, T = pb->shape.T, V = pb->shape.V;

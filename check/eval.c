@@ -530,7 +530,8 @@ static lp_status compare_value(ck_run *r, ck_group *g, const char *name, const l
          * under the default bound, the others too (the plain kernel overflowing where the
          * reference is finite: a tiny temperature, f64 logits past f32's range), against the
          * group's bound, whose floor then applies when no baseline value is a number: a default
-         * verdict is never "classes only". ck_rel_covers, in judge.c's rule (e) too. */
+         * verdict is never "classes only". ck_rel_covers, in judge.c's rule (e) too; held by
+         * tests/e2e_check.py, baseline_overflow (both routes). */
         if (ck_rel_covers(&r->opt, &bm)) {
             g->rel_n++;
             if (m.cls != LP_CMP_MISMATCH && m.err_ulp >= g->rel_cand_max) {

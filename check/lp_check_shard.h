@@ -31,7 +31,8 @@
  *           diagnoses: "90% of the case's wrong values match", "N of M explained") is carried as
  *           counts (ck_case_tally, a 'tally' line), summed by the fold and decided once after it;
  *           the baseline's refusal of the case (its format only) is noted once, not per shard;
- *           the case count is 1. So `lpcert merge` prints what `check ... --slow` prints.
+ *           the case count is 1. So `lpcert merge` prints what `check ... --slow` prints
+ *           (tests/e2e_shard.py, rows_tests: N = 2..12, byte for byte).
  * IDENTITY  Everything that must agree between shards (the options, the header lines, the input
  *           files with their SHA-256, the reproducer command, N, the case count) is written as an
  *           identity block whose SHA-256 each partial records: shards of other inputs, options,
